@@ -1,0 +1,350 @@
+"""WebSocket channel reader against an in-process fake server over memory streams (STYLE P8).
+
+Rules: no sockets (memory streams only), so ``autojump_clock`` is safe and times are exact; every test
+has a ``fail_after`` guard; the server side decides when to close.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import attrs
+import pytest
+import trio
+import trio.testing
+import trio_websocket
+
+from aqbot.errors import WireError
+from aqbot.io.ws import ChannelSpec, ChannelTiming, WsConnection, backoff_delays, run_channel
+
+Session = Callable[[Any, int], Awaitable[None]]
+
+
+class Changes:
+    """Lets a test wait for a condition on recorded state without polling sleeps."""
+
+    def __init__(self) -> None:
+        self._event = trio.Event()
+
+    def notify(self) -> None:
+        self._event.set()
+        self._event = trio.Event()
+
+    async def wait_until(self, predicate: Callable[[], bool]) -> None:
+        while not predicate():
+            await self._event.wait()
+
+
+CHANGES = Changes()
+
+
+@attrs.define(eq=False)
+class MemoryListener(trio.abc.Listener[trio.abc.Stream]):
+    """Hands out the server halves of memory stream pairs."""
+
+    send: trio.MemorySendChannel[trio.abc.Stream]
+    recv: trio.MemoryReceiveChannel[trio.abc.Stream]
+
+    async def connect(self) -> trio.abc.Stream:
+        client, server = trio.testing.memory_stream_pair()
+        await self.send.send(server)
+        return client
+
+    async def accept(self) -> trio.abc.Stream:
+        return await self.recv.receive()
+
+    async def aclose(self) -> None:
+        await trio.lowlevel.checkpoint()
+
+
+@attrs.define
+class FakeServer:
+    """Runs ``sessions[i]`` for the i-th connection; records (time, connection, frame) received."""
+
+    sessions: list[Session]
+    received: list[tuple[float, int, str]] = attrs.Factory(list)
+    accepted: list[float] = attrs.Factory(list)
+
+    async def handler(self, request: Any) -> None:
+        index = len(self.accepted)
+        self.accepted.append(trio.current_time())
+        CHANGES.notify()
+        ws = await request.accept()
+        session = self.sessions[min(index, len(self.sessions) - 1)]
+        try:
+            await session(_Recording(ws, self, index), index)
+        except* trio_websocket.ConnectionClosed:
+            pass  # the client went away: the end of this session
+
+
+@attrs.define
+class _Recording:
+    ws: Any
+    server: FakeServer
+    index: int
+
+    async def get_message(self) -> str:
+        msg: str = await self.ws.get_message()
+        self.server.received.append((trio.current_time(), self.index, msg))
+        return msg
+
+    async def send_message(self, msg: str) -> None:
+        await self.ws.send_message(msg)
+
+    async def aclose(self) -> None:
+        await self.ws.aclose()
+
+
+async def start_server(nursery: trio.Nursery, server: FakeServer) -> Callable[[], Any]:
+    send, recv = trio.open_memory_channel[trio.abc.Stream](1)
+    listener = MemoryListener(send, recv)
+    await nursery.start(trio_websocket.WebSocketServer(server.handler, [listener]).run)  # type: ignore[list-item]
+
+    @asynccontextmanager
+    async def connect() -> AsyncIterator[WsConnection]:
+        stream = await listener.connect()
+        ws = await trio_websocket.wrap_client_stream(nursery, stream, "exchange.test", "/ws")  # type: ignore[arg-type]
+        async with ws:
+            yield ws
+
+    return connect
+
+
+def decode(raw: str) -> Sequence[dict[str, Any]]:
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise WireError("bad json") from exc
+    return value if isinstance(value, list) else [value]
+
+
+@attrs.define
+class Recorder:
+    """A ChannelListener that records everything; ``block`` makes deliver wait."""
+
+    log: list[tuple[str, float, object]] = attrs.Factory(list)
+    delivered: list[tuple[int, float, list[dict[str, Any]]]] = attrs.Factory(list)
+    block: trio.Event | None = None
+    arrived: trio.Event = attrs.Factory(trio.Event)
+
+    def connected(self, channel: str, now: float) -> None:
+        self.log.append(("connected", now, channel))
+        CHANGES.notify()
+
+    def gap(self, channel: str, reason: str, now: float) -> None:
+        self.log.append(("gap", now, reason))
+        CHANGES.notify()
+
+    async def deliver(self, channel: str, seq: int, now: float, events: Sequence[dict[str, Any]]) -> None:
+        self.delivered.append((seq, now, list(events)))
+        CHANGES.notify()
+        self.arrived.set()
+        if self.block is not None:
+            await self.block.wait()
+
+
+async def pong_forever(ws: Any, index: int) -> None:
+    """Answer PINGs; never send data."""
+    while True:
+        msg = await ws.get_message()
+        if msg == "PING":
+            await ws.send_message("PONG")
+
+
+def spec(connect: Any, timing: ChannelTiming | None = None, **kw: Any) -> ChannelSpec[dict[str, Any]]:
+    return ChannelSpec(
+        name=kw.pop("name", "user"),
+        connect=connect,
+        subscribe='{"type":"user"}',
+        decode=decode,
+        timing=timing or ChannelTiming(),
+        **kw,
+    )
+
+
+async def test_subscribes_then_pings_every_10s(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """The first frame is the subscription; PINGs follow at exactly 10, 20, 30 s."""
+    server = FakeServer([pong_forever])
+    connect = await start_server(nursery, server)
+    rec = Recorder()
+    with trio.fail_after(100):
+        async with trio.open_nursery() as inner:
+            await inner.start(run_channel, spec(connect), rec, random.Random(1))
+            await trio.sleep(35)
+            inner.cancel_scope.cancel()
+    assert [(t, m) for t, _, m in server.received] == [
+        (0.0, '{"type":"user"}'),
+        (10.0, "PING"),
+        (20.0, "PING"),
+        (30.0, "PING"),
+    ]
+    assert rec.log == [("connected", 0.0, "user")]
+
+
+async def test_disconnect_opens_gap_and_reconnects_after_jittered_backoff(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """A server close is a gap; the reader reconnects after exactly the seeded backoff; seq continues."""
+
+    async def one_then_close(ws: Any, index: int) -> None:
+        await ws.get_message()
+        await trio.sleep(2)
+        await ws.send_message(json.dumps({"n": index}))
+        await ws.aclose()
+
+    server = FakeServer([one_then_close])
+    connect = await start_server(nursery, server)
+    rec = Recorder()
+    expected_delay = backoff_delays(ChannelTiming(), random.Random(7))(1)
+    with trio.fail_after(100):
+        async with trio.open_nursery() as inner:
+            inner.start_soon(run_channel, spec(connect), rec, random.Random(7))
+            await CHANGES.wait_until(lambda: len(rec.delivered) >= 2)
+            inner.cancel_scope.cancel()
+    assert [(seq, ev) for seq, _, ev in rec.delivered] == [(1, [{"n": 0}]), (2, [{"n": 1}])]
+    kinds = [(k, t) for k, t, _ in rec.log]
+    assert kinds[:3] == [("connected", 0.0), ("gap", 2.0), ("connected", 2.0 + expected_delay)]
+    assert str(rec.log[1][2]).startswith("closed")
+    assert server.accepted == [0.0, 2.0 + expected_delay]
+
+
+async def test_no_pong_for_30s_is_stale(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """A server that reads PINGs but never answers is declared stale at exactly 30 s."""
+
+    async def mute(ws: Any, index: int) -> None:
+        while True:
+            await ws.get_message()
+
+    server = FakeServer([mute, pong_forever])
+    connect = await start_server(nursery, server)
+    rec = Recorder()
+    with trio.fail_after(100):
+        async with trio.open_nursery() as inner:
+            inner.start_soon(run_channel, spec(connect), rec, random.Random(3))
+            await CHANGES.wait_until(lambda: len(server.accepted) >= 2)
+            inner.cancel_scope.cancel()
+    gap = rec.log[1]
+    assert gap[0] == "gap"
+    assert gap[1] == 30.0
+    assert str(gap[2]).startswith("stale")
+
+
+async def test_slow_consumer_is_not_stale(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Time blocked in deliver (a full user channel) does not count toward staleness."""
+
+    async def data_then_pong(ws: Any, index: int) -> None:
+        await ws.get_message()
+        await ws.send_message('{"x":1}')
+        await pong_forever(ws, index)
+
+    server = FakeServer([data_then_pong])
+    connect = await start_server(nursery, server)
+    rec = Recorder(block=trio.Event())
+    with trio.fail_after(500):
+        async with trio.open_nursery() as inner:
+            inner.start_soon(run_channel, spec(connect), rec, random.Random(3))
+            await rec.arrived.wait()
+            await trio.sleep(100)
+            assert rec.block is not None
+            rec.block.set()
+            await trio.sleep(5)
+            inner.cancel_scope.cancel()
+    assert [k for k, _, _ in rec.log] == ["connected"]
+
+
+@pytest.mark.parametrize("reconnect", [False, True])
+async def test_decode_failure_is_a_gap(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock, reconnect: bool
+) -> None:
+    """User channel: a point gap and carry on. Market channel: a gap and a reconnect."""
+
+    async def garbage_then_good(ws: Any, index: int) -> None:
+        await ws.get_message()
+        await ws.send_message("{not json")
+        await ws.send_message('{"ok":true}')
+        await pong_forever(ws, index)
+
+    async def good(ws: Any, index: int) -> None:
+        await ws.get_message()
+        await ws.send_message('{"ok":true}')
+        await pong_forever(ws, index)
+
+    server = FakeServer([garbage_then_good, good])
+    connect = await start_server(nursery, server)
+    rec = Recorder()
+    timing = ChannelTiming(reconnect_on_decode_error=reconnect)
+    with trio.fail_after(100):
+        async with trio.open_nursery() as inner:
+            inner.start_soon(run_channel, spec(connect, timing), rec, random.Random(5))
+            await rec.arrived.wait()
+            inner.cancel_scope.cancel()
+    kinds = [k for k, _, _ in rec.log]
+    assert kinds == ["connected", "gap", "connected"]
+    assert "decode error" in str(rec.log[1][2])
+    assert rec.delivered[0][0] == 2  # the undecodable frame consumed seq 1
+    assert len(server.accepted) == (2 if reconnect else 1)
+
+
+async def test_silent_asset_forces_reconnect(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Market channel: PONGs keep coming, asset B gets no data for 60 s -> reconnect (silent freeze)."""
+
+    async def only_a(ws: Any, index: int) -> None:
+        await ws.get_message()
+        async with trio.open_nursery() as n:
+            n.start_soon(pong_forever, ws, index)
+            while True:
+                await ws.send_message('{"asset_id":"A"}')
+                await trio.sleep(5)
+
+    server = FakeServer([only_a])
+    connect = await start_server(nursery, server)
+    rec = Recorder()
+    timing = ChannelTiming(asset_silence=60.0)
+    market = spec(
+        connect, timing, name="market", asset_of=lambda e: e.get("asset_id"), assets=frozenset({"A", "B"})
+    )
+    with trio.fail_after(200):
+        async with trio.open_nursery() as inner:
+            inner.start_soon(run_channel, market, rec, random.Random(5))
+            await CHANGES.wait_until(lambda: any(k == "gap" for k, _, _ in rec.log))
+            inner.cancel_scope.cancel()
+    gap = next(entry for entry in rec.log if entry[0] == "gap")
+    assert gap[1] == 60.0
+    assert "asset B" in str(gap[2])
+
+
+async def test_refused_connections_back_off_exponentially(autojump_clock: trio.testing.MockClock) -> None:
+    """Connect failures are gaps, and the delays grow: exactly the seeded backoff sequence."""
+    attempts: list[float] = []
+
+    @asynccontextmanager
+    async def refuse() -> AsyncIterator[WsConnection]:
+        attempts.append(trio.current_time())
+        CHANGES.notify()
+        raise OSError("connection refused")
+        yield  # pragma: no cover
+
+    rec = Recorder()
+    delay = backoff_delays(ChannelTiming(), random.Random(9))
+    with trio.fail_after(100):
+        async with trio.open_nursery() as inner:
+            inner.start_soon(run_channel, spec(refuse), rec, random.Random(9))
+            await CHANGES.wait_until(lambda: len(attempts) >= 4)
+            inner.cancel_scope.cancel()
+    expected = [0.0]
+    for k in (1, 2, 3):
+        expected.append(expected[-1] + delay(k))
+    assert attempts == pytest.approx(expected, abs=1e-9)
+    assert all(k == "gap" for k, _, _ in rec.log)
