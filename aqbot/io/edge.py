@@ -1,0 +1,225 @@
+"""The edge between wire models (:mod:`aqbot.wire`) and the core's small domain events (:mod:`aqbot.core`).
+
+Pure functions, no I/O. Every wire payload the runtime receives passes through exactly one of these before
+the core sees it, so the core never knows JSON field names, units or enum spellings:
+
+* market channel: ``BookSummary`` -> :class:`~aqbot.core.book.BookSnapshot`; ``PriceChangeEvent`` ->
+  :class:`~aqbot.core.book.LevelChange` per entry; ``TickSizeChange`` -> the core's ``TickSizeChange``;
+* user channel and ``/data/trades``: ``OrderEvent`` / ``Trade`` -> core ``OrderEvent`` / ``TradeEvent``.
+  A trade keeps only aqbot's own ``maker_orders`` entries (matched by API key *or* maker address, so
+  cross-asset YES/NO matches are kept too) when aqbot is the maker; the maker side is taken from the entry
+  or inferred (:meth:`aqbot.wire.Trade.maker_side`);
+* REST answers: ``PostOrderResponse`` -> ``PlacementAnswer``; ``CancelResponse`` -> ``CancelAnswer``;
+  ``OpenOrder`` -> ``OpenOrderRow``; Data API ``Position`` -> ``PositionRow``.
+
+Exchange timestamps become float Unix seconds (labels only; the core schedules on the local ``now``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+
+import attrs
+
+from aqbot.core import events as ce
+from aqbot.core.book import BookEvent, BookSnapshot, Level, LevelChange
+from aqbot.core.book import TickSizeChange as CoreTickSizeChange
+from aqbot.core.types import OrderId, OrderType
+from aqbot.wire.account import Position
+from aqbot.wire.events import OrderEvent, PriceChangeEvent, TickSizeChange
+from aqbot.wire.market import BookSummary, PriceLevel
+from aqbot.wire.orders import CancelResponse, OpenOrder, PostOrderResponse, Trade
+from aqbot.wire.types import TraderSide
+
+log = logging.getLogger(__name__)
+
+
+@attrs.frozen
+class Identity:
+    """Who aqbot is on the exchange: its API key (``owner``) and its funder address (``maker_address``)."""
+
+    api_key: str
+    maker_address: str
+
+    def owns(self, owner: str | None, maker_address: str | None) -> bool:
+        """Whether an order or maker entry with these fields is aqbot's."""
+        if owner is not None and owner == self.api_key:
+            return True
+        return maker_address is not None and maker_address.lower() == self.maker_address.lower()
+
+
+# --- market channel ---------------------------------------------------------------------------------
+
+
+def _levels(levels: Iterable[PriceLevel]) -> tuple[Level, ...]:
+    return tuple(Level(lv.price, lv.size) for lv in levels)
+
+
+def book_snapshot(book: BookSummary) -> BookSnapshot:
+    """A ``book`` event or ``GET /book`` answer as a core snapshot."""
+    return BookSnapshot(book.asset_id, _levels(book.bids), _levels(book.asks), book.tick_size)
+
+
+def level_changes(event: PriceChangeEvent) -> list[LevelChange]:
+    """One core change per ``price_changes`` entry (may cover both tokens of the market)."""
+    return [
+        LevelChange(ch.asset_id, ch.side, ch.price, ch.size, ch.best_bid, ch.best_ask)
+        for ch in event.price_changes
+    ]
+
+
+def market_book_events(events: Sequence[object]) -> list[BookEvent]:
+    """The book-relevant core events of one decoded market frame, in order; other events are skipped."""
+    out: list[BookEvent] = []
+    for event in events:
+        if isinstance(event, BookSummary):
+            out.append(book_snapshot(event))
+        elif isinstance(event, PriceChangeEvent):
+            out.extend(level_changes(event))
+        elif isinstance(event, TickSizeChange):
+            out.append(CoreTickSizeChange(event.asset_id, event.new_tick_size))
+    return out
+
+
+def market_asset_of(event: object) -> str | None:
+    """The asset a market event is about (for the per-asset silence watchdog); ``None`` if several/none."""
+    if isinstance(event, BookSummary | TickSizeChange):
+        return event.asset_id
+    if isinstance(event, PriceChangeEvent) and event.price_changes:
+        return event.price_changes[0].asset_id
+    return None
+
+
+# --- user channel and /data/trades ------------------------------------------------------------------
+
+
+def _ms_to_s(value: int | None) -> float:
+    return 0.0 if value is None else value / 1000.0
+
+
+def order_event(event: OrderEvent) -> ce.OrderEvent:
+    """A user-channel ``order`` event as a core event."""
+    return ce.OrderEvent(
+        order_id=event.id.lower(),
+        token=event.asset_id,
+        side=event.side,
+        price=event.price,
+        original_size=event.original_size,
+        size_matched=event.size_matched,
+        status=event.status,
+        type=ce.OrderEventType(event.type.value),
+        order_type=event.order_type or OrderType.GTC,
+        expiration=float(event.expiration or 0),
+        timestamp=_ms_to_s(event.timestamp),
+    )
+
+
+def trade_event(trade: Trade, me: Identity) -> ce.TradeEvent:
+    """A trade (WS event or REST row) as a core event, keeping only aqbot's own maker entries.
+
+    ``trader_side`` says which side aqbot is on; when it is absent or TAKER but one of the maker entries is
+    aqbot's (both sides of a self-cross), the maker entries are still kept: the core applies each order's
+    fills by order id, so nothing is counted twice.
+    """
+    makers = tuple(
+        ce.MakerFill(
+            order_id=m.order_id.lower(),
+            matched_amount=m.matched_amount,
+            price=m.price,
+            token=m.asset_id,
+            owner=m.owner,
+            maker_address=m.maker_address,
+            side=trade.maker_side(m),
+        )
+        for m in trade.maker_orders
+        if me.owns(m.owner, m.maker_address)
+    )
+    return ce.TradeEvent(
+        trade_id=trade.id,
+        status=ce.TradeStatus(trade.status.value),
+        taker_order_id=trade.taker_order_id.lower(),
+        token=trade.asset_id,
+        side=trade.side,
+        size=trade.size,
+        price=trade.price,
+        trader_side="TAKER" if trade.trader_side is TraderSide.TAKER else "MAKER",
+        maker_orders=makers,
+        match_time=float(trade.match_time),
+    )
+
+
+def user_events(events: Sequence[object], me: Identity) -> list[ce.OrderEvent | ce.TradeEvent]:
+    """The core events of one decoded user frame, in order (unknown and control frames skipped)."""
+    out: list[ce.OrderEvent | ce.TradeEvent] = []
+    for event in events:
+        if isinstance(event, OrderEvent):
+            out.append(order_event(event))
+        elif isinstance(event, Trade):
+            out.append(trade_event(event, me))
+    return out
+
+
+# --- REST answers -----------------------------------------------------------------------------------
+
+
+def placement_answer(
+    order_id: OrderId, answer: PostOrderResponse, http_status: int = 200
+) -> ce.PlacementAnswer:
+    """One placement answer for the order whose locally computed id is ``order_id``.
+
+    A leg with ``success: true`` but an empty ``orderID`` is a rejection (PROTOCOL 1.3): ``success`` is
+    reported as :attr:`PostOrderResponse.is_accepted`, the pysdk rule.
+    """
+    return ce.PlacementAnswer(
+        order_id=order_id,
+        success=answer.is_accepted,
+        returned_order_id=answer.order_id.lower(),
+        status=answer.status,
+        error=answer.error_msg,
+        http_status=http_status,
+    )
+
+
+def cancel_answer(answer: CancelResponse) -> ce.CancelAnswer:
+    """A DELETE answer (``canceled`` is NOT a release; see DESIGN section 1)."""
+    return ce.CancelAnswer(
+        canceled=tuple(oid.lower() for oid in answer.canceled),
+        not_canceled=tuple(sorted((oid.lower(), why) for oid, why in answer.not_canceled.items())),
+    )
+
+
+def open_order_row(order: OpenOrder) -> ce.OpenOrderRow:
+    """One ``/data/orders`` row."""
+    return ce.OpenOrderRow(
+        order_id=order.id.lower(),
+        token=order.asset_id,
+        side=order.side,
+        price=order.price,
+        original_size=order.original_size,
+        size_matched=order.size_matched,
+        status=order.status,
+        order_type=order.order_type or OrderType.GTC,
+        expiration=float(order.expiration or 0),
+    )
+
+
+def position_row(position: Position) -> ce.PositionRow:
+    """One Data API position row."""
+    return ce.PositionRow(position.asset, position.size, position.avg_price or ce.ZERO)
+
+
+def orders_snapshot(
+    started_at: float, orders: Iterable[OpenOrder], trades: Iterable[Trade], me: Identity, *, complete: bool
+) -> ce.OrdersSnapshot:
+    """A reconciliation snapshot: aqbot's open orders and its trades.
+
+    Every ``/data/orders`` row is kept: the endpoint is authenticated and lists only aqbot's orders, and
+    dropping a row would read as "no longer open", which releases a reservation.
+    """
+    return ce.OrdersSnapshot(
+        started_at=started_at,
+        open_orders=tuple(open_order_row(o) for o in orders),
+        trades=tuple(trade_event(t, me) for t in trades),
+        complete=complete,
+    )
