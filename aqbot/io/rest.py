@@ -81,11 +81,6 @@ class L2Signer(Protocol):
         ...
 
 
-def encode_body(body: object) -> str:
-    """The compact JSON string that is both signed and sent (pyv2: ``separators=(",", ":")``)."""
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
-
-
 def error_string(content: bytes) -> str:
     """The exchange's error message from an error body (``{"error": msg}`` or ``errorMsg``), or ``""``."""
     try:
@@ -176,7 +171,7 @@ class RestTransport:
         path: str,
         *,
         params: Mapping[str, str] | None = None,
-        body: object | None = None,
+        body: str | None = None,
         auth: bool = False,
         idempotent: bool = False,
         accept: tuple[int, ...] = (),
@@ -187,7 +182,7 @@ class RestTransport:
             method: HTTP method.
             path: path without query (the signed ``requestPath``).
             params: query parameters (not signed, as the exchange expects).
-            body: a JSON-able object, serialized once by :func:`encode_body`.
+            body: the exact JSON text to send (and sign), from ``aqbot.wire.encode_json``.
             auth: add L2 headers.
             idempotent: a read; transient failures are retried with backoff.
             accept: non-2xx statuses returned to the caller instead of raised.
@@ -196,7 +191,7 @@ class RestTransport:
             TransportError: no usable answer (the outcome of a write is UNKNOWN).
             ExchangeError: one of its subclasses, as in the module docstring.
         """
-        content = None if body is None else encode_body(body)
+        content = body
         attempt = 0
         delay = READ_BACKOFF
         while True:

@@ -20,7 +20,7 @@ from aqbot.errors import (
     TransportError,
 )
 from aqbot.io.ratelimit import RateLimiter
-from aqbot.io.rest import RestTransport, encode_body
+from aqbot.io.rest import RestTransport
 
 
 class RecordingSigner:
@@ -50,12 +50,12 @@ async def test_signs_exactly_the_body_sent(autojump_clock: trio.testing.MockCloc
     signer = RecordingSigner()
     http, rest = make(handler, signer)
     rest.server_offset = 5.0
-    body = {"order": {"salt": 1, "price": "0.5"}, "owner": "k", "orderType": "GTC"}
+    body = json.dumps({"order": {"salt": 1, "price": "0.5"}, "owner": "k"}, separators=(",", ":"))
     with trio.fail_after(5):
         async with http:
             await rest.request("POST", "/order", body=body, auth=True)
             await rest.request("GET", "/data/orders", params={"market": "0x1"}, auth=True)
-    assert signer.signed[0] == ("POST", "/order", encode_body(body), 1005)
+    assert signer.signed[0] == ("POST", "/order", body, 1005)
     assert seen[0].content.decode() == signer.signed[0][2]
     assert seen[0].headers["POLY_SIGNATURE"] == "sig:1"
     assert signer.signed[1] == ("GET", "/data/orders", "", 1005)
@@ -90,7 +90,7 @@ async def test_status_mapping_for_placement(
     with trio.fail_after(5):
         async with http:
             with pytest.raises(error) as info:
-                await rest.request("POST", "/order", body={"x": 1}, auth=True)
+                await rest.request("POST", "/order", body='{"x":1}', auth=True)
     assert type(info.value) is error
     assert calls == 1
 
@@ -105,7 +105,7 @@ async def test_rejection_carries_exchange_string(autojump_clock: trio.testing.Mo
     with trio.fail_after(5):
         async with http:
             with pytest.raises(OrderRejected, match=r"^not enough balance / allowance$"):
-                await rest.request("POST", "/orders", body=[], auth=True)
+                await rest.request("POST", "/orders", body="[]", auth=True)
 
 
 async def test_placement_timeout_not_retried(
@@ -123,7 +123,7 @@ async def test_placement_timeout_not_retried(
     with trio.fail_after(5):
         async with http:
             with pytest.raises(TransportError) as info:
-                await rest.request("POST", "/order", body={}, auth=True)
+                await rest.request("POST", "/order", body="{}", auth=True)
     assert calls == 1
     assert isinstance(info.value.__cause__, httpx2.ReadTimeout)
 
@@ -194,7 +194,7 @@ async def test_429_body_hint_on_write(autojump_clock: trio.testing.MockClock) ->
     with trio.fail_after(5):
         async with http:
             with pytest.raises(RateLimited) as info:
-                await rest.request("DELETE", "/orders", body=["0x1"], auth=True)
+                await rest.request("DELETE", "/orders", body='["0x1"]', auth=True)
     assert info.value.retry_after == 2.0
 
 
@@ -207,7 +207,7 @@ async def test_accept_returns_listed_status(autojump_clock: trio.testing.MockClo
     http, rest = make(handler, RecordingSigner())
     with trio.fail_after(5):
         async with http:
-            response = await rest.request("POST", "/v1/heartbeats", body={}, auth=True, accept=(400,))
+            response = await rest.request("POST", "/v1/heartbeats", body="{}", auth=True, accept=(400,))
     assert response.json()["heartbeat_id"] == "h7"
 
 
