@@ -1,0 +1,1 @@
+"""aqbot benchmarks. Every figure is a ratio measured in one run (see ``python -m bench --help``)."""
