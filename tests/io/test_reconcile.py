@@ -1,0 +1,123 @@
+"""Reconciler shell: startup gate, schedule, wake-ups, failures, watermark."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import attrs
+import trio
+import trio.testing
+
+from aqbot.core.events import OrdersSnapshot
+from aqbot.core.types import Side
+from aqbot.errors import TransportError
+from aqbot.io import edge
+from aqbot.io.reconcile import Reconciler, ReconcileWaker, run_reconciler
+from aqbot.wire.orders import OpenOrder, Trade
+from aqbot.wire.types import TraderSide, TradeStatus, UnixS
+
+ME = edge.Identity("key", "0xf")
+
+
+def trade(tid: str, match_time: int) -> Trade:
+    return Trade(
+        id=tid,
+        taker_order_id="0xt",
+        market="0xm",
+        asset_id="1",
+        side=Side.BUY,
+        size=Decimal(1),
+        price=Decimal("0.5"),
+        status=TradeStatus.MATCHED,
+        match_time=UnixS(match_time),
+        trader_side=TraderSide.TAKER,
+    )
+
+
+@attrs.define
+class Source:
+    fail_first: int = 0
+    calls: list[tuple[str, float, int | None]] = attrs.Factory(list)
+    trades_to_return: list[Trade] = attrs.Factory(list)
+
+    async def open_orders(self, *, market: str | None = None, asset_id: str | None = None) -> list[OpenOrder]:
+        await trio.sleep(0.5)
+        self.calls.append(("orders", trio.current_time(), None))
+        if self.fail_first > 0:
+            self.fail_first -= 1
+            raise TransportError("reset")
+        return []
+
+    async def trades(
+        self, *, after: int | None = None, market: str | None = None, maker_address: str | None = None
+    ) -> list[Trade]:
+        await trio.sleep(0.5)
+        self.calls.append(("trades", trio.current_time(), after))
+        return list(self.trades_to_return)
+
+
+@attrs.define
+class Target:
+    period: float = 60.0
+    log: list[tuple[str, float, object]] = attrs.Factory(list)
+    last_done: float = 0.0
+    next_id: int = 0
+
+    def next_reconciliation_due(self, now: float) -> float | None:
+        return self.last_done + self.period
+
+    def begin_reconciliation(self, now: float) -> int:
+        self.next_id += 1
+        self.log.append(("begin", now, self.next_id))
+        return self.next_id
+
+    def finish_reconciliation(self, recon_id: int, snapshot: OrdersSnapshot, now: float) -> None:
+        self.log.append(("finish", now, snapshot.started_at))
+        self.last_done = now
+
+    def fail_reconciliation(self, recon_id: int, reason: str, now: float) -> None:
+        self.log.append(("fail", now, reason))
+        self.last_done = now - self.period + 30.0  # recovery interval 30 s
+
+
+async def test_started_only_after_first_success(autojump_clock: trio.testing.MockClock) -> None:
+    """Two failures (retried on the core's schedule), then success: started() only then."""
+    source, target = Source(fail_first=2), Target()
+    rec = Reconciler(source, target, ME, unix_now=lambda: 1_000_000)
+    with trio.fail_after(200):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(run_reconciler, rec, ReconcileWaker())
+            started_at = trio.current_time()
+            nursery.cancel_scope.cancel()
+    assert [k for k, _, _ in target.log] == ["begin", "fail", "begin", "fail", "begin", "finish"]
+    assert started_at == 62.0  # fail at 0.5; +30: fail at 31.0; +30: begin 61.0, orders, trades, 62.0
+    assert target.log[-1] == ("finish", 62.0, 61.0)  # the snapshot's start is when it began
+
+
+async def test_periodic_and_woken(autojump_clock: trio.testing.MockClock) -> None:
+    """Every 60 s after the last completion, and at once when woken (a gap)."""
+    source, target = Source(), Target()
+    rec = Reconciler(source, target, ME, unix_now=lambda: 1_000_000)
+    waker = ReconcileWaker()
+    with trio.fail_after(300):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(run_reconciler, rec, waker)
+            await trio.sleep(70)  # t = 71: the periodic one ran at 61
+            waker.wake("gap closed")
+            await trio.sleep(5)
+            nursery.cancel_scope.cancel()
+    begins = [t for k, t, _ in target.log if k == "begin"]
+    assert begins == [0.0, 61.0, 71.0]
+
+
+async def test_trade_watermark_advances_with_overlap(autojump_clock: trio.testing.MockClock) -> None:
+    """First run looks back a day; then from the newest match_time minus the overlap."""
+    source = Source(trades_to_return=[trade("a", 999_000), trade("b", 999_500)])
+    target = Target()
+    rec = Reconciler(source, target, ME, unix_now=lambda: 1_000_000)
+    with trio.fail_after(10):
+        assert await rec.reconcile_once()
+        assert await rec.reconcile_once()
+    afters = [a for k, _, a in source.calls if k == "trades"]
+    assert afters == [1_000_000 - 86_400, 999_500 - 600]
+    assert rec.stats.watermark == 999_500
