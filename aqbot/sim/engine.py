@@ -106,6 +106,7 @@ class Engine(QueryMixin, OrderEntry):
             accounts=[_account_header(a) for a in initial],
             markets=[attrs.asdict(m) for m in markets],
         )
+        self.fault_exempt.add(self.racer_owner)
         self._add_account(
             AccountConfig(
                 owner=self.racer_owner, address="0x" + "ac" * 20, signer="0x" + "ac" * 20, pusd=RACER_PUSD

@@ -249,8 +249,12 @@ class OrderEntry(MatchingCore):
                 not_canceled[oid] = NOT_FOUND
                 continue
             ms = self.markets[order.market]
-            if order.status == "LIVE" and self.faults.engine_roll(
-                self.faults.config.cancel_race_p, now_ms, "cancel_race", {"owner": owner, "order_id": oid}
+            if (
+                order.status == "LIVE"
+                and owner not in self.fault_exempt
+                and self.faults.engine_roll(
+                    self.faults.config.cancel_race_p, now_ms, "cancel_race", {"owner": owner, "order_id": oid}
+                )
             ):
                 self._race_fill(ms, order, now_ms)
             if order.status != "LIVE":

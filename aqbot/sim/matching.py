@@ -61,6 +61,8 @@ class MatchingCore:
         self.owner_trades: dict[str, list[str]] = {}
         self.settlement = Settlement(settlement)
         self._events: list[Event] = []
+        self.fault_exempt: set[str] = set()
+        """Owners (background participants) that engine-side faults never target."""
 
     # ---- accounts and events ---------------------------------------------------------------------------
 
@@ -222,11 +224,15 @@ class MatchingCore:
             acct.reserved_pusd -= dec
             fee = min(taker_fee(s, x, rate, ms.cfg.fee_exponent), s)
             acct.pusd -= amt
-            if not acct.stale_tokens.get(token) and self.faults.engine_roll(
-                self.faults.config.stale_balance_p,
-                now_ms,
-                "stale_balance",
-                {"owner": order.owner, "token": token},
+            if (
+                order.owner not in self.fault_exempt
+                and token not in acct.stale_tokens
+                and self.faults.engine_roll(
+                    self.faults.config.stale_balance_p,
+                    now_ms,
+                    "stale_balance",
+                    {"owner": order.owner, "token": token},
+                )
             ):
                 acct.stale_tokens[token] = acct.tokens.get(token, 0)
             self.accounts.move_tokens(acct, token, s - fee, amt, now_ms)
@@ -266,7 +272,9 @@ class MatchingCore:
     def _register_trade(self, ms: MarketState, trade: Trade, now_ms: int) -> None:
         c = self.faults.config
         detail: dict[str, object] = {"trade_id": trade.trade_id}
-        if self.faults.engine_roll(c.settle_fail_p, now_ms, "settle_failed", detail):
+        if all(owner in self.fault_exempt for owner in trade.owners()):
+            pass
+        elif self.faults.engine_roll(c.settle_fail_p, now_ms, "settle_failed", detail):
             trade.fate = "fail"
         elif self.faults.engine_roll(c.settle_retry_p, now_ms, "settle_retrying", detail):
             trade.fate = "retry"
