@@ -1,0 +1,384 @@
+"""The core facade: one object, one synchronous method per input, each returning an :class:`Outcome`.
+
+The runtime calls :class:`Core` from its tasks with no ``await`` in between a check and its reservation
+(``Core.place`` checks the gates and the limits and reserves in one call). Every method ends with the same
+sweep (:meth:`Core._settle`): defects halt their token, a broken L1 latches ``LIMIT_BREACH``, gap latches
+follow the reconciliation state, and every order the gates now forbid gets a cancel command.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+
+from aqbot.core.config import CoreConfig, Gate, PlaceResult
+from aqbot.core.events import (
+    CancelAnswer,
+    Channel,
+    MakerFill,
+    OrderEvent,
+    OrdersSnapshot,
+    PlacementAnswer,
+    PositionsSnapshot,
+    SubmitFailed,
+    TradeEvent,
+)
+from aqbot.core.exposure import Exposure, TokenExposure
+from aqbot.core.facts import (
+    Defect,
+    GapClosed,
+    GapOpened,
+    GapResolved,
+    HaltCleared,
+    HaltRaised,
+    Outcome,
+    PositionDecision,
+    PositionDecisionKind,
+    Reconcile,
+    ReconciliationFinished,
+    ReconciliationStarted,
+    ReserveRefused,
+)
+from aqbot.core.fills import own_fills
+from aqbot.core.gaps import GapTracker
+from aqbot.core.halts import CORE_OWNED, HaltReason, Halts, Scope
+from aqbot.core.lifecycle import OrderState
+from aqbot.core.orders import Order, OrderTracker
+from aqbot.core.positions import PositionPolicy
+from aqbot.core.types import ConditionId, MarketSpec, OrderId, OrderType, Side, TokenId
+
+logger = logging.getLogger(__name__)
+
+ZERO = Decimal(0)
+
+
+class Core:
+    """All of aqbot's trading state, sans-IO."""
+
+    def __init__(self, config: CoreConfig, markets: Sequence[MarketSpec], now: float) -> None:
+        self.config = config
+        self.markets = {m.condition_id: m for m in markets}
+        market_of = {t: m.condition_id for m in markets for t in m.tokens}
+        self.tracker = OrderTracker(Exposure(config.limits, market_of))
+        self.positions = PositionPolicy(config.protection_window, config.position_mismatch_syncs)
+        self.halts = Halts()
+        self.gaps = GapTracker(
+            config.ws_gap_reconcile_attempts, config.ws_gap_recovery_interval, config.reconcile_interval
+        )
+        self.gaps.open(Channel.USER, now, "startup: not connected and not reconciled")
+
+    # --- queries ----------------------------------------------------------------------------------------
+
+    @property
+    def exposure(self) -> Exposure:
+        return self.tracker.exposure
+
+    def market_of(self, token: TokenId) -> ConditionId:
+        return self.exposure.market_of[token]
+
+    def token_exposure(self, token: TokenId) -> TokenExposure:
+        return self.exposure.token(token)
+
+    def order(self, order_id: OrderId) -> Order | None:
+        return self.tracker.orders.get(order_id)
+
+    def open_orders(self, token: TokenId | None = None) -> list[Order]:
+        return [o for o in self.tracker.open_orders() if token is None or o.token == token]
+
+    def can_quote(self, token_or_market: str, now: float) -> Gate:
+        """Whether new orders may be placed on a token (or on every token of a market), and why not."""
+        if token_or_market in self.markets:
+            tokens: Iterable[TokenId] = self.markets[token_or_market].tokens
+        else:
+            tokens = (token_or_market,)
+        reasons: set[HaltReason] = set()
+        for token in tokens:
+            market = self.exposure.market_of.get(token, "")
+            reasons.update(r.reason for r in self.halts.covering(token, market))
+        if self.config.halt_on_ws_gaps and self.gaps.gaps and not self.gaps.latched:
+            reasons.add(HaltReason.RECONCILE_PENDING)
+        ordered = tuple(sorted(reasons, key=lambda r: r.value))
+        return Gate(not ordered, ordered)
+
+    def next_reconcile_at(self, now: float) -> float | None:
+        """When the runtime should start the next reconciliation (``None``: one is in flight)."""
+        return self.gaps.next_due(now)
+
+    # --- local actions ----------------------------------------------------------------------------------
+
+    def place(
+        self,
+        order_id: OrderId,
+        token: TokenId,
+        side: Side,
+        price: Decimal,
+        size: Decimal,
+        now: float,
+        *,
+        order_type: OrderType = OrderType.GTC,
+        expiration: float = 0.0,
+    ) -> PlaceResult:
+        """Check the gates and limits and reserve, atomically. Send the order only if ``ok``."""
+        out = Outcome()
+        refused: str | None
+        gate = self.can_quote(token, now) if token in self.exposure.market_of else None
+        if order_id in self.tracker.orders:
+            refused = f"duplicate order id {order_id}"
+        elif gate is not None and not gate.allowed:
+            refused = "halted: " + ",".join(r.value for r in gate.reasons)
+        else:
+            refused = self.exposure.reserve(order_id, token, side, price, size)
+        if refused is not None:
+            out.fact(ReserveRefused(token, side, price, size, refused))
+            return PlaceResult(refused, out)
+        order = Order(
+            order_id, token, self.market_of(token), side, price, size, OrderState.PENDING_SUBMIT,
+            created_at=now, last_action_at=now, order_type=order_type, expiration=expiration,
+        )  # fmt: skip
+        self.tracker.add(order, out)
+        return PlaceResult(None, out)
+
+    def request_cancel(self, order_ids: Iterable[OrderId], now: float, reason: str = "requested") -> Outcome:
+        """Cancel these orders (never releases anything: only the exchange's confirmation will)."""
+        out = Outcome()
+        for order_id in order_ids:
+            order = self.tracker.orders.get(order_id)
+            if order is not None:
+                self.tracker.request_cancel(order, reason, now, out)
+        return self._settle(out, now)
+
+    def set_halt(self, reason: HaltReason, scope: Scope, now: float, detail: str = "") -> Outcome:
+        """Latch a runtime-owned halt (MARKET_DATA_STALE, EXCHANGE_UNAVAILABLE, MANUAL, ...)."""
+        self._runtime_owned(reason)
+        out = Outcome()
+        self._raise(reason, scope, now, detail, out)
+        return self._settle(out, now)
+
+    def clear_halt(self, reason: HaltReason, scope: Scope, now: float) -> Outcome:
+        """Clear a runtime-owned halt whose condition the runtime has seen go away."""
+        self._runtime_owned(reason)
+        out = Outcome()
+        self._clear(reason, scope, out)
+        return self._settle(out, now)
+
+    # --- exchange facts ---------------------------------------------------------------------------------
+
+    def on_placement_answer(self, answer: PlacementAnswer, now: float) -> Outcome:
+        out = Outcome()
+        self.tracker.on_answer(answer, now, out)
+        return self._settle(out, now)
+
+    def on_submit_failed(self, event: SubmitFailed, now: float) -> Outcome:
+        out = Outcome()
+        order = self.tracker.orders.get(event.order_id)
+        if order is None:
+            self.tracker.defect(out, None, "", event.order_id, "submit failure for an order never placed")
+        else:
+            self.tracker.on_submit_failed(order, event.reason, now, out)
+        return self._settle(out, now)
+
+    def on_cancel_answer(self, answer: CancelAnswer, now: float) -> Outcome:
+        out = Outcome()
+        self.tracker.on_cancel_answer(answer, now, out)
+        return self._settle(out, now)
+
+    def on_order_event(self, event: OrderEvent, now: float) -> Outcome:
+        out = Outcome()
+        for reason in self.tracker.on_order_event(event, now, out):
+            self._gap(Channel.USER, now, reason, out)
+        return self._settle(out, now)
+
+    def on_trade_event(self, event: TradeEvent, now: float) -> Outcome:
+        out = Outcome()
+        for reason in self._apply_trade(event, "trade", now, out):
+            self._gap(Channel.USER, now, reason, out)
+        return self._settle(out, now)
+
+    def on_positions(self, snapshot: PositionsSnapshot, now: float) -> Outcome:
+        out = Outcome()
+        self._apply_positions(snapshot, out)
+        return self._settle(out, now)
+
+    # --- channels and gaps ------------------------------------------------------------------------------
+
+    def on_channel_down(self, channel: Channel, now: float, reason: str) -> Outcome:
+        """A channel disconnected (or went stale). The user channel opens a gap until it is back."""
+        out = Outcome()
+        if channel is Channel.USER:
+            self._raise(HaltReason.USER_WS_DOWN, Scope.global_(), now, reason, out)
+            if self.gaps.channel_open_gap(channel) is None:
+                self._gap(channel, now, reason, out, ended=None)
+        else:
+            self._raise(HaltReason.MARKET_DATA_STALE, Scope.global_(), now, reason, out)
+        return self._settle(out, now)
+
+    def on_channel_up(self, channel: Channel, now: float) -> Outcome:
+        """A channel is connected and subscribed: its open gaps end now (they still need a reconciliation)."""
+        out = Outcome()
+        if channel is Channel.USER:
+            self._clear(HaltReason.USER_WS_DOWN, Scope.global_(), out)
+            for gap in self.gaps.close(channel, now):
+                out.fact(GapClosed(gap.gap_id, now))
+            out.command(Reconcile("user channel back"))
+        else:
+            self._clear(HaltReason.MARKET_DATA_STALE, Scope.global_(), out)
+        return self._settle(out, now)
+
+    def on_channel_gap(self, channel: Channel, now: float, reason: str) -> Outcome:
+        """An instantaneous gap: a decode failure or an inconsistency the runtime saw on the wire."""
+        out = Outcome()
+        self._gap(channel, now, reason, out)
+        return self._settle(out, now)
+
+    def begin_reconciliation(self, now: float) -> tuple[int, Outcome]:
+        """Start a reconciliation; fetch open orders, trades and positions AFTER this call."""
+        out = Outcome()
+        recon_id = self.gaps.begin(now)
+        out.fact(ReconciliationStarted(recon_id, now))
+        return recon_id, self._settle(out, now)
+
+    def on_reconciliation(
+        self, recon_id: int, orders: OrdersSnapshot, positions: PositionsSnapshot | None, now: float
+    ) -> Outcome:
+        """Apply a reconciliation's snapshots; if complete, resolve the gaps that ended before it began."""
+        out = Outcome()
+        started = self.gaps.started_at(recon_id)
+        if started is None:
+            raise ValueError(f"reconciliation {recon_id} was not begun or already finished")
+        if orders.started_at < started:
+            raise ValueError(
+                f"snapshot taken at {orders.started_at} before reconciliation began at {started}"
+            )
+        self._apply_orders_snapshot(orders, now, out)
+        if positions is not None:
+            self._apply_positions(positions, out)
+        if orders.complete:
+            for gap in self.gaps.complete(recon_id, now):
+                out.fact(GapResolved(gap.gap_id, recon_id))
+            out.fact(ReconciliationFinished(recon_id, True, self.gaps.failures))
+        else:
+            failures = self.gaps.fail(recon_id, now)
+            out.fact(ReconciliationFinished(recon_id, False, failures, "incomplete orders snapshot"))
+        return self._settle(out, now)
+
+    def on_reconciliation_failed(self, recon_id: int, now: float, reason: str) -> Outcome:
+        out = Outcome()
+        failures = self.gaps.fail(recon_id, now)
+        out.fact(ReconciliationFinished(recon_id, False, failures, reason))
+        return self._settle(out, now)
+
+    # --- internals --------------------------------------------------------------------------------------
+
+    def _is_ours(self, order_id: OrderId, entry: MakerFill | None) -> bool:
+        if order_id in self.tracker.orders:
+            return True
+        if entry is None:
+            return False
+        if self.config.owner and entry.owner == self.config.owner:
+            return True
+        return bool(self.config.funder) and entry.maker_address.lower() == self.config.funder.lower()
+
+    def _apply_trade(self, event: TradeEvent, source: str, now: float, out: Outcome) -> list[str]:
+        gaps: list[str] = []
+        for fill in own_fills(event, self._is_ours):
+            gaps.extend(self.tracker.on_trade_fill(fill, event, source, now, out))
+        return gaps
+
+    def _apply_orders_snapshot(self, snapshot: OrdersSnapshot, now: float, out: Outcome) -> None:
+        for trade in snapshot.trades:
+            for reason in self._apply_trade(trade, "rest", now, out):
+                # A REST trade of ours for an order the ledger never knew: the positions policy covers
+                # its shares; opening a gap would re-open on every reconciliation that re-reads it.
+                logger.warning("reconciliation: %s", reason)
+        listed = set()
+        for row in snapshot.open_orders:
+            listed.add(row.order_id)
+            self.tracker.on_open_row(row, now, out)
+        if not snapshot.complete:
+            return
+        for order in self.tracker.open_orders():
+            if order.order_id in listed or order.state is OrderState.PENDING_SUBMIT:
+                continue
+            if snapshot.started_at - order.last_action_at > self.config.grace:
+                self.tracker.resolve_absent(order, now, out)
+
+    def _apply_positions(self, snapshot: PositionsSnapshot, out: Outcome) -> None:
+        rows = {r.token: r for r in snapshot.rows}
+        at = snapshot.started_at
+        for token in sorted(self.exposure.market_of):
+            e = self.exposure.token(token)
+            row = rows.get(token)
+            before = e.held
+            verdict = self.positions.decide(
+                token,
+                None if row is None else row.size,
+                e.held,
+                e.open_buy,
+                self.tracker.last_fill_at.get(token),
+                at,
+            )
+            if verdict.new_held is not None:
+                price = row.avg_price if row is not None else ZERO
+                self.exposure.set_held(token, verdict.new_held, price)
+            out.fact(
+                PositionDecision(
+                    token,
+                    verdict.kind,
+                    None if row is None else row.size,
+                    before,
+                    e.held,
+                    verdict.divergent_syncs,
+                )
+            )
+            scope = Scope.token(token)
+            if verdict.kind is PositionDecisionKind.DIVERGENT:
+                self._raise(HaltReason.POSITION_MISMATCH, scope, at, f"api {row} vs held {e.held}", out)
+            elif verdict.divergent_syncs == 0:
+                self._clear(HaltReason.POSITION_MISMATCH, scope, out)
+
+    def _gap(
+        self, channel: Channel, now: float, reason: str, out: Outcome, *, ended: float | None = -1.0
+    ) -> None:
+        gap = self.gaps.open(channel, now, reason, ended=now if ended == -1.0 else ended)
+        out.fact(GapOpened(gap.gap_id, channel, now, reason))
+        if gap.ended is not None:
+            out.fact(GapClosed(gap.gap_id, gap.ended))
+            out.command(Reconcile(f"gap {gap.gap_id}: {reason}"))
+
+    def _raise(self, reason: HaltReason, scope: Scope, now: float, detail: str, out: Outcome) -> None:
+        if self.halts.raise_(reason, scope, now, detail):
+            out.fact(HaltRaised(reason, scope, detail))
+
+    def _clear(self, reason: HaltReason, scope: Scope, out: Outcome) -> None:
+        if self.halts.clear(reason, scope):
+            out.fact(HaltCleared(reason, scope))
+
+    @staticmethod
+    def _runtime_owned(reason: HaltReason) -> None:
+        if reason in CORE_OWNED:
+            raise ValueError(f"{reason.value} is raised and cleared by the core only")
+
+    def _settle(self, out: Outcome, now: float) -> Outcome:
+        """Derive the latches from the state, then cancel every order that the gates now forbid."""
+        for fact in list(out.facts):
+            if isinstance(fact, Defect):
+                scope = Scope.token(fact.token) if fact.token else Scope.global_()
+                self._raise(HaltReason.DEFECT, scope, now, fact.detail, out)
+        breached = sorted(t for t in self.exposure.market_of if self.exposure.over_limit(t))
+        if breached:
+            self._raise(HaltReason.LIMIT_BREACH, Scope.global_(), now, f"worst > max on {breached}", out)
+        else:
+            self._clear(HaltReason.LIMIT_BREACH, Scope.global_(), out)
+        if self.gaps.latched:
+            detail = f"{self.gaps.failures} failed reconciliations"
+            self._raise(HaltReason.WS_GAP_UNRESOLVED, Scope.global_(), now, detail, out)
+        else:
+            self._clear(HaltReason.WS_GAP_UNRESOLVED, Scope.global_(), out)
+        for order in self.tracker.open_orders():
+            sweep = order.state is not OrderState.CANCEL_REQUESTED and not (
+                order.state is OrderState.UNKNOWN and order.cancel_sent
+            )
+            if sweep and not self.can_quote(order.token, now).allowed:
+                self.tracker.request_cancel(order, "halt", now, out)
+        return out

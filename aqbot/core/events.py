@@ -1,0 +1,173 @@
+"""Input events of the core: small domain records the runtime builds from wire messages at the edge.
+
+The core never sees JSON or wire models. Sizes and prices are :class:`~decimal.Decimal`; times are ``float``
+seconds. Exchange timestamps (``timestamp``, ``match_time``, ``expiration``) are Unix seconds and are only
+used for labels and GTD-expiry classification, never for scheduling; the local monotonic time of an input
+is the ``now`` argument of the :class:`~aqbot.core.engine.Core` method that receives it.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from decimal import Decimal
+
+import attrs
+
+from aqbot.core.types import OrderId, OrderType, Side, TokenId
+
+logger = logging.getLogger(__name__)
+
+ZERO = Decimal(0)
+
+
+class Channel(enum.Enum):
+    USER = "user"
+    MARKET = "market"
+
+
+class OrderEventType(enum.Enum):
+    PLACEMENT = "PLACEMENT"
+    UPDATE = "UPDATE"
+    CANCELLATION = "CANCELLATION"
+
+
+class TradeStatus(enum.Enum):
+    MATCHED = "MATCHED"
+    MINED = "MINED"
+    CONFIRMED = "CONFIRMED"
+    RETRYING = "RETRYING"
+    FAILED = "FAILED"
+
+
+@attrs.frozen
+class PlacementAnswer:
+    """One answer to ``POST /order`` or one leg of ``POST /orders`` (PROTOCOL 1.3).
+
+    ``http_status`` is the HTTP status of the response; a 4xx with an error body is passed here with
+    ``success=False`` and the body's ``error`` text. (5xx and transport failures are :class:`SubmitFailed`.)
+    """
+
+    order_id: OrderId
+    success: bool
+    returned_order_id: str = ""
+    status: str = ""
+    error: str = ""
+    http_status: int = 200
+
+
+@attrs.frozen
+class SubmitFailed:
+    """The POST got no usable answer (timeout, reset, 5xx): the order may or may not rest."""
+
+    order_id: OrderId
+    reason: str = ""
+
+
+@attrs.frozen
+class OrderEvent:
+    """A user-channel ``order`` event (PROTOCOL 5.1). ``size_matched`` is cumulative.
+
+    ``status`` is the raw upper-case status: ``LIVE``, ``MATCHED``, ``CANCELED``, ``CANCELED_<reason>``,
+    ``INVALID``, ``DELAYED``, ``UNMATCHED``... ``expiration`` is 0 when the order has none.
+    """
+
+    order_id: OrderId
+    token: TokenId
+    side: Side
+    price: Decimal
+    original_size: Decimal
+    size_matched: Decimal
+    status: str
+    type: OrderEventType = OrderEventType.UPDATE
+    order_type: OrderType = OrderType.GTC
+    expiration: float = 0.0
+    timestamp: float = 0.0
+
+
+@attrs.frozen
+class MakerFill:
+    """One ``maker_orders[]`` entry of a trade. ``side`` is ``None`` when the payload did not carry it."""
+
+    order_id: OrderId
+    matched_amount: Decimal
+    price: Decimal
+    token: TokenId
+    owner: str = ""
+    maker_address: str = ""
+    side: Side | None = None
+
+
+@attrs.frozen
+class TradeEvent:
+    """A user-channel ``trade`` event or a ``/data/trades`` row (PROTOCOL 5.2, 5.3).
+
+    The top-level ``token``/``side``/``size``/``price`` describe the TAKER order. ``trader_side`` is from
+    aqbot's point of view (``TAKER`` or ``MAKER``). The core picks aqbot's own fills out of it.
+    """
+
+    trade_id: str
+    status: TradeStatus
+    taker_order_id: OrderId
+    token: TokenId
+    side: Side
+    size: Decimal
+    price: Decimal
+    trader_side: str = "MAKER"
+    maker_orders: tuple[MakerFill, ...] = ()
+    match_time: float = 0.0
+
+
+@attrs.frozen
+class CancelAnswer:
+    """A DELETE answer: ``canceled`` ids and ``not_canceled`` ``(id, reason)`` pairs (PROTOCOL 1.7)."""
+
+    canceled: tuple[OrderId, ...] = ()
+    not_canceled: tuple[tuple[OrderId, str], ...] = ()
+
+
+@attrs.frozen
+class OpenOrderRow:
+    """One row of ``GET /data/orders`` (PROTOCOL 1.4)."""
+
+    order_id: OrderId
+    token: TokenId
+    side: Side
+    price: Decimal
+    original_size: Decimal
+    size_matched: Decimal
+    status: str = "LIVE"
+    order_type: OrderType = OrderType.GTC
+    expiration: float = 0.0
+
+
+@attrs.frozen
+class OrdersSnapshot:
+    """A REST reconciliation snapshot: every open order of aqbot and the trades since the watermark.
+
+    ``started_at`` is the local time the FIRST request of the snapshot was sent (the conservative end for
+    the grace rule: an order placed just before it may not be visible yet). ``complete`` is False when a
+    page was missing; an incomplete snapshot resolves nothing by absence.
+    """
+
+    started_at: float
+    open_orders: tuple[OpenOrderRow, ...] = ()
+    trades: tuple[TradeEvent, ...] = ()
+    complete: bool = True
+
+
+@attrs.frozen
+class PositionRow:
+    """One Data API position row (PROTOCOL 6)."""
+
+    token: TokenId
+    size: Decimal
+    avg_price: Decimal = ZERO
+
+
+@attrs.frozen
+class PositionsSnapshot:
+    """A Data API positions answer. Tokens without a row are "no information", never flat."""
+
+    started_at: float
+    rows: tuple[PositionRow, ...] = ()

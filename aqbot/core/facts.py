@@ -1,0 +1,242 @@
+"""Outputs of the core: recordable facts (ledger rows) and commands (things the runtime must do).
+
+Every :class:`~aqbot.core.engine.Core` method returns an :class:`Outcome`. The runtime appends every fact to
+the ledger in order and executes every command. Facts are plain frozen attrs records (no serialization
+logic here: the ledger's converter unstructures them; ``kind`` is the class name).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from decimal import Decimal
+
+import attrs
+
+from aqbot.core.events import Channel, TradeStatus
+from aqbot.core.halts import HaltReason, Scope
+from aqbot.core.lifecycle import OrderState, Trigger
+from aqbot.core.types import OrderId, Side, TokenId
+
+logger = logging.getLogger(__name__)
+
+
+# --- facts ------------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class OrderTransitioned:
+    order_id: OrderId
+    token: TokenId
+    old: OrderState
+    new: OrderState
+    trigger: Trigger
+    source: str
+
+
+@attrs.frozen
+class ReservationChanged:
+    """A reservation was created, shrunk by a fill, or released. ``delta`` < 0 is a release."""
+
+    order_id: OrderId
+    token: TokenId
+    side: Side
+    delta: Decimal
+    remaining: Decimal
+    cause: str
+
+
+@attrs.frozen
+class ReserveRefused:
+    token: TokenId
+    side: Side
+    price: Decimal
+    size: Decimal
+    reason: str
+
+
+@attrs.frozen
+class FillApplied:
+    """``held`` moved by ``delta`` (signed, shares) because the order's matched grew; ``source`` says who
+    reported it first (``order_event``, ``trade``, ``rest``)."""
+
+    order_id: OrderId
+    token: TokenId
+    side: Side
+    delta: Decimal
+    matched: Decimal
+    source: str
+    trade_id: str = ""
+
+
+@attrs.frozen
+class TradeRecorded:
+    """A (trade id, order id) fill key seen for the first time, or a status change of a known one."""
+
+    trade_id: str
+    order_id: OrderId
+    amount: Decimal
+    price: Decimal
+    status: TradeStatus
+
+
+@attrs.frozen
+class FillReversed:
+    """A FAILED trade: ``held`` moved back by ``delta`` (signed)."""
+
+    trade_id: str
+    order_id: OrderId
+    token: TokenId
+    delta: Decimal
+
+
+class PositionDecisionKind(enum.Enum):
+    AGREE = "agree"
+    ACCEPTED_RAISE = "accepted-raise"
+    ACCEPTED_LOWER = "accepted-lower"
+    SKIPPED_RECENT_FILL = "skipped-recent-fill"
+    SKIPPED_PENDING_BUYS = "skipped-pending-buys"
+    SKIPPED_NO_ROW = "skipped-no-row"
+    SKIPPED_EXPLAINED_BY_OPEN_BUYS = "skipped-explained-by-open-buys"
+    DIVERGENT = "divergent"
+
+
+@attrs.frozen
+class PositionDecision:
+    token: TokenId
+    kind: PositionDecisionKind
+    api_size: Decimal | None
+    held_before: Decimal
+    held_after: Decimal
+    divergent_syncs: int
+
+
+@attrs.frozen
+class HaltRaised:
+    reason: HaltReason
+    scope: Scope
+    detail: str
+
+
+@attrs.frozen
+class HaltCleared:
+    reason: HaltReason
+    scope: Scope
+
+
+@attrs.frozen
+class GapOpened:
+    gap_id: int
+    channel: Channel
+    started: float
+    reason: str
+
+
+@attrs.frozen
+class GapClosed:
+    gap_id: int
+    ended: float
+
+
+@attrs.frozen
+class GapResolved:
+    gap_id: int
+    recon_id: int
+
+
+@attrs.frozen
+class ReconciliationStarted:
+    recon_id: int
+    started: float
+
+
+@attrs.frozen
+class ReconciliationFinished:
+    recon_id: int
+    ok: bool
+    failed_attempts: int
+    detail: str = ""
+
+
+@attrs.frozen
+class OrderAdopted:
+    """An order of aqbot that the core did not know (seen on an event or a snapshot): now tracked."""
+
+    order_id: OrderId
+    token: TokenId
+    side: Side
+    remaining: Decimal
+    source: str
+
+
+@attrs.frozen
+class Defect:
+    """A bug or a contradiction; the token is halted (``HaltReason.DEFECT``)."""
+
+    token: TokenId
+    order_id: OrderId
+    detail: str
+    history: tuple[str, ...] = ()
+
+
+Fact = (
+    OrderTransitioned
+    | ReservationChanged
+    | ReserveRefused
+    | FillApplied
+    | TradeRecorded
+    | FillReversed
+    | PositionDecision
+    | HaltRaised
+    | HaltCleared
+    | GapOpened
+    | GapClosed
+    | GapResolved
+    | ReconciliationStarted
+    | ReconciliationFinished
+    | OrderAdopted
+    | Defect
+)
+
+
+# --- commands ---------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class CancelOrder:
+    """Send a cancel for this order (the core already moved it to CANCEL_REQUESTED or kept it UNKNOWN)."""
+
+    order_id: OrderId
+    reason: str
+
+
+@attrs.frozen
+class Reconcile:
+    """Start a reconciliation now (the runtime calls ``Core.begin_reconciliation``)."""
+
+    reason: str
+
+
+Command = CancelOrder | Reconcile
+
+
+@attrs.define
+class Outcome:
+    """What one core call produced, in order."""
+
+    facts: list[Fact] = attrs.Factory(list)
+    commands: list[Command] = attrs.Factory(list)
+
+    def fact(self, fact: Fact) -> None:
+        self.facts.append(fact)
+
+    def command(self, command: Command) -> None:
+        self.commands.append(command)
+
+    def extend(self, other: Outcome) -> None:
+        self.facts.extend(other.facts)
+        self.commands.extend(other.commands)
+
+    def of_type(self, kind: type[object]) -> list[object]:
+        """Facts and commands that are instances of ``kind`` (test and log convenience)."""
+        return [x for x in (*self.facts, *self.commands) if isinstance(x, kind)]

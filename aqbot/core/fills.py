@@ -1,0 +1,128 @@
+"""Fill accounting: which parts of a trade are aqbot's, and each fill applied once (DESIGN section 1).
+
+A fill is keyed by ``(trade id, order id)``: one taker order hitting several of aqbot's resting orders gives
+one trade id with several maker entries, each its own fill. The same key is re-sent for every status change
+(MATCHED, MINED, CONFIRMED, RETRYING, FAILED, in any order, possibly duplicated): the first sighting records
+the amount (it counts towards the order's ``matched``), FAILED reverses it exactly once, RETRYING keeps it,
+and anything after FAILED is ignored (FAILED is permanent). The record set is part of the snapshot, so a
+FAILED that arrives after a restart still reverses.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from decimal import Decimal
+
+import attrs
+
+from aqbot.core.events import MakerFill, TradeEvent, TradeStatus
+from aqbot.core.types import OrderId, TokenId
+
+logger = logging.getLogger(__name__)
+
+ZERO = Decimal(0)
+
+
+@attrs.frozen
+class OwnFill:
+    """One of aqbot's fills inside a trade."""
+
+    order_id: OrderId
+    amount: Decimal
+    price: Decimal
+    token: TokenId
+    role: str  # "taker" or "maker"
+
+
+def own_fills(trade: TradeEvent, is_ours: Callable[[OrderId, MakerFill | None], bool]) -> list[OwnFill]:
+    """aqbot's fills in ``trade``.
+
+    ``is_ours(order_id, entry)`` decides ownership (the engine checks known order ids, the API key and the
+    funder address). Taker: the top-level size at the top-level price. Maker: every ``maker_orders[]`` entry
+    that is ours, at the entry's price and in the entry's token (cross-asset YES/NO matches included).
+    """
+    fills: list[OwnFill] = []
+    if trade.trader_side.upper() == "TAKER" or is_ours(trade.taker_order_id, None):
+        fills.append(OwnFill(trade.taker_order_id, trade.size, trade.price, trade.token, "taker"))
+    for entry in trade.maker_orders:
+        if is_ours(entry.order_id, entry):
+            fills.append(OwnFill(entry.order_id, entry.matched_amount, entry.price, entry.token, "maker"))
+    return fills
+
+
+def fill_key(trade_id: str, order_id: OrderId) -> str:
+    return f"{trade_id}|{order_id}"
+
+
+@attrs.define
+class FillRecord:
+    trade_id: str
+    order_id: OrderId
+    amount: Decimal
+    price: Decimal
+    status: TradeStatus
+    reversed: bool = False
+
+
+@attrs.frozen
+class Observation:
+    """What one sighting of a fill key changed.
+
+    ``added``: amount newly counted towards the order's trade sum (first sighting). ``reverse``: amount to
+    take back out of ``held`` (the first FAILED). ``conflict``: a contradiction to report as a defect.
+    """
+
+    new: bool
+    added: Decimal = ZERO
+    reverse: Decimal = ZERO
+    status_changed: bool = False
+    conflict: str | None = None
+
+
+@attrs.define
+class FillBook:
+    """Every fill key ever seen, with its latest status."""
+
+    records: dict[str, FillRecord] = attrs.Factory(dict)
+    trade_sums: dict[OrderId, Decimal] = attrs.Factory(dict)
+    failed_sums: dict[OrderId, Decimal] = attrs.Factory(dict)
+
+    def trade_sum(self, order_id: OrderId) -> Decimal:
+        """Sum of ``matched_amount`` over every fill of the order (FAILED ones included: the exchange
+        consumed that size of the order)."""
+        return self.trade_sums.get(order_id, ZERO)
+
+    def observe(
+        self, trade_id: str, order_id: OrderId, amount: Decimal, price: Decimal, status: TradeStatus
+    ) -> Observation:
+        key = fill_key(trade_id, order_id)
+        record = self.records.get(key)
+        if record is None:
+            record = FillRecord(
+                trade_id, order_id, amount, price, status, reversed=status is TradeStatus.FAILED
+            )
+            self.records[key] = record
+            self.trade_sums[order_id] = self.trade_sum(order_id) + amount
+            reverse = amount if record.reversed else ZERO
+            if reverse:
+                self.failed_sums[order_id] = self.failed_amount(order_id) + reverse
+            return Observation(new=True, added=amount, reverse=reverse, status_changed=True)
+        if record.amount != amount:
+            return Observation(
+                new=False, conflict=f"fill {key}: amount {amount} differs from recorded {record.amount}"
+            )
+        if record.reversed:
+            return Observation(new=False)  # FAILED is permanent: later statuses are stale or reordered
+        if status is TradeStatus.FAILED:
+            record.reversed = True
+            record.status = status
+            self.failed_sums[order_id] = self.failed_amount(order_id) + amount
+            return Observation(new=False, reverse=amount, status_changed=True)
+        changed = status is not record.status
+        record.status = status
+        return Observation(new=False, status_changed=changed)
+
+    def failed_amount(self, order_id: OrderId) -> Decimal:
+        """Sum of the reversed (FAILED) fills of the order."""
+        return self.failed_sums.get(order_id, ZERO)

@@ -1,0 +1,327 @@
+"""The order tracker: applies exchange facts to orders, fills and reservations (DESIGN sections 1-2).
+
+The tracker owns three things that must move together: order records (states through
+:func:`~aqbot.core.lifecycle.transition`), the :class:`~aqbot.core.fills.FillBook`, and the
+:class:`~aqbot.core.exposure.Exposure` reservations and ``held``.
+
+Per order ``matched = max(size_matched seen on order events or REST rows, sum of its trade fills)``; ``held``
+moves by the change of ``matched`` (``counted`` remembers how much already moved), whichever source reports
+it first. A non-terminal order reserves ``min(original, original - matched + failed)``: a FAILED trade takes
+its shares out of ``held`` but, while the order may still fill, puts them back in the reservation, so a
+reversal never lowers ``worst`` of a live order. A reservation is released only when the order reaches a
+terminal state, and the table only allows that on confirmed facts.
+
+Problems are reported, never repaired: a contradiction becomes a :class:`~aqbot.core.facts.Defect` fact (the
+engine halts the token); an inconsistency that means events may have been missed (``size_matched`` going
+down, an event for an order never placed, a trade for an unknown order of ours) is returned as a reason
+string, and the engine opens a gap for it.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+import attrs
+
+from aqbot.core.events import CancelAnswer, OpenOrderRow, OrderEvent, PlacementAnswer, TradeEvent
+from aqbot.core.exposure import Exposure
+from aqbot.core.facts import (
+    CancelOrder,
+    Defect,
+    FillApplied,
+    FillReversed,
+    OrderAdopted,
+    OrderTransitioned,
+    Outcome,
+    ReservationChanged,
+    TradeRecorded,
+)
+from aqbot.core.fills import FillBook, OwnFill
+from aqbot.core.lifecycle import IllegalTransition, OrderState, Trigger, transition
+from aqbot.core.types import ConditionId, OrderId, OrderType, Side, TokenId
+
+logger = logging.getLogger(__name__)
+
+ZERO = Decimal(0)
+HISTORY_LIMIT = 32
+ACCEPTED_STATUSES = frozenset({"live", "matched", "delayed"})
+
+
+@attrs.define
+class Order:
+    order_id: OrderId
+    token: TokenId
+    market: ConditionId
+    side: Side
+    price: Decimal
+    original_size: Decimal
+    state: OrderState
+    created_at: float
+    last_action_at: float
+    order_type: OrderType = OrderType.GTC
+    expiration: float = 0.0
+    event_matched: Decimal = ZERO
+    counted: Decimal = ZERO
+    seen_on_exchange: bool = False
+    cancel_sent: bool = False
+    history: list[str] = attrs.Factory(list)
+
+    @property
+    def sign(self) -> Decimal:
+        return Decimal(1) if self.side is Side.BUY else Decimal(-1)
+
+
+@attrs.define
+class OrderTracker:
+    exposure: Exposure
+    fills: FillBook = attrs.Factory(FillBook)
+    orders: dict[OrderId, Order] = attrs.Factory(dict)
+    last_fill_at: dict[TokenId, float] = attrs.Factory(dict)
+
+    # --- helpers --------------------------------------------------------------------------------------
+
+    def matched(self, order: Order) -> Decimal:
+        return max(order.event_matched, self.fills.trade_sum(order.order_id))
+
+    def open_orders(self) -> list[Order]:
+        return [o for o in self.orders.values() if not o.state.terminal]
+
+    def defect(
+        self, out: Outcome, order: Order | None, token: TokenId, order_id: OrderId, detail: str
+    ) -> None:
+        logger.error("defect on %s / %s: %s", token, order_id, detail)
+        history = tuple(order.history) if order is not None else ()
+        out.fact(Defect(token, order_id, detail, history))
+
+    def _move(self, order: Order, trigger: Trigger, source: str, now: float, out: Outcome) -> bool:
+        """Apply one trigger; returns False (and reports a defect) when it is illegal."""
+        old = order.state
+        try:
+            new = transition(old, trigger)
+        except IllegalTransition as exc:
+            self.defect(out, order, order.token, order.order_id, f"{exc} (source {source})")
+            return False
+        if new is not old:
+            order.state = new
+            order.history.append(f"{now:.3f} {old.value}->{new.value} on {trigger.value} ({source})")
+            del order.history[:-HISTORY_LIMIT]
+            out.fact(OrderTransitioned(order.order_id, order.token, old, new, trigger, source))
+            if new.terminal:
+                self._release(order, source, out)
+        return True
+
+    def _release(self, order: Order, cause: str, out: Outcome) -> None:
+        released = self.exposure.release(order.order_id)
+        out.fact(
+            ReservationChanged(order.order_id, order.token, order.side, -released, ZERO, f"released:{cause}")
+        )
+
+    def _resize(self, order: Order, cause: str, out: Outcome) -> None:
+        """Set a non-terminal order's reservation from its matched/failed amounts."""
+        if order.state.terminal:
+            return
+        failed = self.fills.failed_amount(order.order_id)
+        target = min(order.original_size, order.original_size - self.matched(order) + failed)
+        delta = self.exposure.set_remaining(order.order_id, target)
+        if delta:
+            remaining = self.exposure.remaining(order.order_id)
+            out.fact(ReservationChanged(order.order_id, order.token, order.side, delta, remaining, cause))
+
+    def _sync_matched(self, order: Order, source: str, now: float, out: Outcome, trade_id: str = "") -> None:
+        """Move ``held`` by the growth of ``matched`` since last counted, then resize the reservation."""
+        matched = self.matched(order)
+        delta = matched - order.counted
+        if delta > ZERO:
+            order.counted = matched
+            self.exposure.add_held(order.token, order.sign * delta, order.price)
+            self.last_fill_at[order.token] = now
+            out.fact(
+                FillApplied(
+                    order.order_id, order.token, order.side, order.sign * delta, matched, source, trade_id
+                )
+            )
+        self._resize(order, f"fill:{source}", out)
+
+    def _consistent(self, order: Order, token: TokenId, side: Side, original: Decimal, out: Outcome) -> bool:
+        if (order.token, order.side, order.original_size) != (token, side, original):
+            self.defect(
+                out, order, order.token, order.order_id,
+                f"exchange says {side.value} {original} of {token}, we placed "
+                f"{order.side.value} {order.original_size} of {order.token}",
+            )  # fmt: skip
+            return False
+        return True
+
+    # --- local actions --------------------------------------------------------------------------------
+
+    def add(self, order: Order, out: Outcome) -> None:
+        """Track a freshly reserved order (its reservation already exists)."""
+        self.orders[order.order_id] = order
+        order.history.append(f"{order.created_at:.3f} reserved {order.side.value} {order.original_size}")
+        out.fact(
+            ReservationChanged(
+                order.order_id, order.token, order.side, order.original_size, order.original_size, "reserve"
+            )
+        )
+
+    def request_cancel(self, order: Order, reason: str, now: float, out: Outcome) -> None:
+        if order.state.terminal:
+            return
+        if self._move(order, Trigger.CANCEL_SEND, "local", now, out):
+            order.cancel_sent = True
+            order.last_action_at = now
+            out.command(CancelOrder(order.order_id, reason))
+
+    # --- exchange facts -------------------------------------------------------------------------------
+
+    def on_answer(self, answer: PlacementAnswer, now: float, out: Outcome) -> None:
+        order = self.orders.get(answer.order_id)
+        if order is None:
+            self.defect(out, None, "", answer.order_id, "placement answer for an order never placed")
+            return
+        if answer.http_status >= 500 or answer.http_status == 408:
+            self.on_submit_failed(order, f"http {answer.http_status}", now, out)
+            return
+        accepted_shape = answer.success and answer.returned_order_id != "" and answer.error == ""
+        if accepted_shape and answer.returned_order_id.lower() != order.order_id.lower():
+            self.defect(out, order, order.token, order.order_id, f"exchange id {answer.returned_order_id}")
+            self.on_submit_failed(order, "id mismatch", now, out)
+            return
+        status = answer.status.lower()
+        if accepted_shape and status in ACCEPTED_STATUSES:
+            order.seen_on_exchange = True
+            self._move(order, Trigger.ACCEPT, "answer", now, out)
+            return
+        definitive = (not answer.success) or answer.returned_order_id == "" or status == "unmatched"
+        if not definitive:
+            self.on_submit_failed(order, f"unrecognized answer status {answer.status!r}", now, out)
+            return
+        if order.seen_on_exchange and not order.state.terminal:
+            self.defect(
+                out, order, order.token, order.order_id, f"rejected after exchange evidence: {answer.error}"
+            )
+            return
+        self._move(order, Trigger.REJECT, "answer", now, out)
+
+    def on_submit_failed(self, order: Order, reason: str, now: float, out: Outcome) -> None:
+        order.history.append(f"{now:.3f} submit failed: {reason}")
+        if self._move(order, Trigger.SUBMIT_UNKNOWN, "transport", now, out):
+            order.last_action_at = now
+
+    def on_cancel_answer(self, answer: CancelAnswer, now: float, out: Outcome) -> None:
+        for order_id in answer.canceled:
+            order = self.orders.get(order_id)
+            if order is not None:
+                self._move(order, Trigger.CANCEL_ACK, "cancel-answer", now, out)
+        for order_id, reason in answer.not_canceled:
+            order = self.orders.get(order_id)
+            if order is not None:
+                order.history.append(f"{now:.3f} not canceled: {reason}")
+                self._move(order, Trigger.CANCEL_NOT_FOUND, "cancel-answer", now, out)
+
+    def adopt(self, event: OrderEvent | OpenOrderRow, source: str, now: float, out: Outcome) -> Order | None:
+        """Start tracking an order of ours that we did not place (or forgot); it reserves what it may fill."""
+        market = self.exposure.market_of.get(event.token)
+        if market is None:
+            self.defect(out, None, event.token, event.order_id, f"{source} for an order in an unknown token")
+            return None
+        order = Order(
+            event.order_id, event.token, market, event.side, event.price, event.original_size,
+            OrderState.UNKNOWN, created_at=now, last_action_at=now, order_type=event.order_type,
+            expiration=event.expiration, seen_on_exchange=True,
+        )  # fmt: skip
+        self.orders[order.order_id] = order
+        self.exposure.force_reserve(order.order_id, order.token, order.side, order.price, order.original_size)
+        out.fact(OrderAdopted(order.order_id, order.token, order.side, order.original_size, source))
+        return order
+
+    def on_order_event(self, event: OrderEvent, now: float, out: Outcome) -> list[str]:
+        """Apply a user-channel order event; returns gap reasons (inconsistencies)."""
+        gaps: list[str] = []
+        order = self.orders.get(event.order_id)
+        if order is None:
+            gaps.append(f"order event for unknown order {event.order_id}")
+            order = self.adopt(event, "order_event", now, out)
+            if order is None:
+                return gaps
+        if not self._consistent(order, event.token, event.side, event.original_size, out):
+            return gaps
+        if event.size_matched < order.event_matched:
+            gaps.append(
+                f"size_matched went down on {order.order_id}: {order.event_matched} -> {event.size_matched}"
+            )
+        order.event_matched = max(order.event_matched, event.size_matched)
+        trigger = self._classify(order, event)
+        if order.state is OrderState.REJECTED:
+            self._move(order, trigger, "order_event", now, out)  # a contradiction: reported as a defect
+            return gaps
+        order.seen_on_exchange = True
+        if trigger is Trigger.EXCH_OPEN:
+            if self._move(order, trigger, "order_event", now, out):
+                self._sync_matched(order, "order_event", now, out)
+        else:
+            self._sync_matched(order, "order_event", now, out)
+            self._move(order, trigger, "order_event", now, out)
+        return gaps
+
+    def _classify(self, order: Order, event: OrderEvent) -> Trigger:
+        status = event.status.upper()
+        if status == "MATCHED":
+            return Trigger.EXCH_FILLED if event.size_matched >= order.original_size else Trigger.EXCH_CANCELED
+        ends = status.startswith("CANCELED") or status in {"INVALID", "UNMATCHED"}
+        if ends or event.type.value == "CANCELLATION":
+            expired = order.order_type is OrderType.GTD and 0 < order.expiration <= event.timestamp
+            return Trigger.EXCH_EXPIRED if expired else Trigger.EXCH_CANCELED
+        return Trigger.EXCH_OPEN
+
+    def on_trade_fill(
+        self, fill: OwnFill, trade: TradeEvent, source: str, now: float, out: Outcome
+    ) -> list[str]:
+        """Apply one of aqbot's fills inside a trade; returns gap reasons."""
+        order = self.orders.get(fill.order_id)
+        if order is None:
+            return [f"trade {trade.trade_id} for unknown order {fill.order_id}"]
+        if fill.token != order.token:
+            self.defect(
+                out, order, order.token, order.order_id, f"trade {trade.trade_id} in token {fill.token}"
+            )
+            return []
+        if not self._move(order, Trigger.FILL, source, now, out):
+            return []
+        order.seen_on_exchange = True
+        obs = self.fills.observe(trade.trade_id, order.order_id, fill.amount, fill.price, trade.status)
+        if obs.conflict is not None:
+            self.defect(out, order, order.token, order.order_id, obs.conflict)
+            return []
+        if obs.status_changed:
+            out.fact(TradeRecorded(trade.trade_id, order.order_id, fill.amount, fill.price, trade.status))
+        if obs.added:
+            self._sync_matched(order, source, now, out, trade.trade_id)
+        if obs.reverse:
+            delta = -order.sign * obs.reverse
+            self.exposure.add_held(order.token, delta, fill.price)
+            self.last_fill_at[order.token] = now
+            out.fact(FillReversed(trade.trade_id, order.order_id, order.token, delta))
+            self._resize(order, "fill-failed", out)
+        return []
+
+    def on_open_row(self, row: OpenOrderRow, now: float, out: Outcome) -> None:
+        """A REST snapshot shows the order open."""
+        order = self.orders.get(row.order_id)
+        if order is None:
+            order = self.adopt(row, "rest", now, out)
+            if order is None:
+                return
+        if not self._consistent(order, row.token, row.side, row.original_size, out):
+            return
+        order.event_matched = max(order.event_matched, row.size_matched)
+        if self._move(order, Trigger.EXCH_OPEN, "rest", now, out) and order.state is not OrderState.REJECTED:
+            order.seen_on_exchange = True
+            self._sync_matched(order, "rest", now, out)
+
+    def resolve_absent(self, order: Order, now: float, out: Outcome) -> None:
+        """A complete REST snapshot, past grace, no longer lists the order: it is over."""
+        self._sync_matched(order, "rest", now, out)
+        full = self.matched(order) >= order.original_size
+        self._move(order, Trigger.EXCH_FILLED if full else Trigger.EXCH_CANCELED, "rest", now, out)

@@ -1,0 +1,84 @@
+"""The positions-API policy (DESIGN section 1, "Positions API").
+
+The Data API lags aqbot's own fill accounting, so it is evidence of a lower rank:
+
+* it may **raise** ``held`` when no open BUY of the token could explain the excess: with open BUYs the
+  excess up to ``held + open_buy`` is already counted in ``worst`` (raising ``held`` for it would count the
+  same shares twice, once as held and once as reservation, and break L1 for nothing); beyond ``worst`` it
+  is unexplained and is raised at once;
+* it may **lower** ``held`` only when the token has no open BUYs and no fill (or reversal) in the last
+  ``protection_window`` seconds;
+* a missing or zero row never means flat;
+* every sync that leaves a difference counts as divergent; ``mismatch_syncs`` divergent syncs in a row give
+  a ``DIVERGENT`` decision, and the engine latches ``POSITION_MISMATCH`` on the token until a sync agrees
+  or is accepted.
+
+Every decision is returned; the engine turns it into a :class:`~aqbot.core.facts.PositionDecision` fact.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+import attrs
+
+from aqbot.core.facts import PositionDecisionKind
+from aqbot.core.types import TokenId
+
+logger = logging.getLogger(__name__)
+
+ZERO = Decimal(0)
+K = PositionDecisionKind
+
+
+@attrs.frozen
+class Verdict:
+    kind: PositionDecisionKind
+    new_held: Decimal | None  # None: leave held alone
+    divergent_syncs: int
+
+
+@attrs.define
+class PositionPolicy:
+    protection_window: float = 60.0
+    mismatch_syncs: int = 3
+    divergent: dict[TokenId, int] = attrs.Factory(dict)
+
+    def decide(
+        self,
+        token: TokenId,
+        api: Decimal | None,
+        held: Decimal,
+        open_buy: Decimal,
+        last_fill_at: float | None,
+        now: float,
+    ) -> Verdict:
+        """Decide what one positions row (``api``; ``None`` when absent) does to ``held``."""
+        if api is None:
+            api = ZERO
+        if api == held:
+            return self._settle(token, K.AGREE, None)
+        if api > held:
+            if open_buy == ZERO or api > held + open_buy:
+                return self._settle(token, K.ACCEPTED_RAISE, api)
+            return self._diverge(token, K.SKIPPED_EXPLAINED_BY_OPEN_BUYS)
+        if api == ZERO:
+            return self._diverge(token, K.SKIPPED_NO_ROW)
+        if open_buy > ZERO:
+            return self._diverge(token, K.SKIPPED_PENDING_BUYS)
+        if last_fill_at is not None and now - last_fill_at < self.protection_window:
+            return self._diverge(token, K.SKIPPED_RECENT_FILL)
+        return self._settle(token, K.ACCEPTED_LOWER, api)
+
+    def _settle(self, token: TokenId, kind: PositionDecisionKind, new_held: Decimal | None) -> Verdict:
+        self.divergent.pop(token, None)
+        return Verdict(kind, new_held, 0)
+
+    def _diverge(self, token: TokenId, kind: PositionDecisionKind) -> Verdict:
+        count = self.divergent.get(token, 0) + 1
+        self.divergent[token] = count
+        if count >= self.mismatch_syncs:
+            logger.warning("position divergence on %s for %d syncs", token, count)
+            return Verdict(K.DIVERGENT, None, count)
+        return Verdict(kind, None, count)
