@@ -60,7 +60,10 @@ def address_bytes(address: str) -> bytes:
     """
     if len(address) != 42 or address[:2] not in ("0x", "0X"):
         raise ValueError(f"not an address: {address!r}")
-    return bytes.fromhex(address[2:])
+    try:
+        return bytes.fromhex(address[2:])
+    except ValueError:
+        raise ValueError(f"not an address: {address!r}") from None
 
 
 def encode_address(address: str) -> bytes:
@@ -81,7 +84,10 @@ def bytes32_from_hex(value: str) -> bytes:
     """
     if len(value) != 66 or value[:2] not in ("0x", "0X"):
         raise ValueError(f"not a bytes32 hex string: {value!r}")
-    return bytes.fromhex(value[2:])
+    try:
+        return bytes.fromhex(value[2:])
+    except ValueError:
+        raise ValueError(f"not a bytes32 hex string: {value!r}") from None
 
 
 def struct_hash(type_hash_: bytes, *words: bytes) -> bytes:
