@@ -144,11 +144,13 @@ def limit_price(p: ParsedOrder, order_type: str, tick_u: int) -> int:
     if p.is_buy:
         raw_num, raw_den = p.maker_amount * ONE, p.taker_amount
         if order_type in ("FOK", "FAK"):
-            return (raw_num // raw_den) // tick_u * tick_u
+            # floor(implied / tick + 0.001): the SDK's rounded share leg may put the implied price a hair
+            # below the grid price it was built from
+            return (raw_num * 1000 + raw_den * tick_u) // (raw_den * tick_u * 1000) * tick_u
         return raw_num // raw_den
     raw_num, raw_den = p.taker_amount * ONE, p.maker_amount
     if order_type in ("FOK", "FAK"):
-        return ceil_div(ceil_div(raw_num, raw_den), tick_u) * tick_u
+        return ceil_div(max(0, raw_num * 1000 - raw_den * tick_u), raw_den * tick_u * 1000) * tick_u
     return ceil_div(raw_num, raw_den)
 
 
