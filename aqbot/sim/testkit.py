@@ -134,7 +134,7 @@ def make_engine(
 
 def order_id_of(reply: Reply) -> str:
     """The ``orderID`` of a successful placement reply."""
-    assert isinstance(reply.body, dict), reply
-    oid = reply.body.get("orderID")
-    assert isinstance(oid, str) and oid, reply
+    oid = reply.body.get("orderID") if isinstance(reply.body, dict) else None
+    if not isinstance(oid, str) or not oid:
+        raise ValueError(f"not an accepted placement: {reply!r}")
     return oid

@@ -10,6 +10,7 @@ from aqbot.sim.engine import Engine
 from aqbot.sim.market import MarketConfig
 from aqbot.sim.testkit import Trader, make_engine, order_id_of
 from aqbot.sim.units import ONE, parse_units, taker_fee
+from aqbot.sim.validation import ERR_FAK
 
 
 @pytest.fixture
@@ -59,7 +60,8 @@ def test_book_mirror_ordering_and_sdk_hash(env: tuple[Engine, MarketConfig, Trad
     b.limit(m.no_token, "BUY", "0.45", "5")  # an ask on YES at 0.55
     yes = engine.book(m.yes_token, engine.now_ms)
     no = engine.book(m.no_token, engine.now_ms)
-    assert yes is not None and no is not None
+    assert yes is not None
+    assert no is not None
     assert yes["bids"] == [{"price": "0.4", "size": "10.00"}, {"price": "0.42", "size": "7.00"}]
     assert yes["asks"] == [{"price": "0.55", "size": "5.00"}, {"price": "0.5", "size": "20.00"}]
     assert no["bids"] == [{"price": "0.45", "size": "5.00"}, {"price": "0.5", "size": "20.00"}]
@@ -94,7 +96,8 @@ def test_transfer_yes_against_yes_with_price_improvement(
     a.limit(m.yes_token, "SELL", "0.60", "10")
     r = b.limit(m.yes_token, "BUY", "0.65", "10")
     assert body(r)["status"] == "matched"
-    assert body(r)["makingAmount"] == "6" and body(r)["takingAmount"] == "10"
+    assert body(r)["makingAmount"] == "6"
+    assert body(r)["takingAmount"] == "10"
     assert b.position(m.yes_token) == 10 * ONE
     assert a.position(m.yes_token) == 40 * ONE
     assert b.pusd() == 10_000 * ONE - 6 * ONE  # paid the maker's price, not its limit
@@ -113,7 +116,8 @@ def test_mint_buy_yes_against_buy_no(env: tuple[Engine, MarketConfig, Trader, Tr
     assert a.pusd() == 10_000 * ONE - 4 * ONE
     assert b.pusd() == 10_000 * ONE - 6 * ONE
     total, locked = _conserved(engine)
-    assert locked == 10 * ONE and total + locked == total0
+    assert locked == 10 * ONE
+    assert total + locked == total0
     trade = engine.get_trades(b.owner)[0]
     assert trade["trader_side"] == "TAKER"
     assert trade["asset_id"] == m.no_token
@@ -134,9 +138,11 @@ def test_merge_sell_yes_against_sell_no(env: tuple[Engine, MarketConfig, Trader,
     a.limit(m.yes_token, "SELL", "0.45", "10")  # an ask on YES at 0.45
     r = b.limit(m.no_token, "SELL", "0.50", "10")  # a bid on YES at 0.50: crosses, merges at 0.45
     assert body(r)["status"] == "matched"
-    assert a.position(m.yes_token) == 0 and b.position(m.no_token) == 0
+    assert a.position(m.yes_token) == 0
+    assert b.position(m.no_token) == 0
     total, locked = _conserved(engine)
-    assert locked == locked0 - 10 * ONE and total == total0 + 10 * ONE
+    assert locked == locked0 - 10 * ONE
+    assert total == total0 + 10 * ONE
     assert a.pusd() == 10_000 * ONE - 4 * ONE + 4_500_000
     assert b.pusd() == 10_000 * ONE - 6 * ONE + 5_500_000
 
@@ -148,14 +154,16 @@ def test_price_time_priority() -> None:
     third = order_id_of(a.limit(m.yes_token, "BUY", "0.51", "5"))
     r = c.limit(m.no_token, "BUY", "0.50", "12")  # an ask at YES 0.50: hits 0.51 first, then 0.50 FIFO
     trades = body(r)["tradeIDs"]
-    assert isinstance(trades, list) and len(trades) == 2
+    assert isinstance(trades, list)
+    assert len(trades) == 2
     t1, t2 = (engine.trades[t] for t in trades)
     assert [mf.order.order_id for mf in t1.makers] == [third]
     assert [mf.order.order_id for mf in t2.makers] == [first]
     assert t2.makers[0].size_u == 7 * ONE
     assert engine.orders[second].matched_u == 0
     # the taker got price improvement on the first level: YES 0.51 -> NO 0.49
-    assert t1.price_u == 490_000 and t2.price_u == 500_000
+    assert t1.price_u == 490_000
+    assert t2.price_u == 500_000
 
 
 def test_taker_fee_formula_and_application() -> None:
@@ -193,14 +201,16 @@ def test_partial_fill_rests_remainder_and_updates(env: tuple[Engine, MarketConfi
     assert engine.orders[oid].matched_u == 6 * ONE
     assert engine.orders[oid].status == "LIVE"
     yes = engine.book(m.yes_token, engine.now_ms)
-    assert yes is not None and yes["asks"] == [{"price": "0.4", "size": "4.00"}]
+    assert yes is not None
+    assert yes["asks"] == [{"price": "0.4", "size": "4.00"}]
     events = engine.drain_events()
     kinds = [(type(e).__name__, e.payload["event_type"], e.payload.get("type")) for e in events]
     assert ("UserEvent", "order", "PLACEMENT") in kinds
     assert kinds.count(("UserEvent", "trade", "TRADE")) == 2  # one per party
     updates = [e.payload for e in events if e.payload.get("type") == "UPDATE"]
     taker_update = next(p for p in updates if p["id"] == oid)
-    assert taker_update["size_matched"] == "6.00" and taker_update["status"] == "LIVE"
+    assert taker_update["size_matched"] == "6.00"
+    assert taker_update["status"] == "LIVE"
     pcs = [e.payload for e in events if e.payload["event_type"] == "price_change"]
     assert pcs
     entries = pcs[-1]["price_changes"]
@@ -241,19 +251,20 @@ def test_fak_and_fok(env: tuple[Engine, MarketConfig, Trader, Trader]) -> None:
     r = b.raw(m.no_token, "BUY", usd, 20 * ONE, order_type="FAK")
     assert body(r)["status"] == "matched"
     oid = order_id_of(r)
-    assert engine.orders[oid].matched_u == 10 * ONE and engine.orders[oid].status == "CANCELED"
+    assert engine.orders[oid].matched_u == 10 * ONE
+    assert engine.orders[oid].status == "CANCELED"
     assert engine.accounts.by_owner[b.owner].reserved_pusd == 0
     r = b.raw(m.no_token, "BUY", usd, 20 * ONE, order_type="FAK")
-    assert body(r)["error"] == (
-        "no orders found to match with FAK order. FAK orders are partially filled or killed if no match is found."
-    )
+    assert body(r)["error"] == ERR_FAK
 
 
 def test_clob_market_and_small_views() -> None:
     engine, (m,), _ = make_engine(seed=5, fee_rate="0.07", rewards_min_size="50", rewards_max_spread="3.5")
     info = engine.clob_market(m.condition_id)
     assert info is not None
-    assert info["c"] == m.condition_id and info["mts"] == "0.01" and info["mos"] == "5"
+    assert info["c"] == m.condition_id
+    assert info["mts"] == "0.01"
+    assert info["mos"] == "5"
     assert info["fd"] == {"r": "0.07", "e": 1, "to": True}
     assert info["r"] == {"mi": "50", "ma": "3.5", "e": True, "smoa": False, "moas": 0}
     assert "nr" not in info
@@ -271,5 +282,6 @@ def test_tick_size_change_event(env: tuple[Engine, MarketConfig, Trader, Trader]
     engine.set_tick_size(m.condition_id, "0.001", engine.now_ms + 1)
     evs = [e.payload for e in engine.drain_events()]
     assert [p["event_type"] for p in evs] == ["tick_size_change", "tick_size_change"]
-    assert evs[0]["old_tick_size"] == "0.01" and evs[0]["new_tick_size"] == "0.001"
+    assert evs[0]["old_tick_size"] == "0.01"
+    assert evs[0]["new_tick_size"] == "0.001"
     assert a.limit(m.yes_token, "BUY", "0.405", "10").status == 200
