@@ -1,0 +1,204 @@
+"""The simulator's two networks behind one connector API: in-process memory streams, or real sockets.
+
+A *connector* is what the bot's runtime takes to reach an exchange (real or simulated):
+
+* ``http_transport() -> httpx2.AsyncBaseTransport``: hand it to ``httpx2.AsyncClient(transport=...)``;
+* ``ws_connect(url)``: an async context manager yielding a ``trio_websocket.WebSocketConnection``.
+
+:class:`MemoryNetwork` runs both over memory (STYLE P8): REST requests go straight into the simulator's ASGI
+app (:class:`AsgiTransport`), and WebSocket clients connect through a :class:`MemoryListener` whose streams
+are
+``trio.testing.lockstep_stream_pair`` (a send blocks until the peer reads, like a socket with a full
+window, so a client that stops reading really does back up the server). Nothing touches a socket, so
+``MockClock(autojump_threshold=0)`` is safe and a simulated hour takes seconds.
+
+:class:`SocketConnector` is the real-network twin: the default ``httpx2`` transport and
+``trio_websocket.open_websocket_url``.
+
+The "answer lost" fault: the ASGI app starts a response whose ``content-length`` promises more bytes than it
+sends. Over a socket hypercorn then closes the connection (the client sees a protocol error); in process,
+:class:`AsgiTransport` raises ``httpx2.ReadTimeout``. Either way the client cannot tell whether the request
+was applied, which is exactly the ambiguity the bot must survive.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import attrs
+import httpx2
+import trio
+import trio.testing
+import trio_websocket
+
+logger = logging.getLogger(__name__)
+
+AsgiMessage = MutableMapping[str, Any]
+AsgiReceive = Callable[[], Awaitable[AsgiMessage]]
+AsgiSend = Callable[[AsgiMessage], Awaitable[None]]
+AsgiApp = Callable[[AsgiMessage, AsgiReceive, AsgiSend], Awaitable[None]]
+
+WsConnect = Callable[[str], AbstractAsyncContextManager[trio_websocket.WebSocketConnection]]
+
+LISTEN_BACKLOG = 16
+"""Pending in-memory WebSocket connections before ``connect`` blocks."""
+
+
+class Connector(Protocol):
+    """How a client reaches the exchange: an HTTP transport and a WebSocket opener."""
+
+    def http_transport(self) -> httpx2.AsyncBaseTransport:
+        """A fresh transport for ``httpx2.AsyncClient(transport=...)``."""
+        ...
+
+    def ws_connect(self, url: str) -> AbstractAsyncContextManager[trio_websocket.WebSocketConnection]:
+        """Open a WebSocket to ``url``; the connection closes when the context exits."""
+        ...
+
+
+class AsgiTransport(httpx2.AsyncBaseTransport):
+    """An ``httpx2`` transport that calls an ASGI app in the same Trio run (no sockets).
+
+    A response whose body falls short of its ``content-length`` is the simulator's "answer lost" fault and
+    raises ``httpx2.ReadTimeout``; so does an app that returns without starting a response.
+
+    Args:
+        app: the ASGI application.
+        client: the ``(host, port)`` reported to the app as the peer.
+    """
+
+    def __init__(self, app: AsgiApp, client: tuple[str, int] = ("127.0.0.1", 40000)) -> None:
+        self._app = app
+        self._client = client
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        body = await request.aread()
+        scope: AsgiMessage = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": request.method,
+            "headers": [(k.lower(), v) for (k, v) in request.headers.raw],
+            "scheme": request.url.scheme,
+            "path": request.url.path,
+            "raw_path": request.url.raw_path.split(b"?")[0],
+            "query_string": request.url.query,
+            "server": (request.url.host, request.url.port),
+            "client": self._client,
+            "root_path": "",
+        }
+        sent_body = False
+        status: int | None = None
+        headers: list[tuple[bytes, bytes]] = []
+        parts: list[bytes] = []
+        done = False
+
+        async def receive() -> AsgiMessage:
+            nonlocal sent_body
+            if not sent_body:
+                sent_body = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await trio.sleep_forever()
+
+        async def send(message: AsgiMessage) -> None:
+            nonlocal status, headers, done
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                headers = list(message.get("headers", []))
+            elif message["type"] == "http.response.body":
+                parts.append(bytes(message.get("body", b"")))
+                if not message.get("more_body", False):
+                    done = True
+
+        await self._app(scope, receive, send)
+        content = b"".join(parts)
+        if status is None or not done or _short_body(headers, len(content)):
+            raise httpx2.ReadTimeout("simulated: the answer was lost", request=request)
+        return httpx2.Response(status, headers=headers, content=content, request=request)
+
+
+def _short_body(headers: list[tuple[bytes, bytes]], got: int) -> bool:
+    for name, value in headers:
+        if name.lower() == b"content-length":
+            return int(value) > got
+    return False
+
+
+@attrs.define(eq=False)
+class MemoryListener(trio.abc.Listener[trio.abc.Stream]):
+    """A ``trio.abc.Listener`` whose connections are in-memory lockstep stream pairs (STYLE P8)."""
+
+    _send: trio.MemorySendChannel[trio.abc.Stream]
+    _recv: trio.MemoryReceiveChannel[trio.abc.Stream]
+
+    @classmethod
+    def create(cls) -> MemoryListener:
+        send, recv = trio.open_memory_channel[trio.abc.Stream](LISTEN_BACKLOG)
+        return cls(send, recv)
+
+    async def connect(self) -> trio.abc.Stream:
+        """Open a connection; returns the client end (the server end goes to :meth:`accept`)."""
+        client, server = trio.testing.lockstep_stream_pair()
+        await self._send.send(server)
+        return client
+
+    async def accept(self) -> trio.abc.Stream:
+        return await self._recv.receive()
+
+    async def aclose(self) -> None:
+        await self._recv.aclose()
+
+
+@attrs.define(eq=False)
+class MemoryNetwork:
+    """The in-process network of one simulator: its ASGI app and its WebSocket listener.
+
+    Attributes:
+        app: the simulator's ASGI application (REST and Data API).
+        ws_listener: the listener the simulator's WebSocket server accepts on.
+    """
+
+    app: AsgiApp
+    ws_listener: MemoryListener = attrs.field(factory=MemoryListener.create)
+
+    def http_transport(self) -> httpx2.AsyncBaseTransport:
+        return AsgiTransport(self.app)
+
+    def ws_connect(self, url: str) -> AbstractAsyncContextManager[trio_websocket.WebSocketConnection]:
+        return _memory_ws(self.ws_listener, url)
+
+
+@asynccontextmanager
+async def _memory_ws(listener: MemoryListener, url: str) -> AsyncIterator[trio_websocket.WebSocketConnection]:
+    parts = urlsplit(url)
+    resource = parts.path or "/"
+    if parts.query:
+        resource += "?" + parts.query
+    stream = await listener.connect()
+    async with trio.open_nursery() as nursery:
+        ws = await trio_websocket.wrap_client_stream(
+            nursery,
+            stream,  # type: ignore[arg-type]  # any trio Stream works (STYLE P8)
+            parts.hostname or "sim.test",
+            resource,
+        )
+        try:
+            async with ws:
+                yield ws
+        finally:
+            nursery.cancel_scope.cancel()
+
+
+@attrs.frozen
+class SocketConnector:
+    """The real-network connector: default ``httpx2`` transport and ``trio_websocket.open_websocket_url``."""
+
+    def http_transport(self) -> httpx2.AsyncBaseTransport:
+        return httpx2.AsyncHTTPTransport()
+
+    def ws_connect(self, url: str) -> AbstractAsyncContextManager[trio_websocket.WebSocketConnection]:
+        return trio_websocket.open_websocket_url(url)
