@@ -4,10 +4,11 @@ The strategy says what *should* rest (:class:`DesiredQuote`); the order tracker 
 (:class:`RestingQuote`). :func:`diff_quotes` turns the two into a :class:`QuoteDiff` that changes as little
 as possible, because every cancel/replace loses queue position and liquidity-reward samples:
 
-1. Per (token, side), a resting quote is *kept* for a desired one when its price is within
+1. Per (token, side), a resting quote *may be kept* for a desired one when its price is within
    ``requote_ticks - 1`` ticks (with the default ``requote_ticks = 1``: the same price) and its remaining
-   size is within ``size_tolerance`` (a fraction of the desired size). Exact-price matches are made first,
-   then the nearest price; ties go to the nearest size, then the smallest order id.
+   size is within ``size_tolerance`` (a fraction of the desired size). The diff keeps as many as possible
+   (a maximum matching), each desired quote preferring the nearest price, then the nearest size, then the
+   smallest order id.
 2. Every resting quote not kept is cancelled (this includes duplicates and extras).
 3. Every desired quote not matched is placed, in the order the strategy listed them (best levels first),
    up to ``max_places`` per call, and only while it fits the *free* capacity the caller passes in. A
@@ -122,27 +123,38 @@ def _size_ok(resting: RestingQuote, desired: DesiredQuote, tolerance: Decimal) -
 def _match_group(
     resting: list[RestingQuote], desired: list[tuple[int, DesiredQuote]], max_gap: Decimal, tolerance: Decimal
 ) -> tuple[dict[int, RestingQuote], list[RestingQuote]]:
-    """Match one (token, side) group. Returns {desired index: kept resting} and the unmatched resting."""
-    free = sorted(resting, key=lambda r: r.order_id)
-    kept: dict[int, RestingQuote] = {}
-    # Pass 1: exact price. Pass 2: nearest price strictly within the requote threshold.
-    for exact in (True, False):
-        for index, want in desired:
-            if index in kept:
+    """Match one (token, side) group. Returns {desired index: kept resting} and the unmatched resting.
+
+    A maximum bipartite matching (Kuhn's augmenting paths) over the "could be kept" edges, each desired
+    quote trying its candidates nearest first. Maximum, not greedy: a greedy pass can give a resting quote
+    to the wrong desired one and then churn a quote that could have stayed; with a maximum matching,
+    diffing the result of a diff again yields no actions.
+    """
+    pool = sorted(resting, key=lambda r: r.order_id)
+    candidates: dict[int, list[int]] = {}
+    for index, want in desired:
+        scored = [
+            ((abs(r.price - want.price), abs(r.size - want.size), r.order_id), j)
+            for j, r in enumerate(pool)
+            if abs(r.price - want.price) < max_gap and _size_ok(r, want, tolerance)
+        ]
+        candidates[index] = [j for _, j in sorted(scored)]
+    owner: dict[int, int] = {}  # resting position -> desired index
+
+    def augment(index: int, seen: set[int]) -> bool:
+        for j in candidates[index]:
+            if j in seen:
                 continue
-            best: RestingQuote | None = None
-            best_key: tuple[Decimal, Decimal, str] | None = None
-            for cand in free:
-                gap = abs(cand.price - want.price)
-                if (gap != _ZERO if exact else gap >= max_gap) or not _size_ok(cand, want, tolerance):
-                    continue
-                key = (gap, abs(cand.size - want.size), cand.order_id)
-                if best_key is None or key < best_key:
-                    best, best_key = cand, key
-            if best is not None:
-                kept[index] = best
-                free.remove(best)
-    return kept, free
+            seen.add(j)
+            if j not in owner or augment(owner[j], seen):
+                owner[j] = index
+                return True
+        return False
+
+    for index, _ in desired:
+        augment(index, set())
+    kept = {index: pool[j] for j, index in owner.items()}
+    return kept, [r for j, r in enumerate(pool) if j not in owner]
 
 
 def diff_quotes(
