@@ -173,12 +173,9 @@ class _Side:
 class OrderBook:
     """The local L2 book of one token.
 
-    A fresh book is invalid until its first snapshot. Every read of the top of book returns ``None`` while
-    the book is invalid, so a caller that forgets to check :attr:`valid` still cannot quote on it.
-
-    Args:
-        token: the outcome token this book belongs to; inputs for another token are a caller bug and raise
-            :class:`InvalidBookUpdate`.
+    Invalid until its first snapshot; while invalid every read returns ``None``/empty, so a caller that
+    forgets to check :attr:`valid` still cannot quote on it. Inputs for another token raise
+    :class:`InvalidBookUpdate` (a routing bug) and leave the book as it was.
     """
 
     def __init__(self, token: TokenId) -> None:
@@ -214,6 +211,14 @@ class OrderBook:
         self._asks.clear()
         self._valid = False
         self.resync_reason = reason
+
+    def touch(self, now: float) -> None:
+        """The feed is known alive (any frame or PONG on its connection) though this book did not change.
+
+        A quiet market sends no ``price_change`` for minutes; without this it would look stale.
+        """
+        if self._valid:
+            self.last_update = now
 
     def is_stale(self, now: float, max_age: float) -> bool:
         """True if the book is invalid, was never updated, or its last update is older than ``max_age``."""
@@ -256,20 +261,10 @@ class OrderBook:
         self.last_update = now
 
     def apply_change(self, change: LevelChange, now: float, *, verify: bool = True) -> BookStatus:
-        """Set one level to its new absolute size, then check the exchange's top of book.
+        """Set one level to its new absolute size, then (if ``verify``) check the exchange's top of book.
 
-        Args:
-            change: the entry; its ``token`` must be this book's.
-            now: the caller's monotonic time, recorded as :attr:`last_update`.
-            verify: compare ``best_bid``/``best_ask`` with the local book (turn off only for the
-                non-final entries of a batch, see :meth:`apply_changes`).
-
-        Returns:
-            :attr:`BookStatus.OK`, or :attr:`BookStatus.RESYNC` if the book is or became invalid (the
-            change is then ignored: without a base snapshot a delta means nothing).
-
-        Raises:
-            InvalidBookUpdate: a malformed entry (the book is invalidated first).
+        Returns :attr:`BookStatus.RESYNC` if the book is or became invalid (a delta without a base snapshot
+        is ignored), else OK. Raises :class:`InvalidBookUpdate` on a malformed entry (book invalidated).
         """
         self._check_token(change.token)
         try:
@@ -437,6 +432,15 @@ class Top:
         if self.bid is None or self.ask is None:
             return None
         return (self.bid.price + self.ask.price) / _TWO
+
+    @property
+    def microprice(self) -> Decimal | None:
+        """Size-weighted mid of the two levels (see :meth:`OrderBook.microprice`)."""
+        if self.bid is None or self.ask is None:
+            return None
+        return (self.bid.price * self.ask.size + self.ask.price * self.bid.size) / (
+            self.bid.size + self.ask.size
+        )
 
     @property
     def crossed(self) -> bool:

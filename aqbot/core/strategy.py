@@ -29,14 +29,14 @@ SELL NO up in NO terms: every rule above holds in each token's own terms.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
 from typing import Protocol
 
 import attrs
 
 from aqbot.core.book import OrderBook, effective_top
-from aqbot.core.quotes import DesiredQuote
+from aqbot.core.quotes import DesiredQuote, RestingQuote
 from aqbot.core.types import MarketSpec, Side, TokenId
 from aqbot.errors import ConfigError
 
@@ -48,6 +48,8 @@ __all__ = [
     "StrategyConfig",
     "ceil_to_tick",
     "floor_to_tick",
+    "inventory_from",
+    "market_tick",
     "quote_market",
 ]
 
@@ -122,6 +124,8 @@ class StrategyConfig:
         quote_both_tokens: express a side on the complement token (BUY NO instead of SELL YES when no
             YES is held, SELL NO instead of BUY YES when NO is held). False: YES instruments only.
         target_rewards: keep quotes inside the rewards max spread and at least the rewards min size.
+        use_microprice: without a caller fair value, quote around the effective microprice instead of the
+            effective mid.
     """
 
     half_spread: Decimal = attrs.field(default=Decimal("0.02"), validator=_positive_dec)
@@ -134,6 +138,7 @@ class StrategyConfig:
     max_book_age: float = attrs.field(default=30.0, validator=_positive_float)
     quote_both_tokens: bool = True
     target_rewards: bool = True
+    use_microprice: bool = False
 
 
 @attrs.frozen
@@ -165,6 +170,25 @@ class Inventory:
         """Total SELL size the desired quotes on this token may add up to (never more than held)."""
         free = self.held if self.sell_capacity is None else self.sell_capacity
         return max(min(self.held, max(free, _ZERO) + self.resting_sell), _ZERO)
+
+
+def inventory_from(
+    token: TokenId,
+    held: Decimal,
+    buy_capacity: Decimal,
+    resting: Iterable[RestingQuote],
+    sell_capacity: Decimal | None = None,
+) -> Inventory:
+    """An :class:`Inventory` whose ``resting_buy``/``resting_sell`` are summed from the quoter's own live
+    quotes on ``token`` (pass only the quotes the diff may replace: not those with a cancel in flight)."""
+    mine = [r for r in resting if r.token == token]
+    return Inventory(
+        held=held,
+        buy_capacity=buy_capacity,
+        sell_capacity=sell_capacity,
+        resting_buy=sum((r.size for r in mine if r.side is Side.BUY), _ZERO),
+        resting_sell=sum((r.size for r in mine if r.side is Side.SELL), _ZERO),
+    )
 
 
 @attrs.frozen
@@ -287,7 +311,9 @@ def quote_market(market: MarketInputs, config: StrategyConfig, now: float) -> li
     top = effective_top(yes_book, no_book)
     if top is None or top.crossed:
         return []
-    fair = market.fair_value if market.fair_value is not None else top.mid
+    fair = market.fair_value
+    if fair is None:
+        fair = top.microprice if config.use_microprice else top.mid
     if fair is None or not (_ZERO < fair < _ONE):
         return []
     tick = market_tick(spec, yes_book, no_book)

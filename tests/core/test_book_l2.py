@@ -242,3 +242,12 @@ def test_effective_top_detects_cross_through_complement() -> None:
 
 def test_repr_mentions_state(book: OrderBook) -> None:
     assert "valid=True" in repr(book)
+
+
+def test_touch_keeps_a_quiet_valid_book_fresh() -> None:
+    b = build_book(snap([("0.4", "1")], []), 0.0)
+    b.touch(25.0)
+    assert not b.is_stale(30.0, 10.0)
+    b.invalidate("gap")
+    b.touch(40.0)  # a heartbeat never revives an invalid book
+    assert b.is_stale(40.0, 10.0)

@@ -7,7 +7,7 @@ from decimal import Decimal as D
 import pytest
 
 from aqbot.core.book import BookSnapshot, Level, OrderBook, TickSizeChange, build_book
-from aqbot.core.quotes import DesiredQuote
+from aqbot.core.quotes import DesiredQuote, RestingQuote
 from aqbot.core.strategy import (
     Inventory,
     MarketInputs,
@@ -16,6 +16,7 @@ from aqbot.core.strategy import (
     StrategyConfig,
     ceil_to_tick,
     floor_to_tick,
+    inventory_from,
     market_tick,
     quote_market,
 )
@@ -233,3 +234,24 @@ def test_strategy_protocol_and_wrapper() -> None:
 def test_config_validation(kwargs: dict[str, object]) -> None:
     with pytest.raises(ConfigError):
         StrategyConfig(**kwargs)  # type: ignore[arg-type]
+
+
+def test_microprice_as_fair_value() -> None:
+    # Thin bid (10) vs thick ask (90): microprice (0.48*90 + 0.52*10)/100 = 0.484 -> bid 0.46, ask 0.51.
+    bk = {Y: book(Y, [("0.48", "10")], [("0.52", "90")]), N: book(N, [("0.48", "90")], [("0.52", "10")])}
+    cfg = StrategyConfig(target_rewards=False, use_microprice=True)
+    assert run(bk=bk, config=cfg) == [q(Y, Side.BUY, "0.46", "10"), q(N, Side.BUY, "0.49", "10")]
+
+
+def test_inventory_from_resting_quotes() -> None:
+    resting = [
+        RestingQuote("0x1", Y, Side.BUY, D("0.48"), D("10")),
+        RestingQuote("0x2", Y, Side.BUY, D("0.47"), D("4.5")),
+        RestingQuote("0x3", Y, Side.SELL, D("0.55"), D("3")),
+        RestingQuote("0x4", N, Side.BUY, D("0.40"), D("7")),
+    ]
+    inv = inventory_from(Y, D(20), D(5), resting)
+    assert inv == Inventory(held=D(20), buy_capacity=D(5), resting_buy=D("14.5"), resting_sell=D(3))
+    assert inv.buy_budget == D("19.5")
+    assert inv.sell_budget == D(20)
+    assert Inventory(held=D(20), sell_capacity=D(5), resting_sell=D(3)).sell_budget == D(8)
