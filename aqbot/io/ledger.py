@@ -1,0 +1,361 @@
+"""The ledger store: one SQLite database per bot, append-only events, gaps, meta (DESIGN section 4).
+
+This module is synchronous (stdlib ``sqlite3``); the Trio shell that batches writes into a worker
+thread is :mod:`aqbot.io.ledger_writer`. One connection is used by one thread at a time (the writer
+task offloads each call and never overlaps two), so ``check_same_thread=False`` is safe.
+
+Schema (version :data:`SCHEMA_VERSION`)::
+
+    meta(key TEXT PRIMARY KEY, value TEXT)                      schema_version, created, app
+    events(seq INTEGER PRIMARY KEY, wall_time REAL, mono_time REAL, type TEXT, token TEXT,
+           order_id TEXT, trade_id TEXT, payload TEXT CHECK (json_valid(payload)))
+    gaps(id TEXT PRIMARY KEY, channel, reason, opened_at, open_seq, closed_at, closed_seq,
+         resolved_by_reconcile_id, resolved_at, resolved_seq)
+
+Append-only is enforced by the database, not by convention: triggers abort every UPDATE and DELETE on
+``events``, every DELETE on ``gaps``, and every UPDATE of ``gaps`` other than filling in the close and
+resolve columns once. ``gaps`` is derived from the ``gap.*`` events and written in the same
+transaction, so the two never disagree. ``*_at`` columns are wall-clock labels; ``*_seq`` columns give
+the exact order.
+
+Durability: WAL mode. ``synchronous=FULL`` (the default) fsyncs the WAL at every commit, so a committed
+batch survives a power loss; ``NORMAL`` fsyncs only at checkpoints: a committed batch still survives a
+crash or ``kill -9`` of the process (the WAL is in the OS page cache), but the last transactions can be
+lost on power loss or a kernel crash. Measured on this machine, FULL costs one fsync per *batch*, which
+the writer's 50 ms batching makes negligible (see docs/io.md).
+
+Sequence numbers are assigned by the caller (the writer) or, when ``seq`` is ``None``, by the store; in
+both cases they continue from the last stored ``seq`` with no hole. An event whose ``seq`` is already
+stored is skipped, which makes retrying a batch after an ambiguous failure (a COMMIT that raised but
+landed) idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from aqbot.errors import LedgerError
+from aqbot.io.ledger_events import LedgerEvent, decode_payload, encode_payload
+from aqbot.io.ledger_verify import SCHEMA_VERSION, VerifyReport, verify_connection
+
+log = logging.getLogger(__name__)
+
+
+# Rows fetched per query while iterating (bounds memory during replay).
+ITER_CHUNK = 1000
+# How long a connection waits for another process's lock (e.g. a concurrent `aqbot ledger verify`).
+BUSY_TIMEOUT_MS = 5000
+# Trigger names verify() insists on.
+REQUIRED_TRIGGERS = ("events_no_update", "events_no_delete", "gaps_no_delete", "gaps_guard_update")
+
+_SCHEMA = """
+CREATE TABLE meta(key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
+CREATE TABLE events(
+    seq INTEGER PRIMARY KEY NOT NULL,
+    wall_time REAL NOT NULL,
+    mono_time REAL NOT NULL,
+    type TEXT NOT NULL,
+    token TEXT,
+    order_id TEXT,
+    trade_id TEXT,
+    payload TEXT NOT NULL CHECK (json_valid(payload))
+);
+CREATE INDEX events_by_type ON events(type, seq);
+CREATE INDEX events_by_token ON events(token, seq) WHERE token IS NOT NULL;
+CREATE INDEX events_by_order ON events(order_id, seq) WHERE order_id IS NOT NULL;
+CREATE INDEX events_by_trade ON events(trade_id, seq) WHERE trade_id IS NOT NULL;
+CREATE INDEX events_by_wall_time ON events(wall_time);
+CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'ledger events are append-only: UPDATE refused'); END;
+CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'ledger events are append-only: DELETE refused'); END;
+CREATE TABLE gaps(
+    id TEXT PRIMARY KEY NOT NULL,
+    channel TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    opened_at REAL NOT NULL,
+    open_seq INTEGER NOT NULL,
+    closed_at REAL,
+    closed_seq INTEGER,
+    resolved_by_reconcile_id TEXT,
+    resolved_at REAL,
+    resolved_seq INTEGER
+);
+CREATE TRIGGER gaps_no_delete BEFORE DELETE ON gaps
+BEGIN SELECT RAISE(ABORT, 'gaps rows are never deleted'); END;
+CREATE TRIGGER gaps_guard_update BEFORE UPDATE ON gaps
+WHEN NEW.id IS NOT OLD.id OR NEW.channel IS NOT OLD.channel OR NEW.reason IS NOT OLD.reason
+  OR NEW.opened_at IS NOT OLD.opened_at OR NEW.open_seq IS NOT OLD.open_seq
+  OR (OLD.closed_seq IS NOT NULL AND (NEW.closed_at IS NOT OLD.closed_at
+      OR NEW.closed_seq IS NOT OLD.closed_seq))
+  OR (OLD.resolved_seq IS NOT NULL AND (NEW.resolved_at IS NOT OLD.resolved_at
+      OR NEW.resolved_seq IS NOT OLD.resolved_seq
+      OR NEW.resolved_by_reconcile_id IS NOT OLD.resolved_by_reconcile_id))
+BEGIN SELECT RAISE(ABORT, 'gaps rows may only be closed once and resolved once'); END;
+"""
+_INSERT = (
+    "INSERT INTO events(seq, wall_time, mono_time, type, token, order_id, trade_id, payload) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_COLUMNS = "seq, wall_time, mono_time, type, token, order_id, trade_id, payload"
+
+
+@attrs.frozen
+class GapRow:
+    """One row of the ``gaps`` table."""
+
+    id: str
+    channel: str
+    reason: str
+    opened_at: float
+    open_seq: int
+    closed_at: float | None
+    closed_seq: int | None
+    resolved_by_reconcile_id: str | None
+    resolved_at: float | None
+    resolved_seq: int | None
+
+
+def _row_to_event(row: tuple[Any, ...]) -> LedgerEvent:
+    seq, wall, mono, type_, token, order_id, trade_id, payload = row
+    return LedgerEvent(
+        type=type_,
+        payload=decode_payload(payload),
+        token=token,
+        order_id=order_id,
+        trade_id=trade_id,
+        mono_time=mono,
+        wall_time=wall,
+        seq=seq,
+    )
+
+
+class LedgerStore:
+    """A ledger database. Open with :meth:`open`; close with :meth:`close` (or use ``with``)."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path | str, *, synchronous: str = "FULL", read_only: bool = False) -> LedgerStore:
+        """Open (creating and migrating when needed) the ledger at ``path``.
+
+        Raises:
+            LedgerError: the file cannot be opened, is not a ledger, or has a newer schema.
+        """
+        path = Path(path)
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ValueError(f"synchronous must be FULL or NORMAL, got {synchronous!r}")
+        try:
+            if read_only:
+                conn = sqlite3.connect(
+                    path.resolve().as_uri() + "?mode=ro", uri=True, isolation_level=None,
+                    check_same_thread=False,
+                )  # fmt: skip
+            else:
+                conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            if not read_only:
+                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    raise LedgerError(f"ledger {path}: cannot enable WAL mode (got {mode})")
+            conn.execute(f"PRAGMA synchronous={synchronous}")
+        except sqlite3.Error as exc:
+            raise LedgerError(f"ledger {path}: cannot open ({exc})") from exc
+        store = cls(conn, path)
+        try:
+            store.migrate(read_only=read_only)
+        except BaseException:
+            conn.close()
+            raise
+        return store
+
+    def migrate(self, *, read_only: bool = False) -> None:
+        """Create the schema in an empty database; check the version of an existing one.
+
+        Raises:
+            LedgerError: not a ledger, a newer schema, or a write failure.
+        """
+        try:
+            tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if not tables and not read_only:
+                # One script, one transaction: a crash leaves either no schema or all of it.
+                self._conn.executescript(
+                    "BEGIN IMMEDIATE;"
+                    + _SCHEMA
+                    + f"INSERT INTO meta(key, value) VALUES ('schema_version', '{SCHEMA_VERSION}'),"
+                    + f" ('created', '{time.time()!r}'), ('app', 'aqbot');"
+                    + "COMMIT;"
+                )
+                return
+            if "meta" not in tables:
+                raise LedgerError(f"ledger {self.path}: not an aqbot ledger (no meta table)")
+            version = self.meta().get("schema_version")
+        except sqlite3.Error as exc:
+            raise LedgerError(f"ledger {self.path}: cannot read or create the schema ({exc})") from exc
+        if version != str(SCHEMA_VERSION):
+            raise LedgerError(
+                f"ledger {self.path}: schema version {version}, this aqbot reads {SCHEMA_VERSION}"
+            )
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._conn)
+
+    def meta(self) -> dict[str, str]:
+        """The ``meta`` table as a dict."""
+        return dict(self._conn.execute("SELECT key, value FROM meta"))
+
+    def last_seq(self) -> int:
+        """The highest stored ``seq`` (0 when empty)."""
+        return int(self._conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])
+
+    def append_batch(self, events: Sequence[LedgerEvent]) -> int:
+        """Append ``events`` in one transaction and return the last stored ``seq``.
+
+        Events with ``seq=None`` get the next numbers; events with a ``seq`` must continue the stored
+        sequence (already-stored ones are skipped). ``gap.*`` events update ``gaps`` in the same
+        transaction.
+
+        Raises:
+            sqlite3.Error: the write failed; nothing of the batch is stored (the transaction rolled back).
+            LedgerError: a ``seq`` would leave a hole (a bug in the caller).
+        """
+        with self._transaction():
+            stored = last = self.last_seq()
+            rows = []
+            for event in events:
+                if event.seq is not None and event.seq <= stored:
+                    continue  # stored by an earlier attempt whose COMMIT landed
+                seq = last + 1
+                if event.seq is not None and event.seq != seq:
+                    raise LedgerError(f"ledger {self.path}: seq {event.seq} would leave a hole after {last}")
+                last = seq
+                rows.append(
+                    (seq, event.wall_time, event.mono_time, event.type, event.token, event.order_id,
+                     event.trade_id, encode_payload(event.payload))
+                )  # fmt: skip
+                if event.type.startswith("gap."):
+                    self._apply_gap(event, seq)
+            self._conn.executemany(_INSERT, rows)
+        return last
+
+    def _apply_gap(self, event: LedgerEvent, seq: int) -> None:
+        p = event.payload
+        gap_id = str(p["gap_id"])
+        if event.type == "gap.open":
+            self._conn.execute(
+                "INSERT OR IGNORE INTO gaps(id, channel, reason, opened_at, open_seq) VALUES (?, ?, ?, ?, ?)",
+                (gap_id, str(p["channel"]), str(p["reason"]), event.wall_time, seq),
+            )
+        elif event.type == "gap.close":
+            self._conn.execute(
+                "UPDATE gaps SET closed_at = ?, closed_seq = ? WHERE id = ? AND closed_seq IS NULL",
+                (event.wall_time, seq, gap_id),
+            )
+        elif event.type == "gap.resolve":
+            self._conn.execute(
+                "UPDATE gaps SET resolved_by_reconcile_id = ?, resolved_at = ?, resolved_seq = ? "
+                "WHERE id = ? AND resolved_seq IS NULL",
+                (str(p["reconcile_id"]), event.wall_time, seq, gap_id),
+            )
+
+    def query(
+        self,
+        *,
+        type: str | None = None,
+        token: str | None = None,
+        order_id: str | None = None,
+        trade_id: str | None = None,
+        wall_from: float | None = None,
+        wall_to: float | None = None,
+        from_seq: int | None = None,
+        limit: int | None = None,
+    ) -> list[LedgerEvent]:
+        """Events matching every given filter, in ``seq`` order (``wall_to`` is exclusive)."""
+        clauses: list[str] = []
+        params: list[object] = []
+        for column, value in (
+            ("type", type),
+            ("token", token),
+            ("order_id", order_id),
+            ("trade_id", trade_id),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        ranges: tuple[tuple[str, float | None], ...] = (
+            ("wall_time >= ?", wall_from),
+            ("wall_time < ?", wall_to),
+            ("seq >= ?", from_seq),
+        )
+        for clause, bound in ranges:
+            if bound is not None:
+                clauses.append(clause)
+                params.append(bound)
+        sql = f"SELECT {_COLUMNS} FROM events"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += " ORDER BY seq"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [_row_to_event(r) for r in self._conn.execute(sql, params)]
+
+    def iter_events(self, from_seq: int = 1) -> Iterator[LedgerEvent]:
+        """Every event with ``seq >= from_seq`` in order, fetched :data:`ITER_CHUNK` at a time (replay)."""
+        next_seq = from_seq
+        while True:
+            rows = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM events WHERE seq >= ? ORDER BY seq LIMIT ?", (next_seq, ITER_CHUNK)
+            ).fetchall()
+            for row in rows:
+                yield _row_to_event(row)
+            if len(rows) < ITER_CHUNK:
+                return
+            next_seq = rows[-1][0] + 1
+
+    def gaps(self, *, unresolved_only: bool = False) -> list[GapRow]:
+        """Rows of ``gaps`` in opening order."""
+        sql = "SELECT * FROM gaps" + (" WHERE resolved_seq IS NULL" if unresolved_only else "")
+        return [GapRow(*row) for row in self._conn.execute(sql + " ORDER BY open_seq")]
+
+    def verify(self) -> VerifyReport:
+        """Check seq continuity, triggers, JSON payloads, schema version and the gaps table."""
+        return verify_connection(self._conn)
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        self._conn.close()
+
+    def __enter__(self) -> LedgerStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``, or ``ROLLBACK`` when the body raises."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def __enter__(self) -> None:
+        self._conn.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
+        if exc_type is None:
+            self._conn.execute("COMMIT")
+        elif self._conn.in_transaction:
+            try:
+                self._conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                log.warning("ledger rollback failed", exc_info=True)

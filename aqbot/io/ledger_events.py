@@ -1,0 +1,166 @@
+"""What goes in the ledger: :class:`LedgerEvent` and the ``type`` namespace.
+
+A ledger event is a fact aqbot saw or did, stored once and never changed. ``type`` is a dotted name;
+the expected ones are listed in :data:`EVENT_TYPES` (the store accepts any dotted lower-case name, so a
+new kind of evidence never needs a schema change; ``aqbot ledger verify`` reports unknown ones).
+
+``payload`` is a JSON object. :func:`encode_payload` turns ``Decimal`` into strings (exactly as
+written: ``"0.570"`` stays ``"0.570"``), enums into their values, tuples and sets into lists, and a
+:class:`aqbot.secrets.Secret` into ``"***"`` so a secret can never be written by accident.
+:func:`decode_payload` parses numbers that were *floats* back as ``Decimal`` (nothing aqbot writes is a
+float, but raw exchange messages may carry JSON numbers).
+
+Gap events drive the ``gaps`` table in the same transaction (see :mod:`aqbot.io.ledger`); build them
+with :func:`gap_open`, :func:`gap_close` and :func:`gap_resolve` so their payload has the right keys.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+import time
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from aqbot.secrets import Secret
+
+# The event types aqbot writes, and what each payload holds.
+EVENT_TYPES: Mapping[str, str] = {
+    "startup": "process start: version, config digest, pid",
+    "shutdown": "clean stop: reason",
+    "ws.user.raw": "a user-channel message as received: {local_seq, text}",
+    "ws.market.raw": "a market-channel message kept as evidence (sampled, not every book)",
+    "rest.answer": "a REST answer used as evidence: {method, path, status, body}",
+    "command.place": "an order sent: {order_id, side, price, size, ...}",
+    "command.cancel": "a cancel sent: {order_ids}",
+    "reservation": "a reservation change: {token, order_id, delta, worst, reason}",
+    "order.state": "a local order state transition: {order_id, from, to, cause}",
+    "fill.applied": "a fill applied to held: {trade_id, order_id, token, side, size, price}",
+    "fill.reversed": "a FAILED trade reversed: {trade_id, order_id, token, size}",
+    "position.decision": "a positions-API decision: {token, api, held, decision}",
+    "halt": "a halt reason latched: {reason, detail}",
+    "resume": "a halt reason cleared: {reason}",
+    "gap.open": "a WS gap started: {gap_id, channel, reason}",
+    "gap.close": "a WS gap ended (reconnected): {gap_id}",
+    "gap.resolve": "a gap resolved by a reconciliation: {gap_id, reconcile_id}",
+    "reconcile.start": "a reconciliation started: {reconcile_id, trigger}",
+    "reconcile.done": "a reconciliation completed: {reconcile_id, orders, trades, positions}",
+    "defect": "aqbot's own bug or an inconsistency: {what, detail}",
+    "snapshot": "a state snapshot to shorten replay: {state}",
+}
+GAP_EVENT_KEYS: Mapping[str, tuple[str, ...]] = {
+    "gap.open": ("gap_id", "channel", "reason"),
+    "gap.close": ("gap_id",),
+    "gap.resolve": ("gap_id", "reconcile_id"),
+}
+_TYPE_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")
+
+
+def _check_type(_inst: object, _attr: attrs.Attribute[str], value: str) -> None:
+    if not _TYPE_NAME.match(value):
+        raise ValueError(f"ledger event type must be a dotted lower-case name, got {value!r}")
+
+
+def _check_payload(inst: LedgerEvent, _attr: attrs.Attribute[Mapping[str, Any]], value: object) -> None:
+    if not isinstance(value, Mapping):
+        raise TypeError("ledger event payload must be a mapping")
+    for key in GAP_EVENT_KEYS.get(inst.type, ()):
+        if key not in value:
+            raise ValueError(f"{inst.type} event needs payload key {key!r}")
+
+
+@attrs.frozen
+class LedgerEvent:
+    """One ledger row. ``seq`` is ``None`` until the store assigns it (1, 2, 3, ... with no holes).
+
+    ``mono_time`` is Trio's clock (what the core uses); ``wall_time`` is a Unix timestamp, a label only.
+    """
+
+    type: str = attrs.field(validator=_check_type)
+    payload: Mapping[str, Any] = attrs.field(factory=dict, validator=_check_payload)
+    token: str | None = None
+    order_id: str | None = None
+    trade_id: str | None = None
+    mono_time: float = 0.0
+    wall_time: float = 0.0
+    seq: int | None = None
+
+    @classmethod
+    def create(
+        cls,
+        type: str,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        mono_time: float,
+        token: str | None = None,
+        order_id: str | None = None,
+        trade_id: str | None = None,
+    ) -> LedgerEvent:
+        """An event stamped with the current wall time (pass ``mono_time=trio.current_time()``)."""
+        return cls(
+            type=type,
+            payload=dict(payload or {}),
+            token=token,
+            order_id=order_id,
+            trade_id=trade_id,
+            mono_time=mono_time,
+            wall_time=time.time(),  # a label only; never used for scheduling
+        )
+
+
+def gap_open(gap_id: int | str, channel: str, reason: str, *, mono_time: float) -> LedgerEvent:
+    """A ``gap.open`` event (inserts a ``gaps`` row)."""
+    return LedgerEvent.create(
+        "gap.open", {"gap_id": gap_id, "channel": channel, "reason": reason}, mono_time=mono_time
+    )
+
+
+def gap_close(gap_id: int | str, *, mono_time: float) -> LedgerEvent:
+    """A ``gap.close`` event (sets ``closed_at`` of the gap)."""
+    return LedgerEvent.create("gap.close", {"gap_id": gap_id}, mono_time=mono_time)
+
+
+def gap_resolve(gap_id: int | str, reconcile_id: int | str, *, mono_time: float) -> LedgerEvent:
+    """A ``gap.resolve`` event (sets ``resolved_by_reconcile_id`` and ``resolved_at``)."""
+    return LedgerEvent.create(
+        "gap.resolve", {"gap_id": gap_id, "reconcile_id": reconcile_id}, mono_time=mono_time
+    )
+
+
+def _default(value: object) -> object:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Secret):
+        return str(value)  # "***": a secret is never written
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    if attrs.has(type(value)):
+        return attrs.asdict(value, recurse=False)  # type: ignore[arg-type]
+    raise TypeError(f"ledger payloads cannot hold {type(value).__name__}")
+
+
+def encode_payload(payload: Mapping[str, Any]) -> str:
+    """Compact, key-sorted JSON text of ``payload``.
+
+    Raises:
+        TypeError: ``payload`` holds a value JSON cannot represent (a bug in the caller).
+    """
+    return json.dumps(payload, default=_default, separators=(",", ":"), sort_keys=True, allow_nan=False)
+
+
+def decode_payload(text: str) -> dict[str, Any]:
+    """Parse a stored payload (floats come back as ``Decimal``).
+
+    Raises:
+        ValueError: the text is not a JSON object.
+    """
+    value = json.loads(text, parse_float=Decimal)
+    if not isinstance(value, dict):
+        raise ValueError("ledger payload is not a JSON object")
+    return value
