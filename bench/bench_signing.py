@@ -112,7 +112,7 @@ def _sdk_full_loop(orders: list[OrderInput]) -> list[dict[str, object]]:
     with _sdk_stamps(orders):
         for side, price, size, tick, neg_risk, _salt, _ts in orders:
             args = OrderArgsV2(token_id=TOKEN, price=float(price), size=float(size), side=side.value)
-            order = builder.build_order(args, CreateOrderOptions(tick_size=str(tick), neg_risk=neg_risk))  # type: ignore[arg-type]
+            order = builder.build_order(args, CreateOrderOptions(tick_size=str(tick), neg_risk=neg_risk))
             hasher = hashers[neg_risk]
             order_hash = hasher.build_order_hash(hasher.build_order_typed_data(order))
             wire: dict[str, object] = order_to_json_v2(order, "owner", "GTC")["order"]

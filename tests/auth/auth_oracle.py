@@ -39,7 +39,7 @@ TICKS = tuple(sorted(ROUNDING_CONFIG))
 # The SDK's float pipeline is exact only while the scaled pUSD leg fits a double's mantissa.
 FLOAT_SAFE_LIMIT = 2**49
 
-_AMOUNTS = OrderBuilder(None, funder="0x" + "00" * 20)  # type: ignore[arg-type]
+_AMOUNTS = OrderBuilder(None, funder="0x" + "00" * 20)
 
 
 def sdk_side(side: Side) -> str:
@@ -113,7 +113,7 @@ def float_safe(market: bool, side: Side, price: Decimal, size: Decimal, tick: De
     if p == 0:
         return False
     leg = s / p if market and side is Side.BUY else s * p
-    return leg * 10 ** (cfg.amount + 4) < FLOAT_SAFE_LIMIT
+    return bool(leg * 10 ** (cfg.amount + 4) < FLOAT_SAFE_LIMIT)
 
 
 # --- strategies ---------------------------------------------------------------------------------------
@@ -227,7 +227,7 @@ def sdk_signed_order(
     """(SignedOrderV2, order hash) through the SDK's public OrderBuilder path."""
     signer = sdk_signer(key, chain_id)
     sdk = OrderBuilder(signer, signature_type=SignatureTypeV2(signature_type), funder=funder)
-    options = CreateOrderOptions(tick_size=str(tick), neg_risk=neg_risk)  # type: ignore[arg-type]
+    options = CreateOrderOptions(tick_size=str(tick), neg_risk=neg_risk)
     with fixed_salt_and_time(salt, timestamp_ms):
         if market:
             args_m = MarketOrderArgsV2(

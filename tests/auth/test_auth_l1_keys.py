@@ -146,7 +146,7 @@ def test_recover_rejects_high_s_and_bad_v() -> None:
 
 @given(raw=st.binary(min_size=20, max_size=20))
 def test_checksum_address_matches_eth_account(raw: bytes) -> None:
-    from eth_utils import to_checksum_address as eth_checksum
+    from eth_utils.address import to_checksum_address as eth_checksum
 
     assert to_checksum_address(raw) == eth_checksum(raw)
     assert to_checksum_address("0x" + raw.hex().upper()) == eth_checksum(raw)

@@ -20,7 +20,7 @@ from auth_oracle import (
     sizes,
 )
 from eth_account import Account
-from eth_utils import to_checksum_address as eth_checksum
+from eth_utils.address import to_checksum_address as eth_checksum
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from py_clob_client_v2.config import get_contract_config
@@ -112,17 +112,31 @@ def _sign(case: Case) -> SignedOrder:
         funder=case.funder,
         signature_type=SignatureType(case.signature_type),
     )
-    common = {
-        "neg_risk": case.neg_risk,
-        "salt": case.salt,
-        "timestamp_ms": case.timestamp_ms,
-        "metadata": case.metadata,
-        "builder": case.builder,
-    }
     if case.market:
-        return signer.sign_market(case.token_id, case.side, case.size, case.price, case.tick, **common)
+        return signer.sign_market(
+            case.token_id,
+            case.side,
+            case.size,
+            case.price,
+            case.tick,
+            neg_risk=case.neg_risk,
+            salt=case.salt,
+            timestamp_ms=case.timestamp_ms,
+            metadata=case.metadata,
+            builder=case.builder,
+        )
     return signer.sign(
-        case.token_id, case.side, case.price, case.size, case.tick, expiration=case.expiration, **common
+        case.token_id,
+        case.side,
+        case.price,
+        case.size,
+        case.tick,
+        neg_risk=case.neg_risk,
+        salt=case.salt,
+        timestamp_ms=case.timestamp_ms,
+        expiration=case.expiration,
+        metadata=case.metadata,
+        builder=case.builder,
     )
 
 
@@ -271,7 +285,7 @@ def test_tampering_breaks_the_signature(case: Case, field: str) -> None:
         changed = value[:-1] + ("1" if value[-1] != "1" else "2")
     else:
         changed = value ^ 1
-    tampered = attrs.evolve(order, **{field: changed})
+    tampered = attrs.evolve(order, **{field: changed})  # type: ignore[arg-type]
     assert compute_order_id(tampered, case.chain_id, case.neg_risk) != order.order_id
     address = SigningKey.from_hex(case.key).address
     try:
