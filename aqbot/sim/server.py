@@ -178,7 +178,9 @@ async def _read_body(receive: AsgiReceive) -> bytes | None:
 
 
 def encode_body(body: object) -> bytes:
-    """The JSON bytes of a reply body (compact; a bare ``int`` for ``/time``)."""
+    """The JSON bytes of a reply body (compact; a bare ``int`` for ``/time``; ``None`` is an empty body)."""
+    if body is None:
+        return b""
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
