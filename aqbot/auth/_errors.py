@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 from aqbot.errors import AqbotError
+
+logger = logging.getLogger(__name__)
 
 
 class InvalidSignature(AqbotError):

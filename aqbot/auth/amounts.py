@@ -141,7 +141,9 @@ def limit_order_amounts(side: Side, price: Decimal, size: Decimal, tick: Decimal
     pusd = _capped_units(size_units * price_units, _POW10[cfg.size + cfg.price], cfg.amount)
     if side is Side.BUY:
         return _nonzero(pusd, shares)
-    return _nonzero(shares, pusd)
+    if side is Side.SELL:
+        return _nonzero(shares, pusd)
+    raise InvalidOrderSpec(f"side must be a Side, got {side!r}")
 
 
 def market_order_amounts(side: Side, amount: Decimal, price: Decimal, tick: Decimal) -> tuple[int, int]:
@@ -162,6 +164,8 @@ def market_order_amounts(side: Side, amount: Decimal, price: Decimal, tick: Deci
     if side is Side.BUY:
         # shares = pUSD / price = (A / 10**size) / (P / 10**price)
         taker = _capped_units(amount_units * _POW10[cfg.price], price_units * _POW10[cfg.size], cfg.amount)
-    else:
+    elif side is Side.SELL:
         taker = _capped_units(amount_units * price_units, _POW10[cfg.size + cfg.price], cfg.amount)
+    else:
+        raise InvalidOrderSpec(f"side must be a Side, got {side!r}")
     return _nonzero(maker, taker)

@@ -178,6 +178,9 @@ def order_struct_hash(order: SignedOrder) -> bytes:
         signer = encode_address(order.signer)
     except ValueError as exc:
         raise InvalidOrderSpec(str(exc)) from None
+    side_word = SIDE_WORD.get(order.side)
+    if side_word is None:
+        raise InvalidOrderSpec(f"side must be a Side, got {order.side!r}")
     return keccak256(
         ORDER_TYPE_HASH
         + uint_word(order.salt, "salt")
@@ -186,7 +189,7 @@ def order_struct_hash(order: SignedOrder) -> bytes:
         + token_word(order.token_id)
         + uint_word(order.maker_amount, "makerAmount")
         + uint_word(order.taker_amount, "takerAmount")
-        + SIDE_WORD[order.side]
+        + side_word
         + uint_word(int(order.signature_type), "signatureType")
         + uint_word(order.timestamp_ms, "timestamp")
         + bytes32_word(order.metadata)

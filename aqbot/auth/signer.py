@@ -184,6 +184,9 @@ class OrderSigner:
         """
         if expiration < 0:
             raise InvalidOrderSpec(f"expiration must be >= 0, got {expiration}")
+        side_word = SIDE_WORD.get(side)
+        if side_word is None:
+            raise InvalidOrderSpec(f"side must be a Side, got {side!r}")
         domain = self._domains[neg_risk]
         contents = keccak256(
             ORDER_TYPE_HASH
@@ -192,7 +195,7 @@ class OrderSigner:
             + token_word(token_id)
             + uint_word(maker_amount, "makerAmount")
             + uint_word(taker_amount, "takerAmount")
-            + SIDE_WORD[side]
+            + side_word
             + self._type_word
             + uint_word(timestamp_ms, "timestamp")
             + (ZERO_WORD if metadata == BYTES32_ZERO else bytes32_word(metadata))

@@ -167,3 +167,10 @@ def test_tick_lookup_ignores_representation() -> None:
     assert limit_order_amounts(Side.BUY, D("0.56"), D("21.04"), D("0.010")) == (11782400, 21040000)
     with pytest.raises(InvalidOrderSpec):
         limit_order_amounts(Side.BUY, D("0.56"), D("21.04"), "0.01")  # type: ignore[arg-type]
+
+
+def test_side_must_be_a_side() -> None:
+    with pytest.raises(InvalidOrderSpec):
+        limit_order_amounts("BUY", D("0.5"), D("10"), D("0.01"))  # type: ignore[arg-type]
+    with pytest.raises(InvalidOrderSpec):
+        market_order_amounts("SELL", D("10"), D("0.5"), D("0.01"))  # type: ignore[arg-type]

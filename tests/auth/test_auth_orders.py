@@ -337,6 +337,7 @@ def test_signer_configuration_errors() -> None:
         ({"metadata": "0x12"}, "bytes32"),
         ({"builder": "0x" + "zz" * 32}, "bytes32"),
         ({"expiration": -1}, "expiration"),
+        ({"side": "BUY"}, "side"),
     ],
 )
 def test_bad_fields_are_refused_without_leaking_the_key(kwargs: dict[str, object], match: str) -> None:
