@@ -129,26 +129,62 @@ class Engine(QueryMixin, OrderEntry):
     # ---- time -------------------------------------------------------------------------------------------
 
     def advance(self, now_ms: int) -> None:
-        """Bring the engine to ``now_ms`` (never backwards): modes, settlement, expiries, heartbeats."""
+        """Bring the engine to ``now_ms`` (never backwards): modes, settlement, expiries, heartbeats.
+
+        Timed transitions are applied one at a time in time order (ties: modes, settlement, expiries, the
+        dead-man switch), each at its own simulated time, so the tape's ``t`` never decreases.
+        """
         if now_ms < self.now_ms:
             return
+        while True:
+            due, kind = self._next_due()
+            if due > now_ms:
+                break
+            self.now_ms = max(self.now_ms, due)
+            self._run_due(kind, self.now_ms)
         self.now_ms = now_ms
-        self._advance_modes(now_ms)
-        for due, tid, status in self.settlement.due(now_ms):
-            self._settle_status(self.trades[tid], status, due)
-        while self._expiries and self._expiries[0][0] <= now_ms:
-            due, _, oid = heapq.heappop(self._expiries)
-            order = self.orders[oid]
-            if order.status == "LIVE":
-                self.cancel_order_now(order, due, "expired")
-                self._flush_book(self.markets[order.market], due)
+
+    def _next_due(self) -> tuple[int, str]:
+        best = (self._next_restart_ms, "restart")
+        best = min(best, (self._next_cancel_only_ms, "cancel_only"))
+        settle = self.settlement.peek()
+        if settle is not None:
+            best = min(best, (settle, "settle"))
+        if self._expiries:
+            best = min(best, (self._expiries[0][0], "expiry"))
         for owner, hb in self.heartbeats.items():
-            deadline = hb.last_ms + HEARTBEAT_TIMEOUT_MS
-            if now_ms > deadline and self.live.get(owner):
-                if not hb.lapsed:
-                    hb.lapsed = True
-                    self.tape.write(deadline, "heartbeat_timeout", owner=owner, last_ms=hb.last_ms)
-                self._cancel_owner(owner, now_ms, "heartbeat")
+            if self.live.get(owner):
+                best = min(best, (hb.last_ms + HEARTBEAT_TIMEOUT_MS + 1, "heartbeat"))
+        return best
+
+    def _run_due(self, kind: str, t: int) -> None:
+        c = self.faults.config
+        rng = self.faults.engine_random()
+        if kind == "restart":
+            self.trigger_restart(t)
+            self._next_restart_ms = (
+                t + c.restart_ms + c.post_only_window_ms + _exp_ms(rng, c.restart_per_hour)
+            )
+        elif kind == "cancel_only":
+            self.trigger_cancel_only(t, c.cancel_only_ms)
+            self._next_cancel_only_ms = t + c.cancel_only_ms + _exp_ms(rng, c.cancel_only_per_hour)
+        elif kind == "settle":
+            for _, tid, status in self.settlement.due(t):
+                self._settle_status(self.trades[tid], status, t)
+        elif kind == "expiry":
+            while self._expiries and self._expiries[0][0] <= t:
+                _, _, oid = heapq.heappop(self._expiries)
+                order = self.orders[oid]
+                if order.status == "LIVE":
+                    self.cancel_order_now(order, t, "expired")
+                    self._flush_book(self.markets[order.market], t)
+        else:
+            for owner, hb in self.heartbeats.items():
+                if t > hb.last_ms + HEARTBEAT_TIMEOUT_MS and self.live.get(owner):
+                    if not hb.lapsed:
+                        hb.lapsed = True
+                        self.tape.write(t, "heartbeat_timeout", owner=owner, last_ms=hb.last_ms)
+                    self._cancel_owner(owner, t, "heartbeat")
 
     def _cancel_owner(self, owner: str, now_ms: int, reason: str) -> None:
         touched: dict[str, MarketState] = {}
@@ -158,16 +194,6 @@ class Engine(QueryMixin, OrderEntry):
                 touched[order.market] = self.markets[order.market]
         for ms in touched.values():
             self._flush_book(ms, now_ms)
-
-    def _advance_modes(self, now_ms: int) -> None:
-        c = self.faults.config
-        rng = self.faults.engine_random()
-        while self._next_restart_ms <= now_ms:
-            self.trigger_restart(self._next_restart_ms)
-            self._next_restart_ms += c.restart_ms + c.post_only_window_ms + _exp_ms(rng, c.restart_per_hour)
-        while self._next_cancel_only_ms <= now_ms:
-            self.trigger_cancel_only(self._next_cancel_only_ms, c.cancel_only_ms)
-            self._next_cancel_only_ms += c.cancel_only_ms + _exp_ms(rng, c.cancel_only_per_hour)
 
     def trigger_restart(self, at_ms: int) -> None:
         """Start a matching-engine restart at ``at_ms``: 425 on order endpoints, then the post-only window."""

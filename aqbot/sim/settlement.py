@@ -118,6 +118,10 @@ class Settlement:
             out.append((due, tid, status))
         return out
 
+    def peek(self) -> int | None:
+        """When the next status change is due (None: nothing scheduled)."""
+        return self._heap[0][0] if self._heap else None
+
     def pending(self) -> int:
         return len(self._heap)
 

@@ -12,10 +12,11 @@ import random
 from aqbot.sim.engine import Engine
 from aqbot.sim.events import Reply
 from aqbot.sim.faults import FaultConfig
+from aqbot.sim.flow import Flow, FlowConfig
 from aqbot.sim.market import AccountConfig, MarketConfig, random_account, random_hex, random_market
 from aqbot.sim.orderdicts import limit_order, order_dict
 from aqbot.sim.settlement import SettlementConfig
-from aqbot.sim.units import ONE, parse_units
+from aqbot.sim.units import ONE, fmt_units, parse_units
 from aqbot.sim.validation import OrderRequest
 
 logger = logging.getLogger(__name__)
@@ -138,3 +139,89 @@ def order_id_of(reply: Reply) -> str:
     if not isinstance(oid, str) or not oid:
         raise ValueError(f"not an accepted placement: {reply!r}")
     return oid
+
+
+class NaiveQuoter:
+    """A simple engine-level quoter standing in for a bot in tests and benchmarks.
+
+    Every ``period_ms`` it cancels its quotes and re-quotes BUY YES one tick under the midpoint and BUY NO one
+    tick over it (post-only), sells YES above ``sell_above`` shares, sends chained heartbeats every 5 s and
+    reads its Data API positions every 10 s. It exercises every engine-side fault a real bot would meet.
+    """
+
+    def __init__(
+        self, trader: Trader, market: MarketConfig, period_ms: int = 2_000, size: str = "10"
+    ) -> None:
+        self.trader = trader
+        self.market = market
+        self.period_ms = period_ms
+        self.size = size
+        self.sell_above = 50 * ONE
+        self.orders: list[str] = []
+        self.heartbeat_id = ""
+        self._next_quote = trader.engine.now_ms
+        self._next_beat = trader.engine.now_ms
+        self._next_positions = trader.engine.now_ms
+
+    def step(self, now_ms: int) -> None:
+        """Act for every due timer up to ``now_ms``."""
+        engine = self.trader.engine
+        if now_ms >= self._next_beat:
+            reply = engine.heartbeat(self.trader.owner, self.heartbeat_id, now_ms)
+            if isinstance(reply.body, dict):
+                self.heartbeat_id = str(reply.body.get("heartbeat_id", ""))
+            self._next_beat = now_ms + 5_000
+        if now_ms >= self._next_positions:
+            engine.positions(self.trader.address, now_ms, size_threshold="0")
+            self._next_positions = now_ms + 10_000
+        if now_ms >= self._next_quote:
+            self._quote(now_ms)
+            self._next_quote = now_ms + self.period_ms
+
+    def _quote(self, now_ms: int) -> None:
+        engine = self.trader.engine
+        m = self.market
+        if self.orders:
+            engine.cancel_orders(self.trader.owner, self.orders, now_ms)
+            self.orders = []
+        ms = engine.markets[m.condition_id]
+        tick = ms.tick_u
+        mid = engine.midpoint_u(m.yes_token) // tick * tick
+        quotes = [(m.yes_token, "BUY", mid - tick), (m.no_token, "BUY", ONE - mid - tick)]
+        if self.trader.position(m.yes_token) > self.sell_above:
+            quotes.append((m.yes_token, "SELL", mid + tick))
+        for token, side, price in quotes:
+            if not tick <= price <= ONE - tick:
+                continue
+            reply = self.trader.limit(token, side, fmt_units(price), self.size, post_only=True, now_ms=now_ms)
+            if reply.ok and isinstance(reply.body, dict):
+                self.orders.append(str(reply.body["orderID"]))
+
+
+def run_scenario(
+    seed: int,
+    fault_config: FaultConfig | None,
+    duration_ms: int,
+    *,
+    n_markets: int = 4,
+    step_ms: int = 100,
+    flow_config: FlowConfig | None = None,
+) -> tuple[Engine, list[NaiveQuoter]]:
+    """Run ``n_markets`` markets with the synthetic flow and one :class:`NaiveQuoter` per market.
+
+    The loop is what an in-process runner does: every ``step_ms`` of simulated time, step the flow and the
+    quoters, advance the engine and drain its events.
+    """
+    engine, markets, traders = make_engine(
+        seed, n_markets=n_markets, n_traders=n_markets, fault_config=fault_config, fee_rate="0.07"
+    )
+    flow = Flow(engine, seed, flow_config)
+    quoters = [NaiveQuoter(t, m) for t, m in zip(traders, markets, strict=True)]
+    start = engine.now_ms
+    for now in range(start, start + duration_ms + 1, step_ms):
+        flow.step(now)
+        for q in quoters:
+            q.step(now)
+        engine.advance(now)
+        engine.drain_events()
+    return engine, quoters
