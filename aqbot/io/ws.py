@@ -7,7 +7,8 @@ connection in production, a memory-stream one in tests), the subscribe frame, a 
 
 Per connection: subscribe, then a pinger task sends the text ``PING`` every ``ping_interval`` seconds
 while the reader waits for frames. Every frame gets a local sequence number (monotonic over the life of
-the reader, across reconnects), is decoded, and is handed to ``listener.deliver``.
+the reader, across reconnects), is decoded, and is handed to ``listener.deliver`` with its raw text
+(kept as ledger evidence).
 
 Staleness. The reader waits for each frame inside ``move_on_after(stale_after)``: since the server
 answers every PING with ``PONG``, 30 s with no frame at all means the connection is dead, whatever the
@@ -23,12 +24,15 @@ failure on a channel with ``reconnect_on_decode_error=False`` (the user channel)
 then ``connected`` at the same instant, and the reader carries on. On the market channel a decode failure
 reconnects, because the fresh ``book`` snapshots that a resubscribe produces are the only way to rebuild.
 
-Back-pressure and loss. The market listener must never block (books are latest-value: it overwrites a
-slot and bumps a version). The user listener may block on a bounded channel: user events must not be
-dropped, and while it blocks the reader neither reads frames nor counts staleness; trio-websocket's own
-bounded queue then stops reading the socket, and TCP pushes back on the server. If the server gives up
-on us, that is a disconnect, i.e. a gap that the reconciler resolves: losing the connection is safe,
-dropping an event silently is not.
+Back-pressure and loss. The market listener never blocks (books are latest-value: it overwrites a slot
+and bumps a version). User events must never be dropped. aqbot's user listener applies them to the core
+*synchronously inside the reader* (the core is sans-IO and fast; the ledger sink is a bounded,
+non-blocking buffer that halts quoting with LEDGER_FAILURE when it overflows), so there is no queue that
+could fill, reorder or lose events. A listener that does block (a bounded channel to another task) is
+still safe with this reader: while ``deliver`` blocks, the reader neither reads frames nor counts
+staleness; trio-websocket's bounded queue stops reading the socket and TCP pushes back on the server. If
+the server gives up on us, that is a disconnect, i.e. a gap that the reconciler resolves: losing the
+connection is safe, dropping an event silently is not.
 
 Reconnect backoff is exponential with jitter from a seeded ``random.Random`` (deterministic in tests),
 reset once a connection has delivered its first frame.
@@ -79,7 +83,9 @@ class ChannelListener(Protocol[T_contra]):
 
     def gap(self, channel: str, reason: str, now: float) -> None: ...
 
-    async def deliver(self, channel: str, seq: int, now: float, events: Sequence[T_contra]) -> None: ...
+    async def deliver(
+        self, channel: str, seq: int, now: float, raw: str, events: Sequence[T_contra]
+    ) -> None: ...
 
 
 class StaleConnection(TransportError):
@@ -262,7 +268,7 @@ class _Reader(Generic[T]):
                 self.listener.connected(self.spec.name, now)
                 continue
             self._note_assets(events, now)
-            await self.listener.deliver(self.spec.name, self.seq, now, events)
+            await self.listener.deliver(self.spec.name, self.seq, now, text, events)
             self._check_assets(trio.current_time())
 
     def _wait_limit(self) -> float:

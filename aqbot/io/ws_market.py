@@ -123,7 +123,7 @@ class MarketFeed:
         self.board.invalidate_all(f"market channel gap: {reason}")
         self.on_gap(reason, now)
 
-    async def deliver(self, channel: str, seq: int, now: float, events: Sequence[object]) -> None:
+    async def deliver(self, channel: str, seq: int, now: float, raw: str, events: Sequence[object]) -> None:
         self.board.apply(edge.market_book_events(events), now)
         await trio.lowlevel.checkpoint()
 

@@ -139,7 +139,9 @@ class Recorder:
         self.log.append(("gap", now, reason))
         CHANGES.notify()
 
-    async def deliver(self, channel: str, seq: int, now: float, events: Sequence[dict[str, Any]]) -> None:
+    async def deliver(
+        self, channel: str, seq: int, now: float, raw: str, events: Sequence[dict[str, Any]]
+    ) -> None:
         self.delivered.append((seq, now, list(events)))
         CHANGES.notify()
         self.arrived.set()

@@ -1,0 +1,343 @@
+"""The runtime's hub: the one place where Trio tasks call the sans-IO :class:`~aqbot.core.engine.Core`.
+
+Every task (user reader, reconciler, position sync, quoters, canceller) calls a core method
+synchronously and hands the :class:`~aqbot.core.facts.Outcome` to :meth:`Hub.apply`, which
+
+1. records every fact in the ledger (through :class:`LedgerSink`, a non-blocking buffer in front of the
+   ledger writer's bounded channel: recording never awaits, so a check and its reservation stay atomic);
+2. executes every command: ``CancelOrder`` goes to the :class:`CancelQueue` (sent by
+   :func:`run_canceller`), ``Reconcile`` wakes the reconciler;
+3. alerts on halts and resumes, and bumps a change counter that quoters and the shutdown path wait on.
+
+It also implements :class:`aqbot.io.reconcile.ReconcileTarget` on top of the core.
+
+LEDGER_FAILURE: if the ledger writer reports a failed write, or the sink's buffer passes
+``max_buffered`` events, the hub latches ``LEDGER_FAILURE`` (global): quoting stops rather than going on
+blind. Events are never dropped; the halt clears when the writer recovers and the buffer has drained.
+"""
+
+from __future__ import annotations
+
+import collections
+import enum
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from typing import NoReturn, Protocol
+
+import attrs
+import trio
+
+from aqbot.core import facts as cf
+from aqbot.core.engine import Core
+from aqbot.core.events import OrdersSnapshot
+from aqbot.core.halts import HaltReason, Scope
+from aqbot.errors import ExchangeError, TransportError, WireError
+from aqbot.io import edge
+from aqbot.io.ledger_events import LedgerEvent, gap_close, gap_open, gap_resolve
+from aqbot.io.reconcile import ReconcileWaker
+from aqbot.wire.orders import CancelResponse
+
+log = logging.getLogger(__name__)
+
+# Events buffered in front of the ledger writer before quoting halts (LEDGER_FAILURE).
+MAX_BUFFERED = 50_000
+
+_FACT_TYPES: dict[type, str] = {
+    cf.OrderTransitioned: "order.state",
+    cf.ReservationChanged: "reservation",
+    cf.ReserveRefused: "reserve.refused",
+    cf.FillApplied: "fill.applied",
+    cf.TradeRecorded: "fill.trade",
+    cf.FillReversed: "fill.reversed",
+    cf.PositionDecision: "position.decision",
+    cf.HaltRaised: "halt",
+    cf.HaltCleared: "resume",
+    cf.ReconciliationStarted: "reconcile.start",
+    cf.ReconciliationFinished: "reconcile.done",
+    cf.OrderAdopted: "order.adopted",
+    cf.Defect: "defect",
+}
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if attrs.has(type(value)):
+        return {k: _plain(v) for k, v in attrs.asdict(value, recurse=False).items()}  # type: ignore[arg-type]
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def fact_event(fact: cf.Fact, now: float) -> LedgerEvent:
+    """The ledger row of one core fact (gap facts feed the ``gaps`` table)."""
+    if isinstance(fact, cf.GapOpened):
+        return gap_open(fact.gap_id, fact.channel.value, fact.reason, mono_time=now)
+    if isinstance(fact, cf.GapClosed):
+        return gap_close(fact.gap_id, mono_time=now)
+    if isinstance(fact, cf.GapResolved):
+        return gap_resolve(fact.gap_id, fact.recon_id, mono_time=now)
+    payload = _plain(fact)
+    assert isinstance(payload, dict)
+    return LedgerEvent.create(
+        _FACT_TYPES[type(fact)],
+        payload,
+        mono_time=now,
+        token=getattr(fact, "token", None) or None,
+        order_id=getattr(fact, "order_id", None) or None,
+        trade_id=getattr(fact, "trade_id", None) or None,
+    )
+
+
+@attrs.define
+class LedgerSink:
+    """A never-blocking buffer in front of the ledger writer's bounded channel.
+
+    :meth:`record` is sync and never drops; :func:`run_ledger_pump` moves events into the channel
+    (awaiting when it is full). ``overflowing`` is True while more than ``max_buffered`` events wait.
+    """
+
+    max_buffered: int = MAX_BUFFERED
+    _buffer: collections.deque[LedgerEvent] = attrs.Factory(collections.deque)
+    _ready: trio.Event = attrs.Factory(trio.Event)
+    _closing: bool = False
+    recorded: int = 0
+
+    def close(self) -> None:
+        """Let :meth:`run_pump` return once the buffer is empty (the ledger writer then finishes)."""
+        self._closing = True
+        self._ready.set()
+
+    def record(self, events: Iterable[LedgerEvent]) -> None:
+        for event in events:
+            self._buffer.append(event)
+            self.recorded += 1
+        if self._buffer:
+            self._ready.set()
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buffer)
+
+    @property
+    def overflowing(self) -> bool:
+        return len(self._buffer) > self.max_buffered
+
+    async def run_pump(
+        self,
+        send: trio.MemorySendChannel[LedgerEvent],
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Move buffered events into ``send`` in order; on cancellation, move what fits without waiting.
+
+        Returns after :meth:`close` once everything is handed over, or when cancelled; closes ``send``
+        on exit, so the ledger writer then drains and returns.
+        """
+        async with send:
+            task_status.started()
+            try:
+                while True:
+                    while self._buffer:
+                        await send.send(self._buffer[0])
+                        self._buffer.popleft()
+                    if self._closing:
+                        return
+                    self._ready = trio.Event()
+                    await self._ready.wait()
+            finally:
+                while self._buffer:
+                    try:
+                        send.send_nowait(self._buffer[0])
+                    except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
+                        log.error("ledger: %d event(s) still buffered at shutdown", len(self._buffer))
+                        break
+                    self._buffer.popleft()
+
+
+@attrs.define
+class CancelQueue:
+    """Order ids waiting for a DELETE (deduplicated, in arrival order)."""
+
+    _ids: dict[str, str] = attrs.Factory(dict)
+    _ready: trio.Event = attrs.Factory(trio.Event)
+
+    def add(self, order_id: str, reason: str) -> None:
+        self._ids.setdefault(order_id, reason)
+        self._ready.set()
+
+    def take(self, limit: int) -> list[str]:
+        ids = list(self._ids)[:limit]
+        for order_id in ids:
+            del self._ids[order_id]
+        return ids
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    async def wait_nonempty(self) -> None:
+        while not self._ids:
+            self._ready = trio.Event()
+            await self._ready.wait()
+
+
+@attrs.define
+class Hub:
+    """Core access for every task; see the module docstring.
+
+    Args:
+        core: the state.
+        sink: the ledger buffer.
+        waker: wakes the reconciler.
+        alert: ``(key, text)``: a halt, a resume or another operator-facing event (must not block).
+    """
+
+    core: Core
+    sink: LedgerSink = attrs.Factory(LedgerSink)
+    waker: ReconcileWaker = attrs.Factory(ReconcileWaker)
+    alert: Callable[[str, str], None] = lambda key, text: None
+    cancels: CancelQueue = attrs.Factory(CancelQueue)
+    version: int = 0
+    ledger_failing: bool = False
+    writer_failing: bool = False
+    _changed: trio.Event = attrs.Factory(trio.Event)
+
+    @staticmethod
+    def now() -> float:
+        return trio.current_time()
+
+    def apply(self, out: cf.Outcome) -> cf.Outcome:
+        """Record, execute and announce one outcome (sync)."""
+        now = trio.current_time()
+        if out.facts:
+            self.sink.record(fact_event(f, now) for f in out.facts)
+        for fact in out.facts:
+            if isinstance(fact, cf.HaltRaised):
+                log.warning("HALT %s %s: %s", fact.reason.value, fact.scope.key or "global", fact.detail)
+                self.alert(f"halt:{fact.reason.value}", f"halt {fact.reason.value}: {fact.detail}")
+            elif isinstance(fact, cf.HaltCleared):
+                log.warning("resume %s %s", fact.reason.value, fact.scope.key or "global")
+                self.alert(f"resume:{fact.reason.value}", f"resume {fact.reason.value}")
+            elif isinstance(fact, cf.Defect):
+                log.error("DEFECT %s: %s", fact.order_id, fact.detail)
+                self.alert("defect", f"defect on {fact.order_id}: {fact.detail}")
+        for command in out.commands:
+            if isinstance(command, cf.CancelOrder):
+                self.cancels.add(command.order_id, command.reason)
+            else:
+                self.waker.wake(command.reason)
+        if self.sink.overflowing and not self.ledger_failing:
+            self.ledger_failed(f"{self.sink.buffered} events waiting for the ledger")
+        if out.facts or out.commands:
+            self.version += 1
+            self._changed.set()
+            self._changed = trio.Event()
+        return out
+
+    def record(self, type_: str, payload: dict[str, object], **keys: str | None) -> None:
+        """Record a runtime event (a command sent, a raw message, an answer used as evidence)."""
+        self.sink.record([LedgerEvent.create(type_, payload, mono_time=trio.current_time(), **keys)])
+
+    async def wait_changed(self, seen: int) -> int:
+        """Wait until an outcome with facts or commands was applied after version ``seen``."""
+        while self.version == seen:
+            await self._changed.wait()
+        return self.version
+
+    # --- runtime-owned halts --------------------------------------------------------------------------
+
+    def set_halt(self, reason: HaltReason, detail: str, scope: Scope | None = None) -> None:
+        self.apply(self.core.set_halt(reason, scope or Scope.global_(), trio.current_time(), detail))
+
+    def clear_halt(self, reason: HaltReason, scope: Scope | None = None) -> None:
+        self.apply(self.core.clear_halt(reason, scope or Scope.global_(), trio.current_time()))
+
+    def ledger_failed(self, detail: str) -> None:
+        """Latch LEDGER_FAILURE (sink overflow, or a failed write: pass it to ``run_ledger_writer``)."""
+        self.ledger_failing = True
+        self.set_halt(HaltReason.LEDGER_FAILURE, detail)
+
+    def writer_failed(self, exc: Exception) -> None:
+        """``on_failure`` of the ledger writer."""
+        self.writer_failing = True
+        self.ledger_failed(f"ledger write failed: {type(exc).__name__}: {exc}")
+
+    def writer_recovered(self) -> None:
+        """``on_recovered`` of the ledger writer."""
+        self.writer_failing = False
+        self.maybe_clear_ledger_failure()
+
+    def maybe_clear_ledger_failure(self) -> None:
+        """Clear LEDGER_FAILURE when the writer works and the buffer is back under its bound."""
+        if self.ledger_failing and not self.writer_failing and not self.sink.overflowing:
+            self.ledger_failing = False
+            self.clear_halt(HaltReason.LEDGER_FAILURE)
+
+    # --- ReconcileTarget ------------------------------------------------------------------------------
+
+    def next_reconciliation_due(self, now: float) -> float | None:
+        return self.core.next_reconcile_at(now)
+
+    def begin_reconciliation(self, now: float) -> int:
+        recon_id, out = self.core.begin_reconciliation(now)
+        self.apply(out)
+        return recon_id
+
+    def finish_reconciliation(self, recon_id: int, snapshot: OrdersSnapshot, now: float) -> None:
+        self.apply(self.core.on_reconciliation(recon_id, snapshot, None, now))
+
+    def fail_reconciliation(self, recon_id: int, reason: str, now: float) -> None:
+        self.apply(self.core.on_reconciliation_failed(recon_id, now, reason))
+
+
+async def run_ledger_health(
+    hub: Hub, *, interval: float = 1.0, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> NoReturn:
+    """Clear LEDGER_FAILURE once the writer has recovered and the buffer drained. Runs until cancelled."""
+    task_status.started()
+    while True:
+        await trio.sleep(interval)
+        hub.maybe_clear_ledger_failure()
+
+
+class CancelSender(Protocol):
+    """``DELETE /orders`` (:meth:`aqbot.io.rest_api.ClobApi.cancel_orders`)."""
+
+    async def cancel_orders(self, order_ids: Sequence[str]) -> CancelResponse: ...
+
+
+# Ids per DELETE in the canceller, and its retry pause after a failed DELETE.
+CANCEL_BATCH = 1000
+CANCEL_RETRY = 1.0
+
+
+async def run_canceller(
+    hub: Hub, api: CancelSender, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> NoReturn:
+    """Send the cancels the core commands, apply each answer; retry failures. Runs until cancelled.
+
+    A DELETE answer is evidence only (the core never releases on it). A failed DELETE (transport error,
+    503 trading disabled) is retried for every order that is still open after :data:`CANCEL_RETRY`.
+    """
+    task_status.started()
+    while True:
+        await hub.cancels.wait_nonempty()
+        ids = [i for i in hub.cancels.take(CANCEL_BATCH) if _still_open(hub, i)]
+        if not ids:
+            continue
+        hub.record("command.cancel", {"order_ids": ids})
+        try:
+            answer = await api.cancel_orders(ids)
+        except (TransportError, ExchangeError, WireError) as exc:
+            log.warning("cancel of %d order(s) failed: %s; retrying", len(ids), exc)
+            await trio.sleep(CANCEL_RETRY)
+            for order_id in ids:
+                if _still_open(hub, order_id):
+                    hub.cancels.add(order_id, "retry")
+            continue
+        hub.apply(hub.core.on_cancel_answer(edge.cancel_answer(answer), trio.current_time()))
+
+
+def _still_open(hub: Hub, order_id: str) -> bool:
+    order = hub.core.order(order_id)
+    return order is not None and not order.state.terminal

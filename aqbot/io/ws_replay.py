@@ -1,0 +1,120 @@
+"""Startup replay: rebuild the core from the ledger before reconnecting (DESIGN section 4).
+
+The ledger holds periodic ``snapshot`` rows (the whole core state, :func:`aqbot.core.snapshot.snapshot`)
+and every raw user-channel message (``ws.user.raw``). At startup:
+
+1. the newest snapshot is restored (:func:`aqbot.core.snapshot.restore`: orders whose POST was in flight
+   become UNKNOWN; a ``startup`` gap opens, so nothing is quoted before a reconciliation newer than the
+   restart completes);
+2. every ``ws.user.raw`` message recorded after it is decoded and applied again, in ledger order (the
+   fills already applied are keyed in the snapshot's fill book, so a trade seen twice counts once, and a
+   FAILED that arrived after the snapshot still reverses);
+3. the startup reconciliation (after the user channel connects) then brings in whatever happened while
+   aqbot was down, including orders it placed after the snapshot (adopted from ``/data/orders``).
+
+Monotonic times inside a snapshot come from the previous process's Trio clock, which has an arbitrary
+origin. They are shifted so that the snapshot's own instant maps to ``now`` (as if no time had passed):
+grace periods and protection windows then restart from the restart, which only delays releases
+(conservative), never hastens them.
+
+Runtime-owned halts of the old process that describe a condition of that process (EXCHANGE_UNAVAILABLE,
+MARKET_DATA_STALE, LEDGER_FAILURE) are cleared: the new process re-observes them. MANUAL, DAILY_LOSS,
+ORDER_ERROR_RATE and DEFECT stay latched.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+from aqbot.core.config import CoreConfig
+from aqbot.core.engine import Core
+from aqbot.core.events import OrderEvent
+from aqbot.core.facts import Outcome
+from aqbot.core.halts import HaltReason
+from aqbot.core.snapshot import restore, snapshot
+from aqbot.core.types import MarketSpec
+from aqbot.errors import WireError
+from aqbot.io import edge
+from aqbot.io.ledger import LedgerStore
+from aqbot.io.ledger_events import LedgerEvent
+from aqbot.wire.codec import decode_user_frame
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_TYPE = "snapshot"
+RAW_USER_TYPE = "ws.user.raw"
+_PROCESS_HALTS = frozenset(
+    {HaltReason.EXCHANGE_UNAVAILABLE, HaltReason.MARKET_DATA_STALE, HaltReason.LEDGER_FAILURE}
+)
+
+
+@attrs.frozen
+class Replayed:
+    """What the replay rebuilt: the core, the facts it produced, and what it read."""
+
+    core: Core
+    outcome: Outcome
+    snapshot_seq: int | None
+    messages: int
+
+
+def snapshot_event(core: Core, now: float) -> LedgerEvent:
+    """A ``snapshot`` ledger row of the whole core state."""
+    return LedgerEvent.create(SNAPSHOT_TYPE, {"state": snapshot(core)}, mono_time=now)
+
+
+def _shift_times(state: dict[str, Any], offset: float) -> None:
+    for order in state.get("orders", {}).values():
+        for key in ("created_at", "last_action_at"):
+            if isinstance(order.get(key), int | float):
+                order[key] = float(order[key]) + offset
+    fills = state.get("last_fill_at", {})
+    for token, at in list(fills.items()):
+        fills[token] = float(at) + offset
+    for halt in state.get("halts", []):
+        if isinstance(halt.get("since"), int | float):
+            halt["since"] = float(halt["since"]) + offset
+
+
+def replay_ledger(
+    store: LedgerStore, config: CoreConfig, markets: Sequence[MarketSpec], me: edge.Identity, now: float
+) -> Replayed:
+    """Rebuild the core from ``store`` (sync: run it in a thread, or before the event loop is busy)."""
+    snapshots = store.query(type=SNAPSHOT_TYPE)
+    out = Outcome()
+    if not snapshots:
+        core = Core(config, markets, now)
+        from_seq = 1
+        snap_seq = None
+    else:
+        latest = snapshots[-1]
+        state = dict(latest.payload["state"])
+        _shift_times(state, now - latest.mono_time)
+        core, out = restore(config, markets, state, now)
+        for record in list(core.halts.active):
+            if record.reason in _PROCESS_HALTS:
+                out.extend(core.clear_halt(record.reason, record.scope, now))
+        snap_seq = latest.seq
+        from_seq = (latest.seq or 0) + 1
+    messages = 0
+    for event in store.iter_events(from_seq):
+        if event.type != RAW_USER_TYPE:
+            continue
+        text = str(event.payload.get("text", ""))
+        try:
+            frame = decode_user_frame(text)
+        except WireError as exc:
+            log.warning("replay: undecodable user message #%s: %s", event.seq, exc)
+            continue
+        for item in edge.user_events(frame, me):
+            if isinstance(item, OrderEvent):
+                out.extend(core.on_order_event(item, now))
+            else:
+                out.extend(core.on_trade_event(item, now))
+        messages += 1
+    log.info("replay: snapshot #%s, %d user message(s) re-applied", snap_seq, messages)
+    return Replayed(core, out, snap_seq, messages)
