@@ -1,0 +1,280 @@
+"""Alerts: Telegram and webhook sinks that can never block or crash quoting.
+
+Shape::
+
+    producers --send_nowait--> [dedup] --> bounded queue --> run_alerter --> per-sink bounded queue
+                                                                               --> [token bucket] --> deliver
+
+* :meth:`Alerter.send_nowait` is synchronous and never waits: an alert whose ``key`` was accepted less
+  than ``dedup_window`` seconds ago is counted as deduplicated; when the queue is full the alert is
+  dropped and counted. Every accepted alert is also logged at its severity.
+* Each sink has its own task, queue and token bucket (``rate_per_minute``, ``burst``), so a dead
+  Telegram never delays the webhook. A delivery is bounded by ``delivery_timeout``; failures are
+  logged and counted, never raised into the bot.
+* With no sink configured, alerts go to the log only.
+
+The Telegram URL contains the bot token (``{base}/bot<token>/sendMessage``): it is built from the
+:class:`~aqbot.secrets.Secret` only at the moment of the request, and every message this module logs
+shows the URL as ``{base}/bot***/sendMessage``. The token is registered with the redaction filter, so
+httpx2's own request log lines are redacted too.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import math
+from collections.abc import Sequence
+from typing import NoReturn, Protocol
+
+import attrs
+import httpx2
+import trio
+
+from aqbot.config import AlertsConfig
+from aqbot.errors import AqbotError
+from aqbot.secrets import Secret, redact_text
+
+log = logging.getLogger(__name__)
+
+# Telegram refuses messages longer than this (Bot API sendMessage).
+TELEGRAM_MAX_TEXT = 4096
+
+
+class Severity(enum.Enum):
+    INFO = "INFO"
+    WARNING = "WARNING"
+    CRITICAL = "CRITICAL"
+
+    @property
+    def log_level(self) -> int:
+        return {"INFO": logging.INFO, "WARNING": logging.WARNING, "CRITICAL": logging.CRITICAL}[self.value]
+
+
+@attrs.frozen
+class Alert:
+    """One alert. ``key`` groups repeats for deduplication (defaults to ``kind``)."""
+
+    kind: str
+    severity: Severity
+    text: str
+    key: str = attrs.field(default=attrs.Factory(lambda self: self.kind, takes_self=True))
+
+
+class AlertDeliveryError(AqbotError):
+    """A sink could not deliver an alert (never carries a secret)."""
+
+
+class AlertSink(Protocol):
+    """Somewhere alerts go. ``deliver`` raises :class:`AlertDeliveryError` on failure."""
+
+    name: str
+
+    async def deliver(self, alert: Alert) -> None: ...
+
+
+@attrs.define
+class TelegramSink:
+    """Telegram Bot API ``sendMessage`` over an injected client."""
+
+    http: httpx2.AsyncClient
+    token: Secret
+    chat_id: str
+    api_base: str = "https://api.telegram.org"
+    name: str = "telegram"
+
+    @property
+    def safe_url(self) -> str:
+        return f"{self.api_base.rstrip('/')}/bot***/sendMessage"
+
+    async def deliver(self, alert: Alert) -> None:
+        url = f"{self.api_base.rstrip('/')}/bot{self.token.reveal()}/sendMessage"
+        text = f"[{alert.severity.value}] {alert.kind}: {alert.text}"[:TELEGRAM_MAX_TEXT]
+        try:
+            response = await self.http.post(url, json={"chat_id": self.chat_id, "text": text})
+        except httpx2.HTTPError as exc:
+            raise AlertDeliveryError(f"POST {self.safe_url}: {type(exc).__name__}") from None
+        ok = False
+        if response.is_success:
+            try:
+                ok = response.json().get("ok") is True
+            except (ValueError, AttributeError):
+                ok = False
+        if not ok:
+            raise AlertDeliveryError(f"POST {self.safe_url}: HTTP {response.status_code}")
+
+
+@attrs.define
+class WebhookSink:
+    """A generic JSON webhook: POST ``{kind, severity, text, key}``; any 2xx is success."""
+
+    http: httpx2.AsyncClient
+    url: str
+    name: str = "webhook"
+
+    async def deliver(self, alert: Alert) -> None:
+        body = {"kind": alert.kind, "severity": alert.severity.value, "text": alert.text, "key": alert.key}
+        try:
+            response = await self.http.post(self.url, json=body)
+        except httpx2.HTTPError as exc:
+            raise AlertDeliveryError(f"POST {redact_text(self.url)}: {type(exc).__name__}") from None
+        if not response.is_success:
+            raise AlertDeliveryError(f"POST {redact_text(self.url)}: HTTP {response.status_code}")
+
+
+def build_sinks(
+    config: AlertsConfig, telegram_token: Secret | None, http: httpx2.AsyncClient
+) -> list[AlertSink]:
+    """The sinks ``config`` asks for (an empty list means "log only")."""
+    sinks: list[AlertSink] = []
+    if config.telegram_chat_id is not None and telegram_token is not None:
+        sinks.append(TelegramSink(http, telegram_token, config.telegram_chat_id, config.telegram_api_base))
+    if config.webhook_url is not None:
+        sinks.append(WebhookSink(http, config.webhook_url))
+    return sinks
+
+
+@attrs.define
+class SinkStatistics:
+    sent: int = 0
+    failed: int = 0
+    dropped: int = 0
+
+
+@attrs.frozen
+class AlerterStatistics:
+    """Counters since start (``sinks`` maps sink name to its counters)."""
+
+    accepted: int
+    deduplicated: int
+    dropped: int
+    sinks: dict[str, SinkStatistics]
+
+
+class TokenBucket:
+    """``burst`` tokens, refilled at ``rate`` per second, on Trio's clock."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self._rate = rate
+        self._burst = float(burst)
+        self._tokens = float(burst)
+        self._stamp = trio.current_time()
+
+    async def acquire(self) -> None:
+        """Wait until a token is available and take it."""
+        now = trio.current_time()
+        self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
+        self._stamp = now
+        if self._tokens < 1:
+            await trio.sleep_until(now + (1 - self._tokens) / self._rate)
+            self._tokens = 1.0
+            self._stamp = trio.current_time()
+        else:
+            await trio.lowlevel.checkpoint()
+        self._tokens -= 1
+
+
+class Alerter:
+    """The producer side, handed out by :func:`run_alerter` through ``task_status.started``."""
+
+    def __init__(self, send: trio.MemorySendChannel[Alert], dedup_window: float) -> None:
+        self._send = send
+        self._dedup_window = dedup_window
+        self._last_accepted: dict[str, float] = {}
+        self.accepted = 0
+        self.deduplicated = 0
+        self.dropped = 0
+        self.sink_stats: dict[str, SinkStatistics] = {}
+
+    def send_nowait(self, alert: Alert) -> bool:
+        """Queue ``alert`` without waiting. Returns False when it was deduplicated or dropped."""
+        now = trio.current_time()
+        last = self._last_accepted.get(alert.key, -math.inf)
+        if now - last < self._dedup_window:
+            self.deduplicated += 1
+            return False
+        try:
+            self._send.send_nowait(alert)
+        except (trio.WouldBlock, trio.ClosedResourceError, trio.BrokenResourceError):
+            self.dropped += 1
+            log.warning("alert queue full: dropped %s alert %r", alert.severity.value, alert.kind)
+            return False
+        self._last_accepted[alert.key] = now
+        self.accepted += 1
+        log.log(alert.severity.log_level, "ALERT %s: %s", alert.kind, alert.text)
+        return True
+
+    def statistics(self) -> AlerterStatistics:
+        return AlerterStatistics(
+            accepted=self.accepted,
+            deduplicated=self.deduplicated,
+            dropped=self.dropped,
+            sinks={name: attrs.evolve(s) for name, s in self.sink_stats.items()},
+        )
+
+
+async def _run_sink(
+    sink: AlertSink,
+    receive: trio.MemoryReceiveChannel[Alert],
+    stats: SinkStatistics,
+    bucket: TokenBucket,
+    delivery_timeout: float,
+) -> NoReturn:
+    """Deliver alerts to one sink, rate-limited, each attempt bounded. Runs until cancelled."""
+    async with receive:
+        async for alert in receive:
+            await bucket.acquire()
+            with trio.move_on_after(delivery_timeout) as scope:
+                try:
+                    await sink.deliver(alert)
+                except AlertDeliveryError as exc:
+                    stats.failed += 1
+                    log.warning("alert sink %s failed: %s", sink.name, exc)
+                    continue
+                stats.sent += 1
+            if scope.cancelled_caught:
+                stats.failed += 1
+                log.warning("alert sink %s timed out after %.1fs", sink.name, delivery_timeout)
+    raise AssertionError("alert sink channel closed")  # pragma: no cover
+
+
+async def run_alerter(
+    sinks: Sequence[AlertSink],
+    config: AlertsConfig,
+    *,
+    task_status: trio.TaskStatus[Alerter] = trio.TASK_STATUS_IGNORED,
+) -> NoReturn:
+    """Fan alerts out to ``sinks``. Runs until cancelled; hands an :class:`Alerter` to ``started``.
+
+    Args:
+        sinks: where alerts go (see :func:`build_sinks`); empty means log only.
+        config: dedup window, rate, burst, queue size and delivery timeout.
+    """
+    send, receive = trio.open_memory_channel[Alert](config.queue_size)
+    alerter = Alerter(send, config.dedup_window)
+    async with trio.open_nursery() as nursery:
+        outs: list[tuple[AlertSink, trio.MemorySendChannel[Alert], SinkStatistics]] = []
+        for sink in sinks:
+            sink_send, sink_receive = trio.open_memory_channel[Alert](config.queue_size)
+            stats = alerter.sink_stats.setdefault(sink.name, SinkStatistics())
+            bucket = TokenBucket(config.rate_per_minute / 60.0, config.burst)
+            nursery.start_soon(
+                _run_sink,
+                sink,
+                sink_receive,
+                stats,
+                bucket,
+                config.delivery_timeout,
+                name=f"alert-{sink.name}",
+            )
+            outs.append((sink, sink_send, stats))
+        task_status.started(alerter)
+        async with receive:
+            async for alert in receive:
+                for sink, sink_send, stats in outs:
+                    try:
+                        sink_send.send_nowait(alert)
+                    except trio.WouldBlock:
+                        stats.dropped += 1
+                        log.warning("alert sink %s is backed up: dropped %r", sink.name, alert.kind)
+    raise AssertionError("alert channel closed")  # pragma: no cover
