@@ -317,6 +317,8 @@ def test_signer_configuration_errors() -> None:
     with pytest.raises(ConfigError):
         OrderSigner(key, 1)
     with pytest.raises(ConfigError):
+        OrderSigner(key, 137, signature_type=7)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError):
         OrderSigner(key, 137, signature_type=SignatureType.POLY_PROXY)
     with pytest.raises(ConfigError):
         OrderSigner(key, 137, funder="0x1234", signature_type=SignatureType.POLY_GNOSIS_SAFE)
