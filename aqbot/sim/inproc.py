@@ -174,23 +174,35 @@ class MemoryNetwork:
 
 @asynccontextmanager
 async def _memory_ws(listener: MemoryListener, url: str) -> AsyncIterator[trio_websocket.WebSocketConnection]:
+    """Like ``trio_websocket.open_websocket_url`` over ``listener``.
+
+    As there, one error (a rejected handshake, ``ConnectionClosed`` raised in the body) propagates as
+    itself rather than inside the ``ExceptionGroup`` of the connection's internal nursery, so code written
+    against the socket connector handles both the same way.
+    """
     parts = urlsplit(url)
     resource = parts.path or "/"
     if parts.query:
         resource += "?" + parts.query
     stream = await listener.connect()
-    async with trio.open_nursery() as nursery:
-        ws = await trio_websocket.wrap_client_stream(
-            nursery,
-            stream,  # type: ignore[arg-type]  # any trio Stream works (STYLE P8)
-            parts.hostname or "sim.test",
-            resource,
-        )
-        try:
-            async with ws:
-                yield ws
-        finally:
-            nursery.cancel_scope.cancel()
+    try:
+        async with trio.open_nursery() as nursery:
+            ws = await trio_websocket.wrap_client_stream(
+                nursery,
+                stream,  # type: ignore[arg-type]  # any trio Stream works (STYLE P8)
+                parts.hostname or "sim.test",
+                resource,
+            )
+            try:
+                async with ws:
+                    yield ws
+            finally:
+                nursery.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        only = group.exceptions[0] if len(group.exceptions) == 1 else None
+        if isinstance(only, Exception):
+            raise only from None
+        raise
 
 
 @attrs.frozen
