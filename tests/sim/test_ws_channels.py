@@ -32,14 +32,14 @@ LAST_TRADE = {"event_type", "asset_id", "market", "price", "side", "size", "fee_
 TICK_CHANGE = {"event_type", "asset_id", "market", "old_tick_size", "new_tick_size", "timestamp"}
 BEST_BID_ASK = {"event_type", "asset_id", "market", "best_bid", "best_ask", "spread", "timestamp"}
 ORDER = {
-    "event_type", "type", "id", "owner", "order_owner", "market", "asset_id", "side", "price", "original_size",
-    "size_matched", "associate_trades", "outcome", "order_type", "status", "created_at", "expiration",
-    "maker_address", "timestamp",
+    "event_type", "type", "id", "owner", "order_owner", "market", "asset_id", "side", "price",
+    "original_size", "size_matched", "associate_trades", "outcome", "order_type", "status", "created_at",
+    "expiration", "maker_address", "timestamp",
 }  # fmt: skip
 TRADE = {
-    "event_type", "type", "id", "taker_order_id", "market", "asset_id", "side", "size", "price", "fee_rate_bps",
-    "status", "match_time", "last_update", "timestamp", "outcome", "owner", "trade_owner", "maker_address",
-    "bucket_index", "transaction_hash", "trader_side", "maker_orders",
+    "event_type", "type", "id", "taker_order_id", "market", "asset_id", "side", "size", "price",
+    "fee_rate_bps", "status", "match_time", "last_update", "timestamp", "outcome", "owner", "trade_owner",
+    "maker_address", "bucket_index", "transaction_hash", "trader_side", "maker_orders",
 }  # fmt: skip
 MAKER_ORDER = {
     "order_id", "owner", "maker_address", "matched_amount", "price", "asset_id", "outcome", "side",
