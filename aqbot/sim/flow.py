@@ -25,7 +25,7 @@ import attrs
 from aqbot.sim.engine import Engine
 from aqbot.sim.market import AccountConfig, random_hex
 from aqbot.sim.orderdicts import limit_order, order_dict
-from aqbot.sim.units import CENT_SHARES, ONE, parse_units
+from aqbot.sim.units import CENT_SHARES, ONE, fmt_units, parse_units
 from aqbot.sim.validation import OrderRequest
 
 logger = logging.getLogger(__name__)
@@ -54,6 +54,7 @@ class FlowConfig:
     noise_ticks: int = 4
     participant_pusd: str = "100000000"
     adaptive_tick: bool = True
+    record_fv_ms: int = 10_000
 
 
 @attrs.define(eq=False, slots=True)
@@ -97,6 +98,7 @@ class Flow:
         engine.add_account(AccountConfig(self.taker, self.taker_address, self.taker_address, pusd=pusd))
         engine.fault_exempt.add(self.taker)
         self._next_step_ms = now
+        self._next_record_ms = now
         self._next_taker_ms = now + self._taker_gap()
         self._salt = 0
 
@@ -139,6 +141,9 @@ class Flow:
             mf.fv = min(ONE - 5_000, max(5_000, mf.fv + int(move * ONE)))
             self._adapt_tick(mf, t)
             self._refresh_maker(mf, t)
+        if c.record_fv_ms > 0 and t >= self._next_record_ms:
+            self.engine.tape.write(t, "fair_value", values={mf.cid: fmt_units(mf.fv) for mf in self.markets})
+            self._next_record_ms = t + c.record_fv_ms
 
     def _adapt_tick(self, mf: _MarketFlow, t: int) -> None:
         if not self.config.adaptive_tick:
