@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from json.encoder import encode_basestring
@@ -105,14 +106,50 @@ def _reject_constant(name: str) -> object:
     raise ValueError("NaN and Infinity are not valid JSON numbers here")
 
 
+_MAX_DEPTH = 64
+_CHEAP_BRACKETS = 2_000
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _too_deep(raw: Raw) -> bool:
+    """True when the JSON nests deeper than ``_MAX_DEPTH``.
+
+    Why: the C JSON scanner recurses once per level and only stops at the interpreter's recursion limit,
+    which some libraries raise to 100000 at import (py_ecc does): a frame of 100k ``[`` then overflows the
+    C stack and kills the process. Counting brackets is C-speed and settles every normal message; only a
+    frame with more than ``_CHEAP_BRACKETS`` openers gets the exact (string-aware) depth scan.
+    """
+    if isinstance(raw, str):
+        if raw.count("[") + raw.count("{") <= _CHEAP_BRACKETS:
+            return False
+        text = raw
+    else:
+        if raw.count(b"[") + raw.count(b"{") <= _CHEAP_BRACKETS:
+            return False
+        text = bytes(raw).decode("utf-8", "replace")
+    depth = 0
+    for m in _TOKENS.finditer(text):
+        tok = m.group()
+        if tok in ("[", "{"):
+            depth += 1
+            if depth > _MAX_DEPTH:
+                return True
+        elif tok in ("]", "}"):
+            depth -= 1
+    return False
+
+
 def loads(raw: Raw, *, sensitive: bool = False) -> object:
     """Parse JSON text with Decimal floats; any failure is a :class:`WireError` at ``$``."""
+    if _too_deep(raw):
+        raise WireError(
+            f"JSON nests deeper than {_MAX_DEPTH} levels", path="$", raw="" if sensitive else _excerpt(raw)
+        )
     try:
         return json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
     except (ValueError, TypeError, RecursionError) as exc:
-        raise WireError(
-            f"invalid JSON ({type(exc).__name__})", path="$", raw="" if sensitive else _excerpt(raw)
-        ) from exc
+        excerpt = "" if sensitive else _excerpt(raw)
+        raise WireError(f"invalid JSON ({type(exc).__name__})", path="$", raw=excerpt) from exc
 
 
 def _control(raw: Raw) -> ControlFrame | None:

@@ -161,3 +161,20 @@ def test_credential_errors_carry_no_excerpt() -> None:
             decode_rest(text, ApiCreds)
         assert info.value.raw == ""
         assert secret not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "raw", ["[" * 200_000, b'{"a":' * 100_000, '[{"event_type":"x","v":' + "[" * 3000 + "]" * 3000 + "}]"]
+)
+def test_deep_nesting_is_refused_even_with_a_raised_recursion_limit(raw: str | bytes) -> None:
+    """py_ecc raises the recursion limit to 100000 at import; deep JSON must still fail cleanly, not crash."""
+    import sys
+
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, 100_000))
+    try:
+        with pytest.raises(WireError) as info:
+            decode_market_frame(raw)
+    finally:
+        sys.setrecursionlimit(old)
+    assert "deeper" in str(info.value)
