@@ -7,9 +7,10 @@ Invariant: whatever the message stream (valid or not), the book
   fed as whole messages (``apply_changes``) or split one entry at a time (``apply``),
 * and, when valid, equals a book rebuilt from its own final state.
 
-The bytes are decoded by a tiny parser (:func:`decode`), so a seed corpus can be written by hand. Run
-``python fuzz/fuzz_book.py fuzz/corpus/book`` when atheris is installed;
-``tests/core/test_book_fuzz_corpus.py`` replays the corpus in CI.
+The bytes are decoded by a tiny parser (:func:`decode`), so a seed corpus can be written by hand. With
+atheris installed, fuzz a scratch copy (libFuzzer writes new inputs into its first corpus directory):
+``cp -r fuzz/corpus/book /tmp/book && python fuzz/fuzz_book.py /tmp/book -max_total_time=60``.
+``tests/core/test_book_fuzz_corpus.py`` replays the committed corpus in CI.
 """
 
 from __future__ import annotations

@@ -251,3 +251,22 @@ def test_touch_keeps_a_quiet_valid_book_fresh() -> None:
     b.invalidate("gap")
     b.touch(40.0)  # a heartbeat never revives an invalid book
     assert b.is_stale(40.0, 10.0)
+
+
+def test_public_names_are_pinned() -> None:
+    import aqbot.core.book as mod
+
+    assert sorted(mod.__all__) == [
+        "BookEvent",
+        "BookSnapshot",
+        "BookStatus",
+        "InvalidBookUpdate",
+        "Level",
+        "LevelChange",
+        "OrderBook",
+        "TickSizeChange",
+        "Top",
+        "build_book",
+        "effective_top",
+    ]
+    assert all(hasattr(mod, name) for name in mod.__all__)

@@ -153,3 +153,10 @@ def test_matching_is_maximum_not_greedy() -> None:
     d = diff_quotes(resting, desired, tick=TICK, config=cfg)
     assert not d.has_actions
     assert d.kept == ((resting[0], desired[0]), (resting[1], desired[1]))
+
+
+def test_public_names_are_pinned() -> None:
+    import aqbot.core.quotes as mod
+
+    assert sorted(mod.__all__) == ["DesiredQuote", "DiffConfig", "QuoteDiff", "RestingQuote", "diff_quotes"]
+    assert all(hasattr(mod, name) for name in mod.__all__)

@@ -255,3 +255,21 @@ def test_inventory_from_resting_quotes() -> None:
     assert inv.buy_budget == D("19.5")
     assert inv.sell_budget == D(20)
     assert Inventory(held=D(20), sell_capacity=D(5), resting_sell=D(3)).sell_budget == D(8)
+
+
+def test_public_names_are_pinned() -> None:
+    import aqbot.core.strategy as mod
+
+    assert sorted(mod.__all__) == [
+        "Inventory",
+        "MarketInputs",
+        "SkewedMidStrategy",
+        "Strategy",
+        "StrategyConfig",
+        "ceil_to_tick",
+        "floor_to_tick",
+        "inventory_from",
+        "market_tick",
+        "quote_market",
+    ]
+    assert all(hasattr(mod, name) for name in mod.__all__)
