@@ -114,6 +114,7 @@ class Flow:
             t = min(self._next_step_ms, self._next_taker_ms)
             if t > now_ms:
                 break
+            self.engine.advance(t)  # earlier timed transitions first: the tape stays time-ordered
             if self._next_step_ms <= self._next_taker_ms:
                 self._step_values(t)
                 self._next_step_ms += self.config.step_ms
