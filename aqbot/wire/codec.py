@@ -46,7 +46,7 @@ from aqbot.wire.events import (
 )
 from aqbot.wire.market import BookSummary
 from aqbot.wire.orders import Trade
-from aqbot.wire.scalars import dec_text
+from aqbot.wire.scalars import dec_text, parse_json_float
 from aqbot.wire.types import CONTROL_TEXTS, ControlFrame
 
 logger = logging.getLogger(__name__)
@@ -146,7 +146,7 @@ def loads(raw: Raw, *, sensitive: bool = False) -> object:
             f"JSON nests deeper than {_MAX_DEPTH} levels", path="$", raw="" if sensitive else _excerpt(raw)
         )
     try:
-        return json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
+        return json.loads(raw, parse_float=parse_json_float, parse_constant=_reject_constant)
     except (ValueError, TypeError, RecursionError) as exc:
         excerpt = "" if sensitive else _excerpt(raw)
         raise WireError(f"invalid JSON ({type(exc).__name__})", path="$", raw=excerpt) from exc

@@ -14,7 +14,7 @@ import logging
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
-from aqbot.wire.types import MS_THRESHOLD, UnixMs, UnixS
+from aqbot.wire.types import MS_THRESHOLD, SECONDS_MIN, UnixMs, UnixS
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +44,11 @@ def to_decimal(v: object) -> Decimal:
     if type(v) is int or type(v) is Decimal:
         return _checked(v)
     raise TypeError("expected a decimal string or number")
+
+
+def parse_json_float(text: str) -> Decimal:
+    """``parse_float`` for ``json.loads``: exact Decimal, bounded like every other number."""
+    return _checked(text)
 
 
 def _checked(v: str | int | Decimal) -> Decimal:
@@ -143,11 +148,11 @@ def to_unix_s(v: object) -> UnixS:
 
 
 def to_unix_ms(v: object) -> UnixMs:
-    """Milliseconds from an int or digit string (or ISO-8601). Values below 1e11 are seconds: scaled."""
+    """Milliseconds from an int or digit string (or ISO-8601). Values in [1e9, 1e11) are seconds: scaled."""
     if type(v) is str and len(v) == 13 and v.isdigit() and v.isascii():
         return int(v)  # type: ignore[return-value]  # hot path: skip the NewType call
     n = _int_or_iso(v, iso_scale=1000)
-    if 0 < n < MS_THRESHOLD:
+    if SECONDS_MIN <= n < MS_THRESHOLD:
         n *= 1000
     return UnixMs(n)
 

@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "CONTROL_TEXTS",
     "MS_THRESHOLD",
+    "SECONDS_MIN",
     "ControlFrame",
     "OrderEventType",
     "Secret",
@@ -44,8 +45,13 @@ UnixMs = NewType("UnixMs", int)
 """Unix time in milliseconds."""
 
 MS_THRESHOLD = 100_000_000_000
-"""Integers at or above this are milliseconds, below it seconds (10**11 ms is 1973-03-03; 10**11 s is year
-5138). Used to normalize the fields the exchange sends in either unit (PROTOCOL 5.1)."""
+"""Integers at or above this are milliseconds (10**11 ms is 1973-03-03; 10**11 s is year 5138). A seconds
+field holding such a value is floored to seconds; see :data:`SECONDS_MIN` for the other direction."""
+
+SECONDS_MIN = 1_000_000_000
+"""A milliseconds field holding a value in ``[SECONDS_MIN, MS_THRESHOLD)`` (2001-09-09 .. 5138 as seconds)
+got seconds and is scaled to ms (PROTOCOL 5.1: the order event ``timestamp`` comes in both units). Smaller
+values are kept as milliseconds, so the normalization is idempotent and small simulated clocks survive."""
 
 
 class TradeStatus(enum.Enum):
