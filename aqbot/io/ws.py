@@ -40,8 +40,8 @@ reset once a connection has delivered its first frame.
 
 from __future__ import annotations
 
-import contextlib
 import logging
+import math
 import random
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -174,29 +174,33 @@ async def run_channel(
         reason = ""
         got_frame = False
         try:
-            async with contextlib.AsyncExitStack() as stack:
-                with trio.fail_after(spec.timing.connect_timeout):
-                    ws = await stack.enter_async_context(spec.connect())
+            # The connect deadline covers connecting and subscribing only; it is lifted once subscribed.
+            # (One scope around the whole connection, so the connection's own nursery nests inside it.)
+            with trio.CancelScope(deadline=trio.current_time() + spec.timing.connect_timeout) as connecting:
+                async with spec.connect() as ws:
                     await ws.send_message(spec.subscribe)
-                spec.stats.connects += 1
-                spec.stats.connected = True
-                listener.connected(spec.name, trio.current_time())
-                if not started:
-                    started = True
-                    task_status.started()
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(_pinger, ws, spec.timing.ping_interval, name=f"{spec.name}-ping")
-                    frames = _Reader(spec, listener, ws, seq)
-                    try:
-                        await frames.run()
-                    finally:
-                        seq = frames.seq
-                        got_frame = frames.got_frame
+                    connecting.deadline = math.inf
+                    spec.stats.connects += 1
+                    spec.stats.connected = True
+                    listener.connected(spec.name, trio.current_time())
+                    if not started:
+                        started = True
+                        task_status.started()
+                    async with trio.open_nursery() as nursery:
+                        nursery.start_soon(_pinger, ws, spec.timing.ping_interval, name=f"{spec.name}-ping")
+                        frames = _Reader(spec, listener, ws, seq)
+                        try:
+                            await frames.run()
+                        finally:
+                            seq = frames.seq
+                            got_frame = frames.got_frame
+            if connecting.cancelled_caught:
+                reason = f"connect timed out after {spec.timing.connect_timeout:g}s"
         except* (trio_websocket.ConnectionClosed, trio_websocket.HandshakeError) as group:
             reason = f"closed: {_first(group)!r}"
         except* StaleConnection as group:
             reason = f"stale: {_first(group)}"
-        except* (OSError, trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError) as group:
+        except* (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as group:
             reason = f"connect failed: {_first(group)!r}"
         except* WireError as group:
             reason = f"decode error: {_first(group)}"

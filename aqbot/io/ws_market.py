@@ -21,7 +21,7 @@ from typing import NoReturn
 import attrs
 import trio
 
-from aqbot.core.book import BookEvent, BookSnapshot, BookStatus, InvalidBookUpdate, OrderBook
+from aqbot.core.book import BookEvent, BookSnapshot, BookStatus, InvalidBookUpdate, LevelChange, OrderBook
 from aqbot.core.types import ConditionId, MarketSpec, TokenId
 from aqbot.errors import AqbotError
 from aqbot.io import edge
@@ -54,25 +54,50 @@ class BookBoard:
         return cls(books, market_of, versions)
 
     def apply(self, events: Sequence[BookEvent], now: float) -> set[ConditionId]:
-        """Apply book events (sync); return the markets whose books changed. Unknown tokens are ignored."""
+        """Apply book events (sync); return the markets whose books changed. Unknown tokens are ignored.
+
+        Consecutive level changes of one frame are applied per token with only the token's *last* entry
+        checked against the exchange's best bid/ask: correct whether the exchange reports the top of book
+        after each entry or after the whole message.
+        """
         touched: set[ConditionId] = set()
+        pending: dict[TokenId, list[LevelChange]] = {}
         for event in events:
-            book = self.books.get(event.token)
-            if book is None:
+            if event.token not in self.books:
                 continue
-            try:
-                status = book.apply(event, now)
-            except InvalidBookUpdate as exc:
-                log.warning("book %s: %s", event.token[:12], exc)
-                status = BookStatus.RESYNC
-            if status is BookStatus.RESYNC and not isinstance(event, BookSnapshot):
-                self.resync.add(event.token)
-                self._resync_wanted.set()
-            elif isinstance(event, BookSnapshot):
-                self.resync.discard(event.token)
+            if isinstance(event, LevelChange):
+                pending.setdefault(event.token, []).append(event)
+                continue
+            self._flush(pending, now, touched)
+            self._apply_one(event.token, event, now)
             touched.add(self.market_of[event.token])
+        self._flush(pending, now, touched)
         self._bump(touched)
         return touched
+
+    def _flush(
+        self, pending: dict[TokenId, list[LevelChange]], now: float, touched: set[ConditionId]
+    ) -> None:
+        for token, changes in pending.items():
+            self._apply_one(token, changes, now)
+            touched.add(self.market_of[token])
+        pending.clear()
+
+    def _apply_one(self, token: TokenId, what: BookEvent | list[LevelChange], now: float) -> None:
+        book = self.books[token]
+        try:
+            if isinstance(what, list):
+                status = book.apply_changes(what, now, verify_each=False)
+            else:
+                status = book.apply(what, now)
+        except InvalidBookUpdate as exc:
+            log.warning("book %s: %s", token[:12], exc)
+            status = BookStatus.RESYNC
+        if isinstance(what, BookSnapshot) and status is BookStatus.OK:
+            self.resync.discard(token)
+        elif status is BookStatus.RESYNC:
+            self.resync.add(token)
+            self._resync_wanted.set()
 
     def invalidate_all(self, reason: str) -> None:
         """Drop every book (a market-channel gap); quoters wake and find nothing to price."""

@@ -1,0 +1,377 @@
+"""The composition root: builds every object once and runs the nursery tree (DESIGN section 5).
+
+```
+main(params, connectors)                       signals: 1st SIGINT/SIGTERM = graceful, 2nd = cancel root
+└─ run_bot                                     opens the httpx2 clients, the ledger, replays it into the core
+   ├─ ledger writer + pump                     outlive the bot nursery: everything is flushed at exit
+   └─ bot nursery                              finally: shielded, bounded cancel-all + snapshot + flush
+      ├─ user channel reader  (started: subscribed)      -> UserFeed -> core, synchronously
+      ├─ market channel reader (started: subscribed)     -> BookBoard (latest value) + REST book resync
+      ├─ canceller, exchange guard, ledger health, periodic core snapshots
+      ├─ heartbeat            (started: first beat)
+      ├─ reconciler           (started: FIRST RECONCILIATION COMPLETE; nothing quotes before it)
+      ├─ position sync
+      └─ quoting scope -> run_market per market (each: gate watcher + quoter in a cancel scope,
+                                                   shielded bounded cleanup on halt)
+```
+
+Graceful shutdown (:meth:`BotHandle.request_shutdown`, the first Ctrl-C): the quoting scope is cancelled
+(each market cancels its orders and waits, bounded, for confirmations, while the user channel still
+runs), then a MANUAL halt makes the core cancel whatever is left, the bot waits up to ``shutdown_grace``
+for terminal confirmations, and only then stops the readers. Forced (the caller cancels, or a second
+Ctrl-C): the ``finally`` still sends ``DELETE /cancel-all`` inside a shielded, deadline-bound scope.
+
+Exchange endpoints are injected (:class:`ExchangeConnectors`), so the same code runs against Polymarket,
+the loopback simulator (real sockets) and the in-process simulator (memory streams, MockClock).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import random
+import signal
+import time
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+from typing import Any
+
+import attrs
+import httpx2
+import trio
+import trio_websocket
+
+from aqbot.app_state import BotHandle, BotStats, run_snapshots
+from aqbot.auth.l2 import ApiCreds
+from aqbot.auth.signer import OrderSigner
+from aqbot.auth.stamps import OrderStamper
+from aqbot.core.config import CoreConfig
+from aqbot.core.events import Channel
+from aqbot.core.halts import HaltReason
+from aqbot.core.lifecycle import OrderState
+from aqbot.core.strategy import Strategy
+from aqbot.core.types import MarketSpec
+from aqbot.errors import AqbotError
+from aqbot.io import edge
+from aqbot.io.heartbeat import run_heartbeat
+from aqbot.io.hub import Hub, run_canceller, run_ledger_health
+from aqbot.io.ledger import LedgerStore
+from aqbot.io.ledger_events import LedgerEvent
+from aqbot.io.ledger_writer import Offload, run_ledger_writer, to_thread
+from aqbot.io.positions import run_position_sync
+from aqbot.io.quoter import ExchangeGuard, QuoteContext, QuoterConfig, run_exchange_guard, run_market
+from aqbot.io.ratelimit import RateLimiter
+from aqbot.io.reconcile import Reconciler, run_reconciler
+from aqbot.io.rest import RestTransport
+from aqbot.io.rest_api import ClobApi, CredsSigner, DataApi
+from aqbot.io.ws import ChannelSpec, ChannelTiming, WsConnection, run_channel
+from aqbot.io.ws_market import BookBoard, MarketFeed, run_book_resync
+from aqbot.io.ws_replay import replay_ledger, snapshot_event
+from aqbot.io.ws_user import UserFeed, market_subscribe_frame, user_subscribe_frame
+from aqbot.wire.codec import decode_market_frame, decode_user_frame
+
+log = logging.getLogger(__name__)
+
+# Capacity of the channel between the ledger pump and the ledger writer.
+LEDGER_CHANNEL_SIZE = 1000
+
+WsOpener = Callable[[str], AbstractAsyncContextManager[WsConnection]]
+
+
+@attrs.frozen
+class ExchangeConnectors:
+    """Where the exchange is and how to reach it.
+
+    Attributes:
+        clob_url: CLOB REST base URL.
+        ws_base_url: WebSocket base ending in ``/``; ``market`` and ``user`` are appended.
+        data_api_url: Data API base URL.
+        ws_connect: opens a WebSocket to a URL (``trio_websocket.open_websocket_url`` on a real network).
+        http_transport: a fresh httpx2 transport per client (``None``: httpx2's default network transport).
+        wall_clock: Unix seconds as the exchange sees them (the simulator's clock in process).
+    """
+
+    clob_url: str
+    ws_base_url: str
+    data_api_url: str
+    ws_connect: WsOpener
+    http_transport: Callable[[], httpx2.AsyncBaseTransport] | None = None
+    wall_clock: Callable[[], float] = time.time
+
+    @classmethod
+    def network(cls, clob_url: str, ws_base_url: str, data_api_url: str) -> ExchangeConnectors:
+        """Real sockets (Polymarket, or the loopback simulator)."""
+        return cls(clob_url, ws_base_url, data_api_url, trio_websocket.open_websocket_url)
+
+    @classmethod
+    def simulator(cls, handle: Any) -> ExchangeConnectors:
+        """A running simulator (:class:`aqbot.sim.runner.SimHandle`), in process or on loopback."""
+        info, connector = handle.info, handle.connector
+        return cls(
+            info.rest_url,
+            info.ws_url.rstrip("/") + "/ws/",
+            info.data_api_url,
+            connector.ws_connect,
+            connector.http_transport,
+            wall_clock=lambda: handle.now_ms() / 1000.0,
+        )
+
+
+@attrs.frozen
+class BotTimers:
+    """Runtime timing (seconds); the limit-contract timers live in :class:`CoreConfig`."""
+
+    heartbeat_interval: float = 5.0
+    ws_ping_interval: float = 10.0
+    ws_stale: float = 30.0
+    market_silence: float | None = 120.0
+    position_sync_interval: float = 15.0
+    shutdown_grace: float = 10.0
+    snapshot_interval: float = 30.0
+
+
+@attrs.frozen
+class BotParams:
+    """Everything the bot needs besides the exchange connection. Build with :mod:`aqbot.run`.
+
+    Attributes:
+        markets: the markets to quote.
+        core: limits and limit-contract timing (its ``owner``/``funder`` identify aqbot's fills).
+        strategy: desired quotes per market.
+        creds: L2 API credentials (secrets redacted in reprs).
+        address: the signer EOA (``POLY_ADDRESS``).
+        signer: the order signer (its ``maker`` is the funder).
+        ledger_path: the SQLite ledger.
+        dry_run: connect, reconcile and sync, but never place, cancel or beat.
+    """
+
+    markets: tuple[MarketSpec, ...]
+    core: CoreConfig
+    strategy: Strategy
+    creds: ApiCreds
+    address: str
+    signer: OrderSigner
+    ledger_path: Path
+    quoter: QuoterConfig = attrs.Factory(QuoterConfig)
+    timers: BotTimers = attrs.Factory(BotTimers)
+    seed: int = 0
+    dry_run: bool = False
+
+    @property
+    def identity(self) -> edge.Identity:
+        return edge.Identity(self.creds.api_key, self.signer.maker)
+
+
+def _channel(name: str, url: str, connectors: ExchangeConnectors, subscribe: str, timing: ChannelTiming,
+             decode: Callable[[str], Any], **kw: Any) -> ChannelSpec[Any]:  # fmt: skip
+    return ChannelSpec(name, functools.partial(connectors.ws_connect, url), subscribe, decode, timing, **kw)
+
+
+async def run_bot(
+    params: BotParams,
+    connectors: ExchangeConnectors,
+    *,
+    alert: Callable[[str, str], None] = lambda key, text: None,
+    offload: Offload = to_thread,
+    task_status: trio.TaskStatus[BotHandle] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run the bot until :meth:`BotHandle.request_shutdown` (returns) or cancellation (re-raises).
+
+    ``task_status.started(handle)`` comes after the first reconciliation, when quoting may begin.
+    ``offload`` runs the ledger's blocking calls (a worker thread; deterministic MockClock tests pass an
+    inline runner, because a thread in flight lets the autojump clock jump).
+
+    Raises:
+        LedgerError: the ledger cannot be opened or replayed (nothing was started).
+    """
+    rng = random.Random(params.seed)
+    store_factory = functools.partial(LedgerStore.open, params.ledger_path)
+    now = trio.current_time()
+
+    def replay() -> Any:
+        with store_factory() as store:
+            return replay_ledger(store, params.core, params.markets, params.identity, now)
+
+    replayed = await offload(replay)
+    hub = Hub(replayed.core, alert=alert)
+    hub.apply(replayed.outcome)
+    hub.sink.record([snapshot_event(hub.core, trio.current_time())])
+    send, recv = trio.open_memory_channel[LedgerEvent](LEDGER_CHANNEL_SIZE)
+    async with contextlib.AsyncExitStack() as stack:
+        transport = connectors.http_transport
+        clob_http = await stack.enter_async_context(
+            httpx2.AsyncClient(base_url=connectors.clob_url, transport=transport() if transport else None)
+        )
+        data_http = await stack.enter_async_context(
+            httpx2.AsyncClient(base_url=connectors.data_api_url, transport=transport() if transport else None)
+        )
+        limiter = RateLimiter()
+        signer = CredsSigner(params.creds, params.address)
+        clob_rest = RestTransport(
+            clob_http, limiter, signer, random.Random(rng.random()), connectors.wall_clock
+        )
+        clob = ClobApi(clob_rest)
+        data = DataApi(RestTransport(data_http, limiter, None, random.Random(rng.random()), data_api=True))
+        async with trio.open_nursery() as infra:
+            await infra.start(
+                functools.partial(
+                    run_ledger_writer,
+                    store_factory,
+                    recv,
+                    on_failure=hub.writer_failed,
+                    on_recovered=hub.writer_recovered,
+                )
+            )
+            await infra.start(hub.sink.run_pump, send)
+            try:
+                await _run_tree(params, connectors, hub, clob, data, rng, task_status)
+            finally:
+                with trio.move_on_after(params.timers.shutdown_grace, shield=True):
+                    await _last_resort_cancel(hub, clob, params.dry_run)
+                hub.sink.record([snapshot_event(hub.core, trio.current_time())])
+                hub.record("shutdown", {"open_orders": len(hub.core.open_orders())})
+                hub.sink.close()
+
+
+async def _last_resort_cancel(hub: Hub, clob: ClobApi, dry_run: bool) -> None:
+    """If any order may still rest, DELETE /cancel-all (the answer is evidence, never a release)."""
+    if dry_run or not hub.core.open_orders():
+        return
+    try:
+        answer = await clob.cancel_all()
+    except AqbotError as exc:
+        log.error("shutdown cancel-all failed: %s (the heartbeat lapse will cancel within 10 s)", exc)
+        return
+    hub.apply(hub.core.on_cancel_answer(edge.cancel_answer(answer), trio.current_time()))
+
+
+async def _run_tree(
+    params: BotParams,
+    connectors: ExchangeConnectors,
+    hub: Hub,
+    clob: ClobApi,
+    data: DataApi,
+    rng: random.Random,
+    task_status: trio.TaskStatus[BotHandle],
+) -> None:
+    t = params.timers
+    me = params.identity
+    markets = params.markets
+    cids = [m.condition_id for m in markets]
+    board = BookBoard.for_markets(markets)
+    stats = BotStats()
+    timing = ChannelTiming(ping_interval=t.ws_ping_interval, stale_after=t.ws_stale)
+    creds = params.creds
+    user = _channel(
+        "user", connectors.ws_base_url + "user", connectors,
+        user_subscribe_frame(creds.api_key, creds.secret, creds.passphrase, cids),
+        timing, decode_user_frame, stats=stats.user,
+    )  # fmt: skip
+    tokens = [tok for m in markets for tok in m.tokens]
+    market = _channel(
+        "market", connectors.ws_base_url + "market", connectors, market_subscribe_frame(tokens),
+        attrs.evolve(timing, asset_silence=t.market_silence, reconnect_on_decode_error=True),
+        decode_market_frame, asset_of=edge.market_asset_of, assets=frozenset(tokens), stats=stats.market,
+    )  # fmt: skip
+    guard = ExchangeGuard(params.quoter.unavailable_hold, params.quoter.unavailable_hold_max)
+    ctx = QuoteContext(
+        hub, board, params.strategy, params.signer, OrderStamper(random.Random(rng.random())), clob,
+        creds.api_key, lambda: int(connectors.wall_clock() * 1000), guard, params.quoter,
+    )  # fmt: skip
+    reconciler = Reconciler(clob, hub, me, clob.rest.timestamp, [m.condition_id for m in markets])
+    handle = BotHandle(hub, board, params.markets, stats, ctx, reconciler.stats)
+
+    def market_down(reason: str, now: float) -> None:
+        hub.apply(hub.core.on_channel_down(Channel.MARKET, now, reason))
+
+    def market_up(now: float) -> None:
+        hub.apply(hub.core.on_channel_up(Channel.MARKET, now))
+
+    feed = MarketFeed(board, on_gap=market_down, on_connected=market_up)
+
+    async def fetch_book(token: str) -> Any:
+        return edge.book_snapshot(await clob.book(token))
+
+    await clob.check_version()
+    await clob.sync_time()
+    async with trio.open_nursery() as bot:
+        await bot.start(run_channel, user, UserFeed(hub, me), random.Random(rng.random()))
+        await bot.start(run_channel, market, feed, random.Random(rng.random()))
+        bot.start_soon(run_book_resync, board, fetch_book, name="book-resync")
+        bot.start_soon(run_ledger_health, hub, name="ledger-health")
+        bot.start_soon(run_snapshots, hub, t.snapshot_interval, name="snapshots")
+        if not params.dry_run:
+            bot.start_soon(run_canceller, hub, clob, name="canceller")
+            bot.start_soon(run_exchange_guard, guard, hub, name="exchange-guard")
+            beat = functools.partial(
+                run_heartbeat, clob, handle, stats.heartbeat, interval=t.heartbeat_interval
+            )
+            await bot.start(beat)
+        await bot.start(run_reconciler, reconciler, hub.waker)
+        bot.start_soon(
+            functools.partial(
+                run_position_sync, hub, data, params.signer.maker, [m.condition_id for m in markets],
+                stats.positions, interval=t.position_sync_interval,
+            ), name="position-sync",
+        )  # fmt: skip
+        quoting = trio.CancelScope()
+        quoting_done = trio.Event()
+        bot.start_soon(_run_quoting, ctx, markets, quoting, quoting_done, params.dry_run, name="quoting")
+        task_status.started(handle)
+        await handle.shutdown_requested.wait()
+        log.info("shutdown requested: stopping quoters")
+        quoting.cancel()
+        await quoting_done.wait()
+        hub.set_halt(HaltReason.MANUAL, "shutdown")
+        with trio.move_on_after(t.shutdown_grace):
+            await _wait_orders_settled(hub)
+        bot.cancel_scope.cancel()
+
+
+async def _run_quoting(
+    ctx: QuoteContext, markets: tuple[MarketSpec, ...], scope: trio.CancelScope, done: trio.Event, dry: bool
+) -> None:
+    try:
+        with scope:
+            if dry:
+                await trio.sleep_forever()
+            async with trio.open_nursery() as nursery:
+                for spec in markets:
+                    nursery.start_soon(run_market, ctx, spec, name=f"market-{spec.condition_id[:10]}")
+    finally:
+        done.set()
+
+
+async def _wait_orders_settled(hub: Hub) -> None:
+    seen = hub.version
+    while any(o.state is not OrderState.UNKNOWN for o in hub.core.open_orders()):
+        seen = await hub.wait_changed(seen)
+
+
+async def main(params: BotParams, connectors: ExchangeConnectors, **kw: Any) -> None:
+    """Run the bot with signal handling: first SIGINT/SIGTERM = graceful shutdown, second = force."""
+    async with trio.open_nursery() as root:
+        handle: BotHandle = await root.start(
+            functools.partial(_run_then_cancel, params, connectors, root, **kw)
+        )
+        root.start_soon(_watch_signals, handle, root.cancel_scope)
+
+
+async def _run_then_cancel(params: BotParams, connectors: ExchangeConnectors, root: trio.Nursery,
+                           *, task_status: trio.TaskStatus[BotHandle] = trio.TASK_STATUS_IGNORED,
+                           **kw: Any) -> None:  # fmt: skip
+    await run_bot(params, connectors, task_status=task_status, **kw)
+    root.cancel_scope.cancel()
+
+
+async def _watch_signals(handle: BotHandle, root: trio.CancelScope) -> None:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for signum in signals:
+            if handle.shutdown_requested.is_set():
+                log.error("second signal %s: forcing exit", signum)
+                root.cancel()
+                return
+            log.warning("signal %s: graceful shutdown (again to force)", signum)
+            handle.request_shutdown()

@@ -1,0 +1,187 @@
+"""The running bot's handle and its read-only state (for dashboards, metrics and tests).
+
+:meth:`BotHandle.state` returns a :class:`BotState`: an immutable snapshot built from the core's public
+queries and the tasks' counters, so a dashboard never touches the core's internals and never holds a
+reference into mutable state. Reading it is synchronous and cheap (call it every frame).
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import NoReturn
+
+import attrs
+import trio
+
+from aqbot.core.types import MarketSpec
+from aqbot.io.heartbeat import HeartbeatStats
+from aqbot.io.hub import Hub
+from aqbot.io.positions import PositionSyncStats
+from aqbot.io.quoter import QuoteContext
+from aqbot.io.reconcile import ReconcileStats
+from aqbot.io.ws import ChannelStats
+from aqbot.io.ws_market import BookBoard
+from aqbot.io.ws_replay import snapshot_event
+
+log = logging.getLogger(__name__)
+
+
+@attrs.define
+class BotStats:
+    """Mutable counters owned by the tasks (read through :meth:`BotHandle.state`)."""
+
+    user: ChannelStats = attrs.Factory(ChannelStats)
+    market: ChannelStats = attrs.Factory(ChannelStats)
+    heartbeat: HeartbeatStats = attrs.Factory(HeartbeatStats)
+    positions: PositionSyncStats = attrs.Factory(PositionSyncStats)
+
+
+@attrs.frozen
+class TokenState:
+    """One token: ``worst = held + open_buy`` against ``limit`` (the L1 contract)."""
+
+    token: str
+    market: str
+    held: Decimal
+    open_buy: Decimal
+    open_sell: Decimal
+    worst: Decimal
+    limit: Decimal
+    best_bid: Decimal | None
+    best_ask: Decimal | None
+
+
+@attrs.frozen
+class QuoteState:
+    """One of aqbot's orders that may still rest."""
+
+    order_id: str
+    token: str
+    side: str
+    price: Decimal
+    remaining: Decimal
+    state: str
+
+
+@attrs.frozen
+class HaltState:
+    reason: str
+    scope: str
+    since: float
+    detail: str
+
+
+@attrs.frozen
+class Health:
+    user_connected: bool
+    market_connected: bool
+    user_gaps: int
+    market_gaps: int
+    heartbeat_last_ok: float | None
+    heartbeat_lapsed: bool
+    reconcile_last_ok: float | None
+    reconcile_failures: int
+    positions_last_ok: float | None
+    ledger_buffered: int
+    ledger_failing: bool
+    placed: int
+    rejected: int
+    unknown: int
+
+
+@attrs.frozen
+class BotState:
+    """A read-only picture of the bot at ``now`` (Trio time)."""
+
+    now: float
+    tokens: tuple[TokenState, ...]
+    quotes: tuple[QuoteState, ...]
+    halts: tuple[HaltState, ...]
+    open_gaps: int
+    quoting_allowed: dict[str, bool]
+    health: Health
+
+
+@attrs.define
+class BotHandle:
+    """What :func:`aqbot.app.run_bot` hands to ``task_status.started``."""
+
+    hub: Hub
+    board: BookBoard
+    markets: tuple[MarketSpec, ...]
+    stats: BotStats
+    quotes: QuoteContext
+    reconcile: ReconcileStats
+    shutdown_requested: trio.Event = attrs.Factory(trio.Event)
+
+    def request_shutdown(self) -> None:
+        """Graceful stop: quoters cancel their orders and wait for confirmations, then the bot exits."""
+        self.shutdown_requested.set()
+
+    # HeartbeatListener (the heartbeat task reports here)
+    def heartbeat_ok(self, now: float) -> None:
+        pass
+
+    def heartbeat_failed(self, reason: str, now: float) -> None:
+        self.hub.alert("heartbeat", f"heartbeat failed: {reason}")
+
+    def heartbeat_lapsed(self, now: float, last_ok: float | None) -> None:
+        self.hub.alert("heartbeat-lapsed", "heartbeat lapsed: the exchange may have cancelled every order")
+        self.hub.waker.wake("heartbeat lapsed")
+
+    def state(self) -> BotState:
+        """An immutable snapshot (see the module docstring)."""
+        core = self.hub.core
+        now = trio.current_time()
+        tokens = []
+        for spec in self.markets:
+            for token in spec.tokens:
+                e = core.token_exposure(token)
+                book = self.board.books[token]
+                bid, ask = book.best_bid(), book.best_ask()
+                tokens.append(
+                    TokenState(
+                        token,
+                        spec.condition_id,
+                        e.held,
+                        e.open_buy,
+                        e.open_sell,
+                        e.worst,
+                        core.exposure.limits.max_for(token),
+                        None if bid is None else bid.price,
+                        None if ask is None else ask.price,
+                    )
+                )
+        quotes = tuple(
+            QuoteState(
+                o.order_id, o.token, o.side.value, o.price, core.exposure.remaining(o.order_id), o.state.value
+            )
+            for o in core.open_orders()
+        )
+        halts = tuple(
+            HaltState(h.reason.value, f"{h.scope.kind.value}:{h.scope.key}", h.since, h.detail)
+            for h in core.halts.active
+        )
+        s = self.stats
+        health = Health(
+            s.user.connected, s.market.connected, s.user.gaps, s.market.gaps,
+            s.heartbeat.last_ok, s.heartbeat.lapsed, self.reconcile.last_ok, self.reconcile.failures,
+            s.positions.last_ok, self.hub.sink.buffered, self.hub.ledger_failing,
+            self.quotes.placed, self.quotes.rejected, self.quotes.unknown,
+        )  # fmt: skip
+        allowed = {m.condition_id: core.can_quote(m.condition_id, now).allowed for m in self.markets}
+        return BotState(now, tuple(tokens), quotes, halts, len(core.gaps.gaps), allowed, health)
+
+
+async def run_snapshots(
+    hub: Hub, interval: float, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> NoReturn:
+    """Write a ``snapshot`` ledger row every ``interval`` seconds (shortens the replay). Runs until
+    cancelled."""
+    task_status.started()
+    deadline = trio.current_time()
+    while True:
+        deadline += interval
+        await trio.sleep_until(deadline)
+        hub.sink.record([snapshot_event(hub.core, trio.current_time())])

@@ -1,0 +1,214 @@
+"""``aqbot run --config FILE [--dry-run]``: quote live markets with the configured account.
+
+:func:`add_run_parser` registers the subcommand (the lead wires it into :mod:`aqbot.cli`);
+:func:`run_command` is its handler. :func:`params_from_config` turns a validated
+:class:`~aqbot.config.Config` plus the markets' exchange facts into :class:`~aqbot.app.BotParams`;
+:func:`params_for_sim` does the same for an account of a running simulator (paper runs and tests).
+
+Exit codes (aqbot.cli): 0 clean stop, 2 bad configuration or credentials (one line on stderr naming the
+field), 1 a runtime failure that stopped the bot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from aqbot.app import BotParams, BotTimers, ExchangeConnectors, main
+from aqbot.auth.keys import SigningKey
+from aqbot.auth.l2 import ApiCreds
+from aqbot.auth.order import SignatureType
+from aqbot.auth.signer import OrderSigner
+from aqbot.core.config import CoreConfig
+from aqbot.core.exposure import Limits
+from aqbot.core.strategy import SkewedMidStrategy, StrategyConfig
+from aqbot.core.types import MarketSpec
+from aqbot.errors import AqbotError, ConfigError, SecretsError
+from aqbot.io.quoter import QuoterConfig
+
+log = logging.getLogger(__name__)
+
+
+def add_run_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``run`` on an ``argparse`` subparsers object; returns the new parser."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "run",
+        help="quote the configured markets (live)",
+        description="Run the bot against the configured exchange. Ctrl-C once: cancel orders and stop; "
+        "twice: force.",
+    )
+    parser.add_argument("--config", required=True, type=Path, metavar="FILE", help="TOML configuration")
+    parser.add_argument("--dry-run", action="store_true", help="connect and reconcile, never place orders")
+    parser.set_defaults(handler=run_command)
+    return parser
+
+
+def _secret(value: Any) -> str:
+    return str(value.reveal()) if hasattr(value, "reveal") else str(value)
+
+
+def strategy_of(config: Any) -> SkewedMidStrategy:
+    """The default strategy from the ``[strategy]`` section."""
+    s = config.strategy
+    return SkewedMidStrategy(
+        StrategyConfig(
+            half_spread_ticks=s.half_spread_ticks,
+            size=s.size,
+            max_levels=s.max_levels,
+            level_step_ticks=s.level_step_ticks,
+            skew_per_share=s.skew_per_share,
+            max_skew=s.max_skew,
+            max_book_age=config.timers.market_data_stale,
+            quote_both_tokens=s.quote_both_tokens,
+            target_rewards=s.target_rewards,
+        )
+    )
+
+
+def core_config_of(config: Any, owner: str, funder: str, markets: tuple[MarketSpec, ...]) -> CoreConfig:
+    """Limits and limit-contract timing from the ``[limits]``, ``[halt]`` and ``[timers]`` sections."""
+    per_token = tuple(
+        (token, m.max_position)
+        for m in config.markets
+        if m.max_position is not None
+        for token in (m.yes_token, m.no_token)
+        if token is not None
+    )
+    lim = config.limits
+    return CoreConfig(
+        limits=Limits(lim.max_position, lim.max_market_notional, lim.max_global_notional, per_token),
+        owner=owner, funder=funder, grace=config.timers.snapshot_grace,
+        protection_window=config.timers.protection_window,
+        position_mismatch_syncs=config.halt.position_mismatch_syncs,
+        halt_on_ws_gaps=config.halt.halt_on_ws_gaps,
+        ws_gap_reconcile_attempts=config.halt.ws_gap_reconcile_attempts,
+        ws_gap_recovery_interval=config.halt.ws_gap_recovery_interval_seconds,
+        reconcile_interval=config.timers.reconcile_interval,
+    )  # fmt: skip
+
+
+def timers_of(config: Any) -> BotTimers:
+    t = config.timers
+    return BotTimers(
+        heartbeat_interval=t.heartbeat_interval, ws_ping_interval=t.ws_ping_interval, ws_stale=t.ws_stale,
+        position_sync_interval=t.position_sync_interval, shutdown_grace=t.shutdown_grace,
+    )  # fmt: skip
+
+
+def params_from_config(config: Any, markets: tuple[MarketSpec, ...], *, dry_run: bool = False) -> BotParams:
+    """BotParams for a live run. ``markets`` carry the exchange's tick sizes (see :func:`market_specs`).
+
+    Raises:
+        SecretsError: credentials are missing (API credentials must be set; L1 derivation is not wired).
+        ConfigError: an invalid account setting.
+    """
+    creds = config.credentials
+    if creds is None or not creds.has_api_credentials:
+        raise SecretsError("AQBOT_PRIVATE_KEY and AQBOT_API_KEY/SECRET/PASSPHRASE are required for `run`")
+    key = SigningKey.from_hex(_secret(creds.private_key))
+    account = config.account
+    signer = OrderSigner(
+        key,
+        config.endpoints.chain_id,
+        funder=account.funder,
+        signature_type=SignatureType(account.signature_type),
+    )
+    api = ApiCreds(_secret(creds.api_key), _secret(creds.api_secret), _secret(creds.api_passphrase))
+    return BotParams(
+        markets=markets,
+        core=core_config_of(config, api.api_key, signer.maker, markets),
+        strategy=strategy_of(config),
+        creds=api,
+        address=key.address,
+        signer=signer,
+        ledger_path=Path(config.ledger.path),
+        quoter=QuoterConfig(requote_interval=config.strategy.requote_interval),
+        timers=timers_of(config),
+        dry_run=dry_run or config.dry_run,
+    )
+
+
+def market_specs_from_config(config: Any) -> tuple[MarketSpec, ...]:
+    """Markets from ``[[markets]]`` (condition id and both token ids are required for a live run).
+
+    The tick size defaults to 0.01; the quoter uses the tick the exchange's book announces once known.
+    """
+    specs = []
+    for i, m in enumerate(config.markets):
+        if not m.enabled:
+            continue
+        if m.condition_id is None or m.yes_token is None or m.no_token is None:
+            raise ConfigError(f"markets[{i}]", "condition_id, yes_token and no_token are required for `run`")
+        specs.append(MarketSpec(m.condition_id, m.yes_token, m.no_token, Decimal("0.01")))
+    if not specs:
+        raise ConfigError("markets", "no enabled market to quote")
+    return tuple(specs)
+
+
+def params_for_sim(
+    handle: Any,
+    ledger_path: Path,
+    *,
+    account: int = 0,
+    max_position: Decimal = Decimal(20),
+    strategy: StrategyConfig | None = None,
+    markets: int | None = None,
+    seed: int = 0,
+    **core_overrides: Any,
+) -> BotParams:
+    """BotParams trading simulator account ``account`` on the simulator's markets (paper runs, tests)."""
+    acct = handle.accounts[account]
+    key = SigningKey.from_hex(acct.private_key)
+    signer = OrderSigner(
+        key, handle.info.chain_id, funder=acct.funder, signature_type=SignatureType(acct.signature_type)
+    )
+    specs = tuple(
+        MarketSpec(
+            str(m["condition_id"]),
+            str(m["tokens"][0]["token_id"]),
+            str(m["tokens"][1]["token_id"]),
+            Decimal(str(m["tick_size"])),
+            Decimal(str(m["min_order_size"])),
+            bool(m["neg_risk"]),
+        )
+        for m in handle.info.markets[:markets]
+    )
+    core = CoreConfig(limits=Limits(max_position), owner=acct.api_key, funder=signer.maker, **core_overrides)
+    return BotParams(
+        markets=specs,
+        core=core,
+        strategy=SkewedMidStrategy(strategy or StrategyConfig(half_spread_ticks=2, size=Decimal(10))),
+        creds=acct.creds,
+        address=key.address,
+        signer=signer,
+        ledger_path=ledger_path,
+        seed=seed,
+    )
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """The ``run`` handler: load the configuration, build the bot, run it until stopped."""
+    from aqbot.config import load_config
+
+    try:
+        config = load_config(args.config, os.environ)
+        markets = market_specs_from_config(config)
+        params = params_from_config(config, markets, dry_run=args.dry_run)
+    except (ConfigError, SecretsError) as exc:
+        print(f"aqbot run: {exc}", file=sys.stderr)
+        return 2
+    endpoints = config.endpoints
+    connectors = ExchangeConnectors.network(endpoints.clob_url, endpoints.ws_url, endpoints.data_api_url)
+    try:
+        trio.run(main, params, connectors)
+    except AqbotError as exc:
+        print(f"aqbot run: stopped: {exc}", file=sys.stderr)
+        return 1
+    return 0
