@@ -8,6 +8,7 @@ decimal string becomes an integer, and the ``fmt_*`` helpers the one place where
 
 from __future__ import annotations
 
+import functools
 import logging
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ def parse_units(text: str) -> int:
     return int(whole) * ONE + (int(frac.ljust(6, "0")) if frac else 0)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def fmt_units(units: int, min_dp: int = 0) -> str:
     """Format base units as a decimal string, trailing zeros trimmed, at least ``min_dp`` decimals."""
     sign = "-" if units < 0 else ""
