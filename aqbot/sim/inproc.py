@@ -7,9 +7,9 @@ A *connector* is what the bot's runtime takes to reach an exchange (real or simu
 
 :class:`MemoryNetwork` runs both over memory (STYLE P8): REST requests go straight into the simulator's ASGI
 app (:class:`AsgiTransport`), and WebSocket clients connect through a :class:`MemoryListener` whose streams
-are
-``trio.testing.lockstep_stream_pair`` (a send blocks until the peer reads, like a socket with a full
-window, so a client that stops reading really does back up the server). Nothing touches a socket, so
+are :func:`memory_socket_pair`: in-memory pipes with a bounded buffer, so a client that stops reading backs
+up the server exactly as a full TCP window would (and a cancelled send leaves the stream usable, as a
+socket's does). Nothing touches a socket, so
 ``MockClock(autojump_threshold=0)`` is safe and a simulated hour takes seconds.
 
 :class:`SocketConnector` is the real-network twin: the default ``httpx2`` transport and
@@ -32,7 +32,6 @@ from urllib.parse import urlsplit
 import attrs
 import httpx2
 import trio
-import trio.testing
 import trio_websocket
 
 logger = logging.getLogger(__name__)
@@ -46,6 +45,8 @@ WsConnect = Callable[[str], AbstractAsyncContextManager[trio_websocket.WebSocket
 
 LISTEN_BACKLOG = 16
 """Pending in-memory WebSocket connections before ``connect`` blocks."""
+PIPE_BUFFER = 64 * 1024
+"""Bytes an in-memory pipe holds before ``send_all`` blocks (a socket's send + receive buffers)."""
 
 
 class Connector(Protocol):
@@ -64,7 +65,8 @@ class AsgiTransport(httpx2.AsyncBaseTransport):
     """An ``httpx2`` transport that calls an ASGI app in the same Trio run (no sockets).
 
     A response whose body falls short of its ``content-length`` is the simulator's "answer lost" fault and
-    raises ``httpx2.ReadTimeout``; so does an app that returns without starting a response.
+    raises ``httpx2.ReadTimeout`` after the client's own read timeout (virtual time under MockClock); so does
+    an app that returns without finishing a response.
 
     Args:
         app: the ASGI application.
@@ -117,8 +119,16 @@ class AsgiTransport(httpx2.AsyncBaseTransport):
         await self._app(scope, receive, send)
         content = b"".join(parts)
         if status is None or not done or _short_body(headers, len(content)):
+            await trio.sleep(_read_timeout(request))
             raise httpx2.ReadTimeout("simulated: the answer was lost", request=request)
         return httpx2.Response(status, headers=headers, content=content, request=request)
+
+
+def _read_timeout(request: httpx2.Request) -> float:
+    """The client's read timeout for ``request`` in seconds (0 if none): how long a lost answer takes."""
+    timeouts = request.extensions.get("timeout")
+    value = timeouts.get("read") if isinstance(timeouts, dict) else None
+    return float(value) if isinstance(value, int | float) else 0.0
 
 
 def _short_body(headers: list[tuple[bytes, bytes]], got: int) -> bool:
@@ -129,8 +139,84 @@ def _short_body(headers: list[tuple[bytes, bytes]], got: int) -> bool:
 
 
 @attrs.define(eq=False)
+class _Pipe:
+    """One direction of an in-memory connection: a bounded byte buffer and who is waiting on it."""
+
+    limit: int
+    buf: bytearray = attrs.field(factory=bytearray)
+    send_closed: bool = False
+    recv_closed: bool = False
+    lot: trio.lowlevel.ParkingLot = attrs.field(factory=trio.lowlevel.ParkingLot)
+
+
+class _PipeSend(trio.abc.SendStream):
+    def __init__(self, pipe: _Pipe) -> None:
+        self._pipe = pipe
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        pipe = self._pipe
+        await trio.lowlevel.checkpoint()
+        while True:
+            if pipe.send_closed:
+                raise trio.ClosedResourceError("this end is closed")
+            if pipe.recv_closed:
+                raise trio.BrokenResourceError("the peer closed the connection")
+            if len(pipe.buf) < pipe.limit:
+                break
+            await pipe.lot.park()
+        pipe.buf += data
+        pipe.lot.unpark_all()
+
+    async def wait_send_all_might_not_block(self) -> None:
+        pipe = self._pipe
+        await trio.lowlevel.checkpoint()
+        while len(pipe.buf) >= pipe.limit and not (pipe.send_closed or pipe.recv_closed):
+            await pipe.lot.park()
+
+    async def aclose(self) -> None:
+        self._pipe.send_closed = True
+        self._pipe.lot.unpark_all()
+        await trio.lowlevel.checkpoint()
+
+
+class _PipeReceive(trio.abc.ReceiveStream):
+    def __init__(self, pipe: _Pipe) -> None:
+        self._pipe = pipe
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        pipe = self._pipe
+        await trio.lowlevel.checkpoint()
+        while True:
+            if pipe.recv_closed:
+                raise trio.ClosedResourceError("this end is closed")
+            if pipe.buf or pipe.send_closed:
+                break
+            await pipe.lot.park()
+        n = len(pipe.buf) if max_bytes is None else min(max_bytes, len(pipe.buf))
+        chunk = bytes(pipe.buf[:n])
+        del pipe.buf[:n]
+        pipe.lot.unpark_all()
+        return chunk
+
+    async def aclose(self) -> None:
+        self._pipe.recv_closed = True
+        self._pipe.lot.unpark_all()
+        await trio.lowlevel.checkpoint()
+
+
+def memory_socket_pair(
+    limit: int = PIPE_BUFFER,
+) -> tuple[trio.StapledStream[Any, Any], trio.StapledStream[Any, Any]]:
+    """A connected ``(client, server)`` pair of in-memory streams with socket-like flow control."""
+    up, down = _Pipe(limit), _Pipe(limit)
+    client = trio.StapledStream(_PipeSend(up), _PipeReceive(down))
+    server = trio.StapledStream(_PipeSend(down), _PipeReceive(up))
+    return client, server
+
+
+@attrs.define(eq=False)
 class MemoryListener(trio.abc.Listener[trio.abc.Stream]):
-    """A ``trio.abc.Listener`` whose connections are in-memory lockstep stream pairs (STYLE P8)."""
+    """A ``trio.abc.Listener`` whose connections are :func:`memory_socket_pair` streams (STYLE P8)."""
 
     _send: trio.MemorySendChannel[trio.abc.Stream]
     _recv: trio.MemoryReceiveChannel[trio.abc.Stream]
@@ -142,7 +228,7 @@ class MemoryListener(trio.abc.Listener[trio.abc.Stream]):
 
     async def connect(self) -> trio.abc.Stream:
         """Open a connection; returns the client end (the server end goes to :meth:`accept`)."""
-        client, server = trio.testing.lockstep_stream_pair()
+        client, server = memory_socket_pair()
         await self._send.send(server)
         return client
 

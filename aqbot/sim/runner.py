@@ -32,7 +32,7 @@ import trio
 import trio_websocket
 
 from aqbot.sim.engine import Engine
-from aqbot.sim.faults import profile
+from aqbot.sim.faults import FaultConfig, profile
 from aqbot.sim.flow import Flow, FlowConfig
 from aqbot.sim.info import CHAIN_ID, SimAccount, SimInfo, generate_accounts
 from aqbot.sim.inproc import Connector, MemoryNetwork, SocketConnector
@@ -42,7 +42,7 @@ from aqbot.sim.server_auth import KeyRing
 from aqbot.sim.server_routes import PAGE_SIZE, SimBackend
 from aqbot.sim.tape import Tape
 from aqbot.sim.units import parse_units
-from aqbot.sim.ws import WsHub
+from aqbot.sim.ws import QUEUE_SIZE, WsHub
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +72,8 @@ class SimConfig:
         port: REST port (0 = ephemeral).
         ws_port: WebSocket port (0 = ephemeral).
         deterministic_scheduling: in process, seed Trio's scheduler from ``seed``.
+        fault_config: explicit fault knobs (overrides ``faults``; for tests and experiments).
+        ws_queue_size: per-connection WebSocket queue bound before a slow client is disconnected.
     """
 
     seed: int = 1
@@ -88,6 +90,8 @@ class SimConfig:
     port: int = 0
     ws_port: int = 0
     deterministic_scheduling: bool = True
+    fault_config: FaultConfig | None = None
+    ws_queue_size: int = QUEUE_SIZE
 
 
 @attrs.define(eq=False)
@@ -202,7 +206,7 @@ def _build(config: SimConfig, tape: Tape, epoch_ms: int) -> _Parts:
         seed=config.seed,
         markets=markets,
         accounts=configs,
-        fault_config=profile(config.faults),
+        fault_config=config.fault_config if config.fault_config is not None else profile(config.faults),
         tape=tape,
         start_ms=epoch_ms,
     )
@@ -210,7 +214,7 @@ def _build(config: SimConfig, tape: Tape, epoch_ms: int) -> _Parts:
     keys = KeyRing(config.seed, CHAIN_ID)
     for a in accounts:
         keys.register_account(a)
-    hub = WsHub(engine.book_event, keys, engine.faults, tape, clock)
+    hub = WsHub(engine.book_event, keys, engine.faults, tape, clock, queue_size=config.ws_queue_size)
     backend = SimBackend(
         engine=engine, keys=keys, clock=clock, publish=hub.publish, page_size=config.page_size
     )

@@ -81,6 +81,7 @@ class WsHub:
         faults: the fault plan (its WS stream).
         tape: where overflows are recorded.
         clock: simulated now in ms.
+        queue_size: pending messages per connection before it is disconnected.
     """
 
     def __init__(
@@ -90,7 +91,10 @@ class WsHub:
         faults: FaultPlan,
         tape: Tape,
         clock: Callable[[], int],
+        *,
+        queue_size: int = QUEUE_SIZE,
     ) -> None:
+        self._queue_size = queue_size
         self._book_event = book_event
         self._keys = keys
         self._faults = faults
@@ -192,7 +196,7 @@ class WsHub:
             self._queue(conn, due, text)
 
     def _queue(self, conn: WsConn, due: float, text: str | None) -> None:
-        if conn.held >= QUEUE_SIZE:
+        if conn.held >= self._queue_size:
             self._overflow(conn)
             return
         try:
@@ -219,7 +223,7 @@ class WsHub:
             await request.reject(404)
             return
         ws = await request.accept()
-        send, recv = trio.open_memory_channel[tuple[float, int, str | None]](QUEUE_SIZE)
+        send, recv = trio.open_memory_channel[tuple[float, int, str | None]](self._queue_size)
         conn = WsConn(cid=next(self._ids), channel=path.rsplit("/", 1)[1], send=send, recv=recv)
         try:
             with conn.scope:

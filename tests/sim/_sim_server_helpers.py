@@ -10,6 +10,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
 import httpx2
 from py_clob_client_v2.clob_types import CreateOrderOptions, MarketOrderArgsV2, OrderArgsV2
 from py_clob_client_v2.order_builder.builder import OrderBuilder
@@ -20,6 +21,9 @@ from py_clob_client_v2.signer import Signer
 from aqbot.auth.keys import SigningKey
 from aqbot.auth.l1 import l1_headers
 from aqbot.auth.l2 import l2_headers
+from aqbot.auth.order import SignatureType, SignedOrder, compute_order_id, order_digest
+from aqbot.auth.order_wire import order_to_wire
+from aqbot.core.types import Side
 from aqbot.sim.info import CHAIN_ID, SimAccount
 
 WALL_TS = 1_767_225_600
@@ -105,3 +109,54 @@ async def call(
     return await http.request(
         method, path, headers=headers, content=text.encode() if text is not None else None, params=params
     )
+
+
+ZERO32 = "0x" + "00" * 32
+
+
+def fixed_limit_body(
+    account: SimAccount,
+    token: str,
+    price_cents: int,
+    size: int,
+    side: str,
+    *,
+    salt: int,
+    neg_risk: bool = False,
+    order_type: str = "GTC",
+) -> dict[str, Any]:
+    """A limit order on a 0.01 tick with a fixed salt and timestamp (same bytes every run).
+
+    ``price_cents`` is the price in cents, ``size`` whole shares.
+    """
+    shares = size * 1_000_000
+    pusd = size * price_cents * 10_000
+    maker_amount, taker_amount = (pusd, shares) if side == "BUY" else (shares, pusd)
+    unsigned = SignedOrder(
+        salt=salt,
+        maker=account.funder,
+        signer=account.address,
+        token_id=token,
+        maker_amount=maker_amount,
+        taker_amount=taker_amount,
+        side=Side(side),
+        signature_type=SignatureType(account.signature_type),
+        timestamp_ms=1_767_225_600_000 + salt,
+        metadata=ZERO32,
+        builder=ZERO32,
+        expiration=0,
+        signature="",
+        order_id="",
+    )
+    digest = order_digest(unsigned, CHAIN_ID, neg_risk)
+    signature = "0x" + SigningKey.from_hex(account.private_key).sign_digest(digest).hex()
+    signed = attrs.evolve(
+        unsigned, signature=signature, order_id=compute_order_id(unsigned, CHAIN_ID, neg_risk)
+    )
+    return {
+        "order": order_to_wire(signed),
+        "owner": account.api_key,
+        "orderType": order_type,
+        "deferExec": False,
+        "postOnly": False,
+    }
