@@ -46,6 +46,9 @@ TOKEN_DECIMALS: Final = 6
 # Extra decimals the SDK rounds *up* at before flooring the pUSD leg (absorbs float noise).
 _GUARD_DECIMALS: Final = 4
 _GUARD: Final = 10**_GUARD_DECIMALS
+# Largest accepted order of magnitude of a size or amount (10**15 shares or pUSD is far beyond any market);
+# it also bounds the integers the exact arithmetic builds.
+_MAX_MAGNITUDE: Final = 15
 # Powers of ten as a table: exact ints, typed as int (``10 ** n`` with a variable ``n`` is ``Any`` to mypy).
 _POW10: Final[tuple[int, ...]] = tuple(10**i for i in range(64))
 
@@ -87,16 +90,20 @@ def round_config(tick: Decimal) -> RoundConfig:
 def _ratio(value: Decimal, what: str) -> tuple[int, int]:
     if not value.is_finite() or value <= 0:
         raise InvalidOrderSpec(f"{what} must be a positive finite number, got {value}")
+    if value.adjusted() > _MAX_MAGNITUDE:
+        raise InvalidOrderSpec(f"{what} is implausibly large: {value:.3E}")
     return value.as_integer_ratio()
 
 
 def _check_price(price: Decimal, tick: Decimal) -> None:
     # The SDK's ``price_valid``: tick <= price <= 1 - tick, on the price as given.
-    if not (tick <= price <= 1 - tick):
+    if not price.is_finite() or not (tick <= price <= 1 - tick):
         raise InvalidOrderSpec(f"invalid price ({price}), min: {tick} - max: {1 - tick}")
 
 
 def _floor_units(value: Decimal, decimals: int, what: str) -> int:
+    if value.is_finite() and value > 0 and value.adjusted() < -decimals:
+        return 0  # below one unit: skip the (possibly huge) exact ratio
     num, den = _ratio(value, what)
     return num * _POW10[decimals] // den
 

@@ -152,6 +152,9 @@ def test_off_grid_half_rounds_half_even() -> None:
         ("0.5", "0.009", "0.01"),  # floors to zero shares
         ("0.5", "NaN", "0.01"),
         ("0.5", "Infinity", "0.01"),
+        ("NaN", "10", "0.01"),
+        ("sNaN", "10", "0.01"),
+        ("-Infinity", "10", "0.01"),
         ("0.5", "10", "0.02"),  # not a tick size
         ("0.5", "10", "0.05"),
     ],
@@ -174,3 +177,33 @@ def test_side_must_be_a_side() -> None:
         limit_order_amounts("BUY", D("0.5"), D("10"), D("0.01"))  # type: ignore[arg-type]
     with pytest.raises(InvalidOrderSpec):
         market_order_amounts("SELL", D("10"), D("0.5"), D("0.01"))  # type: ignore[arg-type]
+
+
+_any_decimal = st.one_of(
+    st.builds(lambda m, e: Decimal(m).scaleb(e), st.integers(-(10**20), 10**20), st.integers(-40, 40)),
+    st.integers(-(2 * 10**6), 2 * 10**6).map(lambda u: Decimal(u).scaleb(-6)),
+    st.sampled_from(
+        [D("NaN"), D("sNaN"), D("Infinity"), D("-Infinity"), D(0), D("1E+100000"), D("1E-100000")]
+    ),
+)
+
+
+@given(
+    side=st.sampled_from(Side),
+    price=_any_decimal,
+    size=_any_decimal,
+    tick=st.sampled_from([*TICKS, D("0.02"), D("1"), D("NaN"), D("0")]),
+    market=st.booleans(),
+)
+def test_only_positive_amounts_or_invalid_order_spec(
+    side: Side, price: Decimal, size: Decimal, tick: Decimal, market: bool
+) -> None:
+    try:
+        if market:
+            maker, taker = market_order_amounts(side, size, price, tick)
+        else:
+            maker, taker = limit_order_amounts(side, price, size, tick)
+    except InvalidOrderSpec:
+        return
+    assert maker > 0
+    assert taker > 0
