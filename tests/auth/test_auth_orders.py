@@ -417,3 +417,30 @@ def test_recover_rejects_malformed_signatures() -> None:
     for bad in ("0x", "0x" + "00" * 65, str(data["signature"])[:-2], "zz", str(data["signature"]) + "00"):
         with pytest.raises(InvalidSignature):
             recover_order_signer(attrs.evolve(order, signature=bad), 137, False)
+
+
+_json_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**300), 2**300),
+    st.floats(allow_nan=False),
+    st.text(max_size=80),
+    st.text("0123456789abcdefx", max_size=70),
+    st.lists(st.integers(), max_size=3),
+)
+
+
+@given(
+    changes=st.dictionaries(st.sampled_from(list(_wire())), _json_values, max_size=4), neg_risk=st.booleans()
+)
+def test_wire_decoding_raises_only_wire_error(changes: dict[str, object], neg_risk: bool) -> None:
+    data = {**_wire(), **changes}
+    try:
+        order = signed_order_from_wire(data, chain_id=137, neg_risk=neg_risk)
+    except WireError:
+        return
+    assert order.order_id == compute_order_id(order, 137, neg_risk)
+    try:
+        recover_order_signer(order, 137, neg_risk)
+    except InvalidSignature:
+        pass
