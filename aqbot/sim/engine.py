@@ -93,6 +93,7 @@ class Engine(QueryMixin, OrderEntry):
         )
         self.heartbeats: dict[str, HeartbeatState] = {}
         self._expiries: list[tuple[int, int, str]] = []
+        self._delayed: list[tuple[int, int, str]] = []
         self._expiry_seq = 0
         initial = list(accounts or [])
         tape.write(
@@ -152,6 +153,8 @@ class Engine(QueryMixin, OrderEntry):
             best = min(best, (settle, "settle"))
         if self._expiries:
             best = min(best, (self._expiries[0][0], "expiry"))
+        if self._delayed:
+            best = min(best, (self._delayed[0][0], "delayed"))
         for owner, hb in self.heartbeats.items():
             if self.live.get(owner):
                 best = min(best, (hb.last_ms + HEARTBEAT_TIMEOUT_MS + 1, "heartbeat"))
@@ -171,6 +174,13 @@ class Engine(QueryMixin, OrderEntry):
         elif kind == "settle":
             for _, tid, status in self.settlement.due(t):
                 self._settle_status(self.trades[tid], status, t)
+        elif kind == "delayed":
+            while self._delayed and self._delayed[0][0] <= t:
+                _, _, oid = heapq.heappop(self._delayed)
+                order = self.orders[oid]
+                if order.status == "DELAYED":
+                    order.status = "LIVE"
+                    self.execute(self.markets[order.market], order, t)
         elif kind == "expiry":
             while self._expiries and self._expiries[0][0] <= t:
                 _, _, oid = heapq.heappop(self._expiries)
@@ -189,7 +199,7 @@ class Engine(QueryMixin, OrderEntry):
     def _cancel_owner(self, owner: str, now_ms: int, reason: str) -> None:
         touched: dict[str, MarketState] = {}
         for order in list(self.live.get(owner, {}).values()):
-            if order.status == "LIVE":
+            if order.status in ("LIVE", "DELAYED"):
                 self.cancel_order_now(order, now_ms, reason)
                 touched[order.market] = self.markets[order.market]
         for ms in touched.values():
@@ -210,6 +220,10 @@ class Engine(QueryMixin, OrderEntry):
         """Put the exchange in 503 cancel-only mode from ``at_ms`` for ``duration_ms``."""
         self.cancel_only_until_ms = at_ms + duration_ms
         self.tape.fault(at_ms, "cancel_only_503", {"until_ms": self.cancel_only_until_ms})
+
+    def _schedule_delayed(self, order: SimOrder, due_ms: int) -> None:
+        self._expiry_seq += 1
+        heapq.heappush(self._delayed, (due_ms, self._expiry_seq, order.order_id))
 
     def _schedule_expiry(self, order: SimOrder) -> None:
         self._expiry_seq += 1

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from aqbot.sim.book import MarketState, SimOrder
 from aqbot.sim.events import Reply, UserEvent, error
 from aqbot.sim.matching import MatchingCore
+from aqbot.sim.settlement import Trade
 from aqbot.sim.units import ONE, fmt_units, notional
 from aqbot.sim.validation import (
     ERR_BALANCE,
@@ -37,6 +38,7 @@ MAX_CANCEL_IDS = 1000
 ERR_RESTARTING = "Service is not ready"
 ERR_CANCEL_ONLY = "Trading is currently cancel-only. New orders are not accepted, but cancels are allowed."
 NOT_FOUND = "order not found"
+ACTIVE = ("LIVE", "DELAYED")
 ALREADY_DONE = "already canceled or matched"
 
 
@@ -132,7 +134,8 @@ class OrderEntry(MatchingCore):
             return self._reject(req, error(400, ERR_FOK), now_ms)
         if req.order_type == "FAK" and not crosses:
             return self._reject(req, error(400, ERR_FAK), now_ms)
-        return self._accept(req, ms, order, now_ms)
+        delayed = ms.cfg.seconds_delay > 0 and crosses and not req.post_only
+        return self._accept(req, ms, order, now_ms, delayed=delayed)
 
     def _reject(self, req: OrderRequest, reply: Reply, now_ms: int) -> Reply:
         message = reply.body.get("error", "") if isinstance(reply.body, dict) else ""
@@ -149,7 +152,9 @@ class OrderEntry(MatchingCore):
         )
         return reply
 
-    def _accept(self, req: OrderRequest, ms: MarketState, order: SimOrder, now_ms: int) -> Reply:
+    def _accept(
+        self, req: OrderRequest, ms: MarketState, order: SimOrder, now_ms: int, *, delayed: bool
+    ) -> Reply:
         acct = self.accounts.by_owner[order.owner]
         self._reserve(acct, order)
         self.orders[order.order_id] = order
@@ -169,10 +174,50 @@ class OrderEntry(MatchingCore):
             price=fmt_units(order.price_u),
             size=fmt_units(order.original_u),
         )
+        if delayed:
+            order.status = "DELAYED"
+            self._schedule_delayed(order, now_ms + ms.cfg.seconds_delay * 1000)
         self._user(now_ms, order.owner, ms.condition_id, order_event(order, ms, "PLACEMENT", now_ms))
+        if delayed:
+            body: dict[str, object] = {
+                "success": True,
+                "errorMsg": "",
+                "orderID": order.order_id,
+                "status": "delayed",
+                "makingAmount": "",
+                "takingAmount": "",
+                "tradeIDs": [],
+            }
+            return Reply(200, body)
         pusd_before = acct.pusd
         tokens_before = acct.tokens.get(order.token, 0)
-        trades = self._match(ms, order, now_ms)
+        trades = self.execute(ms, order, now_ms)
+        if trades:
+            pusd_delta = acct.pusd - pusd_before
+            token_delta = acct.tokens.get(order.token, 0) - tokens_before
+            making = -pusd_delta if order.is_buy else -token_delta
+            taking = token_delta if order.is_buy else pusd_delta
+            status = "matched"
+            making_s, taking_s = fmt_units(making), fmt_units(taking)
+        else:
+            status, making_s, taking_s = "live", "", ""
+        body = {
+            "success": True,
+            "errorMsg": "",
+            "orderID": order.order_id,
+            "status": status,
+            "makingAmount": making_s,
+            "takingAmount": taking_s,
+            "tradeIDs": [t.trade_id for t in trades],
+        }
+        return Reply(200, body)
+
+    def execute(self, ms: MarketState, order: SimOrder, now_ms: int) -> list[Trade]:
+        """Match an accepted order now, then rest it (GTC/GTD) or kill the remainder (FOK/FAK)."""
+        if order.order_type == "FOK" and self.fillable(ms, order) < order.original_u:
+            trades: list[Trade] = []  # only reachable for a delayed FOK: the book moved meanwhile
+        else:
+            trades = self._match(ms, order, now_ms)
         if order.remaining_u == 0:
             self._finish(order, "MATCHED")
         elif order.order_type in ("FOK", "FAK"):
@@ -186,27 +231,12 @@ class OrderEntry(MatchingCore):
             if order.expiration_s:
                 self._schedule_expiry(order)
         self._flush_book(ms, now_ms)
-        if trades:
-            pusd_delta = acct.pusd - pusd_before
-            token_delta = acct.tokens.get(order.token, 0) - tokens_before
-            making = -pusd_delta if order.is_buy else -token_delta
-            taking = token_delta if order.is_buy else pusd_delta
-            status = "matched"
-            making_s, taking_s = fmt_units(making), fmt_units(taking)
-        else:
-            status, making_s, taking_s = "live", "", ""
-        body: dict[str, object] = {
-            "success": True,
-            "errorMsg": "",
-            "orderID": order.order_id,
-            "status": status,
-            "makingAmount": making_s,
-            "takingAmount": taking_s,
-            "tradeIDs": [t.trade_id for t in trades],
-        }
-        return Reply(200, body)
+        return trades
 
     def _schedule_expiry(self, order: SimOrder) -> None:  # pragma: no cover - overridden by Engine
+        raise NotImplementedError
+
+    def _schedule_delayed(self, order: SimOrder, due_ms: int) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
 
     # ---- cancels -----------------------------------------------------------------------------------------
@@ -257,7 +287,7 @@ class OrderEntry(MatchingCore):
                 )
             ):
                 self._race_fill(ms, order, now_ms)
-            if order.status != "LIVE":
+            if order.status not in ACTIVE:
                 not_canceled[oid] = ALREADY_DONE
                 continue
             self.cancel_order_now(order, now_ms, "user")
@@ -271,7 +301,8 @@ class OrderEntry(MatchingCore):
     def cancel_order_now(self, order: SimOrder, now_ms: int, reason: str) -> None:
         """Take a LIVE order off the book and make it CANCELED (reason: user, heartbeat, expired, ...)."""
         ms = self.markets[order.market]
-        ms.book.remove(order)
+        if order.status == "LIVE":
+            ms.book.remove(order)
         self._finish(order, "CANCELED")
         self.tape.write(
             now_ms,

@@ -38,6 +38,8 @@ class MarketConfig:
         question: human title (Data API ``title``).
         slug: market slug.
         end_date: ISO date for the Data API ``endDate``.
+        seconds_delay: taker delay (``sd``): a marketable non-post-only order answers ``delayed`` and is
+            matched this many seconds later (sports markets).
     """
 
     condition_id: str
@@ -54,6 +56,7 @@ class MarketConfig:
     question: str = ""
     slug: str = ""
     end_date: str = "2027-01-01"
+    seconds_delay: int = 0
 
     def __attrs_post_init__(self) -> None:
         if self.tick_size not in VALID_TICKS:

@@ -234,8 +234,8 @@ def clob_market(ms: MarketState) -> Json:
         "r": None,
         "ao": ms.accepting,
         "mos": fmt_units(ms.min_size_u),
-        "sd": 0,
-        "itode": False,
+        "sd": cfg.seconds_delay,
+        "itode": cfg.seconds_delay > 0,
     }
     if cfg.neg_risk:
         out["nr"] = True

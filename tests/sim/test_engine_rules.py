@@ -295,3 +295,31 @@ def test_positions_lag_and_faults() -> None:
     d.limit(m2.no_token, "BUY", "0.60", "10")
     assert engine2.positions(c.address, engine2.now_ms + 1) == []
     assert engine2.tape.fault_counts["positions_zero"] == 1
+
+
+def test_taker_delay_answers_delayed_then_matches() -> None:
+    engine, (m,), (a, b) = make_engine(seed=31, seconds_delay=3)
+    t = engine.now_ms
+    maker = order_id_of(a.limit(m.yes_token, "BUY", "0.40", "10", now_ms=t))  # resting: not delayed
+    assert engine.orders[maker].status == "LIVE"
+    r = b.limit(m.no_token, "BUY", "0.60", "10", now_ms=t + 1)
+    assert isinstance(r.body, dict)
+    assert r.body["status"] == "delayed"
+    oid = order_id_of(r)
+    assert engine.open_orders(b.owner)[0]["status"] == "DELAYED"
+    engine.advance(t + 3000)
+    assert engine.orders[oid].status == "DELAYED"
+    engine.advance(t + 3001)
+    assert engine.orders[oid].status == "MATCHED"
+    assert b.position(m.no_token) == 10 * ONE
+    info = engine.clob_market(m.condition_id)
+    assert info is not None
+    assert info["sd"] == 3
+    # a delayed order can be cancelled before it runs
+    a.limit(m.yes_token, "BUY", "0.40", "10", now_ms=t + 4000)
+    oid2 = order_id_of(b.limit(m.no_token, "BUY", "0.60", "10", now_ms=t + 4001))
+    assert isinstance(b.cancel(oid2, now_ms=t + 4002).body, dict)
+    engine.advance(t + 10_000)
+    assert engine.orders[oid2].status == "CANCELED"
+    assert engine.orders[oid2].matched_u == 0
+    assert engine.accounts.by_owner[b.owner].reserved_pusd == 0
