@@ -158,6 +158,7 @@ class BotParams:
     timers: BotTimers = attrs.Factory(BotTimers)
     seed: int = 0
     dry_run: bool = False
+    ledger_synchronous: str = "FULL"
 
     @property
     def identity(self) -> edge.Identity:
@@ -187,7 +188,9 @@ async def run_bot(
         LedgerError: the ledger cannot be opened or replayed (nothing was started).
     """
     rng = random.Random(params.seed)
-    store_factory = functools.partial(LedgerStore.open, params.ledger_path)
+    store_factory = functools.partial(
+        LedgerStore.open, params.ledger_path, synchronous=params.ledger_synchronous
+    )
     now = trio.current_time()
 
     def replay() -> Any:

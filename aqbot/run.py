@@ -129,6 +129,7 @@ def params_from_config(config: Any, markets: tuple[MarketSpec, ...], *, dry_run:
         address=key.address,
         signer=signer,
         ledger_path=Path(config.ledger.path),
+        ledger_synchronous=config.ledger.synchronous,
         quoter=QuoterConfig(requote_interval=config.strategy.requote_interval),
         timers=timers_of(config),
         dry_run=dry_run or config.dry_run,
@@ -161,6 +162,7 @@ def params_for_sim(
     strategy: StrategyConfig | None = None,
     markets: int | None = None,
     seed: int = 0,
+    ledger_synchronous: str = "FULL",
     **core_overrides: Any,
 ) -> BotParams:
     """BotParams trading simulator account ``account`` on the simulator's markets (paper runs, tests)."""
@@ -190,6 +192,7 @@ def params_for_sim(
         signer=signer,
         ledger_path=ledger_path,
         seed=seed,
+        ledger_synchronous=ledger_synchronous,
     )
 
 
