@@ -145,13 +145,17 @@ def _default(value: object) -> object:
     raise TypeError(f"ledger payloads cannot hold {type(value).__name__}")
 
 
+# One encoder for every payload (json.dumps with options builds a new encoder per call).
+_ENCODER = json.JSONEncoder(default=_default, separators=(",", ":"), sort_keys=True, allow_nan=False)
+
+
 def encode_payload(payload: Mapping[str, Any]) -> str:
     """Compact, key-sorted JSON text of ``payload``.
 
     Raises:
         TypeError: ``payload`` holds a value JSON cannot represent (a bug in the caller).
     """
-    return json.dumps(payload, default=_default, separators=(",", ":"), sort_keys=True, allow_nan=False)
+    return _ENCODER.encode(payload)
 
 
 def decode_payload(text: str) -> dict[str, Any]:
