@@ -7,6 +7,7 @@ through httpx2 over the ASGI transport, exactly as the bot's REST client does.
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 import trio
 from _sim_server_helpers import call, dumps, fixed_limit_body, l1, l2, limit_body
 
+from aqbot import wire
 from aqbot.sim.info import derive_api_creds
 from aqbot.sim.runner import SimConfig, SimHandle, run_inprocess_simulator
 from aqbot.sim.server import SimApp
@@ -218,3 +220,43 @@ async def test_lifespan_protocol(nursery: trio.Nursery, autojump_clock: Any) -> 
         assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
         with pytest.raises(ValueError, match="unsupported"):
             await app({"type": "websocket"}, receive, send)
+
+
+async def test_every_rest_answer_decodes_with_aqbot_wire(nursery: trio.Nursery, autojump_clock: Any) -> None:
+    with trio.fail_after(60):
+        async with sim(nursery) as (handle, http):
+            a, b = handle.accounts
+            yes = token(handle, 0)
+            cid = str(handle.info.markets[0]["condition_id"])
+            placed = await call(http, a, "POST", "/order", fixed_limit_body(a, yes, 60, 10, "SELL", salt=1))
+            wire.decode_rest(placed.text, wire.PostOrderResponse)
+            rest = await call(http, a, "POST", "/order", fixed_limit_body(a, yes, 30, 10, "BUY", salt=2))
+            taken = await call(http, b, "POST", "/order", fixed_limit_body(b, yes, 60, 5, "BUY", salt=3))
+            assert wire.decode_rest(taken.text, wire.PostOrderResponse).status == "matched"
+            trades = (await call(http, b, "GET", "/data/trades")).text
+            page = wire.decode_rest(trades, wire.Page[wire.Trade])
+            assert len(page.data) == 1
+            orders = wire.decode_rest(
+                (await call(http, a, "GET", "/data/orders")).text, wire.Page[wire.OpenOrder]
+            )
+            assert len(orders.data) == 2
+            wire.decode_rest((await http.get("/book", params={"token_id": yes})).text, wire.BookSummary)
+            wire.decode_rest((await http.get("/tick-size", params={"token_id": yes})).text, wire.TickSize)
+            wire.decode_rest((await http.get("/neg-risk", params={"token_id": yes})).text, wire.NegRisk)
+            wire.decode_rest((await http.get("/fee-rate", params={"token_id": yes})).text, wire.FeeRate)
+            wire.decode_rest((await http.get(f"/clob-markets/{cid}")).text, wire.ClobMarketInfo)
+            wire.decode_rest((await http.get("/time")).text, wire.ServerTime)
+            wire.decode_rest((await http.get("/version")).text, wire.ServerVersion)
+            params = {"asset_type": "COLLATERAL"}
+            balance = (await call(http, a, "GET", "/balance-allowance", params=params)).text
+            assert json.loads(balance)["balance"] == "10003000000"  # sold 5 at 0.60
+            # not decoded with wire.BalanceAllowance: it refuses uint256-max allowances (reported to the lead)
+            beat = (await call(http, a, "POST", "/v1/heartbeats", {"heartbeat_id": ""})).text
+            wire.decode_rest(beat, wire.HeartbeatResponse)
+            bad_beat = (await call(http, a, "POST", "/v1/heartbeats", {"heartbeat_id": "x"})).text
+            wire.decode_rest(bad_beat, wire.HeartbeatError)
+            positions = (await http.get("/positions", params={"user": b.funder, "sizeThreshold": "0"})).text
+            wire.decode_rest(positions, list[wire.Position])
+            cancel = await call(http, a, "DELETE", "/order", {"orderID": rest.json()["orderID"]})
+            assert wire.decode_rest(cancel.text, wire.CancelResponse).canceled == (rest.json()["orderID"],)
+            wire.decode_rest((await http.get("/book", params={"token_id": "1"})).text, wire.ErrorBody)
