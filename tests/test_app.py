@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import TypeVar
 
 import trio
 import trio.testing
-
-from collections.abc import Callable
-from typing import TypeVar
 
 from aqbot.app import ExchangeConnectors, run_bot
 from aqbot.io.ledger import LedgerStore
 from aqbot.run import params_for_sim
 from aqbot.sim.runner import SimConfig, run_inprocess_simulator
-
 
 T = TypeVar("T")
 
@@ -28,26 +26,34 @@ async def inline(fn: Callable[[], T]) -> T:
 
 
 async def test_quotes_then_shuts_down_cleanly(autojump_clock: trio.testing.MockClock, tmp_path: Path) -> None:
-    """Startup reconciles before quoting; quotes rest on the exchange; shutdown cancels them all."""
+    """Startup reconciles before any quote; quotes rest on the exchange; a graceful shutdown leaves no
+    order resting on the exchange and a complete ledger."""
+    ledger = tmp_path / "ledger.sqlite3"
     with trio.fail_after(600):
         async with trio.open_nursery() as nursery:
             sim = await nursery.start(run_inprocess_simulator, SimConfig(seed=3, markets=1))
-            params = params_for_sim(sim, tmp_path / "ledger.sqlite3", max_position=Decimal(50))
-            connectors = ExchangeConnectors.simulator(sim)
+            params = params_for_sim(sim, ledger, max_position=Decimal(50), ledger_synchronous="NORMAL")
+            bot = functools.partial(run_bot, params, ExchangeConnectors.simulator(sim), offload=inline)
             async with trio.open_nursery() as bot_nursery:
-                handle = await bot_nursery.start(functools.partial(run_bot, params, connectors, offload=inline))
+                handle = await bot_nursery.start(bot)
+                assert handle.state().health.reconcile_last_ok is not None
+                await trio.sleep(20)
                 state = handle.state()
-                assert state.health.reconcile_last_ok is not None
-                await trio.sleep(30)
-                state = handle.state()
-                print(state)
-                assert state.quotes, "the bot rests quotes"
-                resting = [q for q in state.quotes if q.state == "LIVE"]
-                assert resting
+                assert any(q.state == "LIVE" for q in state.quotes)
+                assert all(t.worst <= t.limit for t in state.tokens)
+                assert state.health.heartbeat_last_ok is not None
                 handle.request_shutdown()
-            final = handle.state()
-            assert all(q.state == "UNKNOWN" for q in final.quotes)
+            assert all(q.state == "UNKNOWN" for q in handle.state().quotes)
+            owner = params.creds.api_key
+            assert sim.engine.open_orders(owner) == []
             nursery.cancel_scope.cancel()
-    with LedgerStore.open(tmp_path / "ledger.sqlite3") as store:
-        types = {e.type for e in store.query()}
-    assert {"snapshot", "ws.user.raw", "command.place", "reservation", "shutdown"} <= types
+    with LedgerStore.open(ledger) as store:
+        events = store.query()
+    types = [e.type for e in events]
+    assert {"snapshot", "ws.user.raw", "command.place", "reservation", "shutdown", "halt"} <= set(types)
+    first_place = types.index("command.place")
+    first_reconciled = next(
+        i for i, e in enumerate(events) if e.type == "reconcile.done" and e.payload.get("ok") is True
+    )
+    assert first_reconciled < first_place
+    assert types[-1] == "shutdown"
