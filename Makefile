@@ -34,7 +34,7 @@ pytest: $(STAMP)
 
 ## Long campaigns: state machines with many examples, fuzz targets, paper-run seed sweeps.
 fuzz: $(STAMP)
-	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -m "not e2e" tests/property $(PYTEST_ARGS)
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -m "not e2e" tests/property tests/auth tests/sim $(PYTEST_ARGS)
 	$(BIN)/python -m fuzz $(ARGS)
 
 ## Benchmarks: ratios measured in one run, written to bench/results.json.
