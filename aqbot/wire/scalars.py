@@ -149,7 +149,7 @@ def to_unix_s(v: object) -> UnixS:
 
 def to_unix_ms(v: object) -> UnixMs:
     """Milliseconds from an int or digit string (or ISO-8601). Values in [1e9, 1e11) are seconds: scaled."""
-    if type(v) is str and len(v) == 13 and v.isdigit() and v.isascii():
+    if type(v) is str and len(v) == 13 and v[0] != "0" and v.isdigit() and v.isascii():
         return int(v)  # type: ignore[return-value]  # hot path: skip the NewType call
     n = _int_or_iso(v, iso_scale=1000)
     if SECONDS_MIN <= n < MS_THRESHOLD:
