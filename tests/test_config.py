@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from aqbot.config import (
     Config,
+    EndpointsConfig,
     MarketConfig,
     config_from_dict,
     config_from_toml,
@@ -60,6 +61,17 @@ def test_shipped_default_is_paper_ready_without_env() -> None:
     assert config.ledger.synchronous == "FULL"
     with pytest.raises(SecretsError, match="no credentials: set AQBOT_PRIVATE_KEY"):
         require_credentials(config)
+
+
+def test_simulator_endpoints() -> None:
+    ep = EndpointsConfig.for_simulator(
+        "http://127.0.0.1:8080", "ws://127.0.0.1:8080", "http://127.0.0.1:8080", 137
+    )
+    assert ep.market_ws_url == "ws://127.0.0.1:8080/ws/market"
+    assert ep.user_ws_url == "ws://127.0.0.1:8080/ws/user"
+    assert EndpointsConfig.for_simulator("http://h", "ws://h/ws/", "http://h", 1).ws_url == "ws://h/ws/"
+    with pytest.raises(ValueError, match="must be a https:// or http:// URL"):
+        EndpointsConfig.for_simulator("tcp://h", "ws://h", "http://h", 137)
 
 
 def test_every_key_is_documented() -> None:

@@ -110,6 +110,18 @@ class EndpointsConfig:
         if not value.endswith("/"):
             raise FieldProblem(attribute.name, f"must end with '/' (market/user are appended), got {value!r}")
 
+    @classmethod
+    def for_simulator(cls, rest_url: str, ws_url: str, data_api_url: str, chain_id: int) -> EndpointsConfig:
+        """The endpoints of a running simulator, from its info file (``/ws/`` is appended to ``ws_url``).
+
+        Raises:
+            FieldProblem: a URL is malformed (a ``ValueError``).
+        """
+        base = ws_url.rstrip("/")
+        if not base.endswith("/ws"):
+            base += "/ws"
+        return cls(clob_url=rest_url, ws_url=base + "/", data_api_url=data_api_url, chain_id=chain_id)
+
     @property
     def market_ws_url(self) -> str:
         return self.ws_url + "market"
