@@ -37,6 +37,8 @@ import stat
 import threading
 import tomllib
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from enum import Enum
 from pathlib import Path
 from typing import NoReturn
 
@@ -206,7 +208,7 @@ class RedactingFilter(logging.Filter):
                 continue
             if isinstance(value, str):
                 setattr(record, name, redact_text(value, self._registry))
-            elif not isinstance(value, int | float | bool | type(None) | Secret):
+            elif not isinstance(value, int | float | bool | type(None) | Decimal | Enum | Secret):
                 setattr(record, name, redact_text(repr(value), self._registry))
         return True
 
