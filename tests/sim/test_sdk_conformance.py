@@ -33,6 +33,7 @@ from py_clob_client_v2.clob_types import (
 )
 from py_clob_client_v2.exceptions import PolyApiException
 
+from aqbot.sim.faults import FaultConfig
 from aqbot.sim.info import SimAccount
 from aqbot.sim.runner import SimConfig, SimHandle, run_loopback_simulator
 
@@ -291,3 +292,21 @@ async def test_sdk_open_orders_span_pages_and_neg_risk(nursery: trio.Nursery) ->
         canceled = await sdk(c.cancel_all)
         assert sorted(canceled["canceled"]) == sorted(ids)
         assert await sdk(c.get_open_orders) == []
+
+
+async def test_sdk_sees_a_lost_answer_as_a_request_exception_on_loopback(nursery: trio.Nursery) -> None:
+    with trio.fail_after(60):
+        handle: SimHandle = await nursery.start(run_loopback_simulator, CONFIG)
+        acct = handle.accounts[0]
+        c = client(handle, acct)
+        yes, _ = tokens(handle, 0)
+        opts = PartialCreateOrderOptions(tick_size="0.01", neg_risk=False)
+        await sdk(
+            lambda: (c.get_tick_size(yes), c.get_neg_risk(yes), c.get_version())
+        )  # warm the SDK's caches
+        handle.engine.faults.config = FaultConfig(name="lost", rest_timeout_applied_p=1.0)  # from now on
+        with pytest.raises(PolyApiException) as lost:
+            await sdk(lambda: c.create_and_post_order(OrderArgsV2(yes, 0.40, 10, "BUY"), opts))
+        assert lost.value.status_code is None  # no HTTP answer: the connection dropped mid-response
+        assert len(handle.engine.open_orders(acct.api_key)) == 1  # yet the order rests
+        assert handle.tape.fault_counts["rest_timeout_applied"] >= 1
