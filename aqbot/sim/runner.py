@@ -37,7 +37,7 @@ from aqbot.sim.flow import Flow, FlowConfig
 from aqbot.sim.info import CHAIN_ID, SimAccount, SimInfo, generate_accounts
 from aqbot.sim.inproc import Connector, MemoryNetwork, SocketConnector
 from aqbot.sim.market import AccountConfig, MarketConfig, random_market
-from aqbot.sim.server import SimApp
+from aqbot.sim.server import SimApp, TransportFaults
 from aqbot.sim.server_auth import KeyRing
 from aqbot.sim.server_routes import PAGE_SIZE, SimBackend
 from aqbot.sim.tape import Tape
@@ -106,6 +106,7 @@ class SimHandle:
         tape: the ground-truth tape (``getbytes()``, ``counts``, ``fault_counts``).
         hub: the WebSocket hub.
         clock: simulated now in ms.
+        app: the REST ASGI application (served by hypercorn on loopback, called directly in process).
     """
 
     info: SimInfo
@@ -114,6 +115,15 @@ class SimHandle:
     tape: Tape
     hub: WsHub
     clock: SimClock
+    app: SimApp
+
+    def set_transport_faults(self, decider: TransportFaults) -> None:
+        """Route every REST and WebSocket transport-fault decision through ``decider`` from now on.
+
+        Engine-side faults (settlement, modes, races) stay with the engine's own plan.
+        """
+        self.app.faults = decider
+        self.hub.faults = decider
 
     @property
     def accounts(self) -> tuple[SimAccount, ...]:
@@ -282,7 +292,7 @@ async def run_inprocess_simulator(
         await nursery.start(server.run)
         nursery.start_soon(run_engine_driver, parts, config.tick_ms, name="sim-engine-driver")
         info = _info(parts, config, INPROC_REST_URL, INPROC_WS_URL)
-        task_status.started(SimHandle(info, network, parts.engine, tape, parts.hub, parts.clock))
+        task_status.started(SimHandle(info, network, parts.engine, tape, parts.hub, parts.clock, parts.app))
 
 
 async def run_loopback_simulator(
@@ -325,6 +335,7 @@ async def run_loopback_simulator(
                 tape,
                 parts.hub,
                 parts.clock,
+                parts.app,
             )
         )
 

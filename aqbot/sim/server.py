@@ -22,14 +22,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import parse_qsl
 
 import attrs
 import trio
 
 from aqbot.sim.events import Reply, error
-from aqbot.sim.faults import FaultPlan
+from aqbot.sim.faults import RestAction, WsAction
 from aqbot.sim.inproc import AsgiMessage, AsgiReceive, AsgiSend
 from aqbot.sim.server_auth import ERR_UNAUTHORIZED
 from aqbot.sim.server_public import PUBLIC, PUBLIC_PREFIX
@@ -42,6 +42,14 @@ MAX_BODY = 4 * 1024 * 1024
 
 LOST_ANSWER_PROMISE = b"64"
 """``content-length`` of a lost answer: more than is ever sent, so the client never gets a complete reply."""
+
+
+class TransportFaults(Protocol):
+    """Decides transport faults (a :class:`~aqbot.sim.faults.FaultPlan`, or a test's scripted wrapper)."""
+
+    def rest_action(self, method: str, path: str, now_ms: int) -> RestAction: ...
+
+    def ws_action(self, channel: str, key: str, now_ms: int) -> WsAction: ...
 
 
 class Router:
@@ -96,7 +104,7 @@ class SimApp:
     """
 
     backend: SimBackend
-    faults: FaultPlan | None = None
+    faults: TransportFaults | None = None
     router: Router = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:

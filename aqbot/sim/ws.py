@@ -35,7 +35,7 @@ import trio
 import trio_websocket
 
 from aqbot.sim.events import Event, MarketEvent, UserEvent
-from aqbot.sim.faults import FaultPlan
+from aqbot.sim.server import TransportFaults
 from aqbot.sim.server_auth import KeyRing
 from aqbot.sim.tape import Tape
 
@@ -88,7 +88,7 @@ class WsHub:
         self,
         book_event: Callable[[str, int], dict[str, object] | None],
         keys: KeyRing,
-        faults: FaultPlan,
+        faults: TransportFaults,
         tape: Tape,
         clock: Callable[[], int],
         *,
@@ -104,6 +104,15 @@ class WsHub:
         self._ids = itertools.count(1)
         self._seq = itertools.count()
         self._tops: dict[str, tuple[str, str]] = {}
+
+    @property
+    def faults(self) -> TransportFaults:
+        """The transport fault decider of every connection (replaceable, e.g. by a scripted wrapper)."""
+        return self._faults
+
+    @faults.setter
+    def faults(self, decider: TransportFaults) -> None:
+        self._faults = decider
 
     @property
     def connections(self) -> int:

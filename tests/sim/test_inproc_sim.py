@@ -18,7 +18,7 @@ import trio.testing
 import trio_websocket
 from _sim_server_helpers import call, fixed_limit_body
 
-from aqbot.sim.faults import FaultConfig
+from aqbot.sim.faults import FaultConfig, RestAction, WsAction
 from aqbot.sim.runner import SimConfig, SimHandle, run_inprocess_simulator
 
 SESSION_MINUTES = 5
@@ -209,3 +209,30 @@ def test_tape_never_holds_secrets() -> None:
         assert acct.private_key[2:] not in text
         assert acct.creds.secret not in repr(acct)
         assert acct.private_key not in repr(acct)
+
+
+class _Scripted:
+    """A transport-fault decider: throttle ``GET /time``, drop every market-channel message."""
+
+    def rest_action(self, method: str, path: str, now_ms: int) -> RestAction:
+        return RestAction("throttle", status=429, retry_after_s=7) if path == "/time" else RestAction("ok")
+
+    def ws_action(self, channel: str, key: str, now_ms: int) -> WsAction:
+        return WsAction("drop") if channel == "market" else WsAction("deliver")
+
+
+async def test_transport_faults_can_be_scripted(nursery: trio.Nursery, autojump_clock: Any) -> None:
+    with trio.fail_after(60):
+        handle: SimHandle = await nursery.start(run_inprocess_simulator, SimConfig(seed=6, markets=1))
+        handle.set_transport_faults(_Scripted())
+        yes = str(handle.info.markets[0]["tokens"][0]["token_id"])  # type: ignore[index]
+        async with httpx2.AsyncClient(
+            transport=handle.connector.http_transport(), base_url="http://x"
+        ) as http:
+            throttled = await http.get("/time")
+            assert (throttled.status_code, throttled.headers["retry-after"]) == (429, "7")
+            assert (await http.get("/ok")).status_code == 200
+        async with handle.connector.ws_connect(handle.info.ws_url + "/ws/market") as ws:
+            await ws.send_message(json.dumps({"type": "market", "assets_ids": [yes]}))
+            await ws.send_message("PING")
+            assert await ws.get_message() == "PONG"  # the book snapshot was dropped
