@@ -350,7 +350,7 @@ class OrderEntry(MatchingCore):
     def _race_fill(self, ms: MarketState, order: SimOrder, now_ms: int) -> None:
         """Fault: a taker hits ``order`` just before its cancel is processed (all of it, or a part)."""
         racer = self.racer_owner
-        rng = self.faults.engine_random()
+        rng = self.faults.engine_random("cancel")
         part = (
             order.remaining_u
             if rng.random() < 0.5

@@ -182,7 +182,8 @@ class FaultPlan:
     def __init__(self, config: FaultConfig, seed: int, tape: Tape | None = None) -> None:
         self.config = config
         self.tape = tape
-        self._engine_rng = random.Random(f"faults-engine-{seed}")
+        self._seed = seed
+        self._streams: dict[str, random.Random] = {}
         self._ws_rng = random.Random(f"faults-ws-{seed}")
         self._rest_rng = random.Random(f"faults-rest-{seed}")
 
@@ -190,25 +191,25 @@ class FaultPlan:
         if self.tape is not None:
             self.tape.fault(now_ms, name, detail)
 
+    def engine_random(self, category: str = "modes") -> random.Random:
+        """The engine-side stream of one fault ``category`` (``settle``, ``cancel``, ``positions``,
+        ``heartbeat``, ``stale``, ``modes``). Separate streams keep categories independent: how often a
+        client polls positions never changes which trades fail."""
+        rng = self._streams.get(category)
+        if rng is None:
+            rng = random.Random(f"faults-{category}-{self._seed}")
+            self._streams[category] = rng
+        return rng
+
     def engine_roll(self, p: float, now_ms: int, name: str, detail: dict[str, object] | None = None) -> bool:
-        """One engine-side Bernoulli draw; records fault ``name`` when it fires."""
+        """One engine-side Bernoulli draw on the stream of ``name``'s category (the part before the first
+        ``_``); records fault ``name`` when it fires."""
         if p <= 0.0:
             return False
-        fired = self._engine_rng.random() < p
+        fired = self.engine_random(name.split("_", 1)[0]).random() < p
         if fired:
             self._record(now_ms, name, detail or {})
         return fired
-
-    def engine_random(self) -> random.Random:
-        """The engine-side fault stream (for durations and choices that follow a fired fault)."""
-        return self._engine_rng
-
-    def poisson_fires(self, per_hour: float, dt_ms: int) -> bool:
-        """Whether a Poisson event of rate ``per_hour`` happens within ``dt_ms`` (engine stream)."""
-        if per_hour <= 0.0 or dt_ms <= 0:
-            return False
-        p = min(1.0, per_hour * dt_ms / 3_600_000)
-        return self._engine_rng.random() < p
 
     def ws_action(self, channel: str, key: str, now_ms: int) -> WsAction:
         """Decide the fate of one outgoing WS message on ``channel`` (``market``/``user``) for ``key``

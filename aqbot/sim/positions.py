@@ -116,7 +116,11 @@ def positions(
             found.append((pt.size, token, _row(acct.address, ms, token, pt, mid_price(ms, token))))
     found.sort(key=lambda item: (-item[0], item[1]))
     if found:
-        victim = found[faults.engine_random().randrange(len(found))][1] if c.positions_missing_p > 0 else ""
+        victim = (
+            found[faults.engine_random("positions").randrange(len(found))][1]
+            if c.positions_missing_p > 0
+            else ""
+        )
         if faults.engine_roll(
             c.positions_missing_p, now_ms, "positions_missing", {**detail, "asset": victim}
         ):
