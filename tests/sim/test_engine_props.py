@@ -15,10 +15,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aqbot.sim.accounts import FEE_OWNER
-from aqbot.sim.engine import Engine
+from aqbot.sim.engine import RACER_PUSD, Engine
+from aqbot.sim.faults import profile
+from aqbot.sim.flow import FlowConfig
 from aqbot.sim.market import MarketConfig
-from aqbot.sim.testkit import Trader, make_engine
-from aqbot.sim.units import ONE, notional
+from aqbot.sim.testkit import Trader, make_engine, run_scenario
+from aqbot.sim.units import ONE, notional, parse_units
 
 GRANT = 100 * ONE
 
@@ -196,3 +198,17 @@ def test_long_random_flows_keep_invariants(seed: int) -> None:
     assert any(t.locked_delta > 0 for t in engine.trades.values())  # mints happened
     assert any(t.locked_delta < 0 for t in engine.trades.values())  # merges happened
     assert any(t.locked_delta == 0 for t in engine.trades.values())  # transfers happened
+
+
+def test_conservation_survives_chaos_with_failed_settlements() -> None:
+    """FAILED reversals, cancel races, restarts and fees under `chaos` never create or destroy value."""
+    n = 2
+    engine, _ = run_scenario(12, profile("chaos"), 15 * 60_000, n_markets=n)
+    assert any(t.status == "FAILED" for t in engine.trades.values())
+    expected = n * 10_000 * ONE + (n + 1) * parse_units(FlowConfig().participant_pusd) + RACER_PUSD
+    locked = sum(ms.locked for ms in engine.markets.values())
+    accts = engine.accounts.by_owner.values()
+    assert sum(a.pusd for a in accts) + locked == expected
+    for ms in engine.markets.values():
+        for token in (ms.cfg.yes_token, ms.cfg.no_token):
+            assert sum(a.tokens.get(token, 0) for a in accts) == ms.locked
