@@ -30,6 +30,8 @@ from typing import Final, NoReturn
 import attrs
 import trio
 import trio_websocket
+from hypercorn.config import Config as HyperConfig
+from hypercorn.trio import serve
 
 from aqbot.sim.engine import Engine
 from aqbot.sim.faults import FaultConfig, profile
@@ -236,19 +238,23 @@ def _units(text: str) -> int:
     return parse_units(text) if text not in ("", "0") else 0
 
 
-async def run_engine_driver(parts: _Parts, tick_ms: int) -> NoReturn:
-    """Advance the engine and the flow every ``tick_ms`` of Trio time and fan events out. Runs until
-    cancelled."""
+async def run_engine_driver(
+    engine: Engine, flow: Flow | None, hub: WsHub, clock: SimClock, tick_ms: int
+) -> NoReturn:
+    """Every ``tick_ms`` of Trio time: run the flow, advance the engine, fan its events out.
+
+    Runs until cancelled. Deadlines are absolute (``sleep_until``), so the tick never drifts.
+    """
     step = tick_ms / 1000
     deadline = trio.current_time()
     while True:
-        now = parts.clock()
-        if parts.flow is not None:
-            parts.flow.step(now)
-        parts.engine.advance(now)
-        events = parts.engine.drain_events()
+        now = clock()
+        if flow is not None:
+            flow.step(now)
+        engine.advance(now)
+        events = engine.drain_events()
         if events:
-            parts.hub.publish(events)
+            hub.publish(events)
         deadline += step
         await trio.sleep_until(deadline)
 
@@ -290,7 +296,15 @@ async def run_inprocess_simulator(
     )
     async with trio.open_nursery() as nursery:
         await nursery.start(server.run)
-        nursery.start_soon(run_engine_driver, parts, config.tick_ms, name="sim-engine-driver")
+        nursery.start_soon(
+            run_engine_driver,
+            parts.engine,
+            parts.flow,
+            parts.hub,
+            parts.clock,
+            config.tick_ms,
+            name="sim-driver",
+        )
         info = _info(parts, config, INPROC_REST_URL, INPROC_WS_URL)
         task_status.started(SimHandle(info, network, parts.engine, tape, parts.hub, parts.clock, parts.app))
 
@@ -308,9 +322,6 @@ async def run_loopback_simulator(
         tape: where the tape goes (default: a fresh in-memory :class:`Tape`).
         task_status: receives the :class:`SimHandle` with the real URLs and a :class:`SocketConnector`.
     """
-    from hypercorn.config import Config as HyperConfig
-    from hypercorn.trio import serve
-
     tape = tape if tape is not None else Tape()
     epoch = config.start_epoch_ms if config.start_epoch_ms is not None else int(time.time() * 1000)
     parts = _build(config, tape, epoch)
@@ -323,7 +334,15 @@ async def run_loopback_simulator(
         ws_server = await nursery.start(
             partial(trio_websocket.serve_websocket, parts.hub.handle, config.host, config.ws_port, None)
         )
-        nursery.start_soon(run_engine_driver, parts, config.tick_ms, name="sim-engine-driver")
+        nursery.start_soon(
+            run_engine_driver,
+            parts.engine,
+            parts.flow,
+            parts.hub,
+            parts.clock,
+            config.tick_ms,
+            name="sim-driver",
+        )
         rest_url = str(binds[0])
         ws_url = f"ws://{config.host}:{ws_server.port}"
         logger.info("simulator serving REST on %s and WebSockets on %s", rest_url, ws_url)
