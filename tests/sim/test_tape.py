@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
+import os
+import subprocess
+import sys
 
 from aqbot.sim.engine import Engine
 from aqbot.sim.faults import profile
@@ -74,3 +78,25 @@ def test_positions_can_be_rebuilt_from_the_tape_alone() -> None:
                 positions[(owner, token)] -= delta
     for (owner, token), pos in positions.items():
         assert engine.true_position(owner, token) == pos
+
+
+_SCRIPT = """
+import hashlib
+from aqbot.sim.faults import profile
+from aqbot.sim.testkit import run_scenario
+engine, _ = run_scenario(5, profile("chaos"), 3 * 60_000, n_markets=2)
+print(hashlib.sha256(engine.tape.getbytes()).hexdigest())
+"""
+
+
+def test_tape_is_identical_across_processes_and_hash_seeds() -> None:
+    digests = set()
+    for hash_seed in ("1", "2"):
+        env = dict(os.environ, PYTHONHASHSEED=hash_seed)
+        out = subprocess.run(
+            [sys.executable, "-c", _SCRIPT], capture_output=True, text=True, check=True, env=env, timeout=120
+        )
+        digests.add(out.stdout.strip())
+    engine, _ = run_scenario(5, profile("chaos"), 3 * 60_000, n_markets=2)
+    digests.add(hashlib.sha256(engine.tape.getbytes()).hexdigest())
+    assert len(digests) == 1
