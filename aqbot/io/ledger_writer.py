@@ -107,6 +107,7 @@ class LedgerWriterHandle:
         """Wait until every event up to ``seq`` is durable. Bounded by the caller's scope."""
         while self.last_seq < seq:
             await self._progress.wait()
+        await trio.lowlevel.checkpoint()
 
     async def flush(self) -> None:
         """Wait until every event sent before this call (including those still buffered) is durable."""
