@@ -96,6 +96,61 @@ def last_trade_price(b: SimBackend, r: Request) -> Reply:
     return _found(b.engine.last_trade_price(_token(r)))
 
 
+def _token_items(r: Request) -> list[dict[str, str]] | Reply:
+    """The ``[{"token_id": ..., "side"?: ...}]`` body of a batch price request (<= :data:`MAX_BOOKS`)."""
+    items = r.json()
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        return error(400, "Invalid payload")
+    if len(items) > MAX_BOOKS:
+        return error(400, "Payload exceeds the limit")
+    return [{str(k): str(v) for k, v in i.items()} for i in items if isinstance(i.get("token_id"), str)]
+
+
+def midpoints(b: SimBackend, r: Request) -> Reply:
+    """``POST /midpoints``: ``{token_id: mid}`` for the known tokens."""
+    items = _token_items(r)
+    if isinstance(items, Reply):
+        return items
+    found = {i["token_id"]: b.engine.midpoint(i["token_id"]) for i in items}
+    return Reply(200, {t: m["mid"] for t, m in found.items() if m is not None})
+
+
+def prices(b: SimBackend, r: Request) -> Reply:
+    """``POST /prices``: ``{token_id: {side: price}}``."""
+    items = _token_items(r)
+    if isinstance(items, Reply):
+        return items
+    out: dict[str, dict[str, object]] = {}
+    for i in items:
+        side = i.get("side", "BUY").upper()
+        found = b.engine.price(i["token_id"], side) if side in ("BUY", "SELL") else None
+        if found is not None:
+            out.setdefault(i["token_id"], {})[side] = found["price"]
+    return Reply(200, out)
+
+
+def spreads(b: SimBackend, r: Request) -> Reply:
+    """``POST /spreads``: ``{token_id: spread}``."""
+    items = _token_items(r)
+    if isinstance(items, Reply):
+        return items
+    found = {i["token_id"]: b.engine.spread(i["token_id"]) for i in items}
+    return Reply(200, {t: s["spread"] for t, s in found.items() if s is not None})
+
+
+def last_trades_prices(b: SimBackend, r: Request) -> Reply:
+    """``POST /last-trades-prices``: ``[{token_id, price, side}]``."""
+    items = _token_items(r)
+    if isinstance(items, Reply):
+        return items
+    out: list[dict[str, object]] = []
+    for i in items:
+        found = b.engine.last_trade_price(i["token_id"])
+        if found is not None:
+            out.append({"token_id": i["token_id"], **found})
+    return Reply(200, out)
+
+
 def clob_market(b: SimBackend, r: Request) -> Reply:
     return _found(b.engine.clob_market(r.path.rstrip("/").rsplit("/", 1)[-1]), ERR_NO_MARKET)
 
@@ -175,6 +230,10 @@ PUBLIC: dict[tuple[str, str], PublicHandler] = {
     ("GET", "/price"): price,
     ("GET", "/spread"): spread,
     ("GET", "/last-trade-price"): last_trade_price,
+    ("POST", "/midpoints"): midpoints,
+    ("POST", "/prices"): prices,
+    ("POST", "/spreads"): spreads,
+    ("POST", "/last-trades-prices"): last_trades_prices,
     ("GET", "/markets"): markets,
     ("GET", "/positions"): data_positions,
 }

@@ -112,6 +112,12 @@ async def test_sdk_keys_and_public_endpoints(nursery: trio.Nursery) -> None:
         assert "price" in await sdk(lambda: c.get_price(yes, "BUY"))
         assert "spread" in await sdk(lambda: c.get_spread(yes))
         assert "price" in await sdk(lambda: c.get_last_trade_price(yes))
+        pair = [BookParams(token_id=yes), BookParams(token_id=no)]
+        assert await sdk(lambda: c.get_midpoints(pair)) == {yes: "0.5", no: "0.5"}
+        assert set(await sdk(lambda: c.get_spreads(pair))) == {yes, no}
+        sided = [BookParams(token_id=yes, side="BUY"), BookParams(token_id=yes, side="SELL")]
+        assert set((await sdk(lambda: c.get_prices(sided)))[yes]) == {"BUY", "SELL"}
+        assert [p["token_id"] for p in await sdk(lambda: c.get_last_trades_prices(pair))] == [yes, no]
         market = await sdk(lambda: c.get_market(str(handle.info.markets[1]["condition_id"])))
         assert market["neg_risk"] is True
         markets = await sdk(c.get_markets)
