@@ -7,6 +7,7 @@ forward (``self.advance``) so that timed transitions (settlement, expiries, the 
 
 from __future__ import annotations
 
+import abc
 import logging
 from collections.abc import Iterable
 
@@ -42,15 +43,16 @@ ACTIVE = ("LIVE", "DELAYED")
 ALREADY_DONE = "already canceled or matched"
 
 
-class OrderEntry(MatchingCore):
+class OrderEntry(MatchingCore, abc.ABC):
     """Placement and cancels on top of the matching core."""
 
     restart_until_ms: int = 0
     post_only_until_ms: int = 0
     cancel_only_until_ms: int = 0
 
-    def advance(self, now_ms: int) -> None:  # pragma: no cover - overridden by Engine
-        raise NotImplementedError
+    @abc.abstractmethod
+    def advance(self, now_ms: int) -> None:
+        """Apply every timed transition up to ``now_ms`` (implemented by the engine)."""
 
     # ---- exchange modes -----------------------------------------------------------------------------------
 
@@ -233,11 +235,13 @@ class OrderEntry(MatchingCore):
         self._flush_book(ms, now_ms)
         return trades
 
-    def _schedule_expiry(self, order: SimOrder) -> None:  # pragma: no cover - overridden by Engine
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _schedule_expiry(self, order: SimOrder) -> None:
+        """Plan a resting GTD order's expiry (implemented by the engine)."""
 
-    def _schedule_delayed(self, order: SimOrder, due_ms: int) -> None:  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _schedule_delayed(self, order: SimOrder, due_ms: int) -> None:
+        """Plan a delayed order's matching at ``due_ms`` (implemented by the engine)."""
 
     # ---- cancels -----------------------------------------------------------------------------------------
 
