@@ -5,6 +5,9 @@ before, and leaves any other handler alone, so pytest's ``caplog`` keeps working
 :class:`aqbot.secrets.RedactingFilter` sits on that handler: every record that reaches the stream has
 its message, traceback, stack and extra fields redacted first.
 
+Below DEBUG, the chatty libraries in :data:`NOISY_LOGGERS` (one line per HTTP request) are held at
+WARNING; at DEBUG they log everything (still redacted).
+
 JSON lines: one object per record, ``{"ts", "level", "logger", "msg", ...extra fields, "exc"?,
 "stack"?}``. ``ts`` is wall-clock ISO 8601 UTC (a label, never used for scheduling). Extra fields are
 the ``extra={...}`` keys of the call; values that JSON cannot hold (``Decimal``, enums) become strings.
@@ -28,6 +31,8 @@ _STANDARD_ATTRS = frozenset(
     vars(logging.LogRecord("n", logging.INFO, "p", 1, "m", None, None)).keys()
     | {"message", "asctime", "taskName"}
 )
+# Libraries that log every request/frame at INFO/DEBUG; held at WARNING unless aqbot runs at DEBUG.
+NOISY_LOGGERS = ("httpx2", "httpcore2", "trio-websocket", "hpack", "h2")
 # Plain-text format: wall time, level, logger, message.
 PLAIN_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
@@ -88,4 +93,7 @@ def configure_logging(level: str | int, json_lines: bool, stream: TextIO) -> Red
     handler.addFilter(redactor)
     root.addHandler(handler)
     root.setLevel(level.upper() if isinstance(level, str) else level)
+    quiet = root.level > logging.DEBUG
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING if quiet else logging.NOTSET)
     return redactor

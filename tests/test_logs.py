@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from aqbot.config import load_config
-from aqbot.logs import configure_logging
+from aqbot.logs import NOISY_LOGGERS, configure_logging
 
 # Never registered anywhere before load_config runs below (so value redaction is what is tested).
 PK = "0x" + "d1" * 32
@@ -37,6 +37,8 @@ def restore_logging() -> Iterator[None]:
         if handler not in handlers:
             root.removeHandler(handler)
     root.setLevel(level)
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET)
 
 
 def test_json_lines_fields(restore_logging: None) -> None:
@@ -52,6 +54,16 @@ def test_json_lines_fields(restore_logging: None) -> None:
     assert record["token"] == "123"
     assert record["price"] == "0.57"
     assert record["ts"].endswith("+00:00")
+
+
+def test_noisy_libraries_are_quiet_unless_debug(restore_logging: None) -> None:
+    out = io.StringIO()
+    configure_logging("INFO", json_lines=False, stream=out)
+    logging.getLogger("httpx2").info("HTTP Request: GET https://x.test")
+    assert out.getvalue() == ""
+    configure_logging("DEBUG", json_lines=False, stream=out)
+    logging.getLogger("httpx2").info("HTTP Request: GET https://x.test")
+    assert "HTTP Request" in out.getvalue()
 
 
 def test_reconfiguring_replaces_the_handler(restore_logging: None) -> None:
