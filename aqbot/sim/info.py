@@ -24,6 +24,7 @@ import attrs
 
 from aqbot.auth.keys import SECP256K1_N, SigningKey, to_checksum_address
 from aqbot.auth.l2 import ApiCreds
+from aqbot.sim.units import fmt_units
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ class SimAccount:
             "api_key": self.creds.api_key,
             "secret": self.creds.secret,
             "passphrase": self.creds.passphrase,
-            "pusd": str(self.pusd),
+            "pusd": fmt_units(self.pusd),
         }
 
 

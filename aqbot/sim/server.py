@@ -115,6 +115,10 @@ class SimApp:
         if kind == "lifespan":
             await _lifespan(receive, send)
             return
+        if kind == "websocket":  # WebSockets have their own port (see aqbot.sim.ws)
+            await receive()
+            await send({"type": "websocket.close", "code": 1008})
+            return
         if kind != "http":
             raise ValueError(f"unsupported ASGI scope {kind!r}")
         body = await _read_body(receive)

@@ -70,6 +70,8 @@ class WsConn:
     frozen_until: float = -math.inf
     held: int = 0
     closing: bool = False
+    close_code: int = 1000
+    close_reason: str = ""
 
 
 class WsHub:
@@ -193,6 +195,7 @@ class WsHub:
         if kind == "disconnect":
             self._queue(conn, max(now, conn.hold_until), None)
             conn.closing = True
+            conn.close_code, conn.close_reason = 1011, "simulated disconnect"
             return
         due = max(now, conn.hold_until)
         if kind == "delay":
@@ -219,6 +222,7 @@ class WsHub:
         if conn.closing:
             return
         conn.closing = True
+        conn.close_code, conn.close_reason = 1008, "slow consumer"
         logger.warning("ws %s connection %d overflowed its queue: disconnecting", conn.channel, conn.cid)
         self._tape.write(self._clock(), "ws_overflow", channel=conn.channel, conn=conn.cid)
         conn.scope.cancel()
@@ -248,7 +252,7 @@ class WsHub:
             send.close()
             recv.close()
             with trio.move_on_after(CLOSE_GRACE, shield=True):
-                await ws.aclose()
+                await ws.aclose(conn.close_code, conn.close_reason or None)
 
     async def _writer(self, conn: WsConn, ws: trio_websocket.WebSocketConnection) -> None:
         """Send queued messages in due order; ``None`` closes the connection (a disconnect fault)."""

@@ -218,8 +218,11 @@ async def test_lifespan_protocol(nursery: trio.Nursery, autojump_clock: Any) -> 
 
         await app({"type": "lifespan"}, receive, send)
         assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+        inbox.append({"type": "websocket.connect"})
+        await app({"type": "websocket"}, receive, send)
+        assert sent[-1] == {"type": "websocket.close", "code": 1008}
         with pytest.raises(ValueError, match="unsupported"):
-            await app({"type": "websocket"}, receive, send)
+            await app({"type": "telepathy"}, receive, send)
 
 
 async def test_every_rest_answer_decodes_with_aqbot_wire(nursery: trio.Nursery, autojump_clock: Any) -> None:
