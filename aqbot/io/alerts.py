@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 # Telegram refuses messages longer than this (Bot API sendMessage).
 TELEGRAM_MAX_TEXT = 4096
+# The longest server-requested pause (429 retry_after) a sink honours before retrying once, seconds.
+MAX_RETRY_AFTER = 300.0
 
 
 class Severity(enum.Enum):
@@ -62,7 +64,14 @@ class Alert:
 
 
 class AlertDeliveryError(AqbotError):
-    """A sink could not deliver an alert (never carries a secret)."""
+    """A sink could not deliver an alert (never carries a secret).
+
+    ``retry_after`` is the server's request to wait (Telegram 429 ``parameters.retry_after``), if any.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class AlertSink(Protocol):
@@ -94,14 +103,22 @@ class TelegramSink:
             response = await self.http.post(url, json={"chat_id": self.chat_id, "text": text})
         except httpx2.HTTPError as exc:
             raise AlertDeliveryError(f"POST {self.safe_url}: {type(exc).__name__}") from None
-        ok = False
-        if response.is_success:
-            try:
-                ok = response.json().get("ok") is True
-            except (ValueError, AttributeError):
-                ok = False
-        if not ok:
-            raise AlertDeliveryError(f"POST {self.safe_url}: HTTP {response.status_code}")
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        body = body if isinstance(body, dict) else {}
+        if response.is_success and body.get("ok") is True:
+            return
+        retry_after = None
+        parameters = body.get("parameters")
+        if response.status_code == 429 and isinstance(parameters, dict):
+            value = parameters.get("retry_after")
+            if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+                retry_after = float(value)
+        raise AlertDeliveryError(
+            f"POST {self.safe_url}: HTTP {response.status_code}", retry_after=retry_after
+        )
 
 
 @attrs.define
@@ -213,6 +230,25 @@ class Alerter:
         )
 
 
+async def _deliver_once(
+    sink: AlertSink, alert: Alert, stats: SinkStatistics, bucket: TokenBucket, delivery_timeout: float
+) -> float | None:
+    """One rate-limited, time-bounded attempt. Returns the server's ``retry_after`` when it sent one."""
+    await bucket.acquire()
+    with trio.move_on_after(delivery_timeout):
+        try:
+            await sink.deliver(alert)
+        except AlertDeliveryError as exc:
+            stats.failed += 1
+            log.warning("alert sink %s failed: %s", sink.name, exc)
+            return exc.retry_after
+        stats.sent += 1
+        return None
+    stats.failed += 1
+    log.warning("alert sink %s timed out after %.1fs", sink.name, delivery_timeout)
+    return None
+
+
 async def _run_sink(
     sink: AlertSink,
     receive: trio.MemoryReceiveChannel[Alert],
@@ -223,18 +259,11 @@ async def _run_sink(
     """Deliver alerts to one sink, rate-limited, each attempt bounded. Runs until cancelled."""
     async with receive:
         async for alert in receive:
-            await bucket.acquire()
-            with trio.move_on_after(delivery_timeout) as scope:
-                try:
-                    await sink.deliver(alert)
-                except AlertDeliveryError as exc:
-                    stats.failed += 1
-                    log.warning("alert sink %s failed: %s", sink.name, exc)
-                    continue
-                stats.sent += 1
-            if scope.cancelled_caught:
-                stats.failed += 1
-                log.warning("alert sink %s timed out after %.1fs", sink.name, delivery_timeout)
+            retry_after = await _deliver_once(sink, alert, stats, bucket, delivery_timeout)
+            if retry_after is not None:  # the server asked for a pause: honour it, then retry once
+                log.warning("alert sink %s asked to wait %.0fs", sink.name, retry_after)
+                await trio.sleep(min(retry_after, MAX_RETRY_AFTER))
+                await _deliver_once(sink, alert, stats, bucket, delivery_timeout)
     raise AssertionError("alert sink channel closed")  # pragma: no cover
 
 

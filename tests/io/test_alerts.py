@@ -197,6 +197,35 @@ async def test_failures_are_counted_never_raised(autojump_clock: trio.testing.Mo
     }
 
 
+async def test_telegram_429_retry_after_is_honoured_once(autojump_clock: trio.testing.MockClock) -> None:
+    times: list[float] = []
+
+    async def handler(request: httpx2.Request) -> httpx2.Response:
+        times.append(trio.current_time())
+        if len(times) == 1:
+            return httpx2.Response(
+                429, json={"ok": False, "error_code": 429, "parameters": {"retry_after": 7}}
+            )
+        return httpx2.Response(200, json={"ok": True})
+
+    config = AlertsConfig(telegram_chat_id="1")
+    with trio.fail_after(60):
+        async with (
+            httpx2.AsyncClient(transport=httpx2.MockTransport(handler)) as http,
+            trio.open_nursery() as n,
+        ):
+            alerter: Alerter = await n.start(
+                run_alerter, build_sinks(config, Secret(BOT_TOKEN), http), config
+            )
+            t0 = trio.current_time()
+            alerter.send_nowait(Alert("halt", Severity.CRITICAL, "x"))
+            await trio.sleep(20)
+            n.cancel_scope.cancel()
+    assert [t - t0 for t in times] == [0, 7]
+    telegram = alerter.statistics().sinks["telegram"]
+    assert (telegram.failed, telegram.sent) == (1, 1)
+
+
 async def test_without_sinks_alerts_go_to_the_log(caplog: pytest.LogCaptureFixture) -> None:
     with trio.fail_after(10), caplog.at_level(logging.INFO, logger="aqbot.io.alerts"):
         async with trio.open_nursery() as nursery:
