@@ -15,8 +15,9 @@ import httpx2
 import pytest
 import trio
 import trio_websocket
-from _sim_server_helpers import call, limit_body, market_body
+from _sim_server_helpers import call, fixed_limit_body, limit_body, market_body
 
+from aqbot.sim.faults import RestAction, WsAction
 from aqbot.sim.runner import SimConfig, SimHandle, run_inprocess_simulator
 from aqbot.wire import codec
 from aqbot.wire.events import UnknownEvent
@@ -251,3 +252,67 @@ async def test_unknown_path_is_rejected(nursery: trio.Nursery, autojump_clock: A
             async with handle.connector.ws_connect(handle.info.ws_url + "/ws/nothing"):
                 pass
         assert rejected.value.status_code == 404
+
+
+class ScriptedWs:
+    """Market-channel fault decisions taken from a list, in order (then ``deliver``)."""
+
+    def __init__(self, script: list[WsAction]) -> None:
+        self.script = script
+
+    def rest_action(self, method: str, path: str, now_ms: int) -> RestAction:
+        return RestAction("ok")
+
+    def ws_action(self, channel: str, key: str, now_ms: int) -> WsAction:
+        return self.script.pop(0) if channel == "market" and self.script else WsAction("deliver")
+
+
+async def test_ws_fault_semantics(nursery: trio.Nursery, autojump_clock: Any) -> None:
+    with trio.fail_after(60):
+        handle: SimHandle = await nursery.start(run_inprocess_simulator, CONFIG)
+        maker = handle.accounts[0]
+        yes = str(handle.info.markets[0]["tokens"][0]["token_id"])  # type: ignore[index]
+        script = [
+            WsAction("deliver"),  # the book snapshot
+            WsAction("duplicate"),  # order 1
+            WsAction("reorder", 500),  # order 2: overtaken by order 3
+            WsAction("deliver"),  # order 3
+            WsAction("delay", 1000),  # order 4: holds back order 5 too
+            WsAction("deliver"),  # order 5
+            WsAction("disconnect"),  # order 6: lost, socket closed
+        ]
+        handle.set_transport_faults(ScriptedWs(script))
+        async with (
+            httpx2.AsyncClient(transport=handle.connector.http_transport(), base_url="http://x") as http,
+            handle.connector.ws_connect(handle.info.ws_url + "/ws/market") as ws,
+        ):
+            await ws.send_message(json.dumps({"type": "market", "assets_ids": [yes]}))
+            assert json.loads(await ws.get_message())[0]["event_type"] == "book"
+
+            async def bid(cents: int) -> str:
+                await call(
+                    http, maker, "POST", "/order", fixed_limit_body(maker, yes, cents, 5, "BUY", salt=cents)
+                )
+                return f"0.{cents}"
+
+            async def next_price() -> str:
+                change = json.loads(await ws.get_message())
+                return str(change["price_changes"][0]["price"])
+
+            p1 = await bid(11)
+            assert [await next_price(), await next_price()] == [p1, p1]
+            p2, p3 = await bid(12), await bid(13)
+            assert [await next_price(), await next_price()] == [p3, p2]
+            start = trio.current_time()
+            p4, p5 = await bid(14), await bid(15)
+            assert [await next_price(), await next_price()] == [p4, p5]
+            assert trio.current_time() - start == pytest.approx(1.0)
+            await bid(16)
+            with pytest.raises(trio_websocket.ConnectionClosed) as closed:
+                await ws.get_message()
+            assert closed.value.reason.code == 1011
+        assert script == []
+        counts = handle.tape.fault_counts
+        assert (
+            counts["ws_duplicate"] == counts["ws_reorder"] == counts["ws_delay"] == 0
+        )  # scripted, not planned
