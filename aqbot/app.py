@@ -225,6 +225,7 @@ async def run_bot(
                     recv,
                     on_failure=hub.writer_failed,
                     on_recovered=hub.writer_recovered,
+                    offload=offload,
                 )
             )
             await infra.start(hub.sink.run_pump, send)
@@ -306,7 +307,9 @@ async def _run_tree(
         bot.start_soon(run_ledger_health, hub, name="ledger-health")
         bot.start_soon(run_snapshots, hub, t.snapshot_interval, name="snapshots")
         if not params.dry_run:
-            bot.start_soon(run_canceller, hub, clob, name="canceller")
+            unavailable = functools.partial(guard.refused, hub)
+            canceller = functools.partial(run_canceller, hub, clob, on_unavailable=unavailable)
+            bot.start_soon(canceller, name="canceller")
             bot.start_soon(run_exchange_guard, guard, hub, name="exchange-guard")
             beat = functools.partial(
                 run_heartbeat, clob, handle, stats.heartbeat, interval=t.heartbeat_interval

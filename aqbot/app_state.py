@@ -14,6 +14,7 @@ from typing import NoReturn
 import attrs
 import trio
 
+from aqbot.core.halts import HaltReason, Scope, ScopeKind
 from aqbot.core.types import MarketSpec
 from aqbot.io.heartbeat import HeartbeatStats
 from aqbot.io.hub import Hub
@@ -25,6 +26,9 @@ from aqbot.io.ws_market import BookBoard
 from aqbot.io.ws_replay import snapshot_event
 
 log = logging.getLogger(__name__)
+
+# The scope of the heartbeat's halt: global, keyed apart from the placement guard's global halt.
+HEARTBEAT_SCOPE = Scope(ScopeKind.GLOBAL, "heartbeat")
 
 
 @attrs.define
@@ -119,15 +123,18 @@ class BotHandle:
         """Graceful stop: quoters cancel their orders and wait for confirmations, then the bot exits."""
         self.shutdown_requested.set()
 
-    # HeartbeatListener (the heartbeat task reports here)
+    # HeartbeatListener (the heartbeat task reports here). A lapsed chain latches EXCHANGE_UNAVAILABLE
+    # under its own global scope key (distinct from the placement guard's), cleared by the next good beat.
     def heartbeat_ok(self, now: float) -> None:
-        pass
+        if self.hub.core.halts.find(HaltReason.EXCHANGE_UNAVAILABLE, HEARTBEAT_SCOPE) is not None:
+            self.hub.clear_halt(HaltReason.EXCHANGE_UNAVAILABLE, HEARTBEAT_SCOPE)
 
     def heartbeat_failed(self, reason: str, now: float) -> None:
         self.hub.alert("heartbeat", f"heartbeat failed: {reason}")
 
     def heartbeat_lapsed(self, now: float, last_ok: float | None) -> None:
-        self.hub.alert("heartbeat-lapsed", "heartbeat lapsed: the exchange may have cancelled every order")
+        detail = "heartbeat lapsed: the exchange may have cancelled every order"
+        self.hub.set_halt(HaltReason.EXCHANGE_UNAVAILABLE, detail, HEARTBEAT_SCOPE)
         self.hub.waker.wake("heartbeat lapsed")
 
     def state(self) -> BotState:

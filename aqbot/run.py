@@ -163,6 +163,7 @@ def params_for_sim(
     markets: int | None = None,
     seed: int = 0,
     ledger_synchronous: str = "FULL",
+    timers: BotTimers | None = None,
     **core_overrides: Any,
 ) -> BotParams:
     """BotParams trading simulator account ``account`` on the simulator's markets (paper runs, tests)."""
@@ -193,6 +194,7 @@ def params_for_sim(
         ledger_path=ledger_path,
         seed=seed,
         ledger_synchronous=ledger_synchronous,
+        timers=timers or BotTimers(),
     )
 
 

@@ -31,7 +31,7 @@ from aqbot.core import facts as cf
 from aqbot.core.engine import Core
 from aqbot.core.events import OrdersSnapshot
 from aqbot.core.halts import HaltReason, Scope
-from aqbot.errors import ExchangeError, TransportError, WireError
+from aqbot.errors import ExchangeError, ExchangeUnavailable, TransportError, WireError
 from aqbot.io import edge
 from aqbot.io.ledger_events import LedgerEvent, gap_close, gap_open, gap_resolve
 from aqbot.io.reconcile import ReconcileWaker
@@ -309,17 +309,25 @@ class CancelSender(Protocol):
 # Ids per DELETE in the canceller, and its retry pause after a failed DELETE.
 CANCEL_BATCH = 1000
 CANCEL_RETRY = 1.0
+CANCEL_RETRY_MAX = 8.0
 
 
 async def run_canceller(
-    hub: Hub, api: CancelSender, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    hub: Hub,
+    api: CancelSender,
+    *,
+    on_unavailable: Callable[[str], None] = lambda detail: None,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> NoReturn:
     """Send the cancels the core commands, apply each answer; retry failures. Runs until cancelled.
 
     A DELETE answer is evidence only (the core never releases on it). A failed DELETE (transport error,
-    503 trading disabled) is retried for every order that is still open after :data:`CANCEL_RETRY`.
+    425 restart, 503 trading disabled) is retried for every order still open, after a pause that doubles
+    from :data:`CANCEL_RETRY` up to :data:`CANCEL_RETRY_MAX` while failures continue; an
+    ``ExchangeUnavailable`` is also reported through ``on_unavailable`` (the exchange guard's halt).
     """
     task_status.started()
+    pause = CANCEL_RETRY
     while True:
         await hub.cancels.wait_nonempty()
         ids = [i for i in hub.cancels.take(CANCEL_BATCH) if _still_open(hub, i)]
@@ -329,12 +337,16 @@ async def run_canceller(
         try:
             answer = await api.cancel_orders(ids)
         except (TransportError, ExchangeError, WireError) as exc:
-            log.warning("cancel of %d order(s) failed: %s; retrying", len(ids), exc)
-            await trio.sleep(CANCEL_RETRY)
+            log.warning("cancel of %d order(s) failed: %s; retry in %.0fs", len(ids), exc, pause)
+            if isinstance(exc, ExchangeUnavailable):
+                on_unavailable(str(exc))
+            await trio.sleep(pause)
+            pause = min(pause * 2, CANCEL_RETRY_MAX)
             for order_id in ids:
                 if _still_open(hub, order_id):
                     hub.cancels.add(order_id, "retry")
             continue
+        pause = CANCEL_RETRY
         hub.apply(hub.core.on_cancel_answer(edge.cancel_answer(answer), trio.current_time()))
 
 

@@ -49,6 +49,7 @@ from aqbot.core.types import MarketSpec, OrderType
 from aqbot.errors import ExchangeError, ExchangeUnavailable, OrderRejected, TransportError, WireError
 from aqbot.io import edge
 from aqbot.io.hub import Hub
+from aqbot.io.rest import is_unavailable_message
 from aqbot.io.ws_market import BookBoard
 from aqbot.wire.orders import PostOrderRequest, PostOrderResponse
 from aqbot.wire.orders import SignedOrder as WireSignedOrder
@@ -264,7 +265,11 @@ async def _post(
     except (TransportError, ExchangeError, WireError) as exc:
         log.warning("submit of %d order(s) ambiguous: %s", len(ids), exc)
         return [SubmitFailed(i, f"{type(exc).__name__}: {exc}") for i in ids]
-    ctx.guard.accepted()
+    refusals = [leg.error_msg for leg in legs if leg.error_msg and is_unavailable_message(leg.error_msg)]
+    if refusals:
+        ctx.guard.refused(ctx.hub, refusals[0])  # a batch carries 425/503 refusals per leg
+    else:
+        ctx.guard.accepted()
     return [edge.placement_answer(i, leg) for i, leg in zip(ids, legs, strict=True)]
 
 

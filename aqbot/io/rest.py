@@ -114,7 +114,8 @@ def retry_after_hint(response: httpx2.Response) -> float | None:
     return None
 
 
-def _is_unavailable(message: str) -> bool:
+def is_unavailable_message(message: str) -> bool:
+    """Whether an error string says the exchange is not taking orders now (restart, cancel-only, ...)."""
     lowered = message.lower()
     return any(marker in lowered for marker in _UNAVAILABLE_MARKERS)
 
@@ -128,7 +129,7 @@ def map_status(method: str, path: str, response: httpx2.Response) -> ExchangeErr
     where = f"{method} {path}: {status}"
     if status == 401:
         return AuthError(f"{where} {message}", status=status)
-    if status in (425, 503) or _is_unavailable(message):
+    if status in (425, 503) or is_unavailable_message(message):
         return ExchangeUnavailable(f"{where} {message}", status=status)
     if status == 429:
         return RateLimited(f"{where} {message}", retry_after=retry_after_hint(response))

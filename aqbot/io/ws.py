@@ -83,6 +83,10 @@ class ChannelListener(Protocol[T_contra]):
 
     def gap(self, channel: str, reason: str, now: float) -> None: ...
 
+    def alive(self, channel: str, now: float) -> None:
+        """Any frame arrived (PONG included): the connection is current."""
+        ...
+
     async def deliver(
         self, channel: str, seq: int, now: float, raw: str, events: Sequence[T_contra]
     ) -> None: ...
@@ -253,6 +257,7 @@ class _Reader(Generic[T]):
                 raise StaleConnection(f"no frame for {timing.stale_after:g}s")
             text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
             self.spec.stats.last_frame_at = now
+            self.listener.alive(self.spec.name, now)
             if not self.got_frame:
                 self.got_frame = True
             if text.strip() in _IGNORED_TEXT:

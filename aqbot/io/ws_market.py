@@ -105,6 +105,11 @@ class BookBoard:
             book.invalidate(reason)
         self._bump(set(self.versions))
 
+    def touch_all(self, now: float) -> None:
+        """The feed is alive (a frame or PONG arrived): quiet books are current, not stale."""
+        for book in self.books.values():
+            book.touch(now)
+
     def all_valid(self) -> bool:
         return all(book.valid for book in self.books.values())
 
@@ -143,6 +148,9 @@ class MarketFeed:
 
     def connected(self, channel: str, now: float) -> None:
         self.on_connected(now)
+
+    def alive(self, channel: str, now: float) -> None:
+        self.board.touch_all(now)
 
     def gap(self, channel: str, reason: str, now: float) -> None:
         self.board.invalidate_all(f"market channel gap: {reason}")

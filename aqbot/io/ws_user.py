@@ -55,6 +55,9 @@ class UserFeed:
     def connected(self, channel: str, now: float) -> None:
         self.hub.apply(self.hub.core.on_channel_up(Channel.USER, now))
 
+    def alive(self, channel: str, now: float) -> None:
+        pass
+
     def gap(self, channel: str, reason: str, now: float) -> None:
         self.hub.apply(self.hub.core.on_channel_down(Channel.USER, now, reason))
 

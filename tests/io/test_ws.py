@@ -130,6 +130,7 @@ class Recorder:
     delivered: list[tuple[int, float, list[dict[str, Any]]]] = attrs.Factory(list)
     block: trio.Event | None = None
     arrived: trio.Event = attrs.Factory(trio.Event)
+    alive_at: float | None = None
 
     def connected(self, channel: str, now: float) -> None:
         self.log.append(("connected", now, channel))
@@ -138,6 +139,9 @@ class Recorder:
     def gap(self, channel: str, reason: str, now: float) -> None:
         self.log.append(("gap", now, reason))
         CHANGES.notify()
+
+    def alive(self, channel: str, now: float) -> None:
+        self.alive_at = now
 
     async def deliver(
         self, channel: str, seq: int, now: float, raw: str, events: Sequence[dict[str, Any]]
@@ -187,6 +191,7 @@ async def test_subscribes_then_pings_every_10s(
         (30.0, "PING"),
     ]
     assert rec.log == [("connected", 0.0, "user")]
+    assert rec.alive_at == 30.0  # the PONG to the 30 s PING
 
 
 async def test_disconnect_opens_gap_and_reconnects_after_jittered_backoff(

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import attrs
 import trio
 
-from aqbot.app import BotParams, ExchangeConnectors, run_bot
+from aqbot.app import BotParams, BotTimers, ExchangeConnectors, run_bot
 from aqbot.app_state import BotHandle
 from aqbot.io.ledger import LedgerStore
 from aqbot.io.ledger_events import LedgerEvent
@@ -120,6 +120,7 @@ async def world(
     sim_config: SimConfig | None = None,
     book: bool = True,
     before_bot: Callable[[SimHandle, ScriptedFaults], None] | None = None,
+    offload: Callable[[Callable[[], Any]], Any] = inline,
     **params: Any,
 ) -> AsyncIterator[World]:
     """Start the simulator (3 accounts: 0 is the bot, 2 an EOA taker) and the bot; yield the world.
@@ -139,10 +140,11 @@ async def world(
         if before_bot is not None:
             before_bot(sim, faults)
         params.setdefault("ledger_synchronous", "NORMAL")
+        params.setdefault("timers", BotTimers(market_silence=None))  # no synthetic flow: quiet books
         bot_params = params_for_sim(sim, ledger_path, **params)
         connectors = ExchangeConnectors.simulator(sim)
         async with trio.open_nursery() as bot_nursery:
-            bot = await bot_nursery.start(functools.partial(run_bot, bot_params, connectors, offload=inline))
+            bot = await bot_nursery.start(functools.partial(run_bot, bot_params, connectors, offload=offload))
             try:
                 yield World(sim, bot, bot_params, faults, taker, ledger_path)
             finally:
