@@ -119,9 +119,15 @@ def structure_order_event(o: Any, _: object = None) -> OrderEvent:
 def structure_maker_order(o: Any, _: object = None) -> MakerOrder:
     g = o.get
     order_id, owner, maker_address, asset_id = o["order_id"], o["owner"], o["maker_address"], o["asset_id"]
-    _check_str(order_id, owner, maker_address, asset_id)
     outcome = g("outcome")
-    _check_opt_str(outcome)
+    if (
+        type(order_id) is not str
+        or type(owner) is not str
+        or type(maker_address) is not str
+        or type(asset_id) is not str
+        or (outcome is not None and type(outcome) is not str)
+    ):
+        raise TypeError("expected a string")
     return MakerOrder(
         order_id=order_id,
         owner=owner,

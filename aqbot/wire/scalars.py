@@ -14,7 +14,7 @@ import logging
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
-from aqbot.wire.types import MS_THRESHOLD, SECONDS_MIN, UnixMs, UnixS
+from aqbot.wire.types import MS_THRESHOLD, SECONDS_MIN, TIMESTAMP_MAX, UnixMs, UnixS
 
 logger = logging.getLogger(__name__)
 
@@ -136,22 +136,29 @@ def _int_or_iso(v: object, *, iso_scale: int) -> int:
     raise ValueError("expected a unix timestamp")
 
 
+def _in_range(n: int) -> int:
+    if 0 <= n < TIMESTAMP_MAX:
+        return n
+    raise ValueError("timestamp out of range")
+
+
 def to_unix_s(v: object) -> UnixS:
     """Seconds from an int, a digit string or an ISO-8601 string with a zone. Values that are clearly
-    milliseconds (>= 1e11) are floored to seconds."""
+    milliseconds (>= 1e11) are floored to seconds; negative or absurd (>= 1e14) values are refused."""
     if type(v) is str and len(v) == 10 and v.isdigit() and v.isascii():
         return int(v)  # type: ignore[return-value]  # hot path: skip the NewType call
-    n = _int_or_iso(v, iso_scale=1)
+    n = _in_range(_int_or_iso(v, iso_scale=1))
     if n >= MS_THRESHOLD:
         n //= 1000
     return UnixS(n)
 
 
 def to_unix_ms(v: object) -> UnixMs:
-    """Milliseconds from an int or digit string (or ISO-8601). Values in [1e9, 1e11) are seconds: scaled."""
+    """Milliseconds from an int or digit string (or ISO-8601). Values in [1e9, 1e11) are seconds: scaled.
+    Negative or absurd (>= 1e14) values are refused."""
     if type(v) is str and len(v) == 13 and v[0] != "0" and v.isdigit() and v.isascii():
         return int(v)  # type: ignore[return-value]  # hot path: skip the NewType call
-    n = _int_or_iso(v, iso_scale=1000)
+    n = _in_range(_int_or_iso(v, iso_scale=1000))
     if SECONDS_MIN <= n < MS_THRESHOLD:
         n *= 1000
     return UnixMs(n)

@@ -25,6 +25,7 @@ __all__ = [
     "CONTROL_TEXTS",
     "MS_THRESHOLD",
     "SECONDS_MIN",
+    "TIMESTAMP_MAX",
     "ControlFrame",
     "OrderEventType",
     "Secret",
@@ -47,6 +48,9 @@ UnixMs = NewType("UnixMs", int)
 MS_THRESHOLD = 100_000_000_000
 """Integers at or above this are milliseconds (10**11 ms is 1973-03-03; 10**11 s is year 5138). A seconds
 field holding such a value is floored to seconds; see :data:`SECONDS_MIN` for the other direction."""
+
+TIMESTAMP_MAX = 100_000_000_000_000
+"""Timestamps at or above this (ms: year 5138) are refused, as are negative ones."""
 
 SECONDS_MIN = 1_000_000_000
 """A milliseconds field holding a value in ``[SECONDS_MIN, MS_THRESHOLD)`` (2001-09-09 .. 5138 as seconds)

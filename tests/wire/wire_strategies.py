@@ -25,7 +25,7 @@ decimals = st.decimals(
 ) | st.sampled_from([Decimal("0.1"), Decimal("100.0000"), Decimal("0.001"), Decimal("0E-8"), Decimal("5")])
 unix_s = st.integers(min_value=0, max_value=10**11 - 1).map(UnixS)
 unix_ms = (
-    st.integers(min_value=0, max_value=10**9 - 1) | st.integers(min_value=10**11, max_value=10**14)
+    st.integers(min_value=0, max_value=10**9 - 1) | st.integers(min_value=10**11, max_value=10**14 - 1)
 ).map(UnixMs)
 text = st.text(max_size=12)
 json_scalars = st.none() | st.booleans() | st.integers(-(10**9), 10**9) | text
