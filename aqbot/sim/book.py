@@ -83,7 +83,7 @@ class Level:
 class Book:
     """One market's unified book. See the module docstring."""
 
-    __slots__ = ("ask_prices", "asks", "bid_prices", "bids", "changed")
+    __slots__ = ("ask_prices", "asks", "bid_prices", "bids", "changed", "version")
 
     def __init__(self) -> None:
         self.bids: dict[int, Level] = {}
@@ -91,6 +91,8 @@ class Book:
         self.bid_prices: list[int] = []  # ascending; best bid is the last
         self.ask_prices: list[int] = []  # ascending; best ask is the first
         self.changed: dict[tuple[bool, int], None] = {}
+        self.version = 0
+        """Bumped on every change of a level (caches of formatted levels key on it)."""
 
     def best_bid(self) -> int | None:
         return self.bid_prices[-1] if self.bid_prices else None
@@ -111,6 +113,7 @@ class Book:
         level.orders[order.order_id] = order
         level.size += order.remaining_u
         self.changed[(bid, price)] = None
+        self.version += 1
 
     def remove(self, order: SimOrder) -> None:
         """Take ``order`` off the book (whatever remains of it)."""
@@ -124,12 +127,14 @@ class Book:
             del levels[price]
             del prices[bisect.bisect_left(prices, price)]
         self.changed[(bid, price)] = None
+        self.version += 1
 
     def reduce(self, order: SimOrder, size_u: int) -> None:
         """Account for ``size_u`` of a resting order being filled (call before updating ``matched_u``)."""
         level = (self.bids if order.bid else self.asks)[order.book_price]
         level.size -= size_u
         self.changed[(order.bid, order.book_price)] = None
+        self.version += 1
 
     def level_size(self, bid: bool, price: int) -> int:
         level = (self.bids if bid else self.asks).get(price)
@@ -171,7 +176,7 @@ class Book:
 class MarketState:
     """A market's mutable state: its config, book, current tick, last trade and minted collateral."""
 
-    __slots__ = ("accepting", "book", "cfg", "last_trade_u", "locked", "min_size_u", "tick_u")
+    __slots__ = ("accepting", "book", "cfg", "last_trade_u", "levels_cache", "locked", "min_size_u", "tick_u")
 
     def __init__(self, cfg: MarketConfig) -> None:
         self.cfg = cfg
@@ -181,6 +186,7 @@ class MarketState:
         self.accepting = cfg.accepting_orders
         self.last_trade_u: int | None = None
         self.locked = 0
+        self.levels_cache: dict[str, tuple[int, str, str]] = {}
 
     @property
     def condition_id(self) -> str:

@@ -64,6 +64,33 @@ def book_summary(ms: MarketState, token: str, now_ms: int) -> Json:
     return payload
 
 
+def _levels_text(levels: list[tuple[int, int]]) -> str:
+    return "[" + ",".join(f'{{"price":"{fmt_price(p)}","size":"{fmt_size(s)}"}}' for p, s in levels) + "]"
+
+
+def book_hash(ms: MarketState, token: str, now_ms: int) -> str:
+    """The ``hash`` :func:`book_summary` would give at ``now_ms``, without building the summary.
+
+    The hashed text is assembled directly (every field is plain ASCII digits/hex, so this is byte-identical
+    to ``json.dumps(summary, separators=(",", ":"))``); formatted levels are cached per book version.
+    """
+    cached = ms.levels_cache.get(token)
+    if cached is None or cached[0] != ms.book.version:
+        bids, asks = token_levels(ms, token)
+        cached = (ms.book.version, _levels_text(bids), _levels_text(list(reversed(asks))))
+        ms.levels_cache[token] = cached
+    ltp = ms.last_trade_u
+    if ltp is not None and not ms.is_yes(token):
+        ltp = ONE - ltp
+    text = (
+        f'{{"market":"{ms.condition_id}","asset_id":"{token}","timestamp":"{now_ms}","hash":"",'
+        f'"bids":{cached[1]},"asks":{cached[2]},"min_order_size":"{fmt_units(ms.min_size_u)}",'
+        f'"tick_size":"{fmt_price(ms.tick_u)}","neg_risk":{"true" if ms.cfg.neg_risk else "false"},'
+        f'"last_trade_price":"{fmt_price(ltp) if ltp is not None else ""}"}}'
+    )
+    return hashlib.sha1(text.encode("ascii")).hexdigest()
+
+
 def book_event(ms: MarketState, token: str, now_ms: int) -> Json:
     """The market-channel ``book`` event for ``token`` (a full snapshot)."""
     summary = book_summary(ms, token, now_ms)
@@ -73,7 +100,7 @@ def book_event(ms: MarketState, token: str, now_ms: int) -> Json:
 def price_change_event(ms: MarketState, changes: list[tuple[bool, int]], now_ms: int) -> Json:
     """One ``price_change`` message for a set of touched YES-book levels, with entries for BOTH tokens."""
     yes, no = ms.cfg.yes_token, ms.cfg.no_token
-    hashes = {yes: str(book_summary(ms, yes, now_ms)["hash"]), no: str(book_summary(ms, no, now_ms)["hash"])}
+    hashes = {yes: book_hash(ms, yes, now_ms), no: book_hash(ms, no, now_ms)}
     tops = {yes: best_bid_ask(ms, yes), no: best_bid_ask(ms, no)}
     entries: list[Json] = []
     for bid, price in changes:

@@ -285,3 +285,20 @@ def test_tick_size_change_event(env: tuple[Engine, MarketConfig, Trader, Trader]
     assert evs[0]["old_tick_size"] == "0.01"
     assert evs[0]["new_tick_size"] == "0.001"
     assert a.limit(m.yes_token, "BUY", "0.405", "10").status == 200
+
+
+def test_price_change_hash_equals_book_hash(env: tuple[Engine, MarketConfig, Trader, Trader]) -> None:
+    engine, m, a, b = env
+    a.limit(m.yes_token, "BUY", "0.40", "10")
+    b.limit(m.no_token, "BUY", "0.55", "8")
+    b.limit(m.no_token, "BUY", "0.60", "3")  # trades: last_trade_price enters the hash
+    engine.set_tick_size(m.condition_id, "0.001", engine.now_ms)
+    a.limit(m.yes_token, "BUY", "0.401", "6")
+    pcs = [e for e in engine.drain_events() if e.payload["event_type"] == "price_change"]
+    last = pcs[-1]
+    entries = last.payload["price_changes"]
+    assert isinstance(entries, list)
+    for entry in entries:
+        snap = engine.book(entry["asset_id"], last.t)
+        assert snap is not None
+        assert entry["hash"] == snap["hash"]
