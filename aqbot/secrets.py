@@ -106,8 +106,9 @@ DEFAULT_REGISTRY = SecretRegistry()
 class Secret:
     """A secret string whose ``repr``/``str``/``format`` are ``'***'``.
 
-    Equality compares in constant time; secrets are unhashable and refuse to be pickled, so they do not
-    end up in sets, caches or files by accident.
+    Equality compares in constant time. Secrets are hashable (so a frozen config holding them is too;
+    a SipHash of the value reveals nothing usable) but refuse to be pickled, so they do not end up in
+    files or subprocess arguments by accident.
     """
 
     __slots__ = ("_value",)
@@ -136,7 +137,8 @@ class Secret:
             return NotImplemented
         return hmac.compare_digest(self._value.encode(), other._value.encode())
 
-    __hash__ = None  # type: ignore[assignment]
+    def __hash__(self) -> int:
+        return hash(("aqbot.Secret", self._value))
 
     def __reduce__(self) -> NoReturn:
         raise TypeError("a Secret cannot be pickled")

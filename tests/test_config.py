@@ -231,6 +231,7 @@ def test_credentials_from_env_and_key_file(tmp_path: Path) -> None:
     assert config.credentials.private_key.reveal() == PK
     assert config.credentials.api_passphrase is not None
     assert config.credentials.api_passphrase.reveal() == PASSPHRASE
+    assert hash(config) == hash(load_config(None, FULL_ENV))  # frozen configs stay usable as keys
     for secret in (PK, API_SECRET, PASSPHRASE):
         assert secret not in repr(config)
         assert secret not in str(config)

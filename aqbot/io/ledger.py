@@ -52,8 +52,6 @@ log = logging.getLogger(__name__)
 ITER_CHUNK = 1000
 # How long a connection waits for another process's lock (e.g. a concurrent `aqbot ledger verify`).
 BUSY_TIMEOUT_MS = 5000
-# Trigger names verify() insists on.
-REQUIRED_TRIGGERS = ("events_no_update", "events_no_delete", "gaps_no_delete", "gaps_guard_update")
 
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
