@@ -331,3 +331,26 @@ def _load_or_error(data: dict[str, Any]) -> Config | ConfigError:
         return config_from_dict(data)
     except ConfigError as exc:
         return exc
+
+
+_ANY = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8) | st.decimals(),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.one_of(st.text(max_size=8), st.integers(), st.none()), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@given(
+    data=st.dictionaries(
+        st.one_of(st.sampled_from(sorted(_SECTIONS)), st.text(max_size=8), st.integers()), _ANY, max_size=4
+    )
+)
+def test_arbitrary_python_documents_give_config_or_one_line_error(data: dict[Any, Any]) -> None:
+    result = _load_or_error(data)
+    if isinstance(result, ConfigError):
+        assert "\n" not in str(result)
+    else:
+        assert isinstance(result, Config)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import importlib.resources
 import math
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
@@ -30,6 +31,8 @@ from aqbot.config._model import Config, FieldProblem, MarketConfig
 from aqbot.errors import ConfigError, SecretsError
 from aqbot.secrets import Secret, load_credentials, load_telegram_token
 
+# Keys shown as they are in a field path; anything else is quoted with repr().
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 # The exchange cancels every order when no heartbeat arrives for this long (PROTOCOL 1.6).
 EXCHANGE_HEARTBEAT_DEADLINE = 10.0
 # Keys that look like credentials; they are refused with a pointer to the env vars.
@@ -162,8 +165,11 @@ def _first_leaf(exc: BaseException, path: list[str]) -> tuple[list[str], BaseExc
 
 
 def _join(path: list[str]) -> str:
+    """``limits.max_position``, ``markets[0].size``; odd keys (spaces, newlines) are quoted."""
     out = ""
     for part in path:
+        if not (part.startswith("[") or _BARE_KEY.match(part)):
+            part = repr(part)
         out += part if part.startswith("[") or not out else "." + part
     return out or "<config>"
 
@@ -171,7 +177,7 @@ def _join(path: list[str]) -> str:
 def _to_config_error(exc: BaseException) -> ConfigError:
     path, leaf = _first_leaf(exc, [])
     if isinstance(leaf, ForbiddenExtraKeysError):
-        key = sorted(leaf.extra_fields)[0]
+        key = sorted(str(k) for k in leaf.extra_fields)[0]
         return ConfigError(_join([*path, key]), _unknown_key_problem(key, leaf.cl))
     if isinstance(leaf, FieldProblem):
         return ConfigError(_join([*path, leaf.name] if leaf.name else path), leaf.problem)
