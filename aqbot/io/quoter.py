@@ -156,7 +156,7 @@ def plan(ctx: QuoteContext, spec: MarketSpec, now: float) -> QuoteDiff | None:
     for token in spec.tokens:
         e = core.token_exposure(token)
         buy_cap[token] = max(ZERO, core.exposure.limits.max_for(token) - e.worst)
-        sell_cap[token] = max(ZERO, e.held - e.open_sell)
+        sell_cap[token] = max(ZERO, e.sellable - e.open_sell)  # L3: buys that may still FAIL are not sellable
         mine = [r for r in resting if r.token == token]
         inventory[token] = Inventory(
             held=e.held,
