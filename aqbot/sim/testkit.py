@@ -17,7 +17,7 @@ from aqbot.sim.market import AccountConfig, MarketConfig, random_account, random
 from aqbot.sim.orderdicts import limit_order, order_dict
 from aqbot.sim.settlement import SettlementConfig
 from aqbot.sim.units import ONE, fmt_units, parse_units
-from aqbot.sim.validation import OrderRequest
+from aqbot.sim.validation import ERR_BALANCE, OrderRequest
 
 logger = logging.getLogger(__name__)
 
@@ -182,7 +182,8 @@ class NaiveQuoter:
         engine = self.trader.engine
         m = self.market
         if self.orders:
-            engine.cancel_orders(self.trader.owner, self.orders, now_ms)
+            if not engine.cancel_orders(self.trader.owner, self.orders, now_ms).ok:
+                return  # refused (restart): keep the quotes, try again next period
             self.orders = []
         ms = engine.markets[m.condition_id]
         tick = ms.tick_u
@@ -196,6 +197,8 @@ class NaiveQuoter:
             reply = self.trader.limit(token, side, fmt_units(price), self.size, post_only=True, now_ms=now_ms)
             if reply.ok and isinstance(reply.body, dict):
                 self.orders.append(str(reply.body["orderID"]))
+            elif isinstance(reply.body, dict) and reply.body.get("error") == ERR_BALANCE:
+                engine.update_balance_allowance(self.trader.owner, "CONDITIONAL", token)
 
 
 def run_scenario(
