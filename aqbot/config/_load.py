@@ -152,7 +152,7 @@ _CONVERTER = _make_converter()
 _CONVERTER.register_structure_hook_func(lambda t: t == tuple[MarketConfig, ...], _markets)
 
 
-def _first_leaf(exc: BaseException, path: list[str]) -> tuple[list[str], BaseException]:
+def _first_leaf(exc: BaseException, path: list[str | int]) -> tuple[list[str | int], BaseException]:
     """Follow the first member of nested cattrs exception groups, collecting attribute/index notes."""
     while isinstance(exc, BaseExceptionGroup):
         exc = exc.exceptions[0]
@@ -160,17 +160,19 @@ def _first_leaf(exc: BaseException, path: list[str]) -> tuple[list[str], BaseExc
             if isinstance(note, AttributeValidationNote):
                 path = [*path, note.name]
             elif isinstance(note, IterableValidationNote):
-                path = [*path, f"[{note.index}]"]
+                path = [*path, note.index]
     return path, exc
 
 
-def _join(path: list[str]) -> str:
-    """``limits.max_position``, ``markets[0].size``; odd keys (spaces, newlines) are quoted."""
+def _join(path: list[str | int]) -> str:
+    """``limits.max_position``, ``markets[0].size`` (ints are list indices); odd keys are quoted."""
     out = ""
     for part in path:
-        if not (part.startswith("[") or _BARE_KEY.match(part)):
-            part = repr(part)
-        out += part if part.startswith("[") or not out else "." + part
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            key = part if _BARE_KEY.match(part) else repr(part)
+            out += "." + key if out else key
     return out or "<config>"
 
 
