@@ -1,8 +1,9 @@
 """The Data API ``GET /positions`` view (PROTOCOL 6.1), served with a lag behind the engine's balances.
 
 Rows are built from the per-(owner, token) position history as it stood ``lag`` ms ago, so a fill shows up
-late, exactly like the real endpoint. The fault plan can make a whole answer staler, drop one row, or return
-no rows at all; each injection is recorded on the tape. Numbers are JSON numbers, as on the real API.
+late, exactly like the real endpoint. The fault plan can make single rows staler (an older snapshot than the
+rest), drop one row, or return no rows at all; each injection is recorded on the tape. Numbers are
+JSON numbers, as on the real API.
 """
 
 from __future__ import annotations
@@ -99,18 +100,19 @@ def positions(
     detail: dict[str, object] = {"user": acct.address}
     if faults.engine_roll(c.positions_zero_p, now_ms, "positions_zero", detail):
         return []
-    lag = c.positions_lag_ms
-    if faults.engine_roll(
-        c.positions_stale_p, now_ms, "positions_stale", {**detail, "extra_ms": c.positions_stale_extra_ms}
-    ):
-        lag += c.positions_stale_extra_ms
-    at_ms = now_ms - lag
+    at_ms = now_ms - c.positions_lag_ms
     found: list[tuple[int, str, dict[str, object]]] = []
     for ms in markets.values():
         if market is not None and ms.condition_id not in market:
             continue
         for token in (ms.cfg.yes_token, ms.cfg.no_token):
-            pt = accounts.point_at(acct.owner, token, at_ms)
+            if (acct.owner, token) not in accounts.history:
+                continue
+            row_at = at_ms
+            stale = {**detail, "asset": token, "extra_ms": c.positions_stale_extra_ms}
+            if faults.engine_roll(c.positions_stale_p, now_ms, "positions_stale", stale):
+                row_at -= c.positions_stale_extra_ms
+            pt = accounts.point_at(acct.owner, token, row_at)
             if pt is None or pt.size <= 0 or pt.size < size_threshold_u:
                 continue
             found.append((pt.size, token, _row(acct.address, ms, token, pt, mid_price(ms, token))))
