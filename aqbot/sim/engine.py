@@ -95,6 +95,9 @@ class Engine(QueryMixin, OrderEntry):
         self._expiries: list[tuple[int, int, str]] = []
         self._delayed: list[tuple[int, int, str]] = []
         self._expiry_seq = 0
+        racer = AccountConfig(
+            owner=self.racer_owner, address="0x" + "ac" * 20, signer="0x" + "ac" * 20, pusd=RACER_PUSD
+        )
         initial = list(accounts or [])
         tape.write(
             start_ms,
@@ -104,15 +107,11 @@ class Engine(QueryMixin, OrderEntry):
             fault_profile=config.name,
             faults=attrs.asdict(config),
             settlement=attrs.asdict(self.settlement.config),
-            accounts=[_account_header(a) for a in initial],
+            accounts=[_account_header(a) for a in [racer, *initial]],
             markets=[attrs.asdict(m) for m in markets],
         )
         self.fault_exempt.add(self.racer_owner)
-        self._add_account(
-            AccountConfig(
-                owner=self.racer_owner, address="0x" + "ac" * 20, signer="0x" + "ac" * 20, pusd=RACER_PUSD
-            )
-        )
+        self._add_account(racer)
         for cfg in initial:
             self._add_account(cfg)
         rng = self.faults.engine_random()

@@ -46,6 +46,8 @@ ALREADY_DONE = "already canceled or matched"
 class OrderEntry(MatchingCore, abc.ABC):
     """Placement and cancels on top of the matching core."""
 
+    racer_owner: str = "__racer__"
+    """The engine-internal taker of the ``cancel_race`` fault."""
     restart_until_ms: int = 0
     post_only_until_ms: int = 0
     cancel_only_until_ms: int = 0
@@ -388,5 +390,3 @@ class OrderEntry(MatchingCore, abc.ABC):
         self._fill_level(ms, taker, order.book_price, [order], now_ms)
         self._finish(taker, "MATCHED" if taker.remaining_u == 0 else "CANCELED")
         self._flush_book(ms, now_ms)
-
-    racer_owner: str = "__racer__"
