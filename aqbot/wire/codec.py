@@ -15,12 +15,8 @@ cached fast instance (:func:`default_converter`), the single allowed module-leve
 from __future__ import annotations
 
 import functools
-import json
 import logging
-import re
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
-from json.encoder import encode_basestring
 from typing import Any, TypeVar
 
 import cattrs
@@ -44,15 +40,14 @@ from aqbot.wire.events import (
     UserEvent,
     UserSubscribe,
 )
+from aqbot.wire.jsontext import Raw, dumps, excerpt, loads
 from aqbot.wire.market import BookSummary
 from aqbot.wire.orders import Trade
-from aqbot.wire.scalars import dec_text, parse_json_float
 from aqbot.wire.types import CONTROL_TEXTS, ControlFrame
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Raw = str | bytes | bytearray
 
 MARKET_EVENT_TAGS: Mapping[type, str] = {
     BookSummary: "book",
@@ -79,7 +74,6 @@ _DECODE_ERRORS = (
     RecursionError,
     cattrs.BaseValidationError,
 )
-_EXCERPT = 160
 
 
 @functools.cache
@@ -92,64 +86,6 @@ def default_converter() -> cattrs.Converter:
 def _detailed_converter() -> cattrs.Converter:
     """Generated hooks only: used to re-run a failed fast decode and report the exact path."""
     return make_converter(fast=False)
-
-
-def _excerpt(raw: object) -> str:
-    if isinstance(raw, bytes | bytearray):
-        return bytes(raw[:_EXCERPT]).decode("utf-8", "replace")
-    if isinstance(raw, str):
-        return raw[:_EXCERPT]
-    return repr(raw)[:_EXCERPT]
-
-
-def _reject_constant(name: str) -> object:
-    raise ValueError("NaN and Infinity are not valid JSON numbers here")
-
-
-_MAX_DEPTH = 64
-_CHEAP_BRACKETS = 2_000
-_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
-
-
-def _too_deep(raw: Raw) -> bool:
-    """True when the JSON nests deeper than ``_MAX_DEPTH``.
-
-    Why: the C JSON scanner recurses once per level and only stops at the interpreter's recursion limit,
-    which some libraries raise to 100000 at import (py_ecc does): a frame of 100k ``[`` then overflows the
-    C stack and kills the process. Counting brackets is C-speed and settles every normal message; only a
-    frame with more than ``_CHEAP_BRACKETS`` openers gets the exact (string-aware) depth scan.
-    """
-    if isinstance(raw, str):
-        if raw.count("[") + raw.count("{") <= _CHEAP_BRACKETS:
-            return False
-        text = raw
-    else:
-        if raw.count(b"[") + raw.count(b"{") <= _CHEAP_BRACKETS:
-            return False
-        text = bytes(raw).decode("utf-8", "replace")
-    depth = 0
-    for m in _TOKENS.finditer(text):
-        tok = m.group()
-        if tok in ("[", "{"):
-            depth += 1
-            if depth > _MAX_DEPTH:
-                return True
-        elif tok in ("]", "}"):
-            depth -= 1
-    return False
-
-
-def loads(raw: Raw, *, sensitive: bool = False) -> object:
-    """Parse JSON text with Decimal floats; any failure is a :class:`WireError` at ``$``."""
-    if _too_deep(raw):
-        raise WireError(
-            f"JSON nests deeper than {_MAX_DEPTH} levels", path="$", raw="" if sensitive else _excerpt(raw)
-        )
-    try:
-        return json.loads(raw, parse_float=parse_json_float, parse_constant=_reject_constant)
-    except (ValueError, TypeError, RecursionError) as exc:
-        excerpt = "" if sensitive else _excerpt(raw)
-        raise WireError(f"invalid JSON ({type(exc).__name__})", path="$", raw=excerpt) from exc
 
 
 def _control(raw: Raw) -> ControlFrame | None:
@@ -179,8 +115,8 @@ def _structure(conv: cattrs.Converter, obj: object, cls: Any, *, path: str, raw:
     try:
         return conv.structure(obj, cls)
     except _DECODE_ERRORS as exc:
-        excerpt = "" if raw is None or cls in _SENSITIVE else _excerpt(raw)
-        raise _wire_error(obj, cls, exc, path=path, raw=excerpt) from exc
+        snippet = "" if raw is None or cls in _SENSITIVE else excerpt(raw)
+        raise _wire_error(obj, cls, exc, path=path, raw=snippet) from exc
 
 
 _CHANNEL_TAGS: Mapping[str, Mapping[type, str]] = {"market": MARKET_EVENT_TAGS, "user": USER_EVENT_TAGS}
@@ -206,16 +142,16 @@ def _decode_frame(raw: Raw, conv: cattrs.Converter, channel: str) -> list[Any]:
         prefix = "$"
         array = False
     else:
-        raise WireError("frame is neither a JSON object nor an array", path="$", raw=_excerpt(raw))
+        raise WireError("frame is neither a JSON object nor an array", path="$", raw=excerpt(raw))
     table = _tag_table(conv, channel)
     out: list[Any] = []
     for i, item in enumerate(items):
         path = f"{prefix}[{i}]" if array else prefix
         if type(item) is not dict:
-            raise WireError("event is not a JSON object", path=path, raw=_excerpt(raw))
+            raise WireError("event is not a JSON object", path=path, raw=excerpt(raw))
         tag = item.get("event_type")
         if type(tag) is not str:
-            raise WireError("missing or non-string event_type", path=path + ".event_type", raw=_excerpt(raw))
+            raise WireError("missing or non-string event_type", path=path + ".event_type", raw=excerpt(raw))
         entry = table.get(tag)
         if entry is None:
             out.append(UnknownEvent(event_type=tag, raw=item))
@@ -224,7 +160,7 @@ def _decode_frame(raw: Raw, conv: cattrs.Converter, channel: str) -> list[Any]:
         try:
             out.append(hook(item, cls))
         except _DECODE_ERRORS as exc:
-            raise _wire_error(item, cls, exc, path=path, raw=_excerpt(raw)) from exc
+            raise _wire_error(item, cls, exc, path=path, raw=excerpt(raw)) from exc
     return out
 
 
@@ -292,59 +228,6 @@ def decode_client_frame(raw: Raw, *, converter: cattrs.Converter | None = None) 
         raise WireError("unknown client frame type", path="$.type")
     frame: ClientFrame = _structure(converter or default_converter(), obj, cls, path="$", raw=None)
     return frame
-
-
-class _HasDecimalNumber(Exception):
-    """Internal: the tree holds a JSON-number Decimal, so the C encoder cannot print it."""
-
-
-def _refuse(o: object) -> object:
-    if type(o) is Decimal:
-        raise _HasDecimalNumber
-    raise TypeError(f"not JSON serializable: {type(o).__name__}")
-
-
-def _write(o: object, out: list[str]) -> None:
-    if isinstance(o, str):
-        out.append(encode_basestring(o))
-    elif o is None:
-        out.append("null")
-    elif o is True:
-        out.append("true")
-    elif o is False:
-        out.append("false")
-    elif type(o) is int:
-        out.append(int.__repr__(o))
-    elif isinstance(o, Decimal):
-        out.append(dec_text(o))
-    elif isinstance(o, dict):
-        out.append("{")
-        for n, (k, v) in enumerate(o.items()):
-            if n:
-                out.append(",")
-            out.append(encode_basestring(str(k)))
-            out.append(":")
-            _write(v, out)
-        out.append("}")
-    elif isinstance(o, list | tuple):
-        out.append("[")
-        for n, v in enumerate(o):
-            if n:
-                out.append(",")
-            _write(v, out)
-        out.append("]")
-    else:
-        raise TypeError(f"not JSON serializable: {type(o).__name__}")
-
-
-def dumps(data: object) -> str:
-    """Compact deterministic JSON of unstructured data; ``Decimal`` values print as JSON numbers."""
-    try:
-        return json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_refuse)
-    except _HasDecimalNumber:
-        out: list[str] = []
-        _write(data, out)
-        return "".join(out)
 
 
 def encode_json(obj: object, *, converter: cattrs.Converter | None = None) -> str:

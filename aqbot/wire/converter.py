@@ -14,6 +14,7 @@ fast decode through a ``fast=False`` converter to report a precise error path.
 
 from __future__ import annotations
 
+import enum
 import logging
 import typing
 from collections.abc import Callable, Mapping
@@ -32,6 +33,7 @@ from aqbot.wire.events import MarketSubscribe, OrderEvent, UserSubscribe
 from aqbot.wire.market import ClobMarketInfo, ClobRewards, ClobToken, FeeDetails, FeeRate, TickSize
 from aqbot.wire.orders import CancelOrderRequest, OpenOrder, PostOrderRequest, PostOrderResponse, SignedOrder
 from aqbot.wire.types import Secret, TradeStatus, UnixMs, UnixS
+from aqbot.wire.unstructure import ordered_unstructure_fn
 
 logger = logging.getLogger(__name__)
 
@@ -182,7 +184,14 @@ def _register_scalars(conv: cattrs.Converter) -> None:
     conv.register_structure_hook(Secret, lambda v, _: Secret(sc.to_str(v)))
     conv.register_unstructure_hook(Secret, lambda s: s.reveal())
     conv.register_structure_hook(ServerTime, lambda v, _: ServerTime(unix_s=sc.to_unix_s(sc.to_int(v))))
+    conv.register_unstructure_hook_func(
+        lambda t: isinstance(t, type) and issubclass(t, enum.Enum), _enum_value
+    )
     conv.register_unstructure_hook(ServerTime, lambda t: int(t.unix_s))
+
+
+def _enum_value(e: enum.Enum) -> Any:
+    return e.value
 
 
 def _is_optional(tp: object) -> bool:
@@ -257,65 +266,16 @@ def _attrs_structure_factory(conv: cattrs.Converter) -> Callable[[Any], Any]:
     return factory
 
 
-_PLAIN = frozenset({str, int, bool, str | None, int | None, bool | None})
-
-
-def _resolve(tp: Any, bindings: Mapping[Any, Any]) -> Any:
-    """Substitute a generic class's type variables (only the ``tuple[T, ...]`` form is used here)."""
-    if isinstance(tp, typing.TypeVar):
-        return bindings.get(tp, tp)
-    if typing.get_origin(tp) is tuple and bindings:
-        args = tuple(_resolve(a, bindings) if a is not Ellipsis else a for a in typing.get_args(tp))
-        return tuple.__class_getitem__(args)
-    return tp
-
-
-def _unstructure_fn(conv: cattrs.Converter, cl: Any) -> Callable[[Any], dict[str, Any]]:
-    """Unstructure in *declaration order* (cattrs' generated fn moves omittable keys last, which would
-    change the signed bytes). ``None`` values are omitted unless the field is listed in ``_KEEP_NULL``."""
-    origin = typing.get_origin(cl) or cl
-    bindings = dict(zip(getattr(origin, "__parameters__", ()), typing.get_args(cl), strict=False))
-    hints = typing.get_type_hints(origin)
-    overrides = _field_overrides(conv, origin, structuring=False)
-    specs: list[tuple[str, str, Callable[[Any], Any] | None, bool]] = []
-    for f in attrs.fields(origin):
-        tp = _resolve(hints[f.name], bindings)
-        ov = overrides.get(f.name)
-        key = ov.rename if ov is not None and ov.rename else f.name
-        omit = f.default is None and f.name not in _KEEP_NULL.get(origin, frozenset())
-        hook: Callable[[Any], Any] | None
-        if ov is not None and ov.unstruct_hook is not None:
-            hook = ov.unstruct_hook
-        elif tp in _PLAIN:
-            hook = None
-        else:
-            args = [a for a in typing.get_args(tp) if a is not type(None)]
-            inner = args[0] if _is_optional(tp) and len(args) == 1 else tp
-            hook = conv.get_unstructure_hook(inner)
-        specs.append((f.name, key, hook, omit))
-    constant = _CONSTANT_KEYS.get(origin)
-
-    def unstructure(obj: Any) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if constant is not None and constant[2] is None:
-            out[constant[0]] = constant[1]
-        for name, key, hook, omit in specs:
-            v = getattr(obj, name)
-            if v is None:
-                if not omit:
-                    out[key] = None
-            else:
-                out[key] = v if hook is None else hook(v)
-            if constant is not None and constant[2] == key:
-                out[constant[0]] = constant[1]
-        return out
-
-    return unstructure
-
-
 def _attrs_unstructure_factory(conv: cattrs.Converter) -> Callable[[Any], Any]:
     def factory(cl: Any) -> Any:
-        return _unstructure_fn(conv, cl)
+        origin = typing.get_origin(cl) or cl
+        return ordered_unstructure_fn(
+            conv,
+            cl,
+            overrides=_field_overrides(conv, origin, structuring=False),
+            keep_null=_KEEP_NULL.get(origin, frozenset()),
+            constant=_CONSTANT_KEYS.get(origin),
+        )
 
     return factory
 

@@ -1,0 +1,133 @@
+"""JSON text at the edge: parsing with Decimal floats and a depth guard, and compact deterministic printing.
+
+:func:`loads` raises only :class:`aqbot.errors.WireError`. :func:`dumps` prints unstructured data with
+``separators=(",", ":")`` and ``ensure_ascii=False`` (what the L2 HMAC signs); ``Decimal`` values (the fields
+that are JSON numbers on the wire) are printed as JSON numbers in positional notation.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from decimal import Decimal
+from json.encoder import encode_basestring
+
+from aqbot.errors import WireError
+from aqbot.wire.scalars import dec_text, parse_json_float
+
+logger = logging.getLogger(__name__)
+
+Raw = str | bytes | bytearray
+_EXCERPT = 160
+
+
+def excerpt(raw: object) -> str:
+    if isinstance(raw, bytes | bytearray):
+        return bytes(raw[:_EXCERPT]).decode("utf-8", "replace")
+    if isinstance(raw, str):
+        return raw[:_EXCERPT]
+    return repr(raw)[:_EXCERPT]
+
+
+def _reject_constant(name: str) -> object:
+    raise ValueError("NaN and Infinity are not valid JSON numbers here")
+
+
+_MAX_DEPTH = 64
+_CHEAP_BRACKETS = 2_000
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _too_deep(raw: Raw) -> bool:
+    """True when the JSON nests deeper than ``_MAX_DEPTH``.
+
+    Why: the C JSON scanner recurses once per level and only stops at the interpreter's recursion limit,
+    which some libraries raise to 100000 at import (py_ecc does): a frame of 100k ``[`` then overflows the
+    C stack and kills the process. Counting brackets is C-speed and settles every normal message; only a
+    frame with more than ``_CHEAP_BRACKETS`` openers gets the exact (string-aware) depth scan.
+    """
+    if isinstance(raw, str):
+        if raw.count("[") + raw.count("{") <= _CHEAP_BRACKETS:
+            return False
+        text = raw
+    else:
+        if raw.count(b"[") + raw.count(b"{") <= _CHEAP_BRACKETS:
+            return False
+        text = bytes(raw).decode("utf-8", "replace")
+    depth = 0
+    for m in _TOKENS.finditer(text):
+        tok = m.group()
+        if tok in ("[", "{"):
+            depth += 1
+            if depth > _MAX_DEPTH:
+                return True
+        elif tok in ("]", "}"):
+            depth -= 1
+    return False
+
+
+def loads(raw: Raw, *, sensitive: bool = False) -> object:
+    """Parse JSON text with Decimal floats; any failure is a :class:`WireError` at ``$``."""
+    if _too_deep(raw):
+        raise WireError(
+            f"JSON nests deeper than {_MAX_DEPTH} levels", path="$", raw="" if sensitive else excerpt(raw)
+        )
+    try:
+        return json.loads(raw, parse_float=parse_json_float, parse_constant=_reject_constant)
+    except (ValueError, TypeError, RecursionError) as exc:
+        snippet = "" if sensitive else excerpt(raw)
+        raise WireError(f"invalid JSON ({type(exc).__name__})", path="$", raw=snippet) from exc
+
+
+class _HasDecimalNumber(Exception):
+    """Internal: the tree holds a JSON-number Decimal, so the C encoder cannot print it."""
+
+
+def _refuse(o: object) -> object:
+    if type(o) is Decimal:
+        raise _HasDecimalNumber
+    raise TypeError(f"not JSON serializable: {type(o).__name__}")
+
+
+def _write(o: object, out: list[str]) -> None:
+    if isinstance(o, str):
+        out.append(encode_basestring(o))
+    elif o is None:
+        out.append("null")
+    elif o is True:
+        out.append("true")
+    elif o is False:
+        out.append("false")
+    elif type(o) is int:
+        out.append(int.__repr__(o))
+    elif isinstance(o, Decimal):
+        out.append(dec_text(o))
+    elif isinstance(o, dict):
+        out.append("{")
+        for n, (k, v) in enumerate(o.items()):
+            if n:
+                out.append(",")
+            out.append(encode_basestring(str(k)))
+            out.append(":")
+            _write(v, out)
+        out.append("}")
+    elif isinstance(o, list | tuple):
+        out.append("[")
+        for n, v in enumerate(o):
+            if n:
+                out.append(",")
+            _write(v, out)
+        out.append("]")
+    else:
+        raise TypeError(f"not JSON serializable: {type(o).__name__}")
+
+
+def dumps(data: object) -> str:
+    """Compact deterministic JSON of unstructured data; ``Decimal`` values print as JSON numbers."""
+    try:
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_refuse)
+    except _HasDecimalNumber:
+        out: list[str] = []
+        _write(data, out)
+        return "".join(out)
