@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from aqbot import __version__
 from aqbot.run import add_run_parser
 from aqbot.sim.command import add_sim_parser
+from aqbot.tools.ledger_cmd import add_ledger_parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_run_parser(subparsers)
     add_sim_parser(subparsers)
+    add_ledger_parser(subparsers)
     return parser
 
 
