@@ -155,6 +155,15 @@ BAD_INPUTS: list[tuple[str, str]] = [
     ("[account]\nsignature_type = 5", "account.signature_type: must be one of 0, 1, 2, 3, got 5"),
     ("[account]\naddress = '0x12'", "account.address: must be 0x + 40 hex digits, got '0x12'"),
     (
+        '[account]\naddress = "0x1111111111111111111111111111111111111111\\n"',
+        "account.address: must be 0x + 40 hex digits, got '0x1111111111111111111111111111111111111111\\n'",
+    ),
+    (
+        '"a\\n" = 1',
+        "'a\\n': unknown key; known keys: endpoints, account, markets, limits, strategy, halt, timers, "
+        "ledger, alerts, metrics, logging, dry_run",
+    ),
+    (
         "[account]\nsignature_type = 2",
         "account.funder: required when account.signature_type is 2 (the wallet holding funds)",
     ),

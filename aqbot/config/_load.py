@@ -32,7 +32,7 @@ from aqbot.errors import ConfigError, SecretsError
 from aqbot.secrets import Secret, load_credentials, load_telegram_token
 
 # Keys shown as they are in a field path; anything else is quoted with repr().
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 # The exchange cancels every order when no heartbeat arrives for this long (PROTOCOL 1.6).
 EXCHANGE_HEARTBEAT_DEADLINE = 10.0
 # Keys that look like credentials; they are refused with a pointer to the env vars.
@@ -171,7 +171,7 @@ def _join(path: list[str | int]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            key = part if _BARE_KEY.match(part) else repr(part)
+            key = part if _BARE_KEY.fullmatch(part) else repr(part)
             out += "." + key if out else key
     return out or "<config>"
 

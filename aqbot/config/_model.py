@@ -67,7 +67,7 @@ def _url(*schemes: str) -> Any:
 
 def _matches(pattern: re.Pattern[str], what: str) -> Any:
     def check(_inst: object, attribute: attrs.Attribute[Any], value: str | None) -> None:
-        if value is not None and not pattern.match(value):
+        if value is not None and not pattern.fullmatch(value):
             raise FieldProblem(attribute.name, f"must be {what}, got {value!r}")
 
     return check

@@ -61,7 +61,7 @@ _TYPE_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")
 
 
 def _check_type(_inst: object, _attr: attrs.Attribute[str], value: str) -> None:
-    if not _TYPE_NAME.match(value):
+    if not _TYPE_NAME.fullmatch(value):
         raise ValueError(f"ledger event type must be a dotted lower-case name, got {value!r}")
 
 

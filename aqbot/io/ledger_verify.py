@@ -91,7 +91,7 @@ def _check_rows(conn: sqlite3.Connection, problems: list[str]) -> tuple[str, ...
             ok = False
         if not ok and len(bad_json) < MAX_LISTED:
             bad_json.append(seq)
-        if not isinstance(type_, str) or not _TYPE_NAME.match(type_):
+        if not isinstance(type_, str) or not _TYPE_NAME.fullmatch(type_):
             if len(bad_type) < MAX_LISTED:
                 bad_type.append(seq)
         elif type_ not in EVENT_TYPES:

@@ -233,6 +233,7 @@ def test_payload_encoding_never_writes_a_secret_and_keeps_decimals() -> None:
     ("kwargs", "match"),
     [
         ({"type": "Fill Applied"}, "dotted lower-case"),
+        ({"type": "halt\n"}, "dotted lower-case"),
         ({"type": "gap.open", "payload": {"gap_id": 1}}, "needs payload key 'channel'"),
         ({"type": "gap.resolve", "payload": {"gap_id": 1}}, "needs payload key 'reconcile_id'"),
     ],
