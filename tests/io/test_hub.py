@@ -1,0 +1,133 @@
+"""Hub: outcomes become ledger rows and commands; the ledger sink never blocks; the canceller retries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+import attrs
+import trio
+import trio.testing
+
+from aqbot.core.config import CoreConfig
+from aqbot.core.engine import Core
+from aqbot.core.events import Channel, OrdersSnapshot
+from aqbot.core.exposure import Limits
+from aqbot.core.halts import HaltReason
+from aqbot.core.lifecycle import OrderState
+from aqbot.core.types import MarketSpec, Side
+from aqbot.errors import ExchangeUnavailable, TransportError
+from aqbot.io.hub import Hub, LedgerSink, fact_event, run_canceller
+from aqbot.io.ledger_events import LedgerEvent
+from aqbot.wire.orders import CancelResponse
+
+D = Decimal
+SPEC = MarketSpec("0x" + "1" * 64, "111", "222", D("0.01"))
+
+
+def ready_core() -> Core:
+    """A core past its startup gate: user channel up, one complete (empty) reconciliation."""
+    core = Core(CoreConfig(Limits(D(20))), [SPEC], 0.0)
+    core.on_channel_up(Channel.USER, 0.0)
+    recon_id, _ = core.begin_reconciliation(0.0)
+    core.on_reconciliation(recon_id, OrdersSnapshot(0.0), None, 0.0)
+    assert core.can_quote("111", 0.0).allowed
+    return core
+
+
+def make_hub(sink: LedgerSink | None = None) -> Hub:
+    return Hub(ready_core(), sink or LedgerSink())
+
+
+def test_every_fact_has_a_ledger_row() -> None:
+    """A placement's facts become typed ledger rows carrying token and order id."""
+    hub = make_hub()
+    result = hub.core.place("0xabc", "111", Side.BUY, D("0.4"), D(10), 1.0)
+    rows = [fact_event(f, 1.0) for f in result.outcome.facts]
+    assert [r.type for r in rows] == ["reservation"]
+    assert rows[0].order_id == "0xabc"
+    assert rows[0].token == "111"
+    assert rows[0].payload["delta"] == D(10)
+
+
+async def test_apply_records_executes_and_wakes(autojump_clock: trio.testing.MockClock) -> None:
+    """Cancel commands reach the cancel queue, halts alert, waiters on the version wake."""
+    alerts: list[str] = []
+    hub = attrs.evolve(make_hub(), alert=lambda key, text: alerts.append(key))
+    hub.apply(hub.core.place("0xabc", "111", Side.BUY, D("0.4"), D(10), 0.0).outcome)
+    seen = hub.version
+    async with trio.open_nursery() as nursery:
+        woke: list[int] = []
+
+        async def waiter() -> None:
+            woke.append(await hub.wait_changed(seen))
+
+        nursery.start_soon(waiter)
+        await trio.testing.wait_all_tasks_blocked()
+        hub.set_halt(HaltReason.MANUAL, "operator")
+    assert woke == [seen + 1]
+    assert alerts == ["halt:MANUAL"]
+    assert hub.cancels.take(10) == ["0xabc"]  # the halt's sweep commanded the cancel
+    assert hub.sink.buffered >= 3
+
+
+async def test_sink_never_blocks_and_keeps_order(autojump_clock: trio.testing.MockClock) -> None:
+    """record() is sync even when the writer's channel is full; the pump delivers everything in order."""
+    sink = LedgerSink()
+    send, recv = trio.open_memory_channel[LedgerEvent](2)
+    events = [LedgerEvent.create("defect", {"n": i}, mono_time=0.0) for i in range(50)]
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sink.run_pump, send)
+        sink.record(events)  # 50 events, channel of 2: nothing blocks here
+        got = [await recv.receive() for _ in range(50)]
+        sink.close()
+    assert [e.payload["n"] for e in got] == list(range(50))
+
+
+async def test_overflow_latches_ledger_failure(autojump_clock: trio.testing.MockClock) -> None:
+    """More buffered events than the bound: LEDGER_FAILURE latches (quoting stops, nothing dropped)."""
+    hub = make_hub(LedgerSink(max_buffered=3))
+    hub.apply(hub.core.place("0xa", "111", Side.BUY, D("0.4"), D(5), 0.0).outcome)
+    hub.sink.record([LedgerEvent.create("defect", {}, mono_time=0.0)] * 5)
+    hub.apply(hub.core.place("0xb", "111", Side.BUY, D("0.4"), D(5), 0.0).outcome)
+    assert HaltReason.LEDGER_FAILURE in hub.core.can_quote("111", 0.0).reasons
+    assert hub.ledger_failing
+
+
+@attrs.define
+class FlakyCanceller:
+    failures: list[Exception]
+    calls: list[tuple[float, tuple[str, ...]]] = attrs.Factory(list)
+    third_call: trio.Event = attrs.Factory(trio.Event)
+
+    async def cancel_orders(self, order_ids: Sequence[str]) -> CancelResponse:
+        await trio.lowlevel.checkpoint()
+        self.calls.append((trio.current_time(), tuple(order_ids)))
+        if len(self.calls) == 3:
+            self.third_call.set()
+        if self.failures:
+            raise self.failures.pop(0)
+        return CancelResponse(canceled=tuple(order_ids))
+
+
+async def test_canceller_retries_with_backoff_and_reports_unavailable(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """A 425 and a timeout are retried after 1 s then 2 s; the 425 is reported; the answer is applied
+    (CANCEL_REQUESTED stays: a DELETE answer releases nothing)."""
+    hub = make_hub()
+    hub.apply(hub.core.place("0xabc", "111", Side.BUY, D("0.4"), D(10), 0.0).outcome)
+    hub.apply(hub.core.request_cancel(["0xabc"], 0.0))
+    api = FlakyCanceller([ExchangeUnavailable("425", status=425), TransportError("timeout")])
+    unavailable: list[str] = []
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(lambda **kw: run_canceller(hub, api, on_unavailable=unavailable.append, **kw))
+            await api.third_call.wait()
+            nursery.cancel_scope.cancel()
+    assert [t for t, _ in api.calls] == [0.0, 1.0, 3.0]
+    assert unavailable == ["425"]
+    order = hub.core.order("0xabc")
+    assert order is not None
+    assert order.state is OrderState.CANCEL_REQUESTED
+    assert hub.core.exposure.remaining("0xabc") == D(10)
