@@ -133,35 +133,35 @@ def _decode_frame(raw: Raw, conv: cattrs.Converter, channel: str) -> list[Any]:
     if ctrl is not None:
         return [ctrl]
     data = loads(raw)
-    if type(data) is list:
-        items: list[Any] = data
-        prefix = "$"
-        array = True
-    elif type(data) is dict:
-        items = [data]
-        prefix = "$"
-        array = False
-    else:
-        raise WireError("frame is neither a JSON object nor an array", path="$", raw=excerpt(raw))
     table = _tag_table(conv, channel)
-    out: list[Any] = []
-    for i, item in enumerate(items):
-        path = f"{prefix}[{i}]" if array else prefix
-        if type(item) is not dict:
-            raise WireError("event is not a JSON object", path=path, raw=excerpt(raw))
-        tag = item.get("event_type")
-        if type(tag) is not str:
-            raise WireError("missing or non-string event_type", path=path + ".event_type", raw=excerpt(raw))
-        entry = table.get(tag)
-        if entry is None:
-            out.append(UnknownEvent(event_type=tag, raw=item))
-            continue
-        hook, cls = entry
-        try:
-            out.append(hook(item, cls))
-        except _DECODE_ERRORS as exc:
-            raise _wire_error(item, cls, exc, path=path, raw=excerpt(raw)) from exc
-    return out
+    if type(data) is dict:
+        return [_decode_event(table, data, None, raw)]
+    if type(data) is list:
+        return [_decode_event(table, item, i, raw) for i, item in enumerate(data)]
+    raise WireError("frame is neither a JSON object nor an array", path="$", raw=excerpt(raw))
+
+
+def _decode_event(table: dict[str, tuple[Any, type]], item: object, index: int | None, raw: Raw) -> Any:
+    """One element of a frame (``index`` is ``None`` for a single-object frame)."""
+    if type(item) is not dict:
+        raise WireError("event is not a JSON object", path=_item_path(index), raw=excerpt(raw))
+    tag = item.get("event_type")
+    if type(tag) is not str:
+        raise WireError(
+            "missing or non-string event_type", path=_item_path(index) + ".event_type", raw=excerpt(raw)
+        )
+    entry = table.get(tag)
+    if entry is None:
+        return UnknownEvent(event_type=tag, raw=item)
+    hook, cls = entry
+    try:
+        return hook(item, cls)
+    except _DECODE_ERRORS as exc:
+        raise _wire_error(item, cls, exc, path=_item_path(index), raw=excerpt(raw)) from exc
+
+
+def _item_path(index: int | None) -> str:
+    return "$" if index is None else f"$[{index}]"
 
 
 def decode_market_frame(raw: Raw, *, converter: cattrs.Converter | None = None) -> list[MarketEvent]:

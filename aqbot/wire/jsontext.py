@@ -47,6 +47,8 @@ def _too_deep(raw: Raw) -> bool:
     C stack and kills the process. Counting brackets is C-speed and settles every normal message; only a
     frame with more than ``_CHEAP_BRACKETS`` openers gets the exact (string-aware) depth scan.
     """
+    if len(raw) <= _CHEAP_BRACKETS:
+        return False
     if isinstance(raw, str):
         if raw.count("[") + raw.count("{") <= _CHEAP_BRACKETS:
             return False
