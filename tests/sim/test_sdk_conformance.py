@@ -7,6 +7,7 @@ would see: keys, public data, every order type, pagination, trades, cancels, hea
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -120,6 +121,11 @@ async def test_sdk_keys_and_public_endpoints(nursery: trio.Nursery) -> None:
         assert [p["token_id"] for p in await sdk(lambda: c.get_last_trades_prices(pair))] == [yes, no]
         market = await sdk(lambda: c.get_market(str(handle.info.markets[1]["condition_id"])))
         assert market["neg_risk"] is True
+        async with handle.connector.ws_connect(handle.info.ws_url + "/ws/market") as ws:  # real sockets
+            await ws.send_message(json.dumps({"type": "market", "assets_ids": [yes, no]}))
+            snapshot = json.loads(await ws.get_message())
+            assert [b["asset_id"] for b in snapshot] == [yes, no]
+            assert (snapshot[0]["bids"], snapshot[0]["asks"]) == (book["bids"], book["asks"])
         markets = await sdk(c.get_markets)
         assert markets["next_cursor"] == "LTE="
         assert len(markets["data"]) == 2
