@@ -6,7 +6,8 @@ Layers, outermost first:
 2. the **transport fault layer**: for every request the :class:`~aqbot.sim.faults.FaultPlan` decides
    latency, a 5xx, a 429 with a retry hint, or a lost answer (applied or not: the "ambiguous submit");
    a lost answer starts a response and never finishes it (see :mod:`aqbot.sim.inproc`);
-3. routing (:data:`aqbot.sim.server_routes.ROUTES`) and authentication (L2 HMAC on every authenticated
+3. routing (:class:`Router` over the ``AUTHED``/``L1`` tables of :mod:`aqbot.sim.server_routes` and the
+   ``PUBLIC`` tables of :mod:`aqbot.sim.server_public`) and authentication (L2 HMAC on every authenticated
    call, L1 ClobAuth for key creation; :mod:`aqbot.sim.server_auth`);
 4. the handlers, which call the engine with the simulated time and hand every event the engine emitted
    to the WebSocket hub before answering.
