@@ -62,6 +62,43 @@ class Account:
         return bal - self.reserved_tokens.get(token, 0)
 
 
+class ChainLedger:
+    """The on-chain view of token balances: a trade counts here once MINED, never if it FAILED.
+
+    This is what an indexer (the Data API) sees; the exchange's own balances (:class:`Accounts`) move at
+    MATCHED. Each (owner, token) keeps a history with its cost basis, for lagged position rows.
+    """
+
+    def __init__(self) -> None:
+        self.history: dict[tuple[str, str], list[PositionPoint]] = {}
+
+    def apply(self, owner: str, token: str, delta: int, cash: int, now_ms: int) -> None:
+        """Settle ``delta`` shares of ``token`` for ``owner`` at ``now_ms``, traded for ``cash`` pUSD."""
+        hist = self.history.setdefault((owner, token), [])
+        prev = hist[-1] if hist else PositionPoint(ms=now_ms, size=0, cost=0, bought=0, realized=0)
+        cost, bought, realized = prev.cost, prev.bought, prev.realized
+        if delta > 0:
+            cost += cash
+            bought += delta
+        elif delta < 0:
+            removed = prev.cost * (-delta) // prev.size if prev.size > 0 else 0
+            cost -= removed
+            realized += cash - removed
+        point = PositionPoint(ms=now_ms, size=prev.size + delta, cost=cost, bought=bought, realized=realized)
+        if hist and hist[-1].ms == now_ms:
+            hist[-1] = point
+        else:
+            hist.append(point)
+
+    def point_at(self, owner: str, token: str, at_ms: int) -> PositionPoint | None:
+        """The settled position in force at ``at_ms``, or None before any."""
+        hist = self.history.get((owner, token))
+        if not hist:
+            return None
+        i = _bisect_ms(hist, at_ms)
+        return hist[i - 1] if i > 0 else None
+
+
 class Accounts:
     """Every account, by owner (API key) and by address, plus position histories."""
 
@@ -70,6 +107,7 @@ class Accounts:
         self.by_address: dict[str, Account] = {}
         self.history: dict[tuple[str, str], list[PositionPoint]] = {}
         self.max_seen: dict[tuple[str, str], int] = {}
+        self.chain = ChainLedger()
         self.add(AccountConfig(owner=FEE_OWNER, address="0x" + "fe" * 20, signer="0x" + "fe" * 20), 0)
 
     def add(self, cfg: AccountConfig, now_ms: int) -> Account:
@@ -81,6 +119,7 @@ class Accounts:
         for token, amount in cfg.tokens.items():
             acct.tokens[token] = amount
             self._record(acct, token, now_ms)
+            self.chain.apply(cfg.owner, token, amount, 0, now_ms)
         return acct
 
     def get(self, owner: str) -> Account | None:

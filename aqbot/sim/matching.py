@@ -304,6 +304,10 @@ class MatchingCore:
         trade.last_update_ms = now_ms
         if status in ("MINED", "RETRYING") and not trade.tx_hash:
             trade.tx_hash = random_hex(self.rng, 32)
+        if status == "MINED":
+            for mv in trade.moves:
+                if mv.shares:
+                    self.accounts.chain.apply(mv.owner, mv.token, mv.shares, mv.cash, now_ms)
         if status == "FAILED":
             reverse_moves(self.accounts, trade, now_ms)
             ms.locked -= trade.locked_delta

@@ -1,7 +1,8 @@
-"""The Data API ``GET /positions`` view (PROTOCOL 6.1), served with a lag behind the engine's balances.
+"""The Data API ``GET /positions`` view (PROTOCOL 6.1), served with a lag behind on-chain settlement.
 
-Rows are built from the per-(owner, token) position history as it stood ``lag`` ms ago, so a fill shows up
-late, exactly like the real endpoint. The fault plan can make single rows staler (an older snapshot than the
+Rows are built from the on-chain position history (:class:`aqbot.sim.accounts.ChainLedger`: a trade counts
+once MINED, never if it FAILED) as it stood ``lag`` ms ago, so a fill shows up late, like on the real
+endpoint. The fault plan can make single rows staler (an older snapshot than the
 rest), drop one row, or return no rows at all; each injection is recorded on the tape. Numbers are
 JSON numbers, as on the real API.
 """
@@ -106,13 +107,13 @@ def positions(
         if market is not None and ms.condition_id not in market:
             continue
         for token in (ms.cfg.yes_token, ms.cfg.no_token):
-            if (acct.owner, token) not in accounts.history:
+            if (acct.owner, token) not in accounts.chain.history:
                 continue
             row_at = at_ms
             stale = {**detail, "asset": token, "extra_ms": c.positions_stale_extra_ms}
             if faults.engine_roll(c.positions_stale_p, now_ms, "positions_stale", stale):
                 row_at -= c.positions_stale_extra_ms
-            pt = accounts.point_at(acct.owner, token, row_at)
+            pt = accounts.chain.point_at(acct.owner, token, row_at)
             if pt is None or pt.size <= 0 or pt.size < size_threshold_u:
                 continue
             found.append((pt.size, token, _row(acct.address, ms, token, pt, mid_price(ms, token))))

@@ -279,8 +279,9 @@ def test_positions_lag_and_faults() -> None:
     t = engine.now_ms
     a.limit(m.yes_token, "BUY", "0.40", "10", now_ms=t)
     b.limit(m.no_token, "BUY", "0.60", "10", now_ms=t)
-    assert engine.positions(a.address, t + 4999) == []
-    rows = engine.positions(a.address.upper().replace("0X", "0x"), t + 5000)
+    # visible once MINED (+2 s) and the indexer lag (5 s) have passed
+    assert engine.positions(a.address, t + 6999) == []
+    rows = engine.positions(a.address.upper().replace("0X", "0x"), t + 7000)
     assert len(rows) == 1
     row = rows[0]
     assert row["size"] == 10
@@ -288,7 +289,7 @@ def test_positions_lag_and_faults() -> None:
     assert row["asset"] == m.yes_token
     assert row["oppositeAsset"] == m.no_token
     assert row["outcome"] == "Yes"
-    assert engine.positions(a.address, t + 5000, size_threshold="11") == []
+    assert engine.positions(a.address, t + 7000, size_threshold="11") == []
     zero = FaultConfig(name="zero", positions_lag_ms=0, positions_zero_p=1.0)
     engine2, (m2,), (c, d) = make_engine(seed=9, fault_config=zero)
     c.limit(m2.yes_token, "BUY", "0.40", "10")
@@ -323,3 +324,15 @@ def test_taker_delay_answers_delayed_then_matches() -> None:
     assert engine.orders[oid2].status == "CANCELED"
     assert engine.orders[oid2].matched_u == 0
     assert engine.accounts.by_owner[b.owner].reserved_pusd == 0
+
+
+def test_failed_trades_never_reach_the_positions_api() -> None:
+    faults = FaultConfig(name="fail", settle_fail_p=1.0, positions_lag_ms=1000)
+    engine, (m,), (a, b) = make_engine(seed=10, fault_config=faults)
+    t = engine.now_ms
+    a.limit(m.yes_token, "BUY", "0.40", "10", now_ms=t)
+    b.limit(m.no_token, "BUY", "0.60", "10", now_ms=t)
+    assert a.position(m.yes_token) == 10 * ONE  # the exchange credits it at MATCHED ...
+    for dt in (1_000, 5_000, 20_000, 60_000):
+        assert engine.positions(a.address, t + dt) == []  # ... the chain never does
+    assert a.position(m.yes_token) == 0
