@@ -1,0 +1,160 @@
+"""Quoter shell: sign -> reserve -> POST, answers applied, shielded submits, bounded halt cleanup."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from decimal import Decimal
+
+import attrs
+import trio
+import trio.testing
+
+from aqbot.auth.keys import SigningKey
+from aqbot.auth.signer import OrderSigner
+from aqbot.auth.stamps import OrderStamper
+from aqbot.core.book import BookSnapshot, Level
+from aqbot.core.config import CoreConfig
+from aqbot.core.engine import Core
+from aqbot.core.events import Channel, OrderEvent, OrderEventType, OrdersSnapshot
+from aqbot.core.exposure import Limits
+from aqbot.core.halts import HaltReason
+from aqbot.core.lifecycle import OrderState
+from aqbot.core.strategy import SkewedMidStrategy, StrategyConfig
+from aqbot.core.types import MarketSpec
+from aqbot.errors import ExchangeUnavailable, OrderRejected, TransportError
+from aqbot.io.hub import Hub
+from aqbot.io.quoter import ExchangeGuard, QuoteContext, QuoterConfig, quote_once, run_market
+from aqbot.io.ws_market import BookBoard
+from aqbot.wire.orders import PostOrderRequest, PostOrderResponse
+
+D = Decimal
+SPEC = MarketSpec("0x" + "1" * 64, "111", "222", D("0.01"))
+KEY = SigningKey.from_hex("0x" + "11" * 32)
+
+
+@attrs.define
+class FakePoster:
+    """Answers every POST after ``delay`` seconds with ``error`` raised, or live legs."""
+
+    delay: float = 0.0
+    error: Exception | None = None
+    batches: list[list[str]] = attrs.Factory(list)
+
+    async def post_orders(self, orders: Sequence[PostOrderRequest]) -> list[PostOrderResponse]:
+        await trio.sleep(self.delay)
+        self.batches.append([o.order.token_id for o in orders])
+        if self.error is not None:
+            raise self.error
+        ids, self.pending = self.pending[: len(orders)], self.pending[len(orders) :]
+        return [PostOrderResponse(success=True, order_id=i, status="live") for i in ids]
+
+    pending: list[str] = attrs.Factory(list)
+
+
+def context(poster: FakePoster) -> QuoteContext:
+    core = Core(CoreConfig(Limits(D(20))), [SPEC], 0.0)
+    core.on_channel_up(Channel.USER, 0.0)
+    recon_id, _ = core.begin_reconciliation(0.0)
+    core.on_reconciliation(recon_id, OrdersSnapshot(0.0), None, 0.0)
+    board = BookBoard.for_markets([SPEC])
+    board.apply(
+        [
+            BookSnapshot("111", (Level(D("0.40"), D(100)),), (Level(D("0.60"), D(100)),), D("0.01")),
+            BookSnapshot("222", (Level(D("0.40"), D(100)),), (Level(D("0.60"), D(100)),), D("0.01")),
+        ],
+        0.0,
+    )
+    hub = Hub(core)
+    ctx = QuoteContext(
+        hub, board, SkewedMidStrategy(StrategyConfig(half_spread_ticks=2, size=D(10), max_book_age=1e9)),
+        OrderSigner(KEY, 137), OrderStamper(random.Random(1)), poster, "key", lambda: 1_700_000_000_000,
+        ExchangeGuard(30.0, 300.0), QuoterConfig(submit_timeout=5.0, cleanup_grace=3.0),
+    )  # fmt: skip
+    original = core.place
+
+    def place(order_id: str, *args: object, **kw: object) -> object:  # learn the ids the POST answers
+        poster.pending.append(order_id)
+        return original(order_id, *args, **kw)  # type: ignore[arg-type]
+
+    core.place = place  # type: ignore[method-assign]
+    return ctx
+
+
+async def test_places_both_bids_and_applies_live(autojump_clock: trio.testing.MockClock) -> None:
+    """Mid 0.50, 2 ticks: BUY YES 0.48 and BUY NO 0.48 in one batch; answers make them LIVE."""
+    poster = FakePoster()
+    ctx = context(poster)
+    ctx.stamper = OrderStamper(random.Random(1))
+    with trio.fail_after(5):
+        assert await quote_once(ctx, SPEC)
+    orders = ctx.hub.core.open_orders()
+    assert sorted((o.token, o.price, o.state) for o in orders) == [
+        ("111", D("0.48"), OrderState.LIVE),
+        ("222", D("0.48"), OrderState.LIVE),
+    ]
+    assert len(poster.batches) == 1
+    assert ctx.hub.core.token_exposure("111").worst == D(10)
+
+
+async def test_transport_error_leaves_unknown_and_wakes_reconciler(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """No usable answer: both orders UNKNOWN with their whole reservation; the reconciler is woken."""
+    ctx = context(FakePoster(error=TransportError("reset")))
+    with trio.fail_after(5):
+        await quote_once(ctx, SPEC)
+    states = {o.state for o in ctx.hub.core.open_orders()}
+    assert states == {OrderState.UNKNOWN}
+    assert ctx.hub.core.token_exposure("111").worst == D(10)
+    assert ctx.hub.waker.reasons
+    assert ctx.unknown == 2
+
+
+async def test_rejection_releases(autojump_clock: trio.testing.MockClock) -> None:
+    """A 4xx with an error body is definitive: REJECTED, reservation released."""
+    ctx = context(FakePoster(error=OrderRejected("invalid post-only order: order crosses book", status=400)))
+    with trio.fail_after(5):
+        await quote_once(ctx, SPEC)
+    assert ctx.hub.core.open_orders() == []
+    assert ctx.hub.core.token_exposure("111").worst == D(0)
+    assert ctx.rejected == 2
+
+
+async def test_425_latches_exchange_unavailable(autojump_clock: trio.testing.MockClock) -> None:
+    """A 425 answer latches EXCHANGE_UNAVAILABLE; its orders are rejected (a 4xx refusal)."""
+    ctx = context(FakePoster(error=ExchangeUnavailable("425 restarting", status=425)))
+    with trio.fail_after(5):
+        await quote_once(ctx, SPEC)
+    assert HaltReason.EXCHANGE_UNAVAILABLE in ctx.hub.core.can_quote(SPEC.condition_id, 0.0).reasons
+    assert ctx.guard.until == 30.0
+
+
+async def test_halt_mid_post_keeps_the_answer_then_cleans_up(autojump_clock: trio.testing.MockClock) -> None:
+    """A halt lands while the POST is in flight: the shielded submit still applies the answer (LIVE, not
+    UNKNOWN); the cleanup then requests cancels and waits for confirmation, bounded by cleanup_grace."""
+    poster = FakePoster(delay=2.0)
+    ctx = context(poster)
+    hub = ctx.hub
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(run_market, ctx, SPEC)
+            await trio.sleep(1.0)  # the POST is in flight
+            hub.set_halt(HaltReason.MANUAL, "operator")
+            await trio.sleep(1.5)  # the answer arrives at t=2.0
+            orders = hub.core.open_orders()
+            assert {o.state for o in orders} == {OrderState.CANCEL_REQUESTED}
+            # the exchange confirms one cancel; the other stays unconfirmed past the grace
+            first = orders[0]
+            event = OrderEvent(
+                first.order_id, first.token, first.side, first.price, first.original_size, D(0), "CANCELED",
+                OrderEventType.CANCELLATION,
+            )  # fmt: skip
+            hub.apply(hub.core.on_order_event(event, trio.current_time()))
+            assert hub.core.exposure.remaining(first.order_id) == D(0)
+            await trio.sleep(5.0)
+            nursery.cancel_scope.cancel()
+    assert len(poster.batches) == 1  # nothing placed while halted
+    left = hub.core.open_orders()
+    assert len(left) == 1
+    assert hub.core.exposure.remaining(left[0].order_id) == D(10)  # unconfirmed: still reserved
