@@ -263,3 +263,23 @@ async def test_every_rest_answer_decodes_with_aqbot_wire(nursery: trio.Nursery, 
             cancel = await call(http, a, "DELETE", "/order", {"orderID": rest.json()["orderID"]})
             assert wire.decode_rest(cancel.text, wire.CancelResponse).canceled == (rest.json()["orderID"],)
             wire.decode_rest((await http.get("/book", params={"token_id": "1"})).text, wire.ErrorBody)
+
+
+async def test_exchange_modes_reach_the_wire(nursery: trio.Nursery, autojump_clock: Any) -> None:
+    with trio.fail_after(600):
+        async with sim(nursery) as (handle, http):
+            a = handle.accounts[0]
+            yes = token(handle, 0)
+            handle.engine.trigger_restart(handle.now_ms())
+            r = await call(http, a, "POST", "/order", fixed_limit_body(a, yes, 40, 10, "BUY", salt=1))
+            assert (r.status_code, r.json()) == (425, {"error": "Service is not ready"})
+            assert (await call(http, a, "DELETE", "/cancel-all")).status_code == 425
+            await trio.sleep(91)  # past the 90 s restart: the post-only window
+            r = await call(http, a, "POST", "/order", fixed_limit_body(a, yes, 40, 10, "BUY", salt=2))
+            assert r.status_code == 400
+            assert "post-only" in r.json()["error"]
+            handle.engine.trigger_cancel_only(handle.now_ms(), 30_000)
+            r = await call(http, a, "POST", "/order", fixed_limit_body(a, yes, 40, 10, "BUY", salt=3))
+            assert r.status_code == 503
+            assert r.json()["error"].startswith("Trading is currently cancel-only")
+            assert (await call(http, a, "DELETE", "/cancel-all")).status_code == 200
