@@ -8,7 +8,10 @@ clients whose requests are byte-identical across runs (fixed salts and timestamp
 from __future__ import annotations
 
 import json
+import os
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -238,3 +241,26 @@ async def test_transport_faults_can_be_scripted(nursery: trio.Nursery, autojump_
             await ws.send_message(json.dumps({"type": "market", "assets_ids": [yes]}))
             await ws.send_message("PING")
             assert await ws.get_message() == "PONG"  # the book snapshot was dropped
+
+
+_CHILD = """
+import hashlib, sys
+sys.path.insert(0, sys.argv[1])
+from test_inproc_sim import _run
+from aqbot.sim.runner import SimConfig
+tape, stats, _ = _run(SimConfig(seed=12, markets=2, faults="chaos"), 1)
+print(hashlib.sha256(tape).hexdigest(), sorted(stats.items()))
+"""
+
+
+@pytest.mark.e2e
+async def test_same_tape_across_processes_and_hash_seeds() -> None:
+    here = str(Path(__file__).parent)
+    outputs: list[bytes] = []
+    with trio.fail_after(120):
+        for hash_seed in ("1", "4242"):
+            env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+            done = await trio.run_process([sys.executable, "-c", _CHILD, here], capture_stdout=True, env=env)
+            outputs.append(done.stdout)
+    assert outputs[0] == outputs[1]
+    assert len(outputs[0].split()[0]) == 64
