@@ -78,6 +78,10 @@ def _shift_times(state: dict[str, Any], offset: float) -> None:
     for halt in state.get("halts", []):
         if isinstance(halt.get("since"), int | float):
             halt["since"] = float(halt["since"]) + offset
+    for gap in state.get("gaps", {}).get("gaps", {}).values():
+        for key in ("started", "ended"):
+            if isinstance(gap.get(key), int | float):
+                gap[key] = float(gap[key]) + offset
 
 
 def replay_ledger(
