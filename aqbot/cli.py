@@ -18,6 +18,7 @@ from aqbot import __version__
 from aqbot.run import add_run_parser
 from aqbot.sim.command import add_sim_parser
 from aqbot.tools.ledger_cmd import add_ledger_parser
+from aqbot.tools.report import add_report_parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_parser(subparsers)
     add_sim_parser(subparsers)
     add_ledger_parser(subparsers)
+    add_report_parser(subparsers)
     return parser
 
 

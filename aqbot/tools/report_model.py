@@ -1,0 +1,268 @@
+"""The numbers of the compliance report, computed from the ledger's events alone.
+
+* **Exposure over time** per token: the fact replay of :mod:`aqbot.tools.ledger_state` gives ``held``,
+  ``open_buy`` (the reserved remaining of every BUY that might still fill) and ``worst = held + open_buy``
+  after every event that changed them.
+* **Limit** per token, first found of: ``--max-position`` / ``--config`` (the caller passes them in),
+  a ``startup`` event whose payload has ``limits.max_position`` (and ``limits.per_token``), the cap quoted
+  by the core's own L1 refusals (``reserve.refused``: ``... > max_position 10``). Without one the
+  worst/limit ratio is reported as unknown.
+* **PnL** per token by average cost over the fills (``fill.applied``/``fill.reversed``, signed, priced by
+  the matching ``fill.trade`` or else the order's limit price from ``command.place``): a buy adds
+  ``qty * price`` to the cost, a sell realises ``qty * (price - average cost)``. The mark is the last price
+  aqbot traded or quoted in that token (a proxy: the ledger holds no market data), and
+  ``unrealised = position * (mark - average cost)``. Fees are not deducted (makers pay none on Polymarket;
+  taker fees are not in the ledger). Positions-API corrections of ``held`` are not trades and are not in
+  the PnL position.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from aqbot.io.ledger_events import LedgerEvent
+from aqbot.tools.ledger_state import RESTART_JUMP, ZERO, LedgerState, dec
+from aqbot.tools.ledger_views import fill_rows, gap_rows, halt_rows, unknown_rows
+
+log = logging.getLogger(__name__)
+
+_L1_CAP = re.compile(r"max_position (\d+(?:\.\d+)?)")
+
+
+@attrs.define
+class Sample:
+    t: float
+    held: Decimal
+    open_buy: Decimal
+    open_sell: Decimal
+
+    @property
+    def worst(self) -> Decimal:
+        return self.held + self.open_buy
+
+
+@attrs.define
+class Pnl:
+    position: Decimal = ZERO
+    cost: Decimal = ZERO
+    realised: Decimal = ZERO
+    mark: Decimal | None = None
+    bought: Decimal = ZERO
+    sold: Decimal = ZERO
+
+    @property
+    def average(self) -> Decimal | None:
+        return self.cost / self.position if self.position else None
+
+    @property
+    def unrealised(self) -> Decimal | None:
+        if self.mark is None or not self.position:
+            return ZERO if not self.position else None
+        return self.position * self.mark - self.cost
+
+
+@attrs.define
+class TokenReport:
+    token: str
+    samples: list[Sample] = attrs.Factory(list)
+    limit: Decimal | None = None
+    limit_source: str = "unknown"
+    max_worst: Decimal = ZERO
+    max_worst_t: float | None = None
+    max_held: Decimal = ZERO
+    fills: int = 0
+    pnl: Pnl = attrs.Factory(Pnl)
+
+    @property
+    def max_ratio(self) -> Decimal | None:
+        return None if not self.limit else self.max_worst / self.limit
+
+    @property
+    def breached(self) -> bool:
+        return self.limit is not None and self.max_worst > self.limit
+
+
+@attrs.define
+class ReportModel:
+    """Everything the HTML shows."""
+
+    path: str
+    axis: str
+    start_wall: float | None = None
+    end_wall: float | None = None
+    start_t: float = 0.0
+    end_t: float = 0.0
+    event_count: int = 0
+    tokens: dict[str, TokenReport] = attrs.Factory(dict)
+    halts: list[dict[str, Any]] = attrs.Factory(list)
+    gaps: list[dict[str, Any]] = attrs.Factory(list)
+    fills: list[dict[str, Any]] = attrs.Factory(list)
+    unknown: list[dict[str, Any]] = attrs.Factory(list)
+    halt_counts: Counter[str] = attrs.Factory(Counter)
+    restarts: list[int] = attrs.Factory(list)
+    replay_problems: list[str] = attrs.Factory(list)
+    snapshots_checked: int = 0
+
+    def time_of(self, mono: float | None, wall: float | None) -> float | None:
+        """An event time on the report's axis (seconds since the run started)."""
+        value = mono if self.axis == "mono" else wall
+        return None if value is None else value - self.start_t
+
+    @property
+    def gaps_unresolved(self) -> int:
+        return sum(1 for g in self.gaps if g["resolved_seq"] is None)
+
+
+def choose_axis(events: list[LedgerEvent], requested: str) -> str:
+    """``mono`` or ``wall``. ``auto`` picks the monotonic clock for a single process whose wall clock did
+    not advance with it (a simulated run under a mock clock), else wall time."""
+    if requested != "auto" or len(events) < 2:
+        return "wall" if requested == "auto" else requested
+    steps = (b.mono_time - a.mono_time for a, b in itertools.pairwise(events))
+    one_process = all(0 <= s <= RESTART_JUMP for s in steps) and not any(e.type == "startup" for e in events)
+    mono_span = events[-1].mono_time - events[0].mono_time
+    wall_span = events[-1].wall_time - events[0].wall_time
+    return "mono" if one_process and wall_span < 0.5 * mono_span else "wall"
+
+
+def _limits_from_events(events: Iterable[LedgerEvent]) -> tuple[Decimal | None, dict[str, Decimal], str]:
+    default: Decimal | None = None
+    per_token: dict[str, Decimal] = {}
+    source = ""
+    for event in events:
+        if event.type == "startup":
+            limits = event.payload.get("limits")
+            if isinstance(limits, Mapping):
+                default = dec(limits.get("max_position"), default or ZERO) or default
+                tokens = limits.get("per_token")
+                if isinstance(tokens, Mapping):
+                    per_token.update({str(k): dec(v) for k, v in tokens.items()})
+                source = "startup event"
+        elif event.type == "reserve.refused" and str(event.payload.get("reason", "")).startswith("L1"):
+            match = _L1_CAP.search(str(event.payload.get("reason", "")))
+            token = str(event.payload.get("token") or event.token or "")
+            if match and token and token not in per_token:
+                per_token[token] = Decimal(match.group(1))
+                source = source or "L1 refusal"
+    return default, per_token, source
+
+
+def build_model(
+    path: str,
+    events: list[LedgerEvent],
+    *,
+    axis: str = "auto",
+    max_position: Decimal | None = None,
+    token_limits: Mapping[str, Decimal] | None = None,
+) -> ReportModel:
+    """Compute the report from ``events`` (every event of the ledger, in ``seq`` order)."""
+    model = ReportModel(path, choose_axis(events, axis), event_count=len(events))
+    if events:
+        model.start_wall, model.end_wall = events[0].wall_time, events[-1].wall_time
+        first = events[0]
+        model.start_t = first.mono_time if model.axis == "mono" else first.wall_time
+    state = LedgerState()
+    pending: tuple[str, set[str], float] | None = None  # a fill whose reservation shrink follows it
+    for event in events:
+        t = model.time_of(event.mono_time, event.wall_time) or 0.0
+        model.end_t = max(model.end_t, t)
+        changed = state.apply(event)
+        if pending is not None:
+            order_id, tokens, at = pending
+            if event.type == "reservation" and _order_of(event) == order_id and _fill_resize(event):
+                changed |= tokens  # same core step: sample once, after the resize
+            else:
+                _sample(model, state, tokens, at)
+            pending = None
+        if event.type in ("fill.applied", "fill.reversed"):
+            pending = (_order_of(event), changed, t)
+            continue
+        _sample(model, state, changed, t)
+    if pending is not None:
+        _sample(model, state, pending[1], pending[2])
+    model.restarts, model.snapshots_checked = state.restarts, state.snapshots_checked
+    model.replay_problems = list(state.problems)
+    _apply_limits(model, events, max_position, token_limits or {})
+    model.halts, model.gaps = halt_rows(events), gap_rows(events)
+    model.fills, model.unknown = fill_rows(events), unknown_rows(events)
+    model.halt_counts = Counter(h["reason"] for h in model.halts)
+    _pnl(model, events)
+    return model
+
+
+def _order_of(event: LedgerEvent) -> str:
+    return str(event.payload.get("order_id") or event.order_id or "")
+
+
+def _fill_resize(event: LedgerEvent) -> bool:
+    cause = str(event.payload.get("cause", ""))
+    return cause.startswith(("fill", "released:"))
+
+
+def _sample(model: ReportModel, state: LedgerState, tokens: set[str], t: float) -> None:
+    """Record the exposure of ``tokens`` at ``t`` (the core's state between two of its calls)."""
+    for token in tokens:
+        if not token:
+            continue
+        book = state.book(token)
+        report = model.tokens.setdefault(token, TokenReport(token))
+        report.samples.append(Sample(t, book.held, book.open_buy, book.open_sell))
+        if report.max_worst_t is None or book.worst > report.max_worst:
+            report.max_worst, report.max_worst_t = book.worst, t
+        report.max_held = max(report.max_held, book.held)
+
+
+def _apply_limits(
+    model: ReportModel,
+    events: list[LedgerEvent],
+    max_position: Decimal | None,
+    token_limits: Mapping[str, Decimal],
+) -> None:
+    default, per_token, source = _limits_from_events(events)
+    for token, report in model.tokens.items():
+        if token in token_limits:
+            report.limit, report.limit_source = token_limits[token], "configuration (per market)"
+        elif max_position is not None:
+            report.limit, report.limit_source = max_position, "configuration"
+        elif token in per_token:
+            report.limit, report.limit_source = per_token[token], source or "ledger"
+        elif default is not None:
+            report.limit, report.limit_source = default, source
+
+
+def _pnl(model: ReportModel, events: list[LedgerEvent]) -> None:
+    marks: dict[str, Decimal] = {}
+    for event in events:
+        if event.type == "command.place":
+            token = str(event.payload.get("token") or event.token or "")
+            marks[token] = dec(event.payload.get("price"), marks.get(token, ZERO))
+    for fill in model.fills:
+        report = model.tokens.setdefault(fill["token"], TokenReport(fill["token"]))
+        pnl = report.pnl
+        price, qty = fill["price"], fill["delta"]
+        report.fills += 1 if fill["kind"] == "applied" else 0
+        if price is None:
+            continue
+        if qty > 0:
+            pnl.cost += qty * price
+            pnl.position += qty
+            pnl.bought += qty
+        elif qty < 0:
+            sold = -qty
+            average = pnl.average or ZERO
+            pnl.realised += sold * (price - average)
+            pnl.cost -= sold * average
+            pnl.position -= sold
+            pnl.sold += sold
+        pnl.mark = price
+    for token, report in model.tokens.items():
+        if token in marks and report.pnl.mark is None:
+            report.pnl.mark = marks[token]
