@@ -27,6 +27,7 @@ from typing import TextIO
 
 import trio
 
+from aqbot.errors import ConfigError
 from aqbot.sim.faults import PROFILES
 from aqbot.sim.info import write_info_file
 from aqbot.sim.runner import SimConfig, run_loopback_simulator
@@ -93,8 +94,12 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
 
 
 def run_sim_command(args: argparse.Namespace) -> int:
-    """Run the simulator until a signal; 0 on a clean stop."""
-    config = config_from_args(args)
+    """Run the simulator until a signal; 0 on a clean stop, 2 on a bad configuration (one line on stderr)."""
+    try:
+        config = config_from_args(args)
+    except ConfigError as exc:
+        print(f"aqbot sim: {exc}", file=sys.stderr)
+        return 2
     return trio.run(serve_until_signal, config, args.info_file, args.tape)
 
 

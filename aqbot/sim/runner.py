@@ -33,8 +33,9 @@ import trio_websocket
 from hypercorn.config import Config as HyperConfig
 from hypercorn.trio import serve
 
+from aqbot.errors import ConfigError
 from aqbot.sim.engine import Engine
-from aqbot.sim.faults import FaultConfig, profile
+from aqbot.sim.faults import PROFILES, FaultConfig, profile
 from aqbot.sim.flow import Flow, FlowConfig
 from aqbot.sim.info import CHAIN_ID, SimAccount, SimInfo, generate_accounts
 from aqbot.sim.inproc import Connector, MemoryNetwork, SocketConnector
@@ -94,6 +95,26 @@ class SimConfig:
     deterministic_scheduling: bool = True
     fault_config: FaultConfig | None = None
     ws_queue_size: int = QUEUE_SIZE
+
+    def __attrs_post_init__(self) -> None:
+        checks = (
+            ("markets", self.markets >= 1, "must be at least 1"),
+            ("accounts", self.accounts >= 1, "must be at least 1"),
+            ("faults", self.faults in PROFILES, f"must be one of {sorted(PROFILES)}"),
+            ("tick_ms", self.tick_ms >= 1, "must be at least 1"),
+            ("page_size", self.page_size >= 1, "must be at least 1"),
+            ("ws_queue_size", self.ws_queue_size >= 1, "must be at least 1"),
+            ("port", 0 <= self.port <= 65535, "must be a TCP port or 0"),
+            ("ws_port", 0 <= self.ws_port <= 65535, "must be a TCP port or 0"),
+        )
+        for name, ok, problem in checks:
+            if not ok:
+                raise ConfigError(f"sim.{name}", problem)
+        for name, text in (("account_pusd", self.account_pusd), ("account_shares", self.account_shares)):
+            try:
+                _units(text)
+            except ValueError:
+                raise ConfigError(f"sim.{name}", "must be a non-negative decimal") from None
 
 
 @attrs.define(eq=False)
@@ -239,7 +260,13 @@ def _units(text: str) -> int:
 
 
 async def run_engine_driver(
-    engine: Engine, flow: Flow | None, hub: WsHub, clock: SimClock, tick_ms: int
+    engine: Engine,
+    flow: Flow | None,
+    hub: WsHub,
+    clock: SimClock,
+    tick_ms: int,
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> NoReturn:
     """Every ``tick_ms`` of Trio time: run the flow, advance the engine, fan its events out.
 
@@ -247,6 +274,7 @@ async def run_engine_driver(
     """
     step = tick_ms / 1000
     deadline = trio.current_time()
+    task_status.started()
     while True:
         now = clock()
         if flow is not None:

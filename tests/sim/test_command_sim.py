@@ -16,7 +16,9 @@ import pytest
 import trio
 import trio_websocket
 
+from aqbot.errors import ConfigError
 from aqbot.sim.command import add_sim_parser, config_from_args, run_sim_command
+from aqbot.sim.runner import SimConfig
 
 
 def parser() -> argparse.ArgumentParser:
@@ -103,3 +105,21 @@ async def test_command_serves_until_sigint_and_exits_zero(tmp_path: Path) -> Non
         assert tape.startswith('{"accounts":')
         assert account["secret"] not in tape
         assert account["private_key"][2:] not in tape
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("markets", 0), ("faults", "bogus"), ("tick_ms", 0), ("ws_port", -1), ("account_pusd", "-3")],
+)
+def test_sim_config_validates(field: str, value: object) -> None:
+    with pytest.raises(ConfigError) as exc:
+        SimConfig(**{field: value})  # type: ignore[arg-type]
+    assert exc.value.field == f"sim.{field}"
+
+
+def test_bad_config_exits_two(capsys: pytest.CaptureFixture[str]) -> None:
+    args = parser().parse_args(["sim"])
+    args.host = "127.0.0.1"
+    args.markets = 0  # bypassing the parser's own check
+    assert run_sim_command(args) == 2
+    assert capsys.readouterr().err.strip() == "aqbot sim: sim.markets: must be at least 1"
