@@ -90,6 +90,10 @@ class KeyRing:
             return existing, False
         return self._add(creds, address.lower()), True
 
+    def revoke(self, api_key: str) -> None:
+        """Forget ``api_key`` (``DELETE /auth/api-key``); deriving it again brings it back."""
+        self._keys.pop(api_key, None)
+
     def get(self, api_key: str) -> KeyEntry | None:
         return self._keys.get(api_key)
 

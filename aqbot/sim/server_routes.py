@@ -223,6 +223,17 @@ def update_balance_allowance(b: SimBackend, key: KeyEntry, r: Request) -> Reply:
     )
 
 
+def pre_migration_orders(b: SimBackend, key: KeyEntry, r: Request) -> Reply:
+    """``GET /data/pre-migration-orders``: the simulator never ran CLOB V1, so always an empty page."""
+    return paginate([], r.query.get("next_cursor"), b.page_size)
+
+
+def delete_api_key(b: SimBackend, key: KeyEntry, r: Request) -> Reply:
+    """``DELETE /auth/api-key``: revoke the calling key (its engine account stays)."""
+    b.keys.revoke(key.creds.api_key)
+    return Reply(200, "OK")
+
+
 def api_keys(b: SimBackend, key: KeyEntry, r: Request) -> Reply:
     return Reply(200, {"apiKeys": b.keys.keys_of(key.signer)})
 
@@ -270,6 +281,9 @@ AUTHED: dict[tuple[str, str], AuthedHandler] = {
     ("DELETE", "/cancel-market-orders"): cancel_market_orders,
     ("GET", "/data/orders"): open_orders,
     ("GET", "/data/trades"): trades,
+    ("GET", "/trades"): trades,
+    ("GET", "/data/pre-migration-orders"): pre_migration_orders,
+    ("DELETE", "/auth/api-key"): delete_api_key,
     ("POST", "/v1/heartbeats"): heartbeat,
     ("GET", "/balance-allowance"): balance_allowance,
     ("GET", "/balance-allowance/update"): update_balance_allowance,

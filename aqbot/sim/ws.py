@@ -46,6 +46,8 @@ QUEUE_SIZE: Final = 2048
 CLOSE_GRACE: Final = 2.0
 """Seconds a closing handshake may take before the connection is dropped."""
 CUSTOM_ONLY: Final = frozenset({"best_bid_ask", "new_market", "market_resolved"})
+MAX_SNAPSHOT_ASSETS: Final = 500
+"""Beyond this many assets on one connection, subscribes get no ``book`` snapshot (PROTOCOL 4.1)."""
 
 
 def encode(payload: object) -> str:
@@ -306,6 +308,8 @@ class WsHub:
             return
         conn.assets.update(assets)
         self._conns.setdefault(conn.cid, conn)
+        if len(conn.assets) > MAX_SNAPSHOT_ASSETS:
+            return
         now_ms = self._clock()
         books = [b for b in (self._book_event(a, now_ms) for a in assets) if b is not None]
         if books:

@@ -88,6 +88,7 @@ async def test_sdk_keys_and_public_endpoints(nursery: trio.Nursery) -> None:
         keys = await sdk(c.get_api_keys)
         assert set(keys["apiKeys"]) == {acct.api_key, other.api_key}
         assert await sdk(c.get_closed_only_mode) == {"closed_only": False}
+        assert await sdk(c.get_pre_migration_orders) == []
 
         assert await sdk(c.get_ok) == "OK"
         server_time = await sdk(c.get_server_time)
@@ -126,6 +127,11 @@ async def test_sdk_keys_and_public_endpoints(nursery: trio.Nursery) -> None:
             snapshot = json.loads(await ws.get_message())
             assert [b["asset_id"] for b in snapshot] == [yes, no]
             assert (snapshot[0]["bids"], snapshot[0]["asks"]) == (book["bids"], book["asks"])
+        c.set_api_creds(ApiCreds(other.api_key, other.api_secret, other.api_passphrase))
+        assert await sdk(c.delete_api_key) == "OK"
+        with pytest.raises(PolyApiException) as revoked:
+            await sdk(c.get_api_keys)
+        assert revoked.value.status_code == 401
         markets = await sdk(c.get_markets)
         assert markets["next_cursor"] == "LTE="
         assert len(markets["data"]) == 2

@@ -174,6 +174,8 @@ async def test_limits_and_shapes(nursery: trio.Nursery, autojump_clock: Any) -> 
             ]["condition_id"]
             assert (await http.get("/time")).json() == 1_767_225_600
             assert (await http.get("/nothing")).status_code == 404
+            alias = await call(http, a, "GET", "/trades")
+            assert alias.json()["data"] == []
 
 
 async def test_data_api_positions(nursery: trio.Nursery, autojump_clock: Any) -> None:

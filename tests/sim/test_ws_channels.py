@@ -316,3 +316,17 @@ async def test_ws_fault_semantics(nursery: trio.Nursery, autojump_clock: Any) ->
         assert (
             counts["ws_duplicate"] == counts["ws_reorder"] == counts["ws_delay"] == 0
         )  # scripted, not planned
+
+
+async def test_no_snapshot_beyond_500_assets(nursery: trio.Nursery, autojump_clock: Any) -> None:
+    with trio.fail_after(30):
+        handle: SimHandle = await nursery.start(run_inprocess_simulator, CONFIG)
+        yes = str(handle.info.markets[0]["tokens"][0]["token_id"])  # type: ignore[index]
+        fake = [str(10**70 + i) for i in range(500)]
+        async with handle.connector.ws_connect(handle.info.ws_url + "/ws/market") as ws:
+            await ws.send_message(json.dumps({"type": "market", "assets_ids": [yes]}))
+            assert json.loads(await ws.get_message())[0]["asset_id"] == yes  # within the cap: a snapshot
+            await ws.send_message(json.dumps({"operation": "subscribe", "assets_ids": fake}))
+            await ws.send_message(json.dumps({"operation": "subscribe", "assets_ids": [yes]}))
+            await ws.send_message("PING")
+            assert await ws.get_message() == "PONG"  # 501 assets: no snapshot any more
