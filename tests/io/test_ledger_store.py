@@ -241,3 +241,22 @@ def test_payload_encoding_never_writes_a_secret_and_keeps_decimals() -> None:
 def test_event_validation(kwargs: dict[str, object], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         LedgerEvent(**kwargs)  # type: ignore[arg-type]
+
+
+def test_verify_catches_gaps_that_disagree_with_gap_events(tmp_path: Path) -> None:
+    path = tmp_path / "gaps.db"
+    with LedgerStore.open(path) as store:
+        store.append_batch(
+            [gap_open(1, "user", "disconnect", mono_time=0), gap_open(2, "user", "pong", mono_time=1)]
+        )
+    raw = sqlite3.connect(path)
+    raw.execute("DROP TRIGGER gaps_no_delete")
+    raw.execute("DELETE FROM gaps WHERE id = '1'")
+    raw.execute("INSERT INTO gaps(id, channel, reason, opened_at, open_seq) VALUES ('9', 'user', 'x', 0, 77)")
+    raw.commit()
+    raw.close()
+    with LedgerStore.open(path) as store:
+        problems = store.verify().problems
+    assert "gap.open without a gaps row at seq 1" in problems
+    assert "gaps rows without their gap.open event: 9" in problems
+    assert any("gaps_no_delete is missing" in p for p in problems)
