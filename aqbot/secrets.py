@@ -86,17 +86,23 @@ class SecretRegistry:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._values: frozenset[str] = frozenset()
+        self._longest_first: tuple[str, ...] = ()
 
     def register(self, value: str) -> None:
         """Add ``value`` to the set (ignored when shorter than ``MIN_REGISTERED_LENGTH``)."""
-        if len(value) < MIN_REGISTERED_LENGTH:
+        if len(value) < MIN_REGISTERED_LENGTH or value in self._values:
             return
         with self._lock:
             self._values = self._values | {value}
+            self._longest_first = tuple(sorted(self._values, key=len, reverse=True))
 
     def values(self) -> frozenset[str]:
         """An immutable snapshot of the registered values."""
         return self._values
+
+    def longest_first(self) -> tuple[str, ...]:
+        """The values, longest first (so a value containing another is masked whole)."""
+        return self._longest_first
 
 
 DEFAULT_REGISTRY = SecretRegistry()
@@ -163,7 +169,7 @@ class Credentials:
 
 def redact_text(text: str, registry: SecretRegistry = DEFAULT_REGISTRY) -> str:
     """``text`` with every registered value and every secret-looking pattern replaced by ``***``."""
-    for value in sorted(registry.values(), key=len, reverse=True):
+    for value in registry.longest_first():
         if value in text:
             text = text.replace(value, MASK)
     for pattern, replacement in _PATTERNS:
