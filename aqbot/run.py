@@ -19,6 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import trio
 
 from aqbot.app import BotParams, BotTimers, ExchangeConnectors, main
@@ -31,6 +32,7 @@ from aqbot.core.exposure import Limits
 from aqbot.core.strategy import SkewedMidStrategy, StrategyConfig
 from aqbot.core.types import MarketSpec
 from aqbot.errors import AqbotError, ConfigError, SecretsError
+from aqbot.io.alerts import Alert, Alerter, Severity, build_sinks, run_alerter
 from aqbot.io.quoter import QuoterConfig
 
 log = logging.getLogger(__name__)
@@ -198,6 +200,27 @@ def params_for_sim(
     )
 
 
+def _severity(key: str) -> Severity:
+    if key.startswith(("halt:", "defect", "heartbeat-lapsed")):
+        return Severity.CRITICAL
+    if key.startswith("resume:"):
+        return Severity.INFO
+    return Severity.WARNING
+
+
+async def main_with_alerts(params: BotParams, connectors: ExchangeConnectors, config: Any) -> None:
+    """:func:`aqbot.app.main` with the configured alert sinks (Telegram, webhook; log only when none)."""
+    async with httpx2.AsyncClient() as http, trio.open_nursery() as nursery:
+        sinks = build_sinks(config.alerts, config.telegram_token, http)
+        alerter: Alerter = await nursery.start(run_alerter, sinks, config.alerts)
+
+        def alert(key: str, text: str) -> None:
+            alerter.send_nowait(Alert(key.split(":", 1)[0], _severity(key), text, key))
+
+        await main(params, connectors, alert=alert)
+        nursery.cancel_scope.cancel()
+
+
 def run_command(args: argparse.Namespace) -> int:
     """The ``run`` handler: load the configuration, build the bot, run it until stopped."""
     from aqbot.config import load_config
@@ -211,9 +234,12 @@ def run_command(args: argparse.Namespace) -> int:
         return 2
     endpoints = config.endpoints
     connectors = ExchangeConnectors.network(endpoints.clob_url, endpoints.ws_url, endpoints.data_api_url)
+    failures: list[str] = []
     try:
-        trio.run(main, params, connectors)
-    except AqbotError as exc:
-        print(f"aqbot run: stopped: {exc}", file=sys.stderr)
+        trio.run(main_with_alerts, params, connectors, config)
+    except* AqbotError as group:
+        failures.extend(str(e) for e in group.exceptions)
+    if failures:
+        print(f"aqbot run: stopped: {failures[0]}", file=sys.stderr)
         return 1
     return 0

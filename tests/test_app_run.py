@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import argparse
+from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+import trio
+import trio.testing
 
+from aqbot.app import ExchangeConnectors
+from aqbot.config import AlertsConfig
 from aqbot.io.ws import ChannelSpec
 from aqbot.io.ws_user import user_subscribe_frame
-from aqbot.run import add_run_parser, run_command
+from aqbot.run import add_run_parser, main_with_alerts, params_for_sim, run_command
+from aqbot.sim.runner import SimConfig, run_inprocess_simulator
 
 
 def parser() -> argparse.ArgumentParser:
@@ -56,3 +63,23 @@ def test_user_subscribe_frame_never_in_repr() -> None:
     spec = ChannelSpec("user", lambda: None, frame, lambda raw: [])  # type: ignore[arg-type,return-value]
     assert "SUPER-SECRET-VALUE" not in repr(spec)  # ... nobody else sees it
     assert "PASSPHRASE-VALUE" not in repr(spec)
+
+
+async def test_main_with_alerts_forced_stop_cancels_at_exchange(
+    autojump_clock: trio.testing.MockClock, tmp_path: Path
+) -> None:
+    """The full ``main`` path (signal watcher, alert fan-out, bot) cancelled from outside: the forced
+    stop's shielded cleanup still cancels every order at the exchange."""
+    config = SimpleNamespace(alerts=AlertsConfig(), telegram_token=None)
+    with trio.fail_after(300):
+        async with trio.open_nursery() as nursery:
+            sim = await nursery.start(run_inprocess_simulator, SimConfig(seed=3, markets=1))
+            params = params_for_sim(sim, tmp_path / "l.sqlite3", max_position=Decimal(30))
+            owner = params.creds.api_key
+            async with trio.open_nursery() as bot:
+                bot.start_soon(main_with_alerts, params, ExchangeConnectors.simulator(sim), config)
+                await trio.sleep(20)  # virtual time: startup, reconciliation, quotes resting
+                assert sim.engine.open_orders(owner)
+                bot.cancel_scope.cancel()
+            assert sim.engine.open_orders(owner) == []
+            nursery.cancel_scope.cancel()
