@@ -208,8 +208,13 @@ def _severity(key: str) -> Severity:
     return Severity.WARNING
 
 
-async def main_with_alerts(params: BotParams, connectors: ExchangeConnectors, config: Any) -> None:
-    """:func:`aqbot.app.main` with the configured alert sinks (Telegram, webhook; log only when none)."""
+async def main_with_alerts(
+    params: BotParams, connectors: ExchangeConnectors, config: Any, **run_bot_kw: Any
+) -> None:
+    """:func:`aqbot.app.main` with the configured alert sinks (Telegram, webhook; log only when none).
+
+    ``run_bot_kw`` goes to :func:`aqbot.app.run_bot` (tests pass an inline ``offload``).
+    """
     async with httpx2.AsyncClient() as http, trio.open_nursery() as nursery:
         sinks = build_sinks(config.alerts, config.telegram_token, http)
         alerter: Alerter = await nursery.start(run_alerter, sinks, config.alerts)
@@ -217,7 +222,7 @@ async def main_with_alerts(params: BotParams, connectors: ExchangeConnectors, co
         def alert(key: str, text: str) -> None:
             alerter.send_nowait(Alert(key.split(":", 1)[0], _severity(key), text, key))
 
-        await main(params, connectors, alert=alert)
+        await main(params, connectors, alert=alert, **run_bot_kw)
         nursery.cancel_scope.cancel()
 
 

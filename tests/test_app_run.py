@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import functools
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
+from typing import TypeVar
 
 import pytest
 import trio
@@ -17,6 +20,13 @@ from aqbot.io.ws import ChannelSpec
 from aqbot.io.ws_user import user_subscribe_frame
 from aqbot.run import add_run_parser, main_with_alerts, params_for_sim, run_command
 from aqbot.sim.runner import SimConfig, run_inprocess_simulator
+
+T = TypeVar("T")
+
+
+async def inline(fn: Callable[[], T]) -> T:
+    await trio.lowlevel.checkpoint()
+    return fn()
 
 
 def parser() -> argparse.ArgumentParser:
@@ -77,7 +87,10 @@ async def test_main_with_alerts_forced_stop_cancels_at_exchange(
             params = params_for_sim(sim, tmp_path / "l.sqlite3", max_position=Decimal(30))
             owner = params.creds.api_key
             async with trio.open_nursery() as bot:
-                bot.start_soon(main_with_alerts, params, ExchangeConnectors.simulator(sim), config)
+                connectors = ExchangeConnectors.simulator(sim)
+                bot.start_soon(
+                    functools.partial(main_with_alerts, params, connectors, config, offload=inline)
+                )
                 await trio.sleep(20)  # virtual time: startup, reconciliation, quotes resting
                 assert sim.engine.open_orders(owner)
                 bot.cancel_scope.cancel()
