@@ -69,6 +69,10 @@ def _too_deep(raw: Raw) -> bool:
     return False
 
 
+_DECODER = json.JSONDecoder(parse_float=parse_json_float, parse_constant=_reject_constant)
+"""One decoder (``json.loads`` with keyword arguments builds a new decoder and scanner on every call)."""
+
+
 def loads(raw: Raw, *, sensitive: bool = False) -> object:
     """Parse JSON text with Decimal floats; any failure is a :class:`WireError` at ``$``."""
     if _too_deep(raw):
@@ -76,7 +80,10 @@ def loads(raw: Raw, *, sensitive: bool = False) -> object:
             f"JSON nests deeper than {_MAX_DEPTH} levels", path="$", raw="" if sensitive else excerpt(raw)
         )
     try:
-        return json.loads(raw, parse_float=parse_json_float, parse_constant=_reject_constant)
+        text = raw if isinstance(raw, str) else raw.decode(json.detect_encoding(raw), "surrogatepass")
+        if text.startswith("\ufeff"):
+            raise ValueError("unexpected UTF-8 BOM")
+        return _DECODER.decode(text)
     except (ValueError, TypeError, RecursionError) as exc:
         snippet = "" if sensitive else excerpt(raw)
         raise WireError(f"invalid JSON ({type(exc).__name__})", path="$", raw=snippet) from exc

@@ -66,14 +66,24 @@ def _checked(v: str | int | Decimal) -> Decimal:
 
 def to_decimal_or_zero(v: object) -> Decimal:
     """Like :func:`to_decimal`, but ``""`` (the exchange's "nothing yet") means ``0``."""
-    if v == "":
-        return _ZERO
+    if type(v) is str:
+        d = _DEC_CACHE.get(v)
+        if d is not None:
+            return d
+        if v == "":
+            return _ZERO
     return to_decimal(v)
 
 
 def to_opt_decimal(v: object) -> Decimal | None:
     """``None``/``""`` -> ``None``, else :func:`to_decimal`."""
-    if v is None or v == "":
+    if type(v) is str:
+        d = _DEC_CACHE.get(v)
+        if d is not None:
+            return d
+        if v == "":
+            return None
+    elif v is None:
         return None
     return to_decimal(v)
 
@@ -165,13 +175,23 @@ def to_unix_ms(v: object) -> UnixMs:
 
 
 def to_opt_unix_s(v: object) -> UnixS | None:
-    if v is None or v == "":
+    if type(v) is str:
+        if len(v) == 10 and v.isdigit() and v.isascii():
+            return int(v)  # type: ignore[return-value]  # hot path: skip the NewType call
+        if v == "":
+            return None
+    elif v is None:
         return None
     return to_unix_s(v)
 
 
 def to_opt_unix_ms(v: object) -> UnixMs | None:
-    if v is None or v == "":
+    if type(v) is str:
+        if len(v) == 13 and v[0] != "0" and v.isdigit() and v.isascii():
+            return int(v)  # type: ignore[return-value]  # hot path: skip the NewType call
+        if v == "":
+            return None
+    elif v is None:
         return None
     return to_unix_ms(v)
 
