@@ -24,6 +24,7 @@ was applied, which is exactly the ambiguity the bot must survive.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
@@ -64,9 +65,11 @@ class Connector(Protocol):
 class AsgiTransport(httpx2.AsyncBaseTransport):
     """An ``httpx2`` transport that calls an ASGI app in the same Trio run (no sockets).
 
-    A response whose body falls short of its ``content-length`` is the simulator's "answer lost" fault and
-    raises ``httpx2.ReadTimeout`` after the client's own read timeout (virtual time under MockClock); so does
-    an app that returns without finishing a response.
+    The client's read timeout (``request.extensions["timeout"]["read"]``) is enforced on the whole answer,
+    as a socket would: an app slower than that (a latency fault) gives ``httpx2.ReadTimeout``, and the
+    request may or may not have been applied. A response whose body falls short of its ``content-length``
+    (the "answer lost" fault) raises ``httpx2.ReadTimeout`` when that timeout expires (at once if the client
+    set none); so does an app that returns without finishing a response.
 
     Args:
         app: the ASGI application.
@@ -116,10 +119,16 @@ class AsgiTransport(httpx2.AsyncBaseTransport):
                 if not message.get("more_body", False):
                     done = True
 
-        await self._app(scope, receive, send)
+        timeout = _read_timeout(request)
+        deadline = trio.current_time() + timeout if timeout > 0 else math.inf
+        with trio.move_on_at(deadline) as waited:
+            await self._app(scope, receive, send)
         content = b"".join(parts)
+        if waited.cancelled_caught:
+            raise httpx2.ReadTimeout("simulated: no answer within the read timeout", request=request)
         if status is None or not done or _short_body(headers, len(content)):
-            await trio.sleep(_read_timeout(request))
+            if deadline < math.inf:
+                await trio.sleep_until(deadline)
             raise httpx2.ReadTimeout("simulated: the answer was lost", request=request)
         return httpx2.Response(status, headers=headers, content=content, request=request)
 

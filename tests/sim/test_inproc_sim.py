@@ -264,3 +264,23 @@ async def test_same_tape_across_processes_and_hash_seeds() -> None:
             outputs.append(done.stdout)
     assert outputs[0] == outputs[1]
     assert len(outputs[0].split()[0]) == 64
+
+
+async def test_latency_beyond_the_read_timeout(nursery: trio.Nursery, autojump_clock: Any) -> None:
+    with trio.fail_after(60):
+        config = _faults(rest_latency_p=1.0, rest_latency_max_ms=4_000)
+        handle: SimHandle = await nursery.start(run_inprocess_simulator, config)
+        transport = handle.connector.http_transport()
+        outcomes: list[str] = []
+        async with httpx2.AsyncClient(transport=transport, base_url="http://x", timeout=0.5) as http:
+            for _ in range(20):  # latencies are 1..4000 ms: most exceed 0.5 s
+                before = trio.current_time()
+                try:
+                    await http.get("/time")
+                    outcomes.append("ok")
+                    assert trio.current_time() - before < 0.5
+                except httpx2.ReadTimeout:
+                    outcomes.append("timeout")
+                    assert trio.current_time() - before == pytest.approx(0.5)
+        assert set(outcomes) == {"ok", "timeout"}
+        assert handle.tape.fault_counts["rest_latency"] == 20
