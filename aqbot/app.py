@@ -284,7 +284,7 @@ async def _run_tree(
         hub, board, params.strategy, params.signer, OrderStamper(random.Random(rng.random())), clob,
         creds.api_key, lambda: int(connectors.wall_clock() * 1000), guard, params.quoter,
     )  # fmt: skip
-    reconciler = Reconciler(clob, hub, me, clob.rest.timestamp, [m.condition_id for m in markets])
+    reconciler = Reconciler(clob, hub, me, clob.rest.timestamp, cids, data, params.signer.maker)
     handle = BotHandle(hub, board, params.markets, stats, ctx, reconciler.stats)
 
     def market_down(reason: str, now: float) -> None:

@@ -29,7 +29,7 @@ import trio
 
 from aqbot.core import facts as cf
 from aqbot.core.engine import Core
-from aqbot.core.events import OrdersSnapshot
+from aqbot.core.events import OrdersSnapshot, PositionsSnapshot
 from aqbot.core.halts import HaltReason, Scope
 from aqbot.errors import ExchangeError, ExchangeUnavailable, TransportError, WireError
 from aqbot.io import edge
@@ -283,8 +283,10 @@ class Hub:
         self.apply(out)
         return recon_id
 
-    def finish_reconciliation(self, recon_id: int, snapshot: OrdersSnapshot, now: float) -> None:
-        self.apply(self.core.on_reconciliation(recon_id, snapshot, None, now))
+    def finish_reconciliation(
+        self, recon_id: int, snapshot: OrdersSnapshot, positions: PositionsSnapshot | None, now: float
+    ) -> None:
+        self.apply(self.core.on_reconciliation(recon_id, snapshot, positions, now))
 
     def fail_reconciliation(self, recon_id: int, reason: str, now: float) -> None:
         self.apply(self.core.on_reconciliation_failed(recon_id, now, reason))

@@ -11,10 +11,10 @@ When it runs:
   times, then (the core latches ``WS_GAP_UNRESOLVED``) every ``ws_gap_recovery_interval_seconds``.
 
 One reconciliation: ``begin`` (the core stamps its start: only gaps that *ended before* it can be resolved
-by it), every page of ``/data/orders``, every page of ``/data/trades`` since the watermark, then
-``finish`` hands the snapshot to the core, which applies the grace rule (an order absent from a snapshot
-younger than the grace period keeps its reservation). Any failure (transport, exchange, undecodable page)
-is reported with ``fail`` and resolves nothing.
+by it), every page of ``/data/orders``, every page of ``/data/trades`` since the watermark, the Data API
+positions (best effort), then ``finish`` hands the snapshots to the core, which applies the grace rule
+(an order absent from a snapshot younger than the grace period keeps its reservation). Any failure of the
+CLOB reads (transport, exchange, undecodable page) is reported with ``fail`` and resolves nothing.
 
 The trade watermark: the reconciler asks for trades with ``match_time`` after the newest one it has seen
 minus :data:`WATERMARK_OVERLAP` (fills are keyed by trade id + order id in the core, so overlaps are free;
@@ -30,9 +30,10 @@ from typing import NoReturn, Protocol
 import attrs
 import trio
 
-from aqbot.core.events import OrdersSnapshot
+from aqbot.core.events import OrdersSnapshot, PositionsSnapshot
 from aqbot.errors import AqbotError
 from aqbot.io import edge
+from aqbot.wire.account import Position
 from aqbot.wire.orders import OpenOrder, Trade
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,12 @@ class SnapshotSource(Protocol):
     ) -> list[Trade]: ...
 
 
+class PositionsSource(Protocol):
+    """The Data API read (:meth:`aqbot.io.rest_api.DataApi.positions`)."""
+
+    async def positions(self, user: str, markets: Sequence[str] = ()) -> list[Position]: ...
+
+
 class ReconcileTarget(Protocol):
     """What the reconciler does to the core (the app's runtime applies and records every outcome)."""
 
@@ -66,7 +73,9 @@ class ReconcileTarget(Protocol):
 
     def begin_reconciliation(self, now: float) -> int: ...
 
-    def finish_reconciliation(self, recon_id: int, snapshot: OrdersSnapshot, now: float) -> None: ...
+    def finish_reconciliation(
+        self, recon_id: int, snapshot: OrdersSnapshot, positions: PositionsSnapshot | None, now: float
+    ) -> None: ...
 
     def fail_reconciliation(self, recon_id: int, reason: str, now: float) -> None: ...
 
@@ -114,6 +123,9 @@ class Reconciler:
         me: aqbot's API key and funder address.
         unix_now: exchange-aligned Unix seconds (``RestTransport.timestamp``), for the watermark.
         markets: condition ids to restrict ``/data/trades`` to (empty: all).
+        positions: the Data API, read last (its failure does not fail the reconciliation: the positions
+            API lags and only ever adjusts ``held`` through the core's protection-window policy).
+        user: the funder address the positions belong to.
     """
 
     source: SnapshotSource
@@ -121,6 +133,8 @@ class Reconciler:
     me: edge.Identity
     unix_now: Callable[[], int]
     markets: Sequence[str] = ()
+    positions: PositionsSource | None = None
+    user: str = ""
     stats: ReconcileStats = attrs.Factory(ReconcileStats)
 
     async def reconcile_once(self) -> bool:
@@ -146,7 +160,8 @@ class Reconciler:
             self.target.fail_reconciliation(recon_id, self.stats.last_error, trio.current_time())
             return False
         snapshot = edge.orders_snapshot(started, orders, trades, self.me, complete=True)
-        self.target.finish_reconciliation(recon_id, snapshot, trio.current_time())
+        positions = await self._positions()
+        self.target.finish_reconciliation(recon_id, snapshot, positions, trio.current_time())
         if trades:
             newest = max(int(t.match_time) for t in trades)
             self.stats.watermark = max(self.stats.watermark or 0, newest)
@@ -155,6 +170,17 @@ class Reconciler:
         self.stats.last_ok = trio.current_time()
         log.info("reconciliation %d: %d open orders, %d trades", recon_id, len(orders), len(trades))
         return True
+
+    async def _positions(self) -> PositionsSnapshot | None:
+        if self.positions is None:
+            return None
+        started = trio.current_time()
+        try:
+            rows = await self.positions.positions(self.user, self.markets)
+        except AqbotError as exc:
+            log.warning("reconciliation: positions unavailable (%s); orders and trades still apply", exc)
+            return None
+        return PositionsSnapshot(started, tuple(edge.position_row(r) for r in rows))
 
 
 async def run_reconciler(

@@ -71,7 +71,9 @@ class Target:
         self.log.append(("begin", now, self.next_id))
         return self.next_id
 
-    def finish_reconciliation(self, recon_id: int, snapshot: OrdersSnapshot, now: float) -> None:
+    def finish_reconciliation(
+        self, recon_id: int, snapshot: OrdersSnapshot, positions: object, now: float
+    ) -> None:
         self.log.append(("finish", now, snapshot.started_at))
         self.last_done = now
 
@@ -121,3 +123,19 @@ async def test_trade_watermark_advances_with_overlap(autojump_clock: trio.testin
     afters = [a for k, _, a in source.calls if k == "trades"]
     assert afters == [1_000_000 - 86_400, 999_500 - 600]
     assert rec.stats.watermark == 999_500
+
+
+@attrs.define
+class PositionsDown:
+    async def positions(self, user: str, markets: object = ()) -> list[object]:
+        await trio.lowlevel.checkpoint()
+        raise TransportError("data api down")
+
+
+async def test_positions_failure_does_not_fail_reconciliation(autojump_clock: trio.testing.MockClock) -> None:
+    """The lagging Data API being down does not block gap resolution: orders and trades still apply."""
+    target = Target()
+    rec = Reconciler(Source(), target, ME, unix_now=lambda: 1_000_000, positions=PositionsDown(), user="0xf")  # type: ignore[arg-type]
+    with trio.fail_after(10):
+        assert await rec.reconcile_once()
+    assert [k for k, _, _ in target.log] == ["begin", "finish"]
