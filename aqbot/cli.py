@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from aqbot import __version__
+from aqbot.paper.command import add_paper_parser
 from aqbot.run import add_run_parser
 from aqbot.sim.command import add_sim_parser
 from aqbot.tools.ledger_cmd import add_ledger_parser
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"aqbot {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_run_parser(subparsers)
+    add_paper_parser(subparsers)
     add_sim_parser(subparsers)
     add_ledger_parser(subparsers)
     add_report_parser(subparsers)
