@@ -7,7 +7,7 @@ main(params, connectors)                       signals: 1st SIGINT/SIGTERM = gra
    └─ bot nursery                              finally: shielded, bounded cancel-all + snapshot + flush
       ├─ user channel reader  (started: subscribed)      -> UserFeed -> core, synchronously
       ├─ market channel reader (started: subscribed)     -> BookBoard (latest value) + REST book resync
-      ├─ canceller, exchange guard, ledger health, periodic core snapshots
+      ├─ canceller, timed halts (exchange, error rate), ledger health, periodic core snapshots
       ├─ heartbeat            (started: first beat)
       ├─ reconciler           (started: FIRST RECONCILIATION COMPLETE; nothing quotes before it)
       ├─ position sync
@@ -61,7 +61,8 @@ from aqbot.io.ledger import LedgerStore
 from aqbot.io.ledger_events import LedgerEvent
 from aqbot.io.ledger_writer import Offload, run_ledger_writer, to_thread
 from aqbot.io.positions import run_position_sync
-from aqbot.io.quoter import ExchangeGuard, QuoteContext, QuoterConfig, run_exchange_guard, run_market
+from aqbot.io.quoter import QuoteContext, QuoterConfig, run_market
+from aqbot.io.quoter_guards import ErrorRateGuard, ExchangeGuard, run_timed_halts
 from aqbot.io.ratelimit import RateLimiter
 from aqbot.io.reconcile import Reconciler, run_reconciler
 from aqbot.io.rest import RestTransport
@@ -159,6 +160,7 @@ class BotParams:
     seed: int = 0
     dry_run: bool = False
     ledger_synchronous: str = "FULL"
+    max_order_error_rate: float = 0.5
 
     @property
     def identity(self) -> edge.Identity:
@@ -279,10 +281,11 @@ async def _run_tree(
         attrs.evolve(timing, asset_silence=t.market_silence, reconnect_on_decode_error=True),
         decode_market_frame, asset_of=edge.market_asset_of, assets=frozenset(tokens), stats=stats.market,
     )  # fmt: skip
-    guard = ExchangeGuard(params.quoter.unavailable_hold, params.quoter.unavailable_hold_max)
+    guard = ExchangeGuard()
+    errors = ErrorRateGuard(max_rate=params.max_order_error_rate)
     ctx = QuoteContext(
         hub, board, params.strategy, params.signer, OrderStamper(random.Random(rng.random())), clob,
-        creds.api_key, lambda: int(connectors.wall_clock() * 1000), guard, params.quoter,
+        creds.api_key, lambda: int(connectors.wall_clock() * 1000), guard, params.quoter, errors,
     )  # fmt: skip
     reconciler = Reconciler(clob, hub, me, clob.rest.timestamp, cids, data, params.signer.maker)
     handle = BotHandle(hub, board, params.markets, stats, ctx, reconciler.stats)
@@ -310,7 +313,7 @@ async def _run_tree(
             unavailable = functools.partial(guard.refused, hub)
             canceller = functools.partial(run_canceller, hub, clob, on_unavailable=unavailable)
             bot.start_soon(canceller, name="canceller")
-            bot.start_soon(run_exchange_guard, guard, hub, name="exchange-guard")
+            bot.start_soon(run_timed_halts, [guard, errors], hub, name="timed-halts")
             beat = functools.partial(
                 run_heartbeat, clob, handle, stats.heartbeat, interval=t.heartbeat_interval
             )

@@ -132,6 +132,7 @@ def params_from_config(config: Any, markets: tuple[MarketSpec, ...], *, dry_run:
         signer=signer,
         ledger_path=Path(config.ledger.path),
         ledger_synchronous=config.ledger.synchronous,
+        max_order_error_rate=config.halt.max_order_error_rate,
         quoter=QuoterConfig(requote_interval=config.strategy.requote_interval),
         timers=timers_of(config),
         dry_run=dry_run or config.dry_run,

@@ -49,6 +49,7 @@ from aqbot.core.types import MarketSpec, OrderType
 from aqbot.errors import ExchangeError, ExchangeUnavailable, OrderRejected, TransportError, WireError
 from aqbot.io import edge
 from aqbot.io.hub import Hub
+from aqbot.io.quoter_guards import ErrorRateGuard, ExchangeGuard
 from aqbot.io.rest import is_unavailable_message
 from aqbot.io.ws_market import BookBoard
 from aqbot.wire.orders import PostOrderRequest, PostOrderResponse
@@ -74,44 +75,7 @@ class QuoterConfig:
     submit_timeout: float = 10.0
     cleanup_grace: float = 5.0
     min_iteration_gap: float = 0.05
-    unavailable_hold: float = 30.0
-    unavailable_hold_max: float = 300.0
     diff: DiffConfig = attrs.Factory(DiffConfig)
-
-
-@attrs.define
-class ExchangeGuard:
-    """EXCHANGE_UNAVAILABLE: latched on a 425/503/post-only-window answer, cleared after a hold that
-    doubles while the exchange keeps refusing (:func:`run_exchange_guard`)."""
-
-    hold: float
-    hold_max: float
-    until: float | None = None
-    streak: int = 0
-
-    def refused(self, hub: Hub, detail: str) -> None:
-        self.streak += 1
-        hold = min(self.hold_max, self.hold * 2 ** (self.streak - 1))
-        self.until = trio.current_time() + hold
-        hub.set_halt(HaltReason.EXCHANGE_UNAVAILABLE, detail)
-
-    def accepted(self) -> None:
-        self.streak = 0
-
-
-async def run_exchange_guard(
-    guard: ExchangeGuard, hub: Hub, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
-) -> NoReturn:
-    """Clear EXCHANGE_UNAVAILABLE once its hold has passed (the next POST re-latches it if the exchange
-    still refuses). Runs until cancelled."""
-    task_status.started()
-    seen = hub.version
-    while True:
-        if guard.until is not None and trio.current_time() >= guard.until:
-            guard.until = None
-            hub.clear_halt(HaltReason.EXCHANGE_UNAVAILABLE)
-        with trio.move_on_at(guard.until if guard.until is not None else float("inf")):
-            seen = await hub.wait_changed(seen)
 
 
 @attrs.define
@@ -128,6 +92,7 @@ class QuoteContext:
     unix_ms: Callable[[], int]
     guard: ExchangeGuard
     config: QuoterConfig = attrs.Factory(QuoterConfig)
+    errors: ErrorRateGuard | None = None
     placed: int = 0
     rejected: int = 0
     unknown: int = 0
@@ -245,6 +210,9 @@ async def submit(ctx: QuoteContext, batch: Sequence[tuple[SignedOrder, DesiredQu
             ctx.placed += answer.success
             ctx.rejected += not answer.success
             hub.apply(hub.core.on_placement_answer(answer, now))
+    if ctx.errors is not None:
+        rejected = sum(1 for a in answers if isinstance(a, PlacementAnswer) and not a.success)
+        ctx.errors.record(hub, errors=ambiguous + rejected, total=len(answers))
     if ambiguous:
         ctx.unknown += ambiguous
         hub.waker.wake(f"{ambiguous} order(s) left UNKNOWN by a submit")

@@ -24,7 +24,8 @@ from aqbot.core.strategy import SkewedMidStrategy, StrategyConfig
 from aqbot.core.types import MarketSpec
 from aqbot.errors import ExchangeUnavailable, OrderRejected, TransportError
 from aqbot.io.hub import Hub
-from aqbot.io.quoter import ExchangeGuard, QuoteContext, QuoterConfig, quote_once, run_market
+from aqbot.io.quoter import QuoteContext, QuoterConfig, quote_once, run_market
+from aqbot.io.quoter_guards import ErrorRateGuard, ExchangeGuard, run_timed_halts
 from aqbot.io.ws_market import BookBoard
 from aqbot.wire.orders import PostOrderRequest, PostOrderResponse
 
@@ -69,7 +70,7 @@ def context(poster: FakePoster) -> QuoteContext:
     ctx = QuoteContext(
         hub, board, SkewedMidStrategy(StrategyConfig(half_spread_ticks=2, size=D(10), max_book_age=1e9)),
         OrderSigner(KEY, 137), OrderStamper(random.Random(1)), poster, "key", lambda: 1_700_000_000_000,
-        ExchangeGuard(30.0, 300.0), QuoterConfig(submit_timeout=5.0, cleanup_grace=3.0),
+        ExchangeGuard(), QuoterConfig(submit_timeout=5.0, cleanup_grace=3.0), ErrorRateGuard(),
     )  # fmt: skip
     original = core.place
 
@@ -158,3 +159,20 @@ async def test_halt_mid_post_keeps_the_answer_then_cleans_up(autojump_clock: tri
     left = hub.core.open_orders()
     assert len(left) == 1
     assert hub.core.exposure.remaining(left[0].order_id) == D(10)  # unconfirmed: still reserved
+
+
+async def test_error_rate_trips_and_clears_after_hold(autojump_clock: trio.testing.MockClock) -> None:
+    """Over half of the last 10+ placements rejected or unknown: ORDER_ERROR_RATE latches, and the timed
+    task clears it after its 60 s hold."""
+    ctx = context(FakePoster())
+    guard = ErrorRateGuard()
+    guard.record(ctx.hub, errors=4, total=8)  # 8 samples: too few to judge
+    assert ctx.hub.core.can_quote(SPEC.condition_id, 0.0).allowed
+    guard.record(ctx.hub, errors=3, total=4)  # 7 of 12
+    assert HaltReason.ORDER_ERROR_RATE in ctx.hub.core.can_quote(SPEC.condition_id, 0.0).reasons
+    with trio.fail_after(100):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(run_timed_halts, [guard], ctx.hub)
+            await trio.sleep(61)
+            nursery.cancel_scope.cancel()
+    assert ctx.hub.core.can_quote(SPEC.condition_id, 0.0).allowed
