@@ -18,6 +18,9 @@ from aqbot import __version__
 from aqbot.paper.command import add_paper_parser
 from aqbot.run import add_run_parser
 from aqbot.sim.command import add_sim_parser
+from aqbot.tools.config_cmd import add_config_parser
+from aqbot.tools.doctor import add_doctor_parser
+from aqbot.tools.keys_cmd import add_keys_parser
 from aqbot.tools.ledger_cmd import add_ledger_parser
 from aqbot.tools.report import add_report_parser
 
@@ -34,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_sim_parser(subparsers)
     add_ledger_parser(subparsers)
     add_report_parser(subparsers)
+    add_config_parser(subparsers)
+    add_keys_parser(subparsers)
+    add_doctor_parser(subparsers)
     return parser
 
 

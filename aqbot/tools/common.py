@@ -174,7 +174,14 @@ def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]], out: Tex
 
 
 def run_guarded(prog: str, body: Callable[[], int]) -> int:
-    """Run a command body; a :class:`UsageError` becomes one stderr line and exit 2."""
+    """Run a command body; a :class:`UsageError` becomes one stderr line and exit 2.
+
+    Library log records are not printed (the command reports every outcome itself) unless logging was
+    configured by the caller.
+    """
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.NullHandler())
     try:
         return body()
     except UsageError as exc:

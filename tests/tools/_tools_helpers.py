@@ -416,3 +416,36 @@ def run_cli(argv: Sequence[str], capsys: pytest.CaptureFixture[str]) -> tuple[in
         code = exc.code if isinstance(exc.code, int) else 2
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+def sim_config_text(
+    handle: Any, *, account: int = 1, key_file: Path | None = None, markets: int = 2, extra: str = ""
+) -> str:
+    """A live-trading TOML config pointing at a running simulator (its markets, account ``account``)."""
+    info = handle.info
+    acct = handle.accounts[account]
+    text = (
+        f'[endpoints]\nclob_url = "{info.rest_url}"\nws_url = "{info.ws_url.rstrip("/")}/ws/"\n'
+        f'data_api_url = "{info.data_api_url}"\nchain_id = {info.chain_id}\n'
+        f'[account]\nfunder = "{acct.funder}"\nsignature_type = {acct.signature_type}\n'
+    )
+    if key_file is not None:
+        text += f'key_file = "{key_file}"\n'
+    for m in info.markets[:markets]:
+        text += (
+            f'[[markets]]\ncondition_id = "{m["condition_id"]}"\nyes_token = "{m["tokens"][0]["token_id"]}"\n'
+            f'no_token = "{m["tokens"][1]["token_id"]}"\n'
+        )
+    return text + extra
+
+
+def sim_key_file(path: Path, handle: Any, *, account: int = 1, secret: str | None = None) -> Path:
+    """A 0600 key file with the simulator account's private key and API credentials."""
+    acct = handle.accounts[account]
+    creds = acct.creds
+    path.write_text(
+        f"AQBOT_PRIVATE_KEY={acct.private_key}\nAQBOT_API_KEY={creds.api_key}\n"
+        f"AQBOT_API_SECRET={secret or creds.secret}\nAQBOT_API_PASSPHRASE={creds.passphrase}\n"
+    )
+    path.chmod(0o600)
+    return path
