@@ -19,6 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import attrs
 import httpx2
 import trio
 
@@ -34,6 +35,9 @@ from aqbot.core.types import MarketSpec
 from aqbot.errors import AqbotError, ConfigError, SecretsError
 from aqbot.io.alerts import Alert, Alerter, Severity, build_sinks, run_alerter
 from aqbot.io.quoter import QuoterConfig
+from aqbot.io.ratelimit import RateLimiter
+from aqbot.io.rest import RestTransport
+from aqbot.io.rest_api import ClobApi
 
 log = logging.getLogger(__name__)
 
@@ -209,6 +213,31 @@ def _severity(key: str) -> Severity:
     return Severity.WARNING
 
 
+async def refresh_market_specs(params: BotParams, connectors: ExchangeConnectors) -> BotParams:
+    """Fill each market's tick size, minimum order size and neg-risk flag from the exchange's ``/book``.
+
+    ``neg_risk`` selects the exchange contract an order is signed for: a wrong value makes every order
+    fail signature checks, so a live run never trusts the configuration for it.
+    """
+    transport = connectors.http_transport() if connectors.http_transport else None
+    async with httpx2.AsyncClient(base_url=connectors.clob_url, transport=transport) as http:
+        api = ClobApi(RestTransport(http, RateLimiter()))
+        specs = []
+        for spec in params.markets:
+            book = await api.book(spec.yes_token)
+            specs.append(
+                attrs.evolve(
+                    spec,
+                    tick_size=book.tick_size if book.tick_size is not None else spec.tick_size,
+                    min_order_size=book.min_order_size
+                    if book.min_order_size is not None
+                    else spec.min_order_size,
+                    neg_risk=book.neg_risk if book.neg_risk is not None else spec.neg_risk,
+                )
+            )
+    return attrs.evolve(params, markets=tuple(specs))
+
+
 async def main_with_alerts(
     params: BotParams, connectors: ExchangeConnectors, config: Any, **run_bot_kw: Any
 ) -> None:
@@ -223,6 +252,7 @@ async def main_with_alerts(
         def alert(key: str, text: str) -> None:
             alerter.send_nowait(Alert(key.split(":", 1)[0], _severity(key), text, key))
 
+        params = await refresh_market_specs(params, connectors)
         await main(params, connectors, alert=alert, **run_bot_kw)
         nursery.cancel_scope.cancel()
 

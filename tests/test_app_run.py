@@ -10,6 +10,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import TypeVar
 
+import attrs
 import pytest
 import trio
 import trio.testing
@@ -18,10 +19,11 @@ from aqbot.app import ExchangeConnectors
 from aqbot.config import AlertsConfig
 from aqbot.io.ws import ChannelSpec
 from aqbot.io.ws_user import user_subscribe_frame
-from aqbot.run import add_run_parser, main_with_alerts, params_for_sim, run_command
+from aqbot.run import add_run_parser, main_with_alerts, params_for_sim, refresh_market_specs, run_command
 from aqbot.sim.runner import SimConfig, run_inprocess_simulator
 
 T = TypeVar("T")
+D = Decimal
 
 
 async def inline(fn: Callable[[], T]) -> T:
@@ -96,3 +98,25 @@ async def test_main_with_alerts_forced_stop_cancels_at_exchange(
                 bot.cancel_scope.cancel()
             assert sim.engine.open_orders(owner) == []
             nursery.cancel_scope.cancel()
+
+
+async def test_market_specs_come_from_the_exchange(
+    autojump_clock: trio.testing.MockClock, tmp_path: Path
+) -> None:
+    """Tick size, min size and neg-risk are read from /book (a wrong neg-risk would break signing)."""
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            sim = await nursery.start(run_inprocess_simulator, SimConfig(seed=3, markets=2))
+            params = params_for_sim(sim, tmp_path / "l.sqlite3")
+            wrong = attrs.evolve(
+                params,
+                markets=tuple(
+                    attrs.evolve(
+                        m, tick_size=Decimal("0.1"), neg_risk=not m.neg_risk, min_order_size=Decimal(1)
+                    )
+                    for m in params.markets
+                ),
+            )
+            fixed = await refresh_market_specs(wrong, ExchangeConnectors.simulator(sim))
+            nursery.cancel_scope.cancel()
+    assert fixed.markets == params.markets
