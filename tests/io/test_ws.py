@@ -42,6 +42,13 @@ class Changes:
 CHANGES = Changes()
 
 
+@pytest.fixture(autouse=True)
+def fresh_changes() -> None:
+    """Each test (each ``trio.run``) gets its own Changes, so no Event outlives its run."""
+    global CHANGES
+    CHANGES = Changes()
+
+
 @attrs.define(eq=False)
 class MemoryListener(trio.abc.Listener[trio.abc.Stream]):
     """Hands out the server halves of memory stream pairs."""
