@@ -146,12 +146,15 @@ class Reconciler:
         after = self.stats.watermark
         after = (now_unix - INITIAL_LOOKBACK) if after is None else max(0, after - WATERMARK_OVERLAP)
         try:
-            orders = await self.source.open_orders()
+            orders: list[OpenOrder] = []
             trades: list[Trade] = []
-            if self.markets:
+            if self.markets:  # only the bot's markets: orders placed by hand elsewhere are not its business
+                for market in self.markets:
+                    orders.extend(await self.source.open_orders(market=market))
                 for market in self.markets:
                     trades.extend(await self.source.trades(after=after, market=market))
             else:
+                orders = await self.source.open_orders()
                 trades = await self.source.trades(after=after)
         except AqbotError as exc:
             self.stats.failures += 1
