@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from aqbot.errors import LedgerError
-from aqbot.io.ledger import LedgerStore
+from aqbot.io.ledger import BUSY_TIMEOUT_MS, LedgerStore
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ def decimal_arg(text: str) -> Decimal:
 
 
 def open_ledger(path: Path) -> LedgerStore:
-    """Open an existing ledger read-only.
+    """Open an existing ledger read-only (never creates a file; see the comment inside).
 
     Raises:
         UsageError: the file is missing, not a file, not SQLite, or not an aqbot ledger (one line).
@@ -135,14 +135,27 @@ def open_ledger(path: Path) -> LedgerStore:
         head = f.read(16)
     if head != b"SQLite format 3\x00":
         raise UsageError(f"LEDGER {path}: not an SQLite database (not an aqbot ledger, or corrupted)")
+    # A ledger in use has its -wal/-shm files; read it as a live database (read-only). Without them no
+    # process has it open: read it as immutable, so SQLite creates nothing next to it.
+    live = any(Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-shm"))
+    uri = path.resolve().as_uri() + ("?mode=ro" if live else "?mode=ro&immutable=1")
     try:
-        return LedgerStore.open(path, read_only=True)
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    except sqlite3.Error as exc:
+        raise UsageError(f"LEDGER {path}: cannot open ({exc})") from None
+    store = LedgerStore(conn, path)
+    try:
+        store.migrate(read_only=True)
     except LedgerError as exc:
+        conn.close()
         raise UsageError(f"LEDGER {path}: {_strip_prefix(str(exc), path)}") from None
+    return store
 
 
 def _strip_prefix(message: str, path: Path) -> str:
-    return message.removeprefix(f"ledger {path}: ")
+    text = message.removeprefix(f"ledger {path}: ")
+    return text.replace("cannot read or create the schema", "unreadable: corrupted or truncated")
 
 
 def iso(ts: float | None) -> str:

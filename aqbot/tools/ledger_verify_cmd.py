@@ -76,7 +76,21 @@ class VerifyResult:
 
 def verify_ledger(store: LedgerStore) -> VerifyResult:
     """Run every check on an open (read-only) store."""
-    report = store.verify()
+    try:
+        report = store.verify()
+    except sqlite3.DatabaseError as exc:
+        return VerifyResult(
+            str(store.path),
+            0,
+            0,
+            (f"the database is unreadable ({exc}): corrupted or truncated; restore it from a backup",),
+            (),
+            0,
+            0,
+            (),
+            (),
+            False,
+        )
     state = LedgerState()
     replay_ran = True
     structural = list(report.problems)

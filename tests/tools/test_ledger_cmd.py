@@ -174,3 +174,27 @@ def test_events_written_by_the_store_api_read_back(
     code, out, _ = run_cli(["ledger", "tail", str(path), "--json"], capsys)
     assert code == 0
     assert _json_lines(out)[0]["payload"] == {"what": "x", "detail": "y"}
+
+
+def test_verify_fails_on_corrupted_pages(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A ledger whose header and schema read fine but whose event pages are garbage: FAIL, exit 1."""
+    events = [
+        LedgerEvent(
+            type="ws.user.raw", payload={"local_seq": i, "text": "x" * 200}, wall_time=T0 + i, mono_time=i
+        )
+        for i in range(3000)
+    ]
+    path = write_ledger(tmp_path / "big.sqlite3", events)
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=DELETE")
+    conn.close()
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 8192] = b"\xab" * 8192
+    path.write_bytes(bytes(data))
+    code, out, err = run_cli(["ledger", "verify", str(path)], capsys)
+    assert (code, err) == (1, "")
+    assert "FAIL: structure" in out
+    assert "database disk image is malformed" in out
+    assert "FAIL: replay could not run" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.sqlite3"]
