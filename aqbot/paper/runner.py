@@ -70,6 +70,8 @@ FINAL_CHECK_SECONDS = 120.0
 # A crashed bot restarts this long after it died (simulated seconds, drawn per crash).
 RESTART_DELAY = (0.5, 5.0)
 SPEEDS = ("max", "realtime")
+# Simulated seconds a max-speed run may take beyond its duration (per incarnation) before it counts as hung.
+HANG_MARGIN = 600.0
 
 BotHook = Callable[[BotHandle], None]
 """Called with every bot incarnation's handle once it runs (tests patch the core through it)."""
@@ -328,11 +330,20 @@ def run_paper(options: PaperOptions, paths: PaperPaths, *, hook: BotHook | None 
     if options.duration is None:
         raise ValueError("a max-speed run needs a duration")
 
+    bound = 4 * options.duration + HANG_MARGIN * (1 + len(options.crash_times()))
+
     async def main() -> dict[str, Any]:
         seed_trio_scheduler(options.seed)
-        return await paper_session(
-            options, paths, loopback=False, offload=inline, synchronous="NORMAL", stop=trio.Event(), hook=hook
-        )
+        with trio.fail_after(bound):  # virtual time: a deadlock ends here at once instead of hanging
+            return await paper_session(
+                options,
+                paths,
+                loopback=False,
+                offload=inline,
+                synchronous="NORMAL",
+                stop=trio.Event(),
+                hook=hook,
+            )
 
     clock = trio.testing.MockClock(autojump_threshold=0)
     return trio.run(main, clock=clock)
