@@ -86,7 +86,13 @@ def _list(v: object) -> list[Any]:
 def structure_order_event(o: Any, _: object = None) -> OrderEvent:
     g = o.get
     ident, market, asset_id, status = o["id"], o["market"], o["asset_id"], o["status"]
-    _check_str(ident, market, asset_id, status)
+    if (
+        type(ident) is not str
+        or type(market) is not str
+        or type(asset_id) is not str
+        or type(status) is not str
+    ):
+        raise TypeError("expected a string")
     owner, order_owner, outcome, maker_address = (
         g("owner"),
         g("order_owner"),
@@ -145,7 +151,13 @@ def structure_maker_order(o: Any, _: object = None) -> MakerOrder:
 def structure_trade(o: Any, _: object = None) -> Trade:
     g = o.get
     ident, taker_order_id, market, asset_id = o["id"], o["taker_order_id"], o["market"], o["asset_id"]
-    _check_str(ident, taker_order_id, market, asset_id)
+    if (
+        type(ident) is not str
+        or type(taker_order_id) is not str
+        or type(market) is not str
+        or type(asset_id) is not str
+    ):
+        raise TypeError("expected a string")
     outcome, owner, trade_owner, maker_address = (
         g("outcome"),
         g("owner"),
