@@ -20,10 +20,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 import cattrs
+from cattrs.v import format_exception
 
 from aqbot.errors import WireError
 from aqbot.wire.account import ApiCreds
-from aqbot.wire.converter import make_converter
+from aqbot.wire.converter import make_converter, wire_key
 from aqbot.wire.events import (
     BestBidAsk,
     ClientFrame,
@@ -97,12 +98,33 @@ def _control(raw: Raw) -> ControlFrame | None:
     return ControlFrame(text=text) if text in CONTROL_TEXTS else None
 
 
+def _error_messages(exc: BaseException, path: str) -> list[str]:
+    """Like ``cattrs.transform_error``, but the path uses the JSON keys (``$.makingAmount``, ``$.t[0].o``)."""
+    steps: list[tuple[Exception, str, Any]]
+    if isinstance(exc, cattrs.IterableValidationError):
+        indexed, without = exc.group_exceptions()
+        steps = [(inner, f"{path}[{note.index!r}]", note.type) for inner, note in indexed]
+    elif isinstance(exc, cattrs.ClassValidationError):
+        named, without = exc.group_exceptions()
+        steps = [(inner, f"{path}.{wire_key(exc.cl, note.name)}", note.type) for inner, note in named]
+    else:
+        return [f"{format_exception(exc, None)} @ {path}"]
+    out: list[str] = []
+    for inner, where, tp in steps:
+        if isinstance(inner, cattrs.ClassValidationError | cattrs.IterableValidationError):
+            out.extend(_error_messages(inner, where))
+        else:
+            out.append(f"{format_exception(inner, tp)} @ {where}")
+    out.extend(f"{format_exception(inner, None)} @ {path}" for inner in without)
+    return out
+
+
 def _wire_error(obj: object, cls: Any, exc: BaseException, *, path: str, raw: str) -> WireError:
     """Build the WireError for a failed structure, re-running the detailed converter for the path."""
     try:
         _detailed_converter().structure(obj, cls)
     except _DECODE_ERRORS as slow:
-        messages = cattrs.transform_error(slow, path=path)
+        messages = _error_messages(slow, path)
     else:
         messages = [f"rejected by the fast decoder ({type(exc).__name__}) @ {path}"]
     message, _, where = messages[0].rpartition(" @ ")

@@ -86,6 +86,11 @@ _RENAMES: dict[type, dict[str, str]] = {
 }
 
 
+def wire_key(cls: Any, name: str) -> str:
+    """The JSON key of field ``name`` of ``cls`` (for error paths)."""
+    return _RENAMES.get(typing.get_origin(cls) or cls, {}).get(name, name)
+
+
 def _decimal_fields(cls: type) -> frozenset[str]:
     return frozenset(n for n, t in typing.get_type_hints(cls).items() if t in (Decimal, Decimal | None))
 
@@ -253,7 +258,8 @@ def _tokens_hook(conv: cattrs.Converter) -> Callable[[object, object], tuple[Clo
     def hook(v: object, _: object) -> tuple[ClobToken, ...]:
         if type(v) is not list:
             raise TypeError("expected an array")
-        return tuple(conv.structure(x, ClobToken) for x in v if x is not None)
+        tokens: tuple[ClobToken, ...] = conv.structure([x for x in v if x is not None], tuple[ClobToken, ...])
+        return tokens
 
     return hook
 

@@ -7,7 +7,9 @@ from wire_samples import CANONICAL_REST, MARKET_EVENTS, USER_EVENTS
 
 from aqbot.wire import (
     ApiCreds,
+    ClobMarketInfo,
     Page,
+    Position,
     PostOrderResponse,
     Trade,
     WireError,
@@ -178,3 +180,21 @@ def test_deep_nesting_is_refused_even_with_a_raised_recursion_limit(raw: str | b
     finally:
         sys.setrecursionlimit(old)
     assert "deeper" in str(info.value)
+
+
+def test_paths_use_the_json_keys() -> None:
+    """Renamed fields are reported by their JSON key (camelCase, compact /clob-markets keys)."""
+    cases = [
+        ('{"success":true,"makingAmount":"x"}', PostOrderResponse, "$.makingAmount"),
+        ('{"c":"0x1","t":[{"t":"1","o":"Yes"},{"t":"2","o":5}],"mts":0.01}', ClobMarketInfo, "$.t[1].o"),
+        ('{"c":"0x1","t":[],"mts":0.01,"fd":{"r":"x","to":true}}', ClobMarketInfo, "$.fd.r"),
+        (
+            '[{"proxyWallet":"0x1","asset":"2","conditionId":"0x3","size":1,"avgPrice":[]}]',
+            list[Position],
+            "$[0].avgPrice",
+        ),
+    ]
+    for text, cls, path in cases:
+        with pytest.raises(WireError) as info:
+            decode_rest(text, cls)
+        assert info.value.path == path
