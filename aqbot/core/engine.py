@@ -135,6 +135,7 @@ class Core:
         order = Order(
             order_id, token, self.market_of(token), side, price, size, OrderState.PENDING_SUBMIT,
             created_at=now, last_action_at=now, order_type=order_type, expiration=expiration,
+            post_in_flight=True,
         )  # fmt: skip
         self.tracker.add(order, out)
         return PlaceResult(None, out)
@@ -147,6 +148,10 @@ class Core:
             if order is not None:
                 self.tracker.request_cancel(order, reason, now, out)
         return self._settle(out, now)
+
+    def settle(self, now: float) -> Outcome:
+        """Re-derive the latches and cancel what the gates forbid (after a restore, or on a timer)."""
+        return self._settle(Outcome(), now)
 
     def set_halt(self, reason: HaltReason, scope: Scope, now: float, detail: str = "") -> Outcome:
         """Latch a runtime-owned halt (MARKET_DATA_STALE, EXCHANGE_UNAVAILABLE, MANUAL, ...)."""
@@ -298,8 +303,8 @@ class Core:
         if not snapshot.complete:
             return
         for order in self.tracker.open_orders():
-            if order.order_id in listed or order.state is OrderState.PENDING_SUBMIT:
-                continue
+            if order.order_id in listed or order.post_in_flight:
+                continue  # a POST still in flight may rest after the snapshot was taken
             if snapshot.started_at - order.last_action_at > self.config.grace:
                 self.tracker.resolve_absent(order, now, out)
 
@@ -317,6 +322,8 @@ class Core:
                 e.open_buy,
                 self.tracker.last_fill_at.get(token),
                 at,
+                unsettled_buy=e.unsettled_buy,
+                unsettled_sell=e.unsettled_sell,
             )
             if verdict.new_held is not None:
                 price = row.avg_price if row is not None else ZERO

@@ -2,14 +2,15 @@
 
 Per token: ``held`` (shares owned, from aqbot's own fill accounting), ``cost`` (pUSD paid for them),
 ``open_buy`` / ``open_sell`` (the summed remaining size of every order the exchange might still fill) and
-``worst = held + open_buy``. Reservations are kept per order, so every change is attributable and the
+``worst = held + open_buy + unsettled_sell`` (a sell that may still FAIL gives its shares back).
+Reservations are kept per order, so every change is attributable and the
 aggregates can be re-derived (:meth:`Exposure.recompute`).
 
 :meth:`Exposure.reserve` checks and reserves in one synchronous call, so no other task can interleave. It
 refuses (returns a reason) when
 
 * L1: ``worst + size > max_position`` for a BUY;
-* L3: ``open_sell + size > held`` for a SELL;
+* L3: ``open_sell + size > held - unsettled_buy`` for a SELL (a buy that may still FAIL is not sellable);
 * a notional cap: market or global ``held_cost + open_buy * price`` would exceed its limit.
 
 Releasing is the caller's decision (only on exchange-confirmed facts); this module only does arithmetic.
@@ -63,10 +64,18 @@ class TokenExposure:
     open_sell: Decimal = ZERO
     open_buy_notional: Decimal = ZERO
     adjusted: Decimal = ZERO  # net change of held made by the positions API (not by fills)
+    unsettled_buy: Decimal = ZERO  # counted BUY fills not yet CONFIRMED: may still FAIL (held drops)
+    unsettled_sell: Decimal = ZERO  # counted SELL fills not yet CONFIRMED: may still FAIL (held rises)
 
     @property
     def worst(self) -> Decimal:
-        return self.held + self.open_buy
+        """The most aqbot may end up holding: held, every open BUY, and every sell that may revert."""
+        return self.held + self.open_buy + self.unsettled_sell
+
+    @property
+    def sellable(self) -> Decimal:
+        """The shares aqbot surely has: held minus the buys that may still revert."""
+        return self.held - self.unsettled_buy
 
     @property
     def notional(self) -> Decimal:
@@ -103,8 +112,8 @@ class Exposure:
             return f"unknown token {token}"
         e = self.token(token)
         if side is Side.SELL:
-            if e.open_sell + size > e.held:
-                return f"L3: open_sell {e.open_sell} + {size} > held {e.held}"
+            if e.open_sell + size > e.sellable:
+                return f"L3: open_sell {e.open_sell} + {size} > sellable {e.sellable} (held {e.held})"
             return None
         cap = self.limits.max_for(token)
         if e.worst + size > cap:
@@ -179,6 +188,13 @@ class Exposure:
         e = self.token(token)
         e.adjusted += value - e.held
         self.add_held(token, value - e.held, price)
+
+    def add_unsettled(self, token: TokenId, side: Side, delta: Decimal) -> None:
+        e = self.token(token)
+        if side is Side.BUY:
+            e.unsettled_buy += delta
+        else:
+            e.unsettled_sell += delta
 
     def over_limit(self, token: TokenId) -> bool:
         """L1 broken right now (possible only through adoption, positions raise or exchange overfill)."""

@@ -98,6 +98,7 @@ class PositionDecisionKind(enum.Enum):
     SKIPPED_PENDING_BUYS = "skipped-pending-buys"
     SKIPPED_NO_ROW = "skipped-no-row"
     SKIPPED_EXPLAINED_BY_OPEN_BUYS = "skipped-explained-by-open-buys"
+    SKIPPED_UNSETTLED_FILLS = "skipped-unsettled-fills"
     DIVERGENT = "divergent"
 
 

@@ -4,8 +4,9 @@ A fill is keyed by ``(trade id, order id)``: one taker order hitting several of 
 one trade id with several maker entries, each its own fill. The same key is re-sent for every status change
 (MATCHED, MINED, CONFIRMED, RETRYING, FAILED, in any order, possibly duplicated): the first sighting records
 the amount (it counts towards the order's ``matched``), FAILED reverses it exactly once, RETRYING keeps it,
-and anything after FAILED is ignored (FAILED is permanent). The record set is part of the snapshot, so a
-FAILED that arrives after a restart still reverses.
+and anything after FAILED is ignored (FAILED is permanent). CONFIRMED amounts are summed per order, so the
+engine knows how much of what it counted is still *unsettled* (may yet FAIL). The record set is part of the
+snapshot, so a FAILED that arrives after a restart still reverses.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ class FillRecord:
     price: Decimal
     status: TradeStatus
     reversed: bool = False
+    confirmed: bool = False
 
 
 @attrs.frozen
@@ -87,6 +89,7 @@ class FillBook:
     records: dict[str, FillRecord] = attrs.Factory(dict)
     trade_sums: dict[OrderId, Decimal] = attrs.Factory(dict)
     failed_sums: dict[OrderId, Decimal] = attrs.Factory(dict)
+    confirmed_sums: dict[OrderId, Decimal] = attrs.Factory(dict)
 
     def trade_sum(self, order_id: OrderId) -> Decimal:
         """Sum of ``matched_amount`` over every fill of the order (FAILED ones included: the exchange
@@ -107,6 +110,7 @@ class FillBook:
             reverse = amount if record.reversed else ZERO
             if reverse:
                 self.failed_sums[order_id] = self.failed_amount(order_id) + reverse
+            self._confirm(record)
             return Observation(new=True, added=amount, reverse=reverse, status_changed=True)
         if record.amount != amount:
             return Observation(
@@ -118,10 +122,25 @@ class FillBook:
             record.reversed = True
             record.status = status
             self.failed_sums[order_id] = self.failed_amount(order_id) + amount
+            if record.confirmed:
+                record.confirmed = False
+                self.confirmed_sums[order_id] = self.confirmed_amount(order_id) - amount
             return Observation(new=False, reverse=amount, status_changed=True)
+        if record.confirmed:
+            return Observation(new=False)  # CONFIRMED is final: a later MATCHED/MINED is a stale re-send
         changed = status is not record.status
         record.status = status
+        self._confirm(record)
         return Observation(new=False, status_changed=changed)
+
+    def _confirm(self, record: FillRecord) -> None:
+        if record.status is TradeStatus.CONFIRMED and not record.confirmed:
+            record.confirmed = True
+            self.confirmed_sums[record.order_id] = self.confirmed_amount(record.order_id) + record.amount
+
+    def confirmed_amount(self, order_id: OrderId) -> Decimal:
+        """Sum of the fills of the order that reached CONFIRMED (final on chain)."""
+        return self.confirmed_sums.get(order_id, ZERO)
 
     def failed_amount(self, order_id: OrderId) -> Decimal:
         """Sum of the reversed (FAILED) fills of the order."""

@@ -2,7 +2,9 @@
 
 A gap ``(channel, started, ended, reason)`` is an interval in which aqbot may have missed user-channel
 events. It is **resolved** only by a reconciliation that *started after the gap ended* and completed. An
-open gap (``ended is None``, e.g. the channel is still down) cannot be resolved yet.
+open gap (``ended is None``, e.g. the channel is still down) cannot be resolved yet. "After" is decided on
+a logical clock (``seq``) that ticks at every gap end and reconciliation start, so two inputs with the same
+``now`` are still ordered as the runtime made the calls.
 
 Reconciliation scheduling: while a gap is unresolved and no reconciliation is in flight, the next attempt is
 due at once, until ``attempts`` reconciliations in a row have failed; from then on the latch
@@ -28,6 +30,7 @@ class Gap:
     started: float
     reason: str
     ended: float | None = None
+    ended_seq: int = 0  # the tracker's logical clock when the gap ended
 
 
 @attrs.define
@@ -36,7 +39,9 @@ class GapTracker:
     recovery_interval: float = 30.0
     periodic_interval: float = 60.0
     gaps: dict[int, Gap] = attrs.Factory(dict)  # unresolved gaps only
-    in_flight: dict[int, float] = attrs.Factory(dict)  # recon id -> started
+    in_flight: dict[int, float] = attrs.Factory(dict)  # recon id -> started (local time)
+    in_flight_seq: dict[int, int] = attrs.Factory(dict)  # recon id -> logical clock at its start
+    seq: int = 0  # logical clock: orders gap ends and reconciliation starts even at equal ``now``
     next_gap_id: int = 1
     next_recon_id: int = 1
     failures: int = 0  # failed reconciliations in a row
@@ -50,6 +55,9 @@ class GapTracker:
     def open(self, channel: Channel, now: float, reason: str, *, ended: float | None = None) -> Gap:
         gap = Gap(self.next_gap_id, channel, now, reason, ended)
         self.next_gap_id += 1
+        if ended is not None:
+            self.seq += 1
+            gap.ended_seq = self.seq
         self.gaps[gap.gap_id] = gap
         logger.warning("gap %d on %s from %.3f: %s", gap.gap_id, channel.value, now, reason)
         return gap
@@ -58,7 +66,8 @@ class GapTracker:
         """The channel is back: every open gap on it ends now."""
         closed = [g for g in self.gaps.values() if g.channel is channel and g.ended is None]
         for gap in closed:
-            gap.ended = now
+            self.seq += 1
+            gap.ended, gap.ended_seq = now, self.seq
         return closed
 
     def channel_open_gap(self, channel: Channel) -> Gap | None:
@@ -71,6 +80,8 @@ class GapTracker:
         recon_id = self.next_recon_id
         self.next_recon_id += 1
         self.in_flight[recon_id] = now
+        self.seq += 1
+        self.in_flight_seq[recon_id] = self.seq
         return recon_id
 
     def started_at(self, recon_id: int) -> float | None:
@@ -78,8 +89,9 @@ class GapTracker:
 
     def complete(self, recon_id: int, now: float) -> list[Gap]:
         """A reconciliation finished: returns the gaps it resolves (ended before it started)."""
-        started = self.in_flight.pop(recon_id)
-        resolved = [g for g in self.gaps.values() if g.ended is not None and g.ended < started]
+        self.in_flight.pop(recon_id)
+        started = self.in_flight_seq.pop(recon_id)
+        resolved = [g for g in self.gaps.values() if g.ended is not None and g.ended_seq < started]
         for gap in resolved:
             del self.gaps[gap.gap_id]
         self.last_completed_at = now
@@ -90,6 +102,7 @@ class GapTracker:
     def fail(self, recon_id: int, now: float) -> int:
         """A reconciliation failed; returns the number of failures in a row."""
         self.in_flight.pop(recon_id, None)
+        self.in_flight_seq.pop(recon_id, None)
         self.failures += 1
         self.last_failure_at = now
         return self.failures

@@ -63,7 +63,9 @@ class Order:
     expiration: float = 0.0
     event_matched: Decimal = ZERO
     counted: Decimal = ZERO
+    unsettled: Decimal = ZERO  # counted - failed - confirmed: fills that may still FAIL
     seen_on_exchange: bool = False
+    post_in_flight: bool = False  # the POST has neither been answered nor failed: it may rest at any moment
     cancel_sent: bool = False
     history: list[str] = attrs.Factory(list)
 
@@ -141,7 +143,17 @@ class OrderTracker:
                     order.order_id, order.token, order.side, order.sign * delta, matched, source, trade_id
                 )
             )
+        self._resettle(order)
         self._resize(order, f"fill:{source}", out)
+
+    def _resettle(self, order: Order) -> None:
+        """Keep the order's not-yet-final fills (and the token's total of them) up to date."""
+        fills = self.fills
+        failed, confirmed = fills.failed_amount(order.order_id), fills.confirmed_amount(order.order_id)
+        unsettled = max(order.counted - failed - confirmed, ZERO)
+        if unsettled != order.unsettled:
+            self.exposure.add_unsettled(order.token, order.side, unsettled - order.unsettled)
+            order.unsettled = unsettled
 
     def _consistent(self, order: Order, token: TokenId, side: Side, original: Decimal, out: Outcome) -> bool:
         if (order.token, order.side, order.original_size) != (token, side, original):
@@ -180,6 +192,7 @@ class OrderTracker:
         if order is None:
             self.defect(out, None, "", answer.order_id, "placement answer for an order never placed")
             return
+        order.post_in_flight = False
         if answer.http_status >= 500 or answer.http_status == 408:
             self.on_submit_failed(order, f"http {answer.http_status}", now, out)
             return
@@ -206,6 +219,7 @@ class OrderTracker:
 
     def on_submit_failed(self, order: Order, reason: str, now: float, out: Outcome) -> None:
         order.history.append(f"{now:.3f} submit failed: {reason}")
+        order.post_in_flight = False
         if self._move(order, Trigger.SUBMIT_UNKNOWN, "transport", now, out):
             order.last_action_at = now
 
@@ -304,6 +318,7 @@ class OrderTracker:
             self.last_fill_at[order.token] = now
             out.fact(FillReversed(trade.trade_id, order.order_id, order.token, delta))
             self._resize(order, "fill-failed", out)
+        self._resettle(order)
         return []
 
     def on_open_row(self, row: OpenOrderRow, now: float, out: Outcome) -> None:

@@ -2,12 +2,17 @@
 
 The Data API lags aqbot's own fill accounting, so it is evidence of a lower rank:
 
-* it may **raise** ``held`` when no open BUY of the token could explain the excess: with open BUYs the
-  excess up to ``held + open_buy`` is already counted in ``worst`` (raising ``held`` for it would count the
-  same shares twice, once as held and once as reservation, and break L1 for nothing); beyond ``worst`` it
-  is unexplained and is raised at once;
+* it may **raise** ``held`` when no open BUY of the token could explain the excess and no fill of the token
+  was applied in the last ``protection_window`` seconds. With open BUYs, an excess up to
+  ``held + open_buy`` is already counted in ``worst`` (raising ``held`` for it would count the same shares
+  twice, once as held and once as reservation, and break L1 for nothing). Within the window, a higher
+  API value is most likely the lag of a fill aqbot already applied (a sell, or a FAILED reversal), and
+  raising would over-count the same way. Fills aqbot never saw do not move ``last_fill_at``, so the
+  backstop still catches them;
 * it may **lower** ``held`` only when the token has no open BUYs and no fill (or reversal) in the last
   ``protection_window`` seconds;
+* neither happens in the direction where a fill aqbot counted may still FAIL (MATCHED, MINED, RETRYING):
+  the API may already show the reversal, and the FAILED event would then count it a second time;
 * a missing or zero row never means flat;
 * every sync that leaves a difference counts as divergent; ``mismatch_syncs`` divergent syncs in a row give
   a ``DIVERGENT`` decision, and the engine latches ``POSITION_MISMATCH`` on the token until a sync agrees
@@ -53,22 +58,37 @@ class PositionPolicy:
         open_buy: Decimal,
         last_fill_at: float | None,
         now: float,
+        *,
+        unsettled_buy: Decimal = ZERO,
+        unsettled_sell: Decimal = ZERO,
     ) -> Verdict:
-        """Decide what one positions row (``api``; ``None`` when absent) does to ``held``."""
+        """Decide what one positions row (``api``; ``None`` when absent) does to ``held``.
+
+        ``unsettled_buy`` / ``unsettled_sell``: fills aqbot counted that may still FAIL. While some
+        exist, the API may already show their reversal; moving ``held`` to it and then applying the
+        FAILED event would count the reversal twice, so ``held`` is left alone in that direction.
+        """
         if api is None:
             api = ZERO
         if api == held:
             return self._settle(token, K.AGREE, None)
+        recent = last_fill_at is not None and now - last_fill_at < self.protection_window
         if api > held:
-            if open_buy == ZERO or api > held + open_buy:
-                return self._settle(token, K.ACCEPTED_RAISE, api)
-            return self._diverge(token, K.SKIPPED_EXPLAINED_BY_OPEN_BUYS)
+            if open_buy > ZERO and api <= held + open_buy:
+                return self._diverge(token, K.SKIPPED_EXPLAINED_BY_OPEN_BUYS)
+            if recent:
+                return self._diverge(token, K.SKIPPED_RECENT_FILL)
+            if unsettled_sell > ZERO:
+                return self._diverge(token, K.SKIPPED_UNSETTLED_FILLS)
+            return self._settle(token, K.ACCEPTED_RAISE, api)
         if api == ZERO:
             return self._diverge(token, K.SKIPPED_NO_ROW)
         if open_buy > ZERO:
             return self._diverge(token, K.SKIPPED_PENDING_BUYS)
-        if last_fill_at is not None and now - last_fill_at < self.protection_window:
+        if recent:
             return self._diverge(token, K.SKIPPED_RECENT_FILL)
+        if unsettled_buy > ZERO:
+            return self._diverge(token, K.SKIPPED_UNSETTLED_FILLS)
         return self._settle(token, K.ACCEPTED_LOWER, api)
 
     def _settle(self, token: TokenId, kind: PositionDecisionKind, new_held: Decimal | None) -> Verdict:

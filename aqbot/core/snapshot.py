@@ -4,7 +4,8 @@ Exact: Decimals travel as strings, enums as their values, floats as floats. What
 markets, timing constants) is not in the snapshot: :func:`restore` takes it again, so a restart may tighten
 limits. Reconciliations that were in flight at the crash are dropped (their answers will never arrive) and
 the restarted core opens a fresh ``startup`` gap, so nothing is quoted before a reconciliation newer than
-the restart has completed.
+the restart has completed. Orders whose POST was in flight become UNKNOWN (the answer is lost): they keep
+their reservation until a reconciliation, past grace, resolves them.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import cattrs
 from aqbot.core.config import CoreConfig
 from aqbot.core.engine import Core
 from aqbot.core.exposure import Reservation, TokenExposure
+from aqbot.core.facts import Outcome
 from aqbot.core.fills import FillBook
 from aqbot.core.gaps import GapTracker
 from aqbot.core.halts import HaltRecord
@@ -57,11 +59,20 @@ def snapshot(core: Core) -> dict[str, Any]:
     gaps = state["gaps"]
     gaps["gaps"] = {str(k): v for k, v in gaps["gaps"].items()}
     gaps["in_flight"] = {str(k): v for k, v in gaps["in_flight"].items()}
+    gaps["in_flight_seq"] = {str(k): v for k, v in gaps["in_flight_seq"].items()}
     return state
 
 
-def restore(config: CoreConfig, markets: Sequence[MarketSpec], data: dict[str, Any], now: float) -> Core:
-    """Rebuild a core from :func:`snapshot` output; opens a ``startup`` gap at ``now``."""
+def restore(
+    config: CoreConfig, markets: Sequence[MarketSpec], data: dict[str, Any], now: float
+) -> tuple[Core, Outcome]:
+    """Rebuild a core from :func:`snapshot` output; opens a ``startup`` gap at ``now``.
+
+    Returns the core and the facts of the restart (orders whose POST was in flight moved to UNKNOWN).
+
+    Raises:
+        ValueError: unknown snapshot version, or aggregates that disagree with the reservations.
+    """
     if data.get("version") != SNAPSHOT_VERSION:
         raise ValueError(f"unsupported snapshot version {data.get('version')!r}")
     core = Core(config, markets, now)
@@ -78,15 +89,21 @@ def restore(config: CoreConfig, markets: Sequence[MarketSpec], data: dict[str, A
     gaps.attempts = config.ws_gap_reconcile_attempts
     gaps.recovery_interval = config.ws_gap_recovery_interval
     gaps.periodic_interval = config.reconcile_interval
-    gaps.in_flight = {}
+    gaps.in_flight, gaps.in_flight_seq = {}, {}
     gaps.last_completed_at = None
-    for gap in startup_gaps.values():
+    for gap in startup_gaps.values():  # the restart gap (open: the channel is not connected yet)
         gap.gap_id = gaps.next_gap_id
         gaps.next_gap_id += 1
         gaps.gaps[gap.gap_id] = gap
     core.gaps = gaps
+    out = Outcome()
+    for order in tracker.open_orders():
+        if order.post_in_flight:
+            # Its POST answer died with the old process: what the exchange did is unknown.
+            tracker.on_submit_failed(order, "restart: POST answer lost", now, out)
     stored = {t: (e.open_buy, e.open_sell, e.open_buy_notional) for t, e in core.exposure.tokens.items()}
     rebuilt = core.exposure.recompute()
     if stored != rebuilt:
         raise ValueError(f"snapshot aggregates {stored} disagree with its reservations {rebuilt}")
-    return core
+    out.extend(core.settle(now))
+    return core, out
