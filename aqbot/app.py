@@ -4,7 +4,7 @@
 main(params, connectors)                       signals: 1st SIGINT/SIGTERM = graceful, 2nd = cancel root
 └─ run_bot                                     opens the httpx2 clients, the ledger, replays it into the core
    ├─ ledger writer + pump                     outlive the bot nursery: everything is flushed at exit
-   └─ bot nursery                              finally: shielded, bounded cancel-all + snapshot + flush
+   └─ bot nursery                              finally: shielded, bounded cancel (by id) + snapshot + flush
       ├─ user channel reader  (started: subscribed)      -> UserFeed -> core, synchronously
       ├─ market channel reader (started: subscribed)     -> BookBoard (latest value) + REST book resync
       ├─ canceller, timed halts (exchange, error rate), ledger health, periodic core snapshots
@@ -19,7 +19,8 @@ Graceful shutdown (:meth:`BotHandle.request_shutdown`, the first Ctrl-C): the qu
 (each market cancels its orders and waits, bounded, for confirmations, while the user channel still
 runs), then a MANUAL halt makes the core cancel whatever is left, the bot waits up to ``shutdown_grace``
 for terminal confirmations, and only then stops the readers. Forced (the caller cancels, or a second
-Ctrl-C): the ``finally`` still sends ``DELETE /cancel-all`` inside a shielded, deadline-bound scope.
+Ctrl-C): the ``finally`` still cancels every order the core does not know to be terminal (``DELETE
+/orders``) inside a shielded, deadline-bound scope.
 
 Exchange endpoints are injected (:class:`ExchangeConnectors`), so the same code runs against Polymarket,
 the loopback simulator (real sockets) and the in-process simulator (memory streams, MockClock).
@@ -242,13 +243,18 @@ async def run_bot(
 
 
 async def _last_resort_cancel(hub: Hub, clob: ClobApi, dry_run: bool) -> None:
-    """If any order may still rest, DELETE /cancel-all (the answer is evidence, never a release)."""
-    if dry_run or not hub.core.open_orders():
+    """If any order may still rest, DELETE it (the answer is evidence, never a release).
+
+    Only the bot's own orders are named (``DELETE /orders``), not ``/cancel-all``: orders placed by hand
+    with the same key on other markets are left alone.
+    """
+    ids = [o.order_id for o in hub.core.open_orders()]
+    if dry_run or not ids:
         return
     try:
-        answer = await clob.cancel_all()
+        answer = await clob.cancel_orders(ids)
     except AqbotError as exc:
-        log.error("shutdown cancel-all failed: %s (the heartbeat lapse will cancel within 10 s)", exc)
+        log.error("shutdown cancel failed: %s (the heartbeat lapse will cancel within 10 s)", exc)
         return
     hub.apply(hub.core.on_cancel_answer(edge.cancel_answer(answer), trio.current_time()))
 
