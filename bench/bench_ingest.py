@@ -1,0 +1,384 @@
+"""User-channel ingest: frames -> the runtime's reader -> decode -> edge -> core -> durable ledger, in events/s.
+
+The workload is real exchange traffic: the simulator's engine (:mod:`aqbot.sim.testkit`) runs a market in
+which aqbot's account rests BUY orders that a taker fills together with 0-2 other makers at the same level,
+so each trade carries 1-3 ``maker_orders`` entries; settlement then re-sends it MINED and CONFIRMED. Every
+user event of aqbot's account is encoded exactly as the simulator's WebSocket hub sends it
+(:func:`aqbot.sim.ws.encode`): PLACEMENT, trade MATCHED, UPDATE, trade MINED, trade CONFIRMED.
+
+Three loops over the same frames, interleaved repetition by repetition:
+
+* ``ingest``: the runtime's own reader :func:`aqbot.io.ws.run_channel` (stale timer, sequence numbers,
+  :func:`aqbot.wire.decode_user_frame`) over an in-memory connection that returns the next frame at once,
+  feeding :class:`aqbot.io.ws_user.UserFeed` (raw frame to the ledger, :mod:`aqbot.io.edge` conversion,
+  ``Core.on_order_event``/``on_trade_event``, every fact to the ledger through the :class:`~aqbot.io.hub.Hub`),
+  with the real pump and :func:`~aqbot.io.ledger_writer.run_ledger_writer` (worker thread, production
+  durability ``synchronous=FULL``). The clock stops when the last event is durable. Each order is placed in
+  the core (reserve + accepted answer, as the quoter does) just before its PLACEMENT frame, with that time
+  excluded; 16 other quotes rest in the core throughout (a market maker's usual open orders).
+* ``transport``: the ceiling of the network in front of it: a trio-websocket server in a *second process*
+  sends the same frames over loopback, and this process receives them with trio-websocket
+  (``receive_buffer_size=65536``, as PERF-LIMITS b2) without parsing.
+* ``json_loads``: bare ``json.loads`` of the same frames (the parsing floor).
+
+Goal: ingest >= 1.0x the transport ceiling (the bot keeps up with anything the socket can deliver).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, NoReturn
+
+import attrs
+import trio
+import trio_websocket
+
+from aqbot.core.config import CoreConfig
+from aqbot.core.engine import Core
+from aqbot.core.events import Channel, OrdersSnapshot, PlacementAnswer
+from aqbot.core.exposure import Limits
+from aqbot.core.types import MarketSpec, Side
+from aqbot.io import edge
+from aqbot.io.hub import Hub
+from aqbot.io.ledger import LedgerStore
+from aqbot.io.ledger_events import LedgerEvent
+from aqbot.io.ledger_writer import run_ledger_writer
+from aqbot.io.ws import ChannelSpec, ChannelTiming, run_channel
+from aqbot.io.ws_user import UserFeed
+from aqbot.sim.events import UserEvent
+from aqbot.sim.testkit import make_engine, order_id_of
+from aqbot.sim.units import ONE
+from aqbot.sim.ws import encode
+from aqbot.wire.codec import decode_user_frame
+from bench._common import interleaved, median, profile_top, quiet_logs, ratio, rounded, scaled
+
+FULL_FRAMES = 20_000
+MIN_FRAMES = 200
+REPEATS = 5
+GOAL_RATIO = 1.0
+# The app's channel between the ledger pump and the writer (aqbot.app.LEDGER_CHANNEL_SIZE).
+LEDGER_CHANNEL = 1000
+LEDGER_SYNCHRONOUS = "FULL"  # the configuration default (aqbot/data/default.toml [ledger])
+# Quotes resting in the core besides the ones being filled (4 per market on 4 markets).
+RESTING_ORDERS = 16
+
+
+@attrs.frozen
+class PlacedOrder:
+    order_id: str
+    token: str
+    price: Decimal
+    size: Decimal
+
+
+@attrs.frozen
+class Workload:
+    """aqbot's user-channel frames for one simulated market, and what the core must know beforehand."""
+
+    frames: tuple[str, ...]
+    spec: MarketSpec
+    me: edge.Identity
+    placements: dict[int, PlacedOrder]
+    makers_per_trade: dict[int, int]
+
+
+def build_workload(n_frames: int, seed: int = 1) -> Workload:
+    """Run the simulator's engine until aqbot's account has ``n_frames`` user events (see the docstring)."""
+    engine, markets, traders = make_engine(seed, n_markets=1, n_traders=4, pusd=10**9 * ONE)
+    market = markets[0]
+    bot, others, taker = traders[0], traders[1:3], traders[3]
+    rng = random.Random(seed)
+    frames: list[str] = []
+    placements: dict[int, PlacedOrder] = {}
+    makers: dict[int, int] = {}
+    now = engine.now_ms
+    prices = ("0.45", "0.48", "0.50", "0.52", "0.55")
+    while len(frames) < n_frames:
+        now += 1_000
+        price = rng.choice(prices)
+        size = "10"
+        reply = bot.limit(market.yes_token, "BUY", price, size, now_ms=now)
+        placed = PlacedOrder(order_id_of(reply).lower(), market.yes_token, Decimal(price), Decimal(size))
+        placements[len(frames)] = placed  # the next frame of aqbot's is this order's PLACEMENT
+        extra = rng.randrange(3)
+        for other in others[:extra]:
+            other.limit(market.yes_token, "BUY", price, size, now_ms=now)
+        no_price = str(Decimal(1) - Decimal(price))
+        taker.limit(market.no_token, "BUY", no_price, str(10 * (extra + 1)), now_ms=now)
+        engine.advance(now)
+        for event in engine.drain_events():
+            if isinstance(event, UserEvent) and event.owner == bot.owner:
+                payload = event.payload
+                if isinstance(payload, dict) and payload.get("event_type") == "trade":
+                    count = len(payload.get("maker_orders", ()))
+                    makers[count] = makers.get(count, 0) + 1
+                frames.append(encode(payload))
+    for _ in range(20):  # let the last trades reach MINED and CONFIRMED
+        now += 1_000
+        engine.advance(now)
+        frames.extend(
+            encode(e.payload) for e in engine.drain_events() if isinstance(e, UserEvent) and e.owner == bot.owner
+        )
+    spec = MarketSpec(market.condition_id, market.yes_token, market.no_token, Decimal(market.tick_size))
+    me = edge.Identity(bot.owner, bot.address)
+    return Workload(tuple(frames[:n_frames]), spec, me, placements, makers)
+
+
+def place(hub: Hub, o: PlacedOrder, now: float) -> None:
+    """What the quoter does before an order's first user event: reserve, then apply the accepted answer."""
+    result = hub.core.place(o.order_id, o.token, Side.BUY, o.price, o.size, now)
+    if not result.ok:
+        raise RuntimeError(f"bench setup: place refused: {result.refused}")
+    hub.apply(result.outcome)
+    hub.apply(hub.core.on_placement_answer(PlacementAnswer(o.order_id, True, o.order_id, "live"), now))
+
+
+def ready_core(w: Workload) -> Core:
+    """A core past its startup reconciliation, with ``RESTING_ORDERS`` quotes resting away from the action
+    (a market maker's usual book of open orders, which every core call sweeps)."""
+    config = CoreConfig(Limits(Decimal(10**9)), owner=w.me.api_key, funder=w.me.maker_address)
+    core = Core(config, [w.spec], 0.0)
+    core.on_channel_up(Channel.USER, 0.0)
+    recon_id, _ = core.begin_reconciliation(0.0)
+    core.on_reconciliation(recon_id, OrdersSnapshot(0.0), None, 0.0)
+    for i in range(RESTING_ORDERS):
+        token = w.spec.tokens[i % 2]
+        oid = f"0x{i:064x}"
+        price = Decimal("0.05") + Decimal("0.01") * (i // 2)
+        core.place(oid, token, Side.BUY, price, Decimal(10), 0.0)
+        core.on_placement_answer(PlacementAnswer(oid, True, oid, "live"), 0.0)
+    return core
+
+
+@attrs.define
+class FrameConnection:
+    """An in-memory WebSocket connection: every ``get_message`` returns the next frame at once.
+
+    Before an order's PLACEMENT frame it places the order in the core as the quoter would (through the
+    hub, so its facts reach the ledger too); the seconds spent placing are kept in ``excluded``.
+    """
+
+    frames: tuple[str, ...]
+    done: trio.Event
+    hub: Hub
+    placements: dict[int, PlacedOrder]
+    index: int = 0
+    excluded: float = 0.0
+
+    async def send_message(self, message: str) -> None:
+        await trio.lowlevel.checkpoint()
+
+    async def get_message(self) -> str:
+        if self.index < len(self.frames):
+            placed = self.placements.get(self.index)
+            if placed is not None:
+                started = time.perf_counter()
+                place(self.hub, placed, trio.current_time())
+                self.excluded += time.perf_counter() - started
+            self.index += 1
+            return self.frames[self.index - 1]
+        self.done.set()
+        await trio.sleep_forever()
+        raise AssertionError("unreachable")
+
+
+@attrs.frozen
+class IngestRun:
+    seconds: float
+    applied_seconds: float
+    events_applied: int
+    ledger_rows: int
+
+
+async def _ingest(w: Workload, core: Core, ledger_path: Path) -> IngestRun:
+    hub = Hub(core)
+    feed = UserFeed(hub, w.me)
+    done = trio.Event()
+    conn = FrameConnection(w.frames, done, hub, w.placements)
+
+    @asynccontextmanager
+    async def connect() -> AsyncIterator[FrameConnection]:
+        yield conn
+
+    spec: ChannelSpec[Any] = ChannelSpec("user", connect, "{}", decode_user_frame, ChannelTiming())
+    send, recv = trio.open_memory_channel[LedgerEvent](LEDGER_CHANNEL)
+    store_factory = functools.partial(LedgerStore.open, ledger_path, synchronous=LEDGER_SYNCHRONOUS)
+    async with trio.open_nursery() as nursery:
+        writer = await nursery.start(functools.partial(run_ledger_writer, store_factory, recv, on_failure=_fail))
+        await nursery.start(hub.sink.run_pump, send)
+        started = time.perf_counter()
+        nursery.start_soon(run_channel, spec, feed, random.Random(1))
+        await done.wait()
+        applied = time.perf_counter() - started - conn.excluded
+        hub.sink.close()  # the pump hands everything over and closes the channel; the writer drains
+        with trio.fail_after(120):
+            while writer.written < hub.sink.recorded:
+                await writer.flush()
+        seconds = time.perf_counter() - started - conn.excluded
+        rows = writer.written
+        nursery.cancel_scope.cancel()
+    return IngestRun(seconds, applied, feed.events_applied, rows)
+
+
+def _fail(exc: Exception) -> NoReturn:
+    raise RuntimeError(f"ledger write failed during the benchmark: {exc}") from exc
+
+
+def ingest_once(w: Workload, tmp: Path, rep: int) -> IngestRun:
+    path = tmp / f"ingest-{rep}-{time.monotonic_ns()}.sqlite3"
+    with quiet_logs():
+        core = ready_core(w)  # untimed setup
+        result = trio.run(_ingest, w, core, path)
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    if result.events_applied != len(w.frames):
+        raise RuntimeError(f"ingest applied {result.events_applied} of {len(w.frames)} events")
+    return result
+
+
+# --- the transport ceiling: trio-websocket, second process over loopback --------------------------------
+
+
+async def _serve(frames_path: Path, count: int) -> None:
+    frames = json.loads(frames_path.read_text())
+    blob = [frames[i % len(frames)] for i in range(count)]
+
+    async def handler(request: trio_websocket.WebSocketRequest) -> None:
+        ws = await request.accept()
+        for text in blob:
+            await ws.send_message(text)
+        try:
+            await ws.get_message()  # until the client closes
+        except trio_websocket.ConnectionClosed:
+            pass
+
+    async with trio.open_nursery() as nursery:
+        servers = await nursery.start(
+            functools.partial(trio_websocket.serve_websocket, handler, "127.0.0.1", 0, ssl_context=None)
+        )
+        print(servers.port, flush=True)
+
+
+async def _receive(port: int, count: int) -> float:
+    url = f"ws://127.0.0.1:{port}/"
+    async with trio_websocket.open_websocket_url(url, receive_buffer_size=65536) as ws:
+        await ws.get_message()
+        started = time.perf_counter()
+        for _ in range(count - 1):
+            await ws.get_message()
+        return (count - 1) / (time.perf_counter() - started)
+
+
+class TransportServer:
+    """The frame server in a child process (ended by its pid when the benchmark is done)."""
+
+    def __init__(self, frames: tuple[str, ...], count: int, tmp: Path) -> None:
+        self.count = count
+        path = tmp / "frames.json"
+        path.write_text(json.dumps(list(frames)))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.bench_ingest", "--serve", str(path), str(count)],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+        assert self.proc.stdout is not None
+        self.port = int(self.proc.stdout.readline())
+
+    def rate(self) -> float:
+        return trio.run(_receive, self.port, self.count)
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+def json_rate(frames: tuple[str, ...]) -> float:
+    loads = json.loads
+    started = time.perf_counter()
+    for text in frames:
+        loads(text)
+    return len(frames) / (time.perf_counter() - started)
+
+
+def decode_rate(frames: tuple[str, ...]) -> float:
+    started = time.perf_counter()
+    for text in frames:
+        decode_user_frame(text)
+    return len(frames) / (time.perf_counter() - started)
+
+
+def run(scale: float = 1.0) -> dict[str, Any]:
+    """Measure ingest, the transport ceiling and bare ``json.loads`` over the same frames (see the docstring)."""
+    n = scaled(FULL_FRAMES, scale, MIN_FRAMES)
+    repeats = REPEATS if scale >= 0.2 else 2
+    w = build_workload(n)
+    with tempfile.TemporaryDirectory(prefix="aqbot-bench-ingest-") as tmpdir:
+        tmp = Path(tmpdir)
+        server = TransportServer(w.frames, n, tmp)
+        runs: list[IngestRun] = []
+
+        def ingest() -> float:
+            r = ingest_once(w, tmp, len(runs))
+            runs.append(r)
+            return n / r.seconds
+
+        try:
+            ingest_once(w, tmp, -1)  # warm-up (imports, first-use caches)
+            rates = interleaved(
+                {
+                    "ingest": ingest,
+                    "transport": server.rate,
+                    "json_loads": functools.partial(json_rate, w.frames),
+                    "decode": functools.partial(decode_rate, w.frames),
+                },
+                repeats,
+            )
+        finally:
+            server.close()
+        profile = profile_top(lambda: ingest_once(w, tmp, 999))
+    r_transport = ratio(rates["ingest"], rates["transport"])
+    r_json = ratio(rates["ingest"], rates["json_loads"])
+    med = {k: median(v) for k, v in rates.items()}
+    applied = median([n / r.applied_seconds for r in runs])
+    return {
+        "frames": n,
+        "repeats": repeats,
+        "frame_bytes_median": int(median([len(f) for f in w.frames])),
+        "makers_per_trade": {str(k): v for k, v in sorted(w.makers_per_trade.items())},
+        "ledger_rows_per_event": round(runs[-1].ledger_rows / n, 2),
+        "ledger_synchronous": LEDGER_SYNCHRONOUS,
+        "ingest_events_per_s": round(med["ingest"]),
+        "ingest_applied_events_per_s": round(applied),
+        "transport_msgs_per_s": round(med["transport"]),
+        "json_loads_msgs_per_s": round(med["json_loads"]),
+        "decode_user_frame_msgs_per_s": round(med["decode"]),
+        "ratio_vs_transport": round(r_transport[0], 3),
+        "ratio_vs_transport_range": [round(r_transport[1], 3), round(r_transport[2], 3)],
+        "ratio_vs_json_loads": round(r_json[0], 4),
+        "profile_top": profile["self"],
+        "profile_aqbot_total": profile["aqbot_total"],
+        "headline": (
+            f"{med['ingest']:,.0f} ev/s durable = {r_transport[0]:.2f}x transport "
+            f"({med['transport']:,.0f}/s), {rounded(r_json[0])}x json.loads"
+        ),
+        "goal": f">= {GOAL_RATIO:g}x transport",
+        "goal_met": r_transport[0] >= GOAL_RATIO,
+    }
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--serve":
+        trio.run(_serve, Path(sys.argv[2]), int(sys.argv[3]))
+    else:
+        print(json.dumps(run(float(sys.argv[1]) if len(sys.argv) > 1 else 1.0), indent=2))
