@@ -1,4 +1,4 @@
-"""User-channel ingest: frames -> the runtime's reader -> decode -> edge -> core -> durable ledger, in events/s.
+"""User-channel ingest: frames -> the runtime's reader -> decode -> edge -> core -> durable ledger (events/s).
 
 The workload is real exchange traffic: the simulator's engine (:mod:`aqbot.sim.testkit`) runs a market in
 which aqbot's account rests BUY orders that a taker fills together with 0-2 other makers at the same level,
@@ -11,7 +11,7 @@ Three loops over the same frames, interleaved repetition by repetition:
 * ``ingest``: the runtime's own reader :func:`aqbot.io.ws.run_channel` (stale timer, sequence numbers,
   :func:`aqbot.wire.decode_user_frame`) over an in-memory connection that returns the next frame at once,
   feeding :class:`aqbot.io.ws_user.UserFeed` (raw frame to the ledger, :mod:`aqbot.io.edge` conversion,
-  ``Core.on_order_event``/``on_trade_event``, every fact to the ledger through the :class:`~aqbot.io.hub.Hub`),
+  ``Core.on_order_event``/``on_trade_event``, every fact to the ledger through :class:`aqbot.io.hub.Hub`),
   with the real pump and :func:`~aqbot.io.ledger_writer.run_ledger_writer` (worker thread, production
   durability ``synchronous=FULL``). The clock stops when the last event is durable. Each order is placed in
   the core (reserve + accepted answer, as the quoter does) just before its PLACEMENT frame, with that time
@@ -120,15 +120,15 @@ def build_workload(n_frames: int, seed: int = 1) -> Workload:
             if isinstance(event, UserEvent) and event.owner == bot.owner:
                 payload = event.payload
                 if isinstance(payload, dict) and payload.get("event_type") == "trade":
-                    count = len(payload.get("maker_orders", ()))
+                    entries = payload.get("maker_orders")
+                    count = len(entries) if isinstance(entries, list) else 0
                     makers[count] = makers.get(count, 0) + 1
                 frames.append(encode(payload))
     for _ in range(20):  # let the last trades reach MINED and CONFIRMED
         now += 1_000
         engine.advance(now)
-        frames.extend(
-            encode(e.payload) for e in engine.drain_events() if isinstance(e, UserEvent) and e.owner == bot.owner
-        )
+        mine = [e for e in engine.drain_events() if isinstance(e, UserEvent) and e.owner == bot.owner]
+        frames.extend(encode(e.payload) for e in mine)
     spec = MarketSpec(market.condition_id, market.yes_token, market.no_token, Decimal(market.tick_size))
     me = edge.Identity(bot.owner, bot.address)
     return Workload(tuple(frames[:n_frames]), spec, me, placements, makers)
@@ -214,7 +214,8 @@ async def _ingest(w: Workload, core: Core, ledger_path: Path) -> IngestRun:
     send, recv = trio.open_memory_channel[LedgerEvent](LEDGER_CHANNEL)
     store_factory = functools.partial(LedgerStore.open, ledger_path, synchronous=LEDGER_SYNCHRONOUS)
     async with trio.open_nursery() as nursery:
-        writer = await nursery.start(functools.partial(run_ledger_writer, store_factory, recv, on_failure=_fail))
+        start_writer = functools.partial(run_ledger_writer, store_factory, recv, on_failure=_fail)
+        writer = await nursery.start(start_writer)
         await nursery.start(hub.sink.run_pump, send)
         started = time.perf_counter()
         nursery.start_soon(run_channel, spec, feed, random.Random(1))
@@ -249,8 +250,8 @@ def ingest_once(w: Workload, tmp: Path, rep: int) -> IngestRun:
 # --- the transport ceiling: trio-websocket, second process over loopback --------------------------------
 
 
-async def _serve(frames_path: Path, count: int) -> None:
-    frames = json.loads(frames_path.read_text())
+async def _serve(frames_text: str, count: int) -> None:
+    frames = json.loads(frames_text)
     blob = [frames[i % len(frames)] for i in range(count)]
 
     async def handler(request: trio_websocket.WebSocketRequest) -> None:
@@ -319,7 +320,7 @@ def decode_rate(frames: tuple[str, ...]) -> float:
 
 
 def run(scale: float = 1.0) -> dict[str, Any]:
-    """Measure ingest, the transport ceiling and bare ``json.loads`` over the same frames (see the docstring)."""
+    """Ingest, the transport ceiling and bare ``json.loads`` over the same frames (see the docstring)."""
     n = scaled(FULL_FRAMES, scale, MIN_FRAMES)
     repeats = REPEATS if scale >= 0.2 else 2
     w = build_workload(n)
@@ -379,6 +380,6 @@ def run(scale: float = 1.0) -> dict[str, Any]:
 
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--serve":
-        trio.run(_serve, Path(sys.argv[2]), int(sys.argv[3]))
+        trio.run(_serve, Path(sys.argv[2]).read_text(), int(sys.argv[3]))
     else:
         print(json.dumps(run(float(sys.argv[1]) if len(sys.argv) > 1 else 1.0), indent=2))
