@@ -91,7 +91,7 @@ async def _step(doctor: Doctor, what: str, body: Callable[[], Any]) -> bool:
         try:
             await body()
         except AuthError:
-            doctor.fail(f"API credentials rejected (401) on {what}: {REDERIVE}")
+            doctor.fail(f"API credentials rejected: {REDERIVE} (401 on {what})")
             return False
         except TransportError as exc:
             doctor.fail(f"{what}: no usable answer ({exc}): check the endpoint URL and the network")

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import argparse
 import csv
-import fnmatch
 import functools
-import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
@@ -40,6 +38,15 @@ from aqbot.tools.common import (
     run_guarded,
     short,
 )
+from aqbot.tools.ledger_query import (
+    dumps,
+    event_dict,
+    event_token,
+    filtered_events,
+    id_matches,
+    in_range,
+    jsonable,
+)
 from aqbot.tools.ledger_verify_cmd import verify_ledger
 from aqbot.tools.ledger_views import build_orders, fill_rows, gap_rows, halt_rows
 
@@ -47,67 +54,6 @@ log = logging.getLogger(__name__)
 
 EXPORT_COLUMNS = ("seq", "time", "wall_time", "mono_time", "type", "token", "order_id", "trade_id", "payload")
 TAIL_DEFAULT = 20
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` with ``Decimal`` as exact strings (JSON has no decimal type)."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    return value
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(jsonable(value), separators=(",", ":"), sort_keys=True)
-
-
-def event_dict(event: LedgerEvent) -> dict[str, Any]:
-    return {
-        "seq": event.seq,
-        "time": iso(event.wall_time),
-        "wall_time": event.wall_time,
-        "mono_time": event.mono_time,
-        "type": event.type,
-        "token": event.token,
-        "order_id": event.order_id,
-        "trade_id": event.trade_id,
-        "payload": dict(event.payload),
-    }
-
-
-def _id_matches(value: str | None, wanted: str | None) -> bool:
-    return wanted is None or (value is not None and value.lower().startswith(wanted.lower()))
-
-
-def _in_range(when: float | None, args: argparse.Namespace) -> bool:
-    if when is None:
-        return args.since is None and args.until is None
-    return (args.since is None or when >= args.since) and (args.until is None or when < args.until)
-
-
-def _event_token(event: LedgerEvent) -> str | None:
-    return event.token or (str(event.payload["token"]) if "token" in event.payload else None)
-
-
-def filtered_events(store_events: Iterable[LedgerEvent], args: argparse.Namespace) -> Iterator[LedgerEvent]:
-    """Events passing every filter of ``args`` (``--type`` may be a glob)."""
-    pattern = getattr(args, "type", None)
-    for event in store_events:
-        if pattern is not None and not fnmatch.fnmatchcase(event.type, pattern):
-            continue
-        if not _id_matches(_event_token(event), args.token):
-            continue
-        order = event.order_id or (str(event.payload["order_id"]) if "order_id" in event.payload else None)
-        if args.order is not None and not _id_matches(order, args.order):
-            ids = event.payload.get("order_ids")
-            if not (isinstance(ids, list) and any(_id_matches(str(i), args.order) for i in ids)):
-                continue
-        if not _in_range(event.wall_time, args):
-            continue
-        yield event
 
 
 def _summary(payload: Mapping[str, Any], wide: bool) -> str:
@@ -133,7 +79,7 @@ def cmd_tail(args: argparse.Namespace, out: TextIO) -> int:
             str(e.seq),
             iso(e.wall_time),
             e.type,
-            short(_event_token(e), args.wide),
+            short(event_token(e), args.wide),
             short(e.order_id, args.wide),
             _summary(e.payload, args.wide),
         ]
@@ -173,10 +119,10 @@ def cmd_orders(args: argparse.Namespace, out: TextIO) -> int:
     rows = [
         o.as_dict()
         for o in orders.values()
-        if _id_matches(o.token, args.token)
-        and _id_matches(o.order_id, args.order)
+        if id_matches(o.token, args.token)
+        and id_matches(o.order_id, args.order)
         and (args.state is None or o.state == args.state.upper())
-        and (_in_range(o.placed_at, args) or _in_range(o.last_at, args))
+        and (in_range(o.placed_at, args) or in_range(o.last_at, args))
     ]
     return _emit(
         rows,
@@ -204,9 +150,9 @@ def cmd_fills(args: argparse.Namespace, out: TextIO) -> int:
     rows = [
         r
         for r in rows
-        if _id_matches(r["token"], args.token)
-        and _id_matches(r["order_id"], args.order)
-        and _in_range(r["wall_time"], args)
+        if id_matches(r["token"], args.token)
+        and id_matches(r["order_id"], args.order)
+        and in_range(r["wall_time"], args)
     ]
     return _emit(
         rows,
@@ -232,7 +178,7 @@ def cmd_fills(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_gaps(args: argparse.Namespace, out: TextIO) -> int:
     with open_ledger(args.ledger) as store:
         rows = gap_rows(store.iter_events())
-    rows = [r for r in rows if _in_range(r["opened_at"] or r["closed_at"], args)]
+    rows = [r for r in rows if in_range(r["opened_at"] or r["closed_at"], args)]
     if args.unresolved:
         rows = [r for r in rows if r["resolved_seq"] is None]
     return _emit(
@@ -258,7 +204,7 @@ def cmd_halts(args: argparse.Namespace, out: TextIO) -> int:
     rows = [
         r
         for r in rows
-        if _in_range(r["start_at"], args)
+        if in_range(r["start_at"], args)
         and (args.token is None or args.token in r["scope"] or r["scope"] == "global")
     ]
 

@@ -68,8 +68,8 @@ async def test_doctor_wrong_api_secret_says_rederive(
             nursery.cancel_scope.cancel()
     failed = [line for line in lines if line.startswith("FAIL")]
     assert failed == [
-        "FAIL: API credentials rejected (401) on GET /balance-allowance: re-derive with `aqbot keys derive "
-        "--out KEYFILE` and update AQBOT_API_* or account.key_file"
+        "FAIL: API credentials rejected: re-derive with `aqbot keys derive --out KEYFILE` and update "
+        "AQBOT_API_* or account.key_file (401 on GET /balance-allowance)"
     ]
     assert WRONG_SECRET not in "\n".join(lines)
 
@@ -167,7 +167,7 @@ async def test_cli_keys_then_doctor_on_loopback(
             keys.write_text(keys.read_text().replace(acct.creds.secret, WRONG_SECRET))
             code, out, _ = await cli(["doctor", "--config", str(config)], capsys)
             assert code == 1
-            assert "FAIL: API credentials rejected (401)" in out
+            assert "FAIL: API credentials rejected: re-derive with `aqbot keys derive" in out
             code, out, _ = await cli(
                 ["keys", "derive", "--host", sim.info.rest_url, "--show-secrets"], capsys
             )
