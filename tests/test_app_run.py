@@ -120,3 +120,16 @@ async def test_market_specs_come_from_the_exchange(
             fixed = await refresh_market_specs(wrong, ExchangeConnectors.simulator(sim))
             nursery.cancel_scope.cancel()
     assert fixed.markets == params.markets
+
+
+async def test_bot_params_repr_hides_secrets(autojump_clock: trio.testing.MockClock, tmp_path: Path) -> None:
+    """BotParams (logged on errors, shown in tracebacks) never shows the API secret, passphrase or key."""
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            sim = await nursery.start(run_inprocess_simulator, SimConfig(seed=3, markets=1))
+            text = repr(params_for_sim(sim, tmp_path / "l.sqlite3"))
+            acct = sim.accounts[0]
+            nursery.cancel_scope.cancel()
+    assert acct.creds.secret not in text
+    assert acct.creds.passphrase not in text
+    assert acct.private_key[2:] not in text
