@@ -160,7 +160,7 @@ def run_campaign(
                 break
     else:
         context = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        with concurrent.futures.ProcessPoolExecutor(workers, context, _quiet_worker) as pool:
             futures = [pool.submit(run_job, job) for job in jobs]
             for future in concurrent.futures.as_completed(futures):
                 if take(future.result()):
@@ -169,6 +169,11 @@ def run_campaign(
                     break
     report.wall_seconds = time.perf_counter() - start
     return report
+
+
+def _quiet_worker() -> None:
+    """Workers log errors only (a chaos run warns on every injected fault)."""
+    logging.basicConfig(level=logging.ERROR)
 
 
 def format_table(report: CampaignReport, *, slowest: int = 5) -> str:
