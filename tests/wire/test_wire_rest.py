@@ -256,3 +256,28 @@ def test_decode_rest_accepts_parsed_objects() -> None:
     assert decode_rest({"minimum_tick_size": Decimal("0.001")}, TickSize) == TickSize(
         minimum_tick_size=Decimal("0.001")
     )
+
+
+def test_book_encoding_matches_the_sdk_hash_payload() -> None:
+    """With ``hash=""`` the encoded book is byte-for-byte the payload the SDK hashes (server key order)."""
+    import hashlib
+
+    import attrs
+    from py_clob_client_v2.clob_types import OrderBookSummary, OrderSummary
+    from py_clob_client_v2.utilities import generate_orderbook_summary_hash
+
+    book = decode_rest(CANONICAL_REST["book"][1], BookSummary)
+    sdk_book = OrderBookSummary(
+        market=book.market,
+        asset_id=book.asset_id,
+        timestamp=str(book.timestamp),
+        bids=[OrderSummary(price=str(lv.price), size=str(lv.size)) for lv in book.bids],
+        asks=[OrderSummary(price=str(lv.price), size=str(lv.size)) for lv in book.asks],
+        min_order_size=str(book.min_order_size),
+        neg_risk=book.neg_risk,
+        tick_size=str(book.tick_size),
+        last_trade_price=str(book.last_trade_price),
+        hash="",
+    )
+    ours = encode_json(attrs.evolve(book, hash=""))
+    assert generate_orderbook_summary_hash(sdk_book) == hashlib.sha1(ours.encode()).hexdigest()
