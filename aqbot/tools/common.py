@@ -12,7 +12,7 @@ import logging
 import math
 import sqlite3
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -20,6 +20,7 @@ from typing import Any, NoReturn, TextIO
 
 from aqbot.errors import LedgerError
 from aqbot.io.ledger import BUSY_TIMEOUT_MS, LedgerStore
+from aqbot.io.ledger_events import LedgerEvent
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +152,20 @@ def open_ledger(path: Path) -> LedgerStore:
         conn.close()
         raise UsageError(f"LEDGER {path}: {_strip_prefix(str(exc), path)}") from None
     return store
+
+
+def read_events(store: LedgerStore) -> Iterator[LedgerEvent]:
+    """Every event of ``store`` in ``seq`` order.
+
+    Raises:
+        UsageError: a stored payload is not a JSON object (the ledger was tampered with or is corrupted).
+    """
+    try:
+        yield from store.iter_events()
+    except ValueError as exc:
+        raise UsageError(
+            f"LEDGER {store.path}: an event cannot be read ({exc}); run `aqbot ledger verify`"
+        ) from None
 
 
 def _strip_prefix(message: str, path: Path) -> str:

@@ -11,6 +11,7 @@ Exit codes: 0 ok; 1 ``verify`` found a problem; 2 bad usage or an unreadable led
 from __future__ import annotations
 
 import argparse
+import collections
 import csv
 import functools
 import logging
@@ -34,6 +35,7 @@ from aqbot.tools.common import (
     open_ledger,
     parse_time,
     positive_int,
+    read_events,
     render_table,
     run_guarded,
     short,
@@ -68,8 +70,9 @@ def _summary(payload: Mapping[str, Any], wide: bool) -> str:
 
 def cmd_tail(args: argparse.Namespace, out: TextIO) -> int:
     with open_ledger(args.ledger) as store:
-        events = list(filtered_events(store.iter_events(), args))
-    events = events[-(args.limit or TAIL_DEFAULT) :]
+        events = collections.deque(
+            filtered_events(read_events(store), args), maxlen=args.limit or TAIL_DEFAULT
+        )
     if args.json:
         for event in events:
             out.write(dumps(event_dict(event)) + "\n")
@@ -115,7 +118,7 @@ def _num(value: Decimal | None) -> str:
 
 def cmd_orders(args: argparse.Namespace, out: TextIO) -> int:
     with open_ledger(args.ledger) as store:
-        orders = build_orders(store.iter_events())
+        orders = build_orders(read_events(store))
     rows = [
         o.as_dict()
         for o in orders.values()
@@ -146,7 +149,7 @@ def cmd_orders(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_fills(args: argparse.Namespace, out: TextIO) -> int:
     with open_ledger(args.ledger) as store:
-        rows = fill_rows(store.iter_events())
+        rows = fill_rows(read_events(store))
     rows = [
         r
         for r in rows
@@ -177,7 +180,7 @@ def cmd_fills(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_gaps(args: argparse.Namespace, out: TextIO) -> int:
     with open_ledger(args.ledger) as store:
-        rows = gap_rows(store.iter_events())
+        rows = gap_rows(read_events(store))
     rows = [r for r in rows if in_range(r["opened_at"] or r["closed_at"], args)]
     if args.unresolved:
         rows = [r for r in rows if r["resolved_seq"] is None]
@@ -200,7 +203,7 @@ def cmd_gaps(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_halts(args: argparse.Namespace, out: TextIO) -> int:
     with open_ledger(args.ledger) as store:
-        rows = halt_rows(store.iter_events())
+        rows = halt_rows(read_events(store))
     rows = [
         r
         for r in rows
@@ -255,7 +258,7 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     if args.out is not None and not args.out.parent.is_dir():
         raise UsageError(f"--out {args.out}: directory {args.out.parent} does not exist")
     with open_ledger(args.ledger) as store:
-        events = filtered_events(store.iter_events(), args)
+        events = filtered_events(read_events(store), args)
         if args.out is None:
             count = _write_export(events, fmt, args.limit, out)
         else:

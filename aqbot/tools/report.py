@@ -31,6 +31,7 @@ from aqbot.tools.common import (
     decimal_arg,
     one_line_errors,
     open_ledger,
+    read_events,
     run_guarded,
 )
 from aqbot.tools.report_model import ReportModel, build_model
@@ -73,10 +74,13 @@ def build_report(args: argparse.Namespace) -> tuple[str, ReportModel]:
         except ChartsUnavailable:
             raise UsageError(MATPLOTLIB_HINT) from None
     with open_ledger(args.ledger) as store:
-        events = list(store.iter_events())
-    model = build_model(
-        str(args.ledger), events, axis=args.time_axis, max_position=max_position, token_limits=per_token
-    )
+        model = build_model(
+            str(args.ledger),
+            read_events(store),
+            axis=args.time_axis,
+            max_position=max_position,
+            token_limits=per_token,
+        )
     if plt is not None:
         chart = functools.partial(token_chart, plt, model)
     from aqbot.tools.report_html import render

@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
 import re
 from collections import Counter
@@ -39,10 +38,14 @@ _L1_CAP = re.compile(r"max_position (\d+(?:\.\d+)?)")
 
 @attrs.define
 class Sample:
-    t: float
+    """The exposure of one token after one core step (``t`` is set once the time axis is chosen)."""
+
+    mono: float
+    wall: float
     held: Decimal
     open_buy: Decimal
     open_sell: Decimal
+    t: float = 0.0
 
     @property
     def worst(self) -> Decimal:
@@ -121,16 +124,52 @@ class ReportModel:
         return sum(1 for g in self.gaps if g["resolved_seq"] is None)
 
 
-def choose_axis(events: list[LedgerEvent], requested: str) -> str:
-    """``mono`` or ``wall``. ``auto`` picks the monotonic clock for a single process whose wall clock did
-    not advance with it (a simulated run under a mock clock), else wall time."""
-    if requested != "auto" or len(events) < 2:
-        return "wall" if requested == "auto" else requested
-    steps = (b.mono_time - a.mono_time for a, b in itertools.pairwise(events))
-    one_process = all(0 <= s <= RESTART_JUMP for s in steps) and not any(e.type == "startup" for e in events)
-    mono_span = events[-1].mono_time - events[0].mono_time
-    wall_span = events[-1].wall_time - events[0].wall_time
-    return "mono" if one_process and wall_span < 0.5 * mono_span else "wall"
+# Event types the views need (raw messages and snapshots are streamed through the replay only).
+VIEW_TYPES = frozenset(
+    {
+        "command.place",
+        "order.state",
+        "reservation",
+        "order.adopted",
+        "fill.applied",
+        "fill.reversed",
+        "fill.trade",
+        "halt",
+        "resume",
+        "gap.open",
+        "gap.close",
+        "gap.resolve",
+        "reserve.refused",
+        "startup",
+    }
+)
+
+
+@attrs.define
+class _Clock:
+    """What the axis choice needs, gathered in the one pass over the events."""
+
+    first: LedgerEvent | None = None
+    last: LedgerEvent | None = None
+    one_process: bool = True
+
+    def see(self, event: LedgerEvent) -> None:
+        if self.last is not None:
+            step = event.mono_time - self.last.mono_time
+            self.one_process &= 0 <= step <= RESTART_JUMP and event.type != "startup"
+        self.first = self.first or event
+        self.last = event
+
+    def axis(self, requested: str) -> str:
+        """``mono`` or ``wall``. ``auto`` picks the monotonic clock for a single process whose wall clock did
+        not advance with it (a simulated run under a mock clock), else wall time."""
+        if requested != "auto":
+            return requested
+        if self.first is None or self.last is None or self.first is self.last:
+            return "wall"
+        mono_span = self.last.mono_time - self.first.mono_time
+        wall_span = self.last.wall_time - self.first.wall_time
+        return "mono" if self.one_process and wall_span < 0.5 * mono_span else "wall"
 
 
 def _limits_from_events(events: Iterable[LedgerEvent]) -> tuple[Decimal | None, dict[str, Decimal], str]:
@@ -157,23 +196,27 @@ def _limits_from_events(events: Iterable[LedgerEvent]) -> tuple[Decimal | None, 
 
 def build_model(
     path: str,
-    events: list[LedgerEvent],
+    events: Iterable[LedgerEvent],
     *,
     axis: str = "auto",
     max_position: Decimal | None = None,
     token_limits: Mapping[str, Decimal] | None = None,
 ) -> ReportModel:
-    """Compute the report from ``events`` (every event of the ledger, in ``seq`` order)."""
-    model = ReportModel(path, choose_axis(events, axis), event_count=len(events))
-    if events:
-        model.start_wall, model.end_wall = events[0].wall_time, events[-1].wall_time
-        first = events[0]
-        model.start_t = first.mono_time if model.axis == "mono" else first.wall_time
+    """Compute the report from ``events`` (every event of the ledger, in ``seq`` order), in one pass.
+
+    Only the events the views need are kept in memory; raw messages and snapshots are streamed through
+    the replay.
+    """
+    model = ReportModel(path, "wall")
+    clock = _Clock()
     state = LedgerState()
-    pending: tuple[str, set[str], float] | None = None  # a fill whose reservation shrink follows it
+    kept: list[LedgerEvent] = []
+    pending: tuple[str, set[str], LedgerEvent] | None = None  # a fill whose reservation shrink follows it
     for event in events:
-        t = model.time_of(event.mono_time, event.wall_time) or 0.0
-        model.end_t = max(model.end_t, t)
+        model.event_count += 1
+        clock.see(event)
+        if event.type in VIEW_TYPES:
+            kept.append(event)
         changed = state.apply(event)
         if pending is not None:
             order_id, tokens, at = pending
@@ -183,19 +226,37 @@ def build_model(
                 _sample(model, state, tokens, at)
             pending = None
         if event.type in ("fill.applied", "fill.reversed"):
-            pending = (_order_of(event), changed, t)
+            pending = (_order_of(event), changed, event)
             continue
-        _sample(model, state, changed, t)
+        _sample(model, state, changed, event)
     if pending is not None:
         _sample(model, state, pending[1], pending[2])
+    _place_on_axis(model, clock, axis)
     model.restarts, model.snapshots_checked = state.restarts, state.snapshots_checked
     model.replay_problems = list(state.problems)
-    _apply_limits(model, events, max_position, token_limits or {})
-    model.halts, model.gaps = halt_rows(events), gap_rows(events)
-    model.fills, model.unknown = fill_rows(events), unknown_rows(events)
+    _apply_limits(model, kept, max_position, token_limits or {})
+    model.halts, model.gaps = halt_rows(kept), gap_rows(kept)
+    model.fills, model.unknown = fill_rows(kept), unknown_rows(kept)
     model.halt_counts = Counter(h["reason"] for h in model.halts)
-    _pnl(model, events)
+    _pnl(model, kept)
     return model
+
+
+def _place_on_axis(model: ReportModel, clock: _Clock, requested: str) -> None:
+    """Choose the axis, then give every sample its time and every token its maxima."""
+    model.axis = clock.axis(requested)
+    if clock.first is None or clock.last is None:
+        return
+    model.start_wall, model.end_wall = clock.first.wall_time, clock.last.wall_time
+    model.start_t = clock.first.mono_time if model.axis == "mono" else clock.first.wall_time
+    model.end_t = max(0.0, model.time_of(clock.last.mono_time, clock.last.wall_time) or 0.0)
+    for report in model.tokens.values():
+        for sample in report.samples:
+            sample.t = model.time_of(sample.mono, sample.wall) or 0.0
+            model.end_t = max(model.end_t, sample.t)
+            if report.max_worst_t is None or sample.worst > report.max_worst:
+                report.max_worst, report.max_worst_t = sample.worst, sample.t
+            report.max_held = max(report.max_held, sample.held)
 
 
 def _order_of(event: LedgerEvent) -> str:
@@ -207,17 +268,14 @@ def _fill_resize(event: LedgerEvent) -> bool:
     return cause.startswith(("fill", "released:"))
 
 
-def _sample(model: ReportModel, state: LedgerState, tokens: set[str], t: float) -> None:
-    """Record the exposure of ``tokens`` at ``t`` (the core's state between two of its calls)."""
+def _sample(model: ReportModel, state: LedgerState, tokens: set[str], at: LedgerEvent) -> None:
+    """Record the exposure of ``tokens`` after event ``at`` (the core's state between two of its calls)."""
     for token in tokens:
         if not token:
             continue
         book = state.book(token)
         report = model.tokens.setdefault(token, TokenReport(token))
-        report.samples.append(Sample(t, book.held, book.open_buy, book.open_sell))
-        if report.max_worst_t is None or book.worst > report.max_worst:
-            report.max_worst, report.max_worst_t = book.worst, t
-        report.max_held = max(report.max_held, book.held)
+        report.samples.append(Sample(at.mono_time, at.wall_time, book.held, book.open_buy, book.open_sell))
 
 
 def _apply_limits(

@@ -48,6 +48,19 @@ def _truncated(tmp: Path) -> Path:
     return path
 
 
+def _tampered(tmp: Path) -> Path:
+    """A ledger whose trigger was dropped and one payload rewritten as a JSON array."""
+    import sqlite3
+
+    path = synthetic_ledger(tmp / "tampered.sqlite3")
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TRIGGER events_no_update")
+    conn.execute("UPDATE events SET payload = '[1]' WHERE seq = 3")
+    conn.commit()
+    conn.close()
+    return path
+
+
 def _empty(tmp: Path) -> Path:
     path = tmp / "empty.sqlite3"
     path.write_bytes(b"")
@@ -82,6 +95,16 @@ CASES: dict[str, tuple[Setup, int, str]] = {
     ),
     "truncated ledger": (lambda t: ["ledger", "tail", str(_truncated(t))], 2, "LEDGER"),
     "truncated ledger, verify": (lambda t: ["ledger", "verify", str(_truncated(t))], 2, "LEDGER"),
+    "payload not an object": (
+        lambda t: ["ledger", "orders", str(_tampered(t))],
+        2,
+        "an event cannot be read (ledger payload is not a JSON object)",
+    ),
+    "report, payload not an object": (
+        lambda t: ["report", str(_tampered(t)), "--out", str(t / "r.html")],
+        2,
+        "run `aqbot ledger verify`",
+    ),
     "unknown flag": (
         lambda t: ["ledger", "tail", "x.sqlite3", "--bogus"],
         2,
