@@ -64,6 +64,7 @@ def token_chart(plt: Any, model: ReportModel, report: TokenReport) -> bytes:
             ("worst = held + open BUY", [float(s.worst) for s in samples], "#1f77b4", 2.0),
             ("held", [float(s.held) for s in samples], "#2ca02c", 1.4),
             ("open BUY (reserved)", [float(s.open_buy) for s in samples], "#ff7f0e", 1.0),
+            ("open SELL (reserved)", [float(s.open_sell) for s in samples], "#9467bd", 0.8),
         )
         for label, ys, colour, width in series:
             if ys:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from _tools_helpers import ORDER_1, ORDER_2, T0, TOKEN_A, run_cli, synthetic_events, write_ledger
 
+from aqbot.io.ledger import LedgerStore
 from aqbot.io.ledger_events import LedgerEvent
 
 
@@ -198,3 +199,20 @@ def test_verify_fails_on_corrupted_pages(tmp_path: Path, capsys: pytest.CaptureF
     assert "database disk image is malformed" in out
     assert "FAIL: replay could not run" in out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.sqlite3"]
+
+
+def test_reads_a_ledger_while_it_is_being_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The tools read a ledger that a writer holds open (WAL, read-only connection), seeing each commit."""
+    events = synthetic_events()
+    path = tmp_path / "live.sqlite3"
+    with LedgerStore.open(path, synchronous="NORMAL") as writer:
+        writer.append_batch(events[:10])
+        code, out, _ = run_cli(["ledger", "tail", str(path), "--json", "--limit", "100"], capsys)
+        assert code == 0
+        assert [r["seq"] for r in _json_lines(out)] == list(range(1, 11))
+        writer.append_batch(events[10:])
+        code, out, _ = run_cli(["ledger", "verify", str(path)], capsys)
+        assert code == 0, out
+        assert f"{len(events)} event(s)" in out
+        writer.append_batch(events[:1])  # still writable: the readers took no lock that outlived them
+    assert sorted(p.name for p in tmp_path.iterdir())[0] == "live.sqlite3"
