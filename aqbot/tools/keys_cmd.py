@@ -43,6 +43,7 @@ from aqbot.tools.common import (
     ToolParser,
     UsageError,
     fail,
+    non_negative_int,
     one_line_errors,
     positive_int,
     run_guarded,
@@ -226,7 +227,9 @@ def add_keys_parser(subparsers: Any) -> argparse.ArgumentParser:
     derive.add_argument(
         "--chain-id", type=positive_int, default=137, metavar="ID", help="137 Polygon, 80002 Amoy"
     )
-    derive.add_argument("--nonce", type=int, default=0, metavar="N", help="API key nonce (default 0)")
+    derive.add_argument(
+        "--nonce", type=non_negative_int, default=0, metavar="N", help="API key nonce (default 0)"
+    )
     derive.add_argument(
         "--key-file", type=Path, metavar="FILE", help=f"0600 file with {ENV_PRIVATE_KEY}=0x..."
     )

@@ -186,6 +186,11 @@ CASES: dict[str, tuple[Setup, int, str]] = {
         "no private key: set AQBOT_PRIVATE_KEY or pass --key-file",
     ),
     "keys: unknown flag": (lambda t: ["keys", "derive", "--secret", "x"], 2, "unrecognized arguments"),
+    "keys: negative nonce": (
+        lambda t: ["keys", "derive", "--nonce", "-1"],
+        2,
+        "argument --nonce: expected an integer >= 0",
+    ),
     "keys: bad chain": (lambda t: ["keys", "derive", "--chain-id", "abc"], 2, "argument --chain-id"),
 }
 
