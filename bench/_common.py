@@ -104,9 +104,9 @@ def profile_top(fn: Callable[[], Any], top: int = 10, interval: float = 0.001) -
     ``self`` is where the time is spent (excluding callees), ``aqbot_total`` the aqbot functions that
     account for the most time including their callees (where to look first).
     """
+    os.environ.setdefault("PYINSTRUMENT_IGNORE_OVERHEAD_WARNING", "1")  # a VM's timer; the profile is coarse
     from pyinstrument import Profiler
 
-    os.environ.setdefault("PYINSTRUMENT_IGNORE_OVERHEAD_WARNING", "1")  # a VM's timer; the profile is coarse
     profiler = Profiler(interval=interval, async_mode="disabled")
     profiler.start()
     try:
