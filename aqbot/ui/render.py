@@ -1,12 +1,15 @@
 """The dashboard frame: a pure function of a :class:`~aqbot.app_state.BotState` and its extras.
 
 ``render_dashboard(state, extras)`` returns a rich renderable and does nothing else: no clock (every age is
-``state.now - something``), no I/O, no mutation, so a test renders it to text and reads it back.
+``state.now - something``), no I/O, no mutation. The renderable lays itself out for the console's width
+when drawn (health beside halts and events when they fit, stacked otherwise), so a test renders it to
+text at a given width and reads it back.
 
-Frame, top to bottom: the header (mode, uptime, whether quoting is allowed and why not, fills, PnL); the
-markets table (per token: book top, aqbot's resting orders, held, open buys and sells, the worst/limit
-bar, fills, the market's gate); then health (channels, heartbeat, reconciliation, positions, ledger,
-counters) beside the active halts and the most recent events.
+Frame, top to bottom: the header box (mode, uptime, whether quoting is allowed and why not, fills, PnL);
+the markets table (per token: book top, aqbot's resting orders, held, open buys and sells, the
+worst/limit bar, fills, the market's gate); then health (channels, heartbeat, reconciliation, positions,
+ledger, counters) beside the active halts and the most recent events. Lines are built with
+:mod:`aqbot.ui.layout` (aligned single-line Text rows), not rich tables: see there why.
 """
 
 from __future__ import annotations
@@ -14,16 +17,14 @@ from __future__ import annotations
 import logging
 from decimal import ROUND_HALF_UP, Decimal
 
-from rich import box
-from rich.console import Group, RenderableType
-from rich.panel import Panel
-from rich.table import Table
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.text import Text
 
 from aqbot.app_state import BotState, QuoteState, TokenState
 from aqbot.ui import fmt
+from aqbot.ui.layout import box, cell, columns, side_by_side, width_of
 from aqbot.ui.model import DashboardExtras, FillTotals
-from aqbot.ui.render_side import render_events, render_halts, render_health
+from aqbot.ui.render_side import events_lines, halts_lines, health_lines
 
 log = logging.getLogger(__name__)
 
@@ -31,19 +32,63 @@ log = logging.getLogger(__name__)
 BAR_WIDTH = 16
 # Orders shown per token before "+N more".
 MAX_QUOTES_PER_TOKEN = 4
+# Narrowest right-hand column (halts, events) worth drawing beside health; below it they stack.
+MIN_SIDE_WIDTH = 48
 _ORDER_OF_SIDE = {"BUY": 0, "SELL": 1}
 _STATE_TAGS = {"PENDING_SUBMIT": "pending", "CANCEL_REQUESTED": "cancelling"}
 _STATE_STYLES = {"PENDING_SUBMIT": "cyan", "CANCEL_REQUESTED": "yellow", "UNKNOWN": "bold red"}
+_MARKET_HEADER = (
+    "market",
+    "out",
+    "bid/ask",
+    "our orders",
+    "held",
+    "buys",
+    "sells",
+    "worst/limit",
+    "fills",
+    "gate",
+)
+_RIGHT = frozenset({4, 5, 6, 8})
+
+
+class DashboardView:
+    """The frame as a rich renderable (built by :func:`render_dashboard`)."""
+
+    def __init__(self, state: BotState, extras: DashboardExtras) -> None:
+        self.state = state
+        self.extras = extras
+
+    def lines(self, width: int) -> list[Text]:
+        """Every line of the frame for a console ``width`` cells wide."""
+        state, ex = self.state, self.extras
+        out = box("aqbot", header_lines(state, ex), width=max(width - 4, 20))
+        out.append(Text(""))
+        out += market_lines(state, ex)
+        out.append(Text(""))
+        left = box("health", health_lines(state, ex))
+        room = width - width_of(left) - 1
+        side_width = room - 4 if room >= MIN_SIDE_WIDTH else width - 4
+        halts, style = halts_lines(state)
+        right = box(_halts_title(state), halts, width=side_width, style=style)
+        right += box("recent events", events_lines(state, ex), width=side_width)
+        out += side_by_side(left, right) if room >= MIN_SIDE_WIDTH else left + right
+        for line in out:
+            line.no_wrap = True
+            line.overflow = "ellipsis"
+        return out
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield from self.lines(options.max_width)
 
 
 def render_dashboard(state: BotState, extras: DashboardExtras | None = None) -> RenderableType:
-    """The whole frame (see the module docstring). Pure: same inputs, same output."""
-    ex = extras if extras is not None else DashboardExtras()
-    side = Table.grid(expand=True, padding=(0, 1))
-    side.add_column(ratio=1)
-    side.add_column(ratio=1)
-    side.add_row(render_health(state, ex), Group(render_halts(state), render_events(state, ex)))
-    return Group(render_header(state, ex), render_markets(state, ex), side)
+    """The whole frame (see the module docstring). Pure: same inputs (and width), same output."""
+    return DashboardView(state, extras if extras is not None else DashboardExtras())
+
+
+def _halts_title(state: BotState) -> str:
+    return f"halts ({len(state.halts)}, open gaps {state.open_gaps})" if state.halts else "halts"
 
 
 def limit_bar(worst: Decimal, limit: Decimal, width: int = BAR_WIDTH) -> Text:
@@ -62,11 +107,10 @@ def limit_bar(worst: Decimal, limit: Decimal, width: int = BAR_WIDTH) -> Text:
     return text
 
 
-def render_header(state: BotState, ex: DashboardExtras) -> RenderableType:
+def header_lines(state: BotState, ex: DashboardExtras) -> list[Text]:
     ok, why = fmt.quoting_summary(state)
     up = "-" if ex.started_at is None else fmt.duration(state.now - ex.started_at)
     line1 = Text.assemble(
-        ("aqbot ", "bold"),
         (f" {ex.mode.upper()} ", "bold black on cyan" if ex.mode == "paper" else "bold white on red"),
         f"  up {up}  ",
         ("quoting ", "bold"),
@@ -79,7 +123,7 @@ def render_header(state: BotState, ex: DashboardExtras) -> RenderableType:
         f"sold {fmt.dec(f.sold)} for {fmt.dec(f.sell_value)} pUSD)  "
     )
     line2.append_text(pnl_text(state, ex))
-    return Panel(Group(line1, line2), box=box.ROUNDED, padding=(0, 1))
+    return [line1, line2]
 
 
 def pnl_text(state: BotState, ex: DashboardExtras) -> Text:
@@ -96,41 +140,35 @@ def pnl_text(state: BotState, ex: DashboardExtras) -> Text:
     return text
 
 
-def render_markets(state: BotState, ex: DashboardExtras) -> RenderableType:
-    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1), title="markets", title_justify="left")
-    for name, justify in (
-        ("market", "left"), ("out", "left"), ("bid/ask", "center"),
-    ):  # fmt: skip
-        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
-    table.add_column("our orders", min_width=18, overflow="fold")
-    for name in ("held", "buys", "sells"):
-        table.add_column(name, justify="right", no_wrap=True)
-    table.add_column("worst/limit", no_wrap=True)
-    table.add_column("fills", justify="right", no_wrap=True)
-    table.add_column("gate", min_width=12, overflow="fold")
-    if not state.tokens:
-        table.add_row("(no markets)")
+def market_lines(state: BotState, ex: DashboardExtras) -> list[Text]:
+    """The markets table: one row per token, the market's id and gate on its first token's row."""
     quotes = _quotes_by_token(state)
+    rows: list[list[Text]] = []
     previous = ""
     for token in state.tokens:
         first = token.market != previous
         previous = token.market
-        table.add_row(
-            fmt.short(token.market) if first else "",
-            fmt.outcome_label(ex.labels, state, token),
-            f"{fmt.price(token.best_bid)}/{fmt.price(token.best_ask)}",
-            _quotes_cell(quotes.get(token.token, [])),
-            fmt.dec(token.held),
-            fmt.dec(token.open_buy),
-            fmt.dec(token.open_sell),
-            limit_bar(token.worst, token.limit),
-            _fills_cell(ex.token_fills.get(token.token)),
-            _gate_cell(state, token) if first else Text(""),
+        rows.append(
+            [
+                cell(fmt.short(token.market) if first else ""),
+                cell(fmt.outcome_label(ex.labels, state, token)),
+                cell(f"{fmt.price(token.best_bid)}/{fmt.price(token.best_ask)}"),
+                _quotes_cell(quotes.get(token.token, [])),
+                cell(fmt.dec(token.held)),
+                cell(fmt.dec(token.open_buy)),
+                cell(fmt.dec(token.open_sell)),
+                limit_bar(token.worst, token.limit),
+                cell(_fills_cell(ex.token_fills.get(token.token))),
+                _gate_cell(state, token) if first else Text(""),
+            ]
         )
-    orphans = [q for q in state.quotes if q.token not in {t.token for t in state.tokens}]
+    known = {t.token for t in state.tokens}
+    orphans = [q for q in state.quotes if q.token not in known]
     if orphans:
-        table.add_row("(other)", "", "", _quotes_cell(orphans))
-    return table
+        rows.append([cell("(other)"), cell(""), cell(""), _quotes_cell(orphans)])
+    if not rows:
+        rows.append([cell("(no markets)")])
+    return [Text("markets", style="bold"), *columns(_MARKET_HEADER, rows, _RIGHT)]
 
 
 def _quotes_by_token(state: BotState) -> dict[str, list[QuoteState]]:

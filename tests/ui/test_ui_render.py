@@ -32,7 +32,7 @@ def extras(**kw: object) -> DashboardExtras:
 
 def test_healthy_frame_shows_books_positions_bars_and_orders() -> None:
     text = render_text(render_dashboard(healthy(), extras(costs={Y1: D("5.64")})))
-    assert has_line(text, "aqbot PAPER up 2m03s quoting YES markets 2 resting 5 open gaps 0")
+    assert has_line(text, "PAPER up 2m03s quoting YES markets 2 resting 5 open gaps 0")
     # 12 held at cost 5.64, mid (0.48+0.52)/2 = 0.50: unrealized 12*0.5 - 5.64 = 0.36
     assert has_line(text, "PnL +0.36 (realized 0.00, unrealized +0.36 at mid)")
     assert has_line(
@@ -43,7 +43,7 @@ def test_healthy_frame_shows_books_positions_bars_and_orders() -> None:
         text, "0xbbbb…2222 YES 0.3/0.32 B 10@0.29 pending 0 10 0 10/50 ███░░░░░░░░░░░░░ 20% 0 quoting"
     )
     assert has_line(text, "NO 0.68/0.7 B 10@0.67 UNKNOWN 0 10 0 10/50 ███░░░░░░░░░░░░░ 20% 0")
-    assert has_line(text, "user ws ● connected gaps 0")
+    assert has_line(text, "user ws ● up gaps 0")
     assert has_line(text, "heartbeat last ok 2.0s ago")
     assert has_line(text, "reconcile last ok 10s ago failures 0")
     assert has_line(text, "ledger ok buffered 3")
@@ -77,7 +77,7 @@ def test_halted_frame_shows_reasons_scopes_and_durations() -> None:
     assert has_line(text, "MARKET_DATA_STALE")
     assert has_line(text, "RECONCILE_PENDING USER_WS_DOWN")
     assert has_line(text, "user ws ○ DOWN gaps 2")
-    assert has_line(text, "market ws ● connected gaps 0")
+    assert has_line(text, "market ws ● up gaps 0")
     assert "quoting YES" not in text
 
 
@@ -153,7 +153,7 @@ def test_no_markets_and_no_extras() -> None:
     state = BotState(5.0, (), (), (), 0, {}, health(heartbeat_last_ok=None, reconcile_last_ok=None))
     text = render_text(render_dashboard(state))
     assert has_line(text, "(no markets)")
-    assert has_line(text, "aqbot PAPER up - quoting YES markets 0")
+    assert has_line(text, "PAPER up - quoting YES markets 0")
     assert has_line(text, "heartbeat last ok never")
     assert has_line(text, "PnL realized 0.00 (unrealized n/a)")
 
@@ -188,8 +188,8 @@ def test_events_fills_and_io_counters() -> None:
     assert has_line(text, "-10s halt USER_WS_DOWN (global): user channel down")
     assert has_line(text, "-5s fill BUY YES 0xaaaa…1111 10 @ 0.47")
     assert has_line(text, "-1s resume USER_WS_DOWN (global) cleared after 9s")
-    assert has_line(text, "user ws ● connected gaps 0 frames 120 connects 1 last frame 0.5s ago")
-    assert has_line(text, "market ws ● connected gaps 0 frames 3400 connects 2 decode errors 1")
+    assert has_line(text, "user ws ● up gaps 0 frames 120 conn 1 last 0.5s ago")
+    assert has_line(text, "market ws ● up gaps 0 frames 3400 conn 2 bad 1 last 1m00s ago")
     assert has_line(text, "heartbeat last ok 2.0s ago beats 24 failures 1")
     assert has_line(text, "reconcile last ok 10s ago failures 0 runs 3 last error: timeout")
     assert has_line(text, "positions last ok 5.0s ago syncs 8 failures 2 last error: HTTP 503")

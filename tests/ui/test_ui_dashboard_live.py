@@ -1,0 +1,75 @@
+"""run_dashboard against a real bot and the in-process simulator (memory streams, MockClock)."""
+
+from __future__ import annotations
+
+import functools
+import io
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import TypeVar
+
+import trio
+import trio.testing
+from rich.console import Console
+
+from aqbot.app import ExchangeConnectors, run_bot
+from aqbot.run import params_for_sim
+from aqbot.sim.runner import SimConfig, run_inprocess_simulator
+from aqbot.ui import fmt
+from aqbot.ui.dashboard import DashboardFrames, run_dashboard
+
+T = TypeVar("T")
+
+
+async def inline(fn: Callable[[], T]) -> T:
+    """The ledger's blocking calls inline: no thread in flight, so the autojump clock stays exact."""
+    await trio.lowlevel.checkpoint()
+    return fn()
+
+
+async def test_dashboard_draws_a_running_bot(autojump_clock: trio.testing.MockClock, tmp_path: Path) -> None:
+    console = Console(record=True, width=160, force_terminal=False, color_system=None, file=io.StringIO())
+    with trio.fail_after(600):
+        async with trio.open_nursery() as nursery:
+            sim = await nursery.start(run_inprocess_simulator, SimConfig(seed=3, markets=2))
+            params = params_for_sim(
+                sim, tmp_path / "ledger.sqlite3", max_position=Decimal(50), ledger_synchronous="NORMAL"
+            )
+            bot = functools.partial(run_bot, params, ExchangeConnectors.simulator(sim), offload=inline)
+            async with trio.open_nursery() as bot_nursery:
+                handle = await bot_nursery.start(bot)
+                frames = DashboardFrames(handle)
+                started = trio.current_time()
+                async with trio.open_nursery() as dash:
+                    await dash.start(
+                        functools.partial(
+                            run_dashboard, handle, console=console, refresh_seconds=0.5, frames=frames
+                        )
+                    )
+                    await trio.sleep(30)
+                    dash.cancel_scope.cancel()
+                state = handle.state()
+                handle.request_shutdown()
+            nursery.cancel_scope.cancel()
+    # one frame at start, then one every 0.5 s of simulated time (the last may race the 30 s wake-up)
+    assert 60 <= frames.count <= 61
+    assert frames.tracker.started_at == started
+    # a non-terminal console gets the final frame when Live exits (cancellation restores the terminal)
+    text = console.export_text()
+    rows = [" ".join(line.replace("│", " ").split()) for line in text.splitlines()]
+    assert any(r.startswith("PAPER up 29s quoting YES markets 2") for r in rows), text
+    for spec in params.markets:
+        assert any(r.startswith(fmt.short(spec.condition_id) + " YES ") for r in rows), text
+    token_rows = [r for r in rows if re.search(r"\b(YES|NO) \d\.\d+/\d\.\d+ ", r)]
+    assert len(token_rows) == 4, text
+    # every token row: its book top, our orders (size@price) and a worst/limit bar out of 50
+    bars = [re.search(r"(\d+(?:\.\d+)?)/50 ([█░]{16}) +(\d+)%", r) for r in token_rows]
+    assert all(b is not None for b in bars), text
+    worst = {t.token: t.worst for t in state.tokens}
+    assert sorted(Decimal(b.group(1)) for b in bars if b) == sorted(worst.values())
+    assert sum(len(re.findall(r"\b[BS] \d+(?:\.\d+)?@0\.\d+", r)) for r in token_rows) == len(state.quotes)
+    assert len(state.quotes) >= 4
+    assert any("started: 2 markets" in r for r in rows), text
+    assert any(r.startswith("heartbeat last ok") for r in rows), text
