@@ -149,3 +149,23 @@ def test_report_renders_headless(
     )
     assert shot.read_bytes().startswith(b"\x89PNG")
     assert shot.stat().st_size > 20_000
+
+
+def test_limits_from_a_config_file(
+    synth_ledger: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Per-market max_position applies to both tokens of the market; the global one to the others."""
+    config = tmp_path / "bot.toml"
+    config.write_text(
+        f'[limits]\nmax_position = 40\n[[markets]]\ncondition_id = "0x{"12" * 32}"\nyes_token = "{TOKEN_A}"\n'
+        'no_token = "3"\nmax_position = 12.5\n'
+    )
+    out = tmp_path / "report.html"
+    code, _, err = run_cli(
+        ["report", str(synth_ledger), "--out", str(out), "--config", str(config), "--no-charts"], capsys
+    )
+    assert code == 0, err
+    html = out.read_text()
+    assert '>12.5</td><td>configuration (per market)</td><td class="num">10</td>' in _row(html, TOKEN_A)
+    assert '<span class="ok">0.8000</span>' in _row(html, TOKEN_A)
+    assert ">40</td><td>configuration</td>" in _row(html, "2" * 70)
