@@ -237,7 +237,3 @@ class Outcome:
     def extend(self, other: Outcome) -> None:
         self.facts.extend(other.facts)
         self.commands.extend(other.commands)
-
-    def of_type(self, kind: type[object]) -> list[object]:
-        """Facts and commands that are instances of ``kind`` (test and log convenience)."""
-        return [x for x in (*self.facts, *self.commands) if isinstance(x, kind)]

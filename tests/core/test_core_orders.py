@@ -1,0 +1,352 @@
+"""Order tracking through the Core facade: placement answers, order events, cancels, REST snapshots."""
+
+from __future__ import annotations
+
+import pytest
+from core_helpers import NO, YES, D, kinds, live_buy, oid, order_event, ready_core
+
+from aqbot.core.events import (
+    CancelAnswer,
+    OpenOrderRow,
+    OrderEventType,
+    OrdersSnapshot,
+    PlacementAnswer,
+    SubmitFailed,
+)
+from aqbot.core.facts import CancelOrder, Defect, GapOpened, OrderAdopted, Reconcile
+from aqbot.core.halts import HaltReason, Scope
+from aqbot.core.lifecycle import OrderState
+from aqbot.core.types import OrderType, Side
+
+
+def test_place_reserves_and_refuses_over_limit() -> None:
+    core = ready_core()
+    result = core.place(oid(1), YES, Side.BUY, D("0.5"), D(6), 1.0)
+    assert result.ok
+    assert kinds(result.outcome) == ["ReservationChanged"]
+    assert core.order(oid(1)).state is OrderState.PENDING_SUBMIT  # type: ignore[union-attr]
+    refused = core.place(oid(2), YES, Side.BUY, D("0.5"), D(5), 1.0)
+    assert not refused.ok
+    assert refused.refused is not None
+    assert refused.refused.startswith("L1")
+    assert kinds(refused.outcome) == ["ReserveRefused"]
+    assert core.place(oid(1), YES, Side.BUY, D("0.5"), D(1), 1.0).refused == f"duplicate order id {oid(1)}"
+
+
+def test_place_refused_while_halted() -> None:
+    core = ready_core()
+    core.set_halt(HaltReason.MANUAL, Scope.market(core.market_of(YES)), 1.0, "operator")
+    result = core.place(oid(1), NO, Side.BUY, D("0.5"), D(1), 1.0)
+    assert result.refused == "halted: MANUAL"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        PlacementAnswer(oid(1), True, oid(1), "live"),
+        PlacementAnswer(oid(1), True, oid(1), "matched"),
+        PlacementAnswer(oid(1), True, oid(1), "delayed"),
+        PlacementAnswer(oid(1), True, oid(1).upper().replace("0X", "0x"), "LIVE"),
+    ],
+)
+def test_accepted_answers(answer: PlacementAnswer) -> None:
+    core = ready_core()
+    core.place(oid(1), YES, Side.BUY, D("0.5"), D(4), 1.0)
+    core.on_placement_answer(answer, 1.1)
+    order = core.order(oid(1))
+    assert order is not None
+    assert order.state is OrderState.LIVE
+    assert core.token_exposure(YES).open_buy == D(4)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        PlacementAnswer(oid(1), False, "", "", "not enough balance / allowance"),
+        PlacementAnswer(oid(1), True, "", "", "invalid post-only order: order crosses book"),  # batch leg
+        PlacementAnswer(oid(1), False, "", "", "invalid order", http_status=400),
+        PlacementAnswer(oid(1), True, oid(1), "unmatched"),
+    ],
+)
+def test_definitive_rejections_release_everything(answer: PlacementAnswer) -> None:
+    core = ready_core()
+    core.place(oid(1), YES, Side.BUY, D("0.5"), D(4), 1.0)
+    out = core.on_placement_answer(answer, 1.1)
+    assert core.order(oid(1)).state is OrderState.REJECTED  # type: ignore[union-attr]
+    assert core.token_exposure(YES).open_buy == D(0)
+    assert "ReservationChanged" in kinds(out)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        PlacementAnswer(oid(1), False, "", "", "", http_status=503),
+        PlacementAnswer(oid(1), False, "", "", "", http_status=408),
+        PlacementAnswer(oid(1), True, oid(1), "weird-new-status"),
+    ],
+)
+def test_ambiguous_answers_keep_the_reservation(answer: PlacementAnswer) -> None:
+    core = ready_core()
+    core.place(oid(1), YES, Side.BUY, D("0.5"), D(4), 1.0)
+    core.on_placement_answer(answer, 1.1)
+    assert core.order(oid(1)).state is OrderState.UNKNOWN  # type: ignore[union-attr]
+    assert core.token_exposure(YES).open_buy == D(4)
+
+
+def test_submit_failure_is_unknown_and_keeps_reservation() -> None:
+    core = ready_core()
+    core.place(oid(1), YES, Side.BUY, D("0.5"), D(4), 1.0)
+    core.on_submit_failed(SubmitFailed(oid(1), "ConnectionTerminated"), 3.0)
+    order = core.order(oid(1))
+    assert order is not None
+    assert order.state is OrderState.UNKNOWN
+    assert order.last_action_at == 3.0
+    assert core.token_exposure(YES).open_buy == D(4)
+
+
+def test_answer_with_another_id_is_a_defect() -> None:
+    core = ready_core()
+    core.place(oid(1), YES, Side.BUY, D("0.5"), D(4), 1.0)
+    out = core.on_placement_answer(PlacementAnswer(oid(1), True, oid(9), "live"), 1.1)
+    assert "Defect" in kinds(out)
+    assert core.order(oid(1)).state is OrderState.UNKNOWN  # type: ignore[union-attr]
+    assert HaltReason.DEFECT in core.can_quote(YES, 1.1).reasons
+    assert core.can_quote(NO, 1.1).allowed  # the defect halts its token only
+
+
+def test_answers_for_unknown_orders_are_global_defects() -> None:
+    core = ready_core()
+    out = core.on_placement_answer(PlacementAnswer(oid(7), True, oid(7), "live"), 1.0)
+    assert any(isinstance(f, Defect) and f.token == "" for f in out.facts)
+    assert HaltReason.DEFECT in core.can_quote(NO, 1.0).reasons
+    out = core.on_submit_failed(SubmitFailed(oid(8)), 1.0)
+    assert "Defect" in kinds(out)
+
+
+def test_event_before_answer_attaches_to_the_order() -> None:
+    core = ready_core()
+    core.place(oid(1), YES, Side.BUY, D("0.5"), D(10), 1.0)
+    core.on_order_event(order_event(oid(1), "3", kind=OrderEventType.PLACEMENT), 1.05)
+    order = core.order(oid(1))
+    assert order is not None
+    assert order.state is OrderState.LIVE
+    assert core.token_exposure(YES).held == D(3)
+    assert core.token_exposure(YES).open_buy == D(7)
+    core.on_placement_answer(PlacementAnswer(oid(1), True, oid(1), "live"), 1.1)
+    assert order.state is OrderState.LIVE
+
+
+def test_rejection_after_exchange_evidence_is_a_defect_and_keeps_reservation() -> None:
+    core = ready_core()
+    core.place(oid(1), YES, Side.BUY, D("0.5"), D(10), 1.0)
+    core.on_order_event(order_event(oid(1), "0"), 1.05)
+    core.request_cancel([oid(1)], 1.06)
+    out = core.on_placement_answer(PlacementAnswer(oid(1), False, "", "", "nope"), 1.1)
+    assert "Defect" in kinds(out)
+    assert core.token_exposure(YES).open_buy == D(10)
+
+
+@pytest.mark.parametrize(
+    ("status", "kind", "matched", "state"),
+    [
+        ("CANCELED", OrderEventType.CANCELLATION, "4", OrderState.CANCELED),
+        ("CANCELED_MARKET_RESOLVED", OrderEventType.CANCELLATION, "0", OrderState.CANCELED),
+        ("CANCELED_order couldn't be fully filled. FOK orders are fully filled or killed.",
+         OrderEventType.CANCELLATION, "0", OrderState.CANCELED),
+        ("INVALID", OrderEventType.UPDATE, "2", OrderState.CANCELED),
+        ("MATCHED", OrderEventType.UPDATE, "10", OrderState.FILLED),
+        ("MATCHED", OrderEventType.UPDATE, "9.997714", OrderState.CANCELED),  # partial / residue
+        ("UNMATCHED", OrderEventType.UPDATE, "0", OrderState.CANCELED),
+        ("LIVE", OrderEventType.CANCELLATION, "1", OrderState.CANCELED),
+    ],
+)  # fmt: skip
+def test_terminal_order_events_count_size_matched_and_release_the_rest(
+    status: str, kind: OrderEventType, matched: str, state: OrderState
+) -> None:
+    core = ready_core()
+    live_buy(core, 1)
+    core.on_order_event(order_event(oid(1), matched, status, kind), 2.0)
+    assert core.order(oid(1)).state is state  # type: ignore[union-attr]
+    e = core.token_exposure(YES)
+    assert e.held == D(matched)
+    assert e.open_buy == D(0)
+    assert e.worst == D(matched)
+    assert e.unsettled_buy == D(matched)  # no CONFIRMED trade yet: not sellable (L3)
+    assert e.sellable == D(0)
+
+
+def test_gtd_expiry_arrives_as_cancellation() -> None:
+    core = ready_core()
+    core.place(oid(1), YES, Side.BUY, D("0.5"), D(10), 1.0, order_type=OrderType.GTD, expiration=100.0)
+    event = order_event(oid(1), "0", "CANCELED", OrderEventType.CANCELLATION)
+    expired = type(event)(*[getattr(event, f) for f in ("order_id", "token", "side", "price", "original_size",
+                            "size_matched", "status", "type")], order_type=OrderType.GTD, expiration=100.0,
+                          timestamp=100.5)  # fmt: skip
+    core.on_order_event(expired, 2.0)
+    assert core.order(oid(1)).state is OrderState.EXPIRED  # type: ignore[union-attr]
+    assert core.token_exposure(YES).open_buy == D(0)
+
+
+def test_size_matched_is_cumulative_and_a_decrease_opens_a_gap() -> None:
+    core = ready_core()
+    live_buy(core, 1)
+    core.on_order_event(order_event(oid(1), "3"), 2.0)
+    core.on_order_event(order_event(oid(1), "5"), 2.1)
+    assert core.token_exposure(YES).held == D(5)
+    out = core.on_order_event(order_event(oid(1), "4"), 2.2)
+    assert any(isinstance(f, GapOpened) and "went down" in f.reason for f in out.facts)
+    assert any(isinstance(c, Reconcile) for c in out.commands)
+    assert core.token_exposure(YES).held == D(5)  # never lowered
+    assert HaltReason.RECONCILE_PENDING in core.can_quote(YES, 2.2).reasons
+    assert [c.order_id for c in out.commands if isinstance(c, CancelOrder)] == [oid(1)]
+
+
+def test_event_for_an_unknown_order_adopts_it_and_opens_a_gap() -> None:
+    core = ready_core()
+    out = core.on_order_event(order_event(oid(5), "2", size="6"), 2.0)
+    assert any(isinstance(f, OrderAdopted) for f in out.facts)
+    assert any(isinstance(f, GapOpened) for f in out.facts)
+    e = core.token_exposure(YES)
+    assert (e.held, e.open_buy) == (D(2), D(4))
+
+
+def test_event_in_an_unknown_token_is_a_defect() -> None:
+    core = ready_core()
+    out = core.on_order_event(order_event(oid(5), "0", token="999"), 2.0)
+    assert "Defect" in kinds(out)
+
+
+def test_event_contradicting_the_order_is_a_defect() -> None:
+    core = ready_core()
+    live_buy(core, 1)
+    out = core.on_order_event(order_event(oid(1), "0", size="11"), 2.0)
+    assert "Defect" in kinds(out)
+    assert core.token_exposure(YES).open_buy == D(10)
+
+
+def test_exchange_life_in_a_rejected_order_is_a_defect() -> None:
+    core = ready_core()
+    core.place(oid(1), YES, Side.BUY, D("0.5"), D(4), 1.0)
+    core.on_placement_answer(PlacementAnswer(oid(1), False, "", "", "no"), 1.1)
+    out = core.on_order_event(order_event(oid(1), "0", size="4"), 2.0)
+    assert "Defect" in kinds(out)
+    assert HaltReason.DEFECT in core.can_quote(YES, 2.0).reasons
+
+
+def test_cancel_answers_never_release() -> None:
+    core = ready_core()
+    live_buy(core, 1)
+    out = core.request_cancel([oid(1)], 2.0)
+    assert [type(c).__name__ for c in out.commands] == ["CancelOrder"]
+    core.on_cancel_answer(CancelAnswer(canceled=(oid(1),)), 2.1)
+    assert core.order(oid(1)).state is OrderState.CANCEL_REQUESTED  # type: ignore[union-attr]
+    assert core.token_exposure(YES).open_buy == D(10)
+    core.on_cancel_answer(CancelAnswer(not_canceled=((oid(1), "order not found"),)), 2.2)
+    assert core.order(oid(1)).state is OrderState.UNKNOWN  # type: ignore[union-attr]
+    assert core.token_exposure(YES).open_buy == D(10)
+    core.on_cancel_answer(CancelAnswer(canceled=(oid(99),), not_canceled=((oid(98), "x"),)), 2.3)  # ignored
+    # The DESIGN example: 4 filled before the cancel; CANCELLATION releases exactly 10 - 4.
+    core.on_order_event(order_event(oid(1), "4", "CANCELED", OrderEventType.CANCELLATION), 2.4)
+    e = core.token_exposure(YES)
+    assert (e.held, e.open_buy, e.worst) == (D(4), D(0), D(4))
+
+
+def test_request_cancel_ignores_terminal_and_unknown_ids() -> None:
+    core = ready_core()
+    live_buy(core, 1)
+    core.on_order_event(order_event(oid(1), "10", "MATCHED"), 2.0)
+    assert core.request_cancel([oid(1), oid(2)], 2.1).commands == []
+
+
+def test_rest_snapshot_grace_rule() -> None:
+    core = ready_core()
+    live_buy(core, 1, now=10.0)
+    core.request_cancel([oid(1)], 12.0)  # last local action at 12
+    recon, _ = core.begin_reconciliation(15.0)
+    core.on_reconciliation(recon, OrdersSnapshot(15.0), None, 15.5)  # 3 s after: too young
+    assert core.order(oid(1)).state is OrderState.CANCEL_REQUESTED  # type: ignore[union-attr]
+    assert core.token_exposure(YES).open_buy == D(10)
+    recon, _ = core.begin_reconciliation(17.5)
+    core.on_reconciliation(recon, OrdersSnapshot(17.5, complete=False), None, 18.0)  # incomplete: nothing
+    assert core.token_exposure(YES).open_buy == D(10)
+    recon, _ = core.begin_reconciliation(17.5)
+    core.on_reconciliation(recon, OrdersSnapshot(17.5), None, 18.0)
+    assert core.order(oid(1)).state is OrderState.CANCELED  # type: ignore[union-attr]
+    assert core.token_exposure(YES).open_buy == D(0)
+
+
+def test_rest_snapshot_never_resolves_a_post_in_flight() -> None:
+    core = ready_core()
+    core.place(oid(1), YES, Side.BUY, D("0.5"), D(4), 1.0)
+    core.request_cancel([oid(1)], 1.0)
+    recon, _ = core.begin_reconciliation(100.0)
+    core.on_reconciliation(recon, OrdersSnapshot(100.0), None, 100.0)
+    assert core.token_exposure(YES).open_buy == D(4)
+
+
+def test_rest_snapshot_takes_the_larger_matched_and_resolves_filled() -> None:
+    core = ready_core()
+    live_buy(core, 1, now=1.0)
+    core.on_order_event(order_event(oid(1), "6"), 2.0)
+    row = OpenOrderRow(oid(1), YES, Side.BUY, D("0.5"), D(10), D(5))  # lagging REST
+    recon, _ = core.begin_reconciliation(20.0)
+    core.on_reconciliation(recon, OrdersSnapshot(20.0, (row,)), None, 20.0)
+    assert core.token_exposure(YES).held == D(6)
+    from core_helpers import maker_trade
+
+    trades = (maker_trade("t1", [(oid(1), "10")]),)
+    recon, _ = core.begin_reconciliation(30.0)
+    core.on_reconciliation(recon, OrdersSnapshot(30.0, (), trades), None, 30.0)
+    order = core.order(oid(1))
+    assert order is not None
+    assert order.state is OrderState.FILLED
+    assert core.token_exposure(YES).held == D(10)
+
+
+def test_rest_snapshot_adopts_unknown_open_orders_and_flags_limit_breach() -> None:
+    core = ready_core()
+    live_buy(core, 1, size="8")
+    rows = (
+        OpenOrderRow(oid(7), YES, Side.BUY, D("0.5"), D(5), D(0)),
+        OpenOrderRow(oid(1), YES, Side.BUY, D("0.5"), D(8), D(0)),
+    )
+    recon, _ = core.begin_reconciliation(20.0)
+    out = core.on_reconciliation(recon, OrdersSnapshot(20.0, rows), None, 20.0)
+    assert "OrderAdopted" in kinds(out)
+    assert core.token_exposure(YES).worst == D(13)
+    assert HaltReason.LIMIT_BREACH in core.can_quote(NO, 20.0).reasons  # cancel everything
+    cancels = {c.order_id for c in out.commands if isinstance(c, CancelOrder)}
+    assert cancels == {oid(1), oid(7)}
+    core.on_order_event(order_event(oid(7), "0", "CANCELED", OrderEventType.CANCELLATION, size="5"), 21.0)
+    assert HaltReason.LIMIT_BREACH not in core.can_quote(NO, 21.0).reasons
+
+
+def test_rest_row_shows_a_rejected_order_open_is_a_defect() -> None:
+    core = ready_core()
+    core.place(oid(1), YES, Side.BUY, D("0.5"), D(4), 1.0)
+    core.on_placement_answer(PlacementAnswer(oid(1), False, "", "", "no"), 1.1)
+    row = OpenOrderRow(oid(1), YES, Side.BUY, D("0.5"), D(4), D(0))
+    recon, _ = core.begin_reconciliation(20.0)
+    out = core.on_reconciliation(recon, OrdersSnapshot(20.0, (row,)), None, 20.0)
+    assert "Defect" in kinds(out)
+
+
+def test_rest_row_in_unknown_token_and_mismatch_are_defects() -> None:
+    core = ready_core()
+    live_buy(core, 1)
+    rows = (
+        OpenOrderRow(oid(8), "999", Side.BUY, D("0.5"), D(4), D(0)),
+        OpenOrderRow(oid(1), YES, Side.SELL, D("0.5"), D(10), D(0)),
+    )
+    recon, _ = core.begin_reconciliation(20.0)
+    out = core.on_reconciliation(recon, OrdersSnapshot(20.0, rows), None, 20.0)
+    assert kinds(out).count("Defect") == 2
+
+
+def test_reconciliation_argument_errors() -> None:
+    core = ready_core()
+    with pytest.raises(ValueError, match="not begun"):
+        core.on_reconciliation(99, OrdersSnapshot(1.0), None, 1.0)
+    recon, _ = core.begin_reconciliation(5.0)
+    with pytest.raises(ValueError, match="before reconciliation"):
+        core.on_reconciliation(recon, OrdersSnapshot(4.0), None, 5.0)
