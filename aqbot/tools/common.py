@@ -133,8 +133,10 @@ def decimal_arg(text: str) -> Decimal:
     return value
 
 
-def open_ledger(path: Path) -> LedgerStore:
-    """Open an existing ledger read-only (never creates a file; see the comment inside).
+def open_ledger(path: Path, *, follow: bool = False) -> LedgerStore:
+    """Open an existing ledger read-only (never creates a file unless ``follow``; see the comment inside).
+
+    ``follow`` always opens it as a live database, to see what a writer appends later.
 
     Raises:
         UsageError: the file is missing, not a file, not SQLite, or not an aqbot ledger (one line).
@@ -149,7 +151,7 @@ def open_ledger(path: Path) -> LedgerStore:
         raise UsageError(f"LEDGER {path}: not an SQLite database (not an aqbot ledger, or corrupted)")
     # A ledger in use has its -wal/-shm files; read it as a live database (read-only). Without them no
     # process has it open: read it as immutable, so SQLite creates nothing next to it.
-    live = any(Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-shm"))
+    live = follow or any(Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-shm"))
     uri = path.resolve().as_uri() + ("?mode=ro" if live else "?mode=ro&immutable=1")
     try:
         conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)

@@ -22,6 +22,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
+import trio
+
+from aqbot.io.ledger import LedgerStore
 from aqbot.io.ledger_events import LedgerEvent
 from aqbot.tools.common import (
     EXIT_OK,
@@ -56,6 +59,10 @@ log = logging.getLogger(__name__)
 
 EXPORT_COLUMNS = ("seq", "time", "wall_time", "mono_time", "type", "token", "order_id", "trade_id", "payload")
 TAIL_DEFAULT = 20
+TAIL_HEADERS = ["seq", "time", "type", "token", "order", "payload"]
+# `tail --follow`: poll period (seconds) and rows per poll.
+FOLLOW_INTERVAL = 1.0
+FOLLOW_BATCH = 1000
 
 
 def _summary(payload: Mapping[str, Any], wide: bool) -> str:
@@ -68,28 +75,55 @@ def _summary(payload: Mapping[str, Any], wide: bool) -> str:
 # --- subcommands --------------------------------------------------------------------------------------
 
 
+def _tail_row(event: LedgerEvent, wide: bool) -> list[str]:
+    return [
+        str(event.seq),
+        iso(event.wall_time),
+        event.type,
+        short(event_token(event), wide),
+        short(event.order_id, wide),
+        _summary(event.payload, wide),
+    ]
+
+
 def cmd_tail(args: argparse.Namespace, out: TextIO) -> int:
-    with open_ledger(args.ledger) as store:
+    with open_ledger(args.ledger, follow=args.follow) as store:
         events = collections.deque(
             filtered_events(read_events(store), args), maxlen=args.limit or TAIL_DEFAULT
         )
-    if args.json:
-        for event in events:
-            out.write(dumps(event_dict(event)) + "\n")
-        return EXIT_OK
-    rows = [
-        [
-            str(e.seq),
-            iso(e.wall_time),
-            e.type,
-            short(event_token(e), args.wide),
-            short(e.order_id, args.wide),
-            _summary(e.payload, args.wide),
-        ]
-        for e in events
-    ]
-    render_table(["seq", "time", "type", "token", "order", "payload"], rows, out)
+        if args.json:
+            for event in events:
+                out.write(dumps(event_dict(event)) + "\n")
+        else:
+            render_table(TAIL_HEADERS, [_tail_row(e, args.wide) for e in events], out)
+        if args.follow:
+            trio.run(functools.partial(follow, store, args, out, store.last_seq()))
     return EXIT_OK
+
+
+def follow_once(store: LedgerStore, args: argparse.Namespace, out: TextIO, last_seq: int) -> int:
+    """Print the events appended after ``last_seq`` that pass the filters; return the new last seq."""
+    try:
+        events = store.query(from_seq=last_seq + 1, limit=FOLLOW_BATCH)
+    except ValueError as exc:
+        raise UsageError(
+            f"LEDGER {store.path}: an event cannot be read ({exc}); run `aqbot ledger verify`"
+        ) from None
+    for event in filtered_events(events, args):
+        out.write(
+            dumps(event_dict(event)) + "\n" if args.json else "  ".join(_tail_row(event, args.wide)) + "\n"
+        )
+    out.flush()
+    return events[-1].seq or last_seq if events else last_seq
+
+
+async def follow(store: LedgerStore, args: argparse.Namespace, out: TextIO, last_seq: int) -> None:
+    """``tail --follow``: poll for new events every :data:`FOLLOW_INTERVAL` seconds until interrupted."""
+    while True:
+        seen = last_seq
+        last_seq = await trio.to_thread.run_sync(follow_once, store, args, out, last_seq)
+        if last_seq == seen:
+            await trio.sleep(FOLLOW_INTERVAL)
 
 
 def _limited(rows: list[dict[str, Any]], args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -298,7 +332,7 @@ def _write_export(events: Iterable[LedgerEvent], fmt: str, limit: int | None, f:
 # --- parser -------------------------------------------------------------------------------------------
 
 _COMMANDS: dict[str, tuple[Callable[[argparse.Namespace, TextIO], int], str, tuple[str, ...]]] = {
-    "tail": (cmd_tail, "the last events (default 20), newest last", ("type", "time", "json")),
+    "tail": (cmd_tail, "the last events (default 20), newest last", ("type", "time", "json", "follow")),
     "orders": (cmd_orders, "every order: state, matched, reserved remaining", ("time", "json", "state")),
     "fills": (cmd_fills, "fills applied and reversed, with trade prices", ("time", "json")),
     "gaps": (cmd_gaps, "WS gaps: opened, closed, resolved by which reconciliation", ("time", "json", "gaps")),
@@ -328,6 +362,10 @@ def _add_options(sub: argparse.ArgumentParser, options: tuple[str, ...]) -> None
         sub.add_argument("--since", type=parse_time, metavar="TIME", help="ISO-8601 or Unix seconds (wall)")
         sub.add_argument("--until", type=parse_time, metavar="TIME", help="exclusive end, same forms")
         sub.add_argument("--limit", type=positive_int, metavar="N", help="at most N rows (the last N)")
+    if "follow" in options:
+        sub.add_argument(
+            "--follow", "-f", action="store_true", help="keep printing new events (Ctrl-C stops)"
+        )
     if "type" in options:
         sub.add_argument("--type", metavar="TYPE", help="event type or glob (fill.*, gap.*)")
     if "state" in options:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import sqlite3
 from pathlib import Path
@@ -10,8 +11,11 @@ from pathlib import Path
 import pytest
 from _tools_helpers import ORDER_1, ORDER_2, T0, TOKEN_A, run_cli, synthetic_events, write_ledger
 
+from aqbot.cli import build_parser
 from aqbot.io.ledger import LedgerStore
 from aqbot.io.ledger_events import LedgerEvent
+from aqbot.tools.common import open_ledger
+from aqbot.tools.ledger_cmd import follow_once
 
 
 def _json_lines(text: str) -> list[dict[str, object]]:
@@ -216,3 +220,26 @@ def test_reads_a_ledger_while_it_is_being_written(tmp_path: Path, capsys: pytest
         assert f"{len(events)} event(s)" in out
         writer.append_batch(events[:1])  # still writable: the readers took no lock that outlived them
     assert sorted(p.name for p in tmp_path.iterdir())[0] == "live.sqlite3"
+
+
+def test_follow_prints_only_new_matching_events(tmp_path: Path) -> None:
+    """``tail --follow`` polls with ``follow_once``: each poll prints what was appended since the last one."""
+    events = synthetic_events()
+    path = tmp_path / "live.sqlite3"
+    parser = build_parser()
+    args = parser.parse_args(["ledger", "tail", str(path), "--follow", "--json", "--type", "reservation"])
+    with LedgerStore.open(path, synchronous="NORMAL") as writer:
+        writer.append_batch(events[:10])
+        with open_ledger(path, follow=True) as reader:
+            out = io.StringIO()
+            last = follow_once(reader, args, out, 0)
+            assert last == 10
+            assert [r["seq"] for r in _json_lines(out.getvalue())] == [2, 8]
+            assert follow_once(reader, args, io.StringIO(), last) == 10, "nothing new"
+            writer.append_batch(events[10:])
+            out = io.StringIO()
+            last = follow_once(reader, args, out, last)
+            assert last == len(events)
+            rows = _json_lines(out.getvalue())
+            assert rows
+            assert all(r["type"] == "reservation" and r["seq"] > 10 for r in rows)
