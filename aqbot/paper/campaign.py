@@ -160,13 +160,14 @@ def run_campaign(
                 break
     else:
         context = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(workers, context, _quiet_worker) as pool:
+        pool = concurrent.futures.ProcessPoolExecutor(workers, context, _quiet_worker)
+        try:
             futures = [pool.submit(run_job, job) for job in jobs]
             for future in concurrent.futures.as_completed(futures):
                 if take(future.result()):
-                    for other in futures:
-                        other.cancel()
                     break
+        finally:  # Ctrl-C or an early stop: drop the queued jobs, let the running ones end
+            pool.shutdown(wait=True, cancel_futures=True)
     report.wall_seconds = time.perf_counter() - start
     return report
 
