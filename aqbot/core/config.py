@@ -27,6 +27,8 @@ class CoreConfig:
     ws_gap_reconcile_attempts: int = 3
     ws_gap_recovery_interval: float = 30.0
     reconcile_interval: float = 60.0
+    prune_after: float = 600.0  # forget terminal, fully settled orders this long after they ended
+    prune_horizon: float = 86_400.0  # and ignore late news about them for this long
 
 
 @attrs.frozen

@@ -237,8 +237,14 @@ class Core:
         return self._settle(out, now)
 
     def begin_reconciliation(self, now: float) -> tuple[int, Outcome]:
-        """Start a reconciliation; fetch open orders, trades and positions AFTER this call."""
+        """Start a reconciliation; fetch open orders, trades and positions AFTER this call.
+
+        Also the housekeeping point: terminal orders whose fills are all final are pruned here after
+        ``config.prune_after`` seconds (so snapshots stay small)."""
         out = Outcome()
+        pruned = self.tracker.prune(now, self.config.prune_after, self.config.prune_horizon)
+        if pruned:
+            logger.info("pruned %d settled terminal orders", pruned)
         recon_id = self.gaps.begin(now)
         out.fact(ReconciliationStarted(recon_id, now))
         return recon_id, self._settle(out, now)

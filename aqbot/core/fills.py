@@ -145,3 +145,14 @@ class FillBook:
     def failed_amount(self, order_id: OrderId) -> Decimal:
         """Sum of the reversed (FAILED) fills of the order."""
         return self.failed_sums.get(order_id, ZERO)
+
+    def all_final(self, order_id: OrderId) -> bool:
+        """Whether every fill of the order is CONFIRMED or FAILED."""
+        return all(r.confirmed or r.reversed for r in self.records.values() if r.order_id == order_id)
+
+    def forget(self, order_id: OrderId) -> None:
+        """Drop every record of the order (after it was pruned)."""
+        for key in [k for k, r in self.records.items() if r.order_id == order_id]:
+            del self.records[key]
+        for sums in (self.trade_sums, self.failed_sums, self.confirmed_sums):
+            sums.pop(order_id, None)

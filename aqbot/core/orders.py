@@ -67,6 +67,7 @@ class Order:
     seen_on_exchange: bool = False
     post_in_flight: bool = False  # the POST has neither been answered nor failed: it may rest at any moment
     cancel_sent: bool = False
+    terminal_at: float | None = None
     history: list[str] = attrs.Factory(list)
 
     @property
@@ -80,6 +81,7 @@ class OrderTracker:
     fills: FillBook = attrs.Factory(FillBook)
     orders: dict[OrderId, Order] = attrs.Factory(dict)
     last_fill_at: dict[TokenId, float] = attrs.Factory(dict)
+    pruned: dict[OrderId, float] = attrs.Factory(dict)  # order id -> when it was pruned
 
     # --- helpers --------------------------------------------------------------------------------------
 
@@ -110,6 +112,7 @@ class OrderTracker:
             del order.history[:-HISTORY_LIMIT]
             out.fact(OrderTransitioned(order.order_id, order.token, old, new, trigger, source))
             if new.terminal:
+                order.terminal_at = now
                 self._release(order, source, out)
         return True
 
@@ -164,6 +167,23 @@ class OrderTracker:
             )  # fmt: skip
             return False
         return True
+
+    def prune(self, now: float, retention: float, horizon: float) -> int:
+        """Forget orders that ended more than ``retention`` seconds ago and whose fills are all final
+        (CONFIRMED or FAILED): nothing can change them any more. Their ids are remembered for ``horizon``
+        seconds so that late duplicates are ignored instead of looking like unknown orders."""
+        done = [
+            o for o in self.orders.values()
+            if o.terminal_at is not None and now - o.terminal_at >= retention and o.unsettled == ZERO
+            and self.fills.all_final(o.order_id)
+        ]  # fmt: skip
+        for order in done:
+            del self.orders[order.order_id]
+            self.fills.forget(order.order_id)
+            self.pruned[order.order_id] = now
+        for order_id in [k for k, at in self.pruned.items() if now - at > horizon]:
+            del self.pruned[order_id]
+        return len(done)
 
     # --- local actions --------------------------------------------------------------------------------
 
@@ -254,6 +274,8 @@ class OrderTracker:
         """Apply a user-channel order event; returns gap reasons (inconsistencies)."""
         gaps: list[str] = []
         order = self.orders.get(event.order_id)
+        if order is None and event.order_id in self.pruned:
+            return gaps  # a late duplicate about an order that ended long ago
         if order is None:
             gaps.append(f"order event for unknown order {event.order_id}")
             order = self.adopt(event, "order_event", now, out)
@@ -295,6 +317,8 @@ class OrderTracker:
         """Apply one of aqbot's fills inside a trade; returns gap reasons."""
         order = self.orders.get(fill.order_id)
         if order is None:
+            if fill.order_id in self.pruned:
+                return []
             return [f"trade {trade.trade_id} for unknown order {fill.order_id}"]
         if fill.token != order.token:
             self.defect(
@@ -324,6 +348,9 @@ class OrderTracker:
     def on_open_row(self, row: OpenOrderRow, now: float, out: Outcome) -> None:
         """A REST snapshot shows the order open."""
         order = self.orders.get(row.order_id)
+        if order is None and row.order_id in self.pruned:
+            self.defect(out, None, row.token, row.order_id, "REST lists open an order that ended long ago")
+            return
         if order is None:
             order = self.adopt(row, "rest", now, out)
             if order is None:

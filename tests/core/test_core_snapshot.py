@@ -110,3 +110,26 @@ def test_terminal_event_after_restore_releases_exactly_the_rest() -> None:
     restored.on_order_event(order_event(oid(1), "4", "CANCELED", OrderEventType.CANCELLATION), 6.0)
     e = restored.token_exposure(YES)
     assert (e.held, e.open_buy) == (D(4), D(0))
+
+
+def test_prune_forgets_settled_terminal_orders_and_ignores_late_news() -> None:
+    core = ready_core()
+    live_buy(core, 1, size="4")
+    core.on_trade_event(maker_trade("t1", [(oid(1), "4")]), 2.0)
+    core.on_order_event(order_event(oid(1), "4", "MATCHED", size="4"), 2.0)
+    core.begin_reconciliation(1000.0)  # unsettled (MATCHED only): kept
+    assert core.order(oid(1)) is not None
+    core.on_trade_event(maker_trade("t1", [(oid(1), "4")], TradeStatus.CONFIRMED), 1001.0)
+    core.begin_reconciliation(1100.0)
+    assert core.order(oid(1)) is None
+    assert oid(1) in core.tracker.pruned
+    assert core.tracker.fills.records == {}
+    assert core.token_exposure(YES).held == D(4)  # held is untouched
+    out = core.on_trade_event(maker_trade("t1", [(oid(1), "4")], TradeStatus.CONFIRMED), 1101.0)
+    out.extend(core.on_order_event(order_event(oid(1), "4", "MATCHED", size="4"), 1101.0))
+    assert out.facts == []  # late duplicates: no gap, no adoption
+    data = json.loads(json.dumps(snapshot(core)))
+    restored, _ = restore(CONFIG, [MARKET], data, 1200.0)
+    assert oid(1) in restored.tracker.pruned
+    restored.begin_reconciliation(1100.0 + 86_401.0)
+    assert restored.tracker.pruned == {}  # remembered for a day only

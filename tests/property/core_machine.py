@@ -38,12 +38,15 @@ from aqbot.core.events import Channel, OrdersSnapshot, SubmitFailed, TradeEvent,
 from aqbot.core.exposure import Limits
 from aqbot.core.facts import CancelOrder, Outcome
 from aqbot.core.lifecycle import OrderState
+from aqbot.core.orders import Order
 from aqbot.core.snapshot import restore, snapshot
 from aqbot.core.types import OrderId, Side
 
 MAX = Decimal(10)
 GRACE = 5.0
-CONFIG = CoreConfig(Limits(MAX), owner=OWNER, grace=GRACE, protection_window=60.0, position_mismatch_syncs=3)
+CONFIG = CoreConfig(
+    Limits(MAX), owner=OWNER, grace=GRACE, protection_window=60.0, position_mismatch_syncs=3, prune_after=60.0
+)
 PRICES = [Decimal("0.3"), Decimal("0.5"), Decimal("0.7")]
 SIZES = [Decimal(n) for n in (1, 2, 3, 5, 10)] + [Decimal("2.5")]
 
@@ -80,6 +83,18 @@ class CoreMachine(RuleBasedStateMachine):
                 self.ex.cancel_requests.append(command.order_id)
         for fact in out.facts:
             note(f"  {fact!r}")
+
+    def _order(self, oid: OrderId, morder: MOrder) -> Order | None:
+        """The core's record of an order; ``None`` only if the core pruned it, which it may do only
+        once the order can no longer fill and every fill of it is final on the exchange too."""
+        order = self.core.order(oid)
+        if order is None:
+            assert oid in self.core.tracker.pruned, f"core lost {oid}"
+            assert morder.state not in MAY_FILL, f"pruned {oid} may still fill"
+            final = (TradeStatus.CONFIRMED, TradeStatus.FAILED)
+            assert all(t.status in final for t in self.ex.trades.values() if oid in dict(t.entries))
+            type(self).counts["pruned"] += 1
+        return order
 
     def _pick(self, data: st.DataObject, items: list[str]) -> str:
         return data.draw(st.sampled_from(sorted(items)))
@@ -342,9 +357,9 @@ class CoreMachine(RuleBasedStateMachine):
         model_open = {o.oid for o in self.ex.orders.values() if o.state in MAY_FILL}
         assert core_open == model_open, f"open orders differ: core {core_open} model {model_open}"
         for oid, morder in self.ex.orders.items():
-            order = self.core.order(oid)
-            assert order is not None
-            assert self.core.tracker.matched(order) == morder.matched, f"{oid}: matched differs"
+            order = self._order(oid, morder)
+            if order is not None:
+                assert self.core.tracker.matched(order) == morder.matched, f"{oid}: matched differs"
         for token in TOKENS:
             e = self.core.token_exposure(token)
             assert e.held - e.adjusted == self.ex.true_position(token), f"held differs on {token}"
@@ -433,8 +448,9 @@ class CoreMachine(RuleBasedStateMachine):
     @invariant()
     def no_fill_applied_twice(self) -> None:
         for oid, morder in self.ex.orders.items():
-            order = self.core.order(oid)
-            assert order is not None
+            order = self._order(oid, morder)
+            if order is None:
+                continue
             assert order.counted <= morder.matched, (
                 f"{oid}: counted {order.counted} > exchange {morder.matched}"
             )
@@ -444,8 +460,9 @@ class CoreMachine(RuleBasedStateMachine):
     @invariant()
     def released_only_on_confirmed_facts(self) -> None:
         for oid, morder in self.ex.orders.items():
-            order = self.core.order(oid)
-            assert order is not None
+            order = self._order(oid, morder)
+            if order is None:
+                continue
             if order.state.terminal:
                 assert morder.state not in MAY_FILL, f"{oid} is {order.state.value} but may still fill"
                 if order.state is OrderState.REJECTED:

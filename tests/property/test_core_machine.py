@@ -54,6 +54,7 @@ def test_machine_really_runs() -> None:
     missing = {k for k in kinds if counts[k] < 3}
     assert not missing, (missing, counts)
     assert counts["placed"] >= 200, counts
+    assert counts["pruned"] > 0, counts  # settled terminal orders were forgotten, and checked after
 
 
 # --- planted bugs: each must be found ---------------------------------------------------------------
