@@ -1,9 +1,10 @@
 """The live terminal dashboard: :func:`run_dashboard` draws :func:`render_dashboard` frames with rich.
 
 Each frame reads :meth:`BotHandle.state` (an immutable snapshot), lets a :class:`DashboardTracker` diff it
-against the previous one (events, fills), and redraws. Everything happens synchronously between two
-checkpoints, so the picture is consistent, and it is cheap (a few milliseconds for four markets; the
-cost of the previous frame is shown in the health panel).
+against the previous one (events, fills), and renders into memory; a worker thread writes the text to the
+terminal. Building and rendering happen synchronously between two checkpoints, so the picture is
+consistent, and cheaply (a few milliseconds for four markets; the cost of the previous frame is shown in
+the health panel).
 
 The only places that look past ``BotState`` are :func:`probe_of` and :func:`io_stats_of`: the core's
 public queries ``order()`` and ``token_exposure()`` (fills and cost basis) and the handle's public
@@ -12,16 +13,20 @@ counters (``stats``, ``reconcile``). Nothing is mutated.
 
 from __future__ import annotations
 
+import functools
+import io
 import logging
 import time
+from collections.abc import Callable
 from decimal import Decimal
-from typing import NoReturn
+from typing import IO, NoReturn, TypeVar
 
 import trio
 from rich.console import Console, RenderableType
 from rich.live import Live
 
 from aqbot.app_state import BotHandle, BotState
+from aqbot.io.ledger_writer import Offload
 from aqbot.ui.model import ChannelIo, DashboardExtras, IoStats
 from aqbot.ui.render import render_dashboard
 from aqbot.ui.summary import log_progress_line, shutdown_summary
@@ -30,6 +35,7 @@ from aqbot.ui.tracker import DashboardTracker, OrderProbe, OrderView
 __all__ = [
     "DashboardFrames",
     "DashboardTracker",
+    "Screen",
     "log_progress_line",
     "render_dashboard",
     "run_dashboard",
@@ -37,6 +43,10 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+# Seconds allowed for writing the last frame when the dashboard is cancelled.
+FINAL_WRITE_GRACE = 1.0
 
 
 def probe_of(handle: BotHandle) -> OrderProbe:
@@ -110,6 +120,55 @@ class DashboardFrames:
         self.max_ms = max(self.max_ms, self.last_ms)
 
 
+class Screen:
+    """An in-memory console that mirrors the terminal: frames render into it, then the text is written to
+    the terminal away from the event loop (a stalled terminal, e.g. a frozen ssh session, must never
+    freeze the bot: its heartbeat would lapse).
+
+    Args:
+        target: the caller's console (its file, size, terminal-ness and colours are followed).
+    """
+
+    def __init__(self, target: Console) -> None:
+        self.target = target
+        self.buffer = io.StringIO()
+        self.console = Console(
+            file=self.buffer,
+            width=target.width,
+            height=target.height,
+            force_terminal=target.is_terminal,
+            color_system=target.color_system,  # type: ignore[arg-type]
+            legacy_windows=False,
+        )
+
+    def follow_size(self) -> None:
+        """Take the terminal's current size (it may have been resized)."""
+        self.console.size = self.target.size
+
+    def take(self) -> str:
+        """The text rendered since the last call."""
+        data = self.buffer.getvalue()
+        self.buffer.seek(0)
+        self.buffer.truncate()
+        return data
+
+    async def flush(self, offload: Offload) -> None:
+        """Write what was rendered to the target's file through ``offload``."""
+        data = self.take()
+        if data:
+            await offload(functools.partial(_write_out, self.target.file, data))
+
+
+def _write_out(file: IO[str], data: str) -> None:
+    file.write(data)
+    file.flush()
+
+
+async def to_thread_abandoning(fn: Callable[[], T], /) -> T:
+    """The default writer: a worker thread, abandoned if the dashboard is cancelled while it writes."""
+    return await trio.to_thread.run_sync(fn, abandon_on_cancel=True)
+
+
 async def run_dashboard(
     handle: BotHandle,
     *,
@@ -117,31 +176,45 @@ async def run_dashboard(
     refresh_seconds: float = 0.5,
     mode: str = "paper",
     frames: DashboardFrames | None = None,
+    offload: Offload = to_thread_abandoning,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> NoReturn:
     """Draw the dashboard every ``refresh_seconds`` until cancelled.
 
     Args:
         handle: the running bot.
-        console: where to draw (a terminal; a recording console in tests).
-        refresh_seconds: the frame period (Trio's clock, ``sleep_until``: no drift, no thread).
+        console: where to draw (a terminal; in tests, a console on a ``StringIO``).
+        refresh_seconds: the frame period (Trio's clock, ``sleep_until``: no drift).
         mode: ``paper`` or ``live``: the header's badge (``aqbot run`` must pass ``live``).
         frames: the frame builder (tests pass one to read its tracker and timings).
+        offload: runs the blocking terminal write (a worker thread; tests pass an inline runner).
 
-    Cancellation: leaving rich's ``Live`` context restores the terminal (cursor shown, the last frame
-    left in place). A frame is built and drawn between two checkpoints; when drawing falls behind the
-    period, missed frames are skipped rather than queued.
+    Each frame is built and rendered synchronously into memory (:class:`Screen`), between two
+    checkpoints, so the picture is consistent; only the write to the terminal leaves the event loop.
+    When a frame falls behind the period, missed frames are skipped, never queued.
+
+    Cancellation: leaving rich's ``Live`` context renders the last frame and restores the cursor; that
+    text is written inside a shielded scope bounded by :data:`FINAL_WRITE_GRACE` seconds.
     """
     builder = frames if frames is not None else DashboardFrames(handle, mode=mode)
-    with Live(console=console, auto_refresh=False, transient=False) as live:
-        task_status.started()
-        deadline = trio.current_time()
-        while True:
-            started = time.perf_counter()
-            live.update(builder.build(), refresh=True)
-            builder.measured(started)
-            deadline += refresh_seconds
-            now = trio.current_time()
-            if deadline < now:
-                deadline = now
-            await trio.sleep_until(deadline)
+    screen = Screen(console)
+    try:
+        with Live(
+            console=screen.console, auto_refresh=False, redirect_stdout=False, redirect_stderr=False
+        ) as live:
+            task_status.started()
+            deadline = trio.current_time()
+            while True:
+                started = time.perf_counter()
+                screen.follow_size()
+                live.update(builder.build(), refresh=True)
+                builder.measured(started)
+                await screen.flush(offload)
+                deadline += refresh_seconds
+                now = trio.current_time()
+                if deadline < now:
+                    deadline = now
+                await trio.sleep_until(deadline)
+    finally:
+        with trio.move_on_after(FINAL_WRITE_GRACE, shield=True):
+            await screen.flush(offload)

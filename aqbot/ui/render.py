@@ -18,6 +18,7 @@ import logging
 from decimal import ROUND_HALF_UP, Decimal
 
 from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.segment import Segment
 from rich.text import Text
 
 from aqbot.app_state import BotState, QuoteState, TokenState
@@ -73,13 +74,19 @@ class DashboardView:
         right = box(_halts_title(state), halts, width=side_width, style=style)
         right += box("recent events", events_lines(state, ex), width=side_width)
         out += side_by_side(left, right) if room >= MIN_SIDE_WIDTH else left + right
-        for line in out:
-            line.no_wrap = True
-            line.overflow = "ellipsis"
         return out
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        yield from self.lines(options.max_width)
+        # Each line is one row already: render its spans straight to segments (no wrapping pass), crop
+        # what is wider than the console.
+        width = options.max_width
+        newline = Segment.line()
+        for line in self.lines(width):
+            segments = list(line.render(console))
+            if line.cell_len > width:
+                segments = Segment.adjust_line_length(segments, width, pad=False)
+            yield from segments
+            yield newline
 
 
 def render_dashboard(state: BotState, extras: DashboardExtras | None = None) -> RenderableType:

@@ -132,7 +132,7 @@ def events_lines(state: BotState, ex: DashboardExtras) -> list[Text]:
     events = ex.events[-MAX_EVENT_ROWS:]
     if not events:
         return [Text("(nothing yet)", style="dim")]
-    ages = [f"-{fmt.duration(state.now - e.at)}" for e in events]
+    ages = ["now" if state.now - e.at < 1 else f"-{fmt.duration(state.now - e.at)}" for e in events]
     width = max(len(a) for a in ages)
     out = []
     for age, event in zip(ages, events, strict=True):

@@ -29,8 +29,18 @@ async def inline(fn: Callable[[], T]) -> T:
     return fn()
 
 
+async def stalled(fn: Callable[[], T]) -> T:
+    """A terminal that never takes the write (a frozen ssh session)."""
+    await trio.sleep_forever()
+
+
 async def test_dashboard_draws_a_running_bot(autojump_clock: trio.testing.MockClock, tmp_path: Path) -> None:
-    console = Console(record=True, width=160, force_terminal=False, color_system=None, file=io.StringIO())
+    """Three dashboards on one bot: a pipe (final frame only), a terminal (a frame per refresh), and a
+    terminal that never accepts a write (the bot keeps running; cancelling still returns)."""
+    out, tty, frozen = io.StringIO(), io.StringIO(), io.StringIO()
+    console = Console(width=160, force_terminal=False, color_system=None, file=out)
+    terminal = Console(width=160, height=50, force_terminal=True, color_system="standard", file=tty)
+    stuck = Console(width=160, height=50, force_terminal=True, file=frozen)
     with trio.fail_after(600):
         async with trio.open_nursery() as nursery:
             sim = await nursery.start(run_inprocess_simulator, SimConfig(seed=3, markets=2))
@@ -40,26 +50,49 @@ async def test_dashboard_draws_a_running_bot(autojump_clock: trio.testing.MockCl
             bot = functools.partial(run_bot, params, ExchangeConnectors.simulator(sim), offload=inline)
             async with trio.open_nursery() as bot_nursery:
                 handle = await bot_nursery.start(bot)
-                frames = DashboardFrames(handle)
+                frames, tty_frames, stuck_frames = (DashboardFrames(handle) for _ in range(3))
+                beats = handle.stats.heartbeat.beats
                 started = trio.current_time()
                 async with trio.open_nursery() as dash:
                     await dash.start(
                         functools.partial(
-                            run_dashboard, handle, console=console, refresh_seconds=0.5, frames=frames
+                            run_dashboard,
+                            handle,
+                            console=console,
+                            refresh_seconds=0.5,
+                            frames=frames,
+                            offload=inline,
                         )
                     )
+                    dash.start_soon(functools.partial(
+                        run_dashboard, handle, console=terminal, frames=tty_frames, offload=inline
+                    ))  # fmt: skip
+                    dash.start_soon(functools.partial(
+                        run_dashboard, handle, console=stuck, frames=stuck_frames, offload=stalled
+                    ))  # fmt: skip
                     await trio.sleep(30)
                     dash.cancel_scope.cancel()
                 state = handle.state()
+                beats = handle.stats.heartbeat.beats - beats
                 handle.request_shutdown()
             nursery.cancel_scope.cancel()
     # one frame at start, then one every 0.5 s of simulated time (the last may race the 30 s wake-up)
     assert 60 <= frames.count <= 61
+    assert 60 <= tty_frames.count <= 61
+    # the terminal got every frame, then the last one and the cursor back when the dashboard stopped
+    drawn = tty.getvalue()
+    assert drawn.count(" PAPER ") == tty_frames.count + 1
+    assert drawn.startswith("\x1b[?25l")
+    assert drawn.endswith("\x1b[?25h")
+    # a terminal that never takes a write stops the dashboard at its first frame, never the bot
+    assert stuck_frames.count == 1
+    assert frozen.getvalue() == ""
+    assert beats >= 5
     assert frames.tracker.started_at == started
     # a non-terminal console gets the final frame when Live exits (cancellation restores the terminal)
-    text = console.export_text()
+    text = out.getvalue()
     rows = [" ".join(line.replace("│", " ").split()) for line in text.splitlines()]
-    assert any(r.startswith("PAPER up 29s quoting YES markets 2") for r in rows), text
+    assert any(re.match(r"PAPER up (29|30)s quoting YES markets 2 ", r) for r in rows), text
     for spec in params.markets:
         assert any(r.startswith(fmt.short(spec.condition_id) + " YES ") for r in rows), text
     token_rows = [r for r in rows if re.search(r"\b(YES|NO) \d\.\d+/\d\.\d+ ", r)]
