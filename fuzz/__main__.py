@@ -1,9 +1,9 @@
-"""``python -m fuzz`` (``make fuzz``): the long paper campaign, then every atheris target, then a table.
+"""``python -m fuzz`` (``make fuzz``): the long paper campaign, every atheris target, the e2e kill test.
 
 ::
 
     python -m fuzz [--seeds 1000] [--duration 300] [--markets 2] [--schedules 200] [--teeth-seeds 20]
-                   [--fuzz-seconds 120] [--workers 2] [--only paper|atheris]
+                   [--fuzz-seconds 120] [--kills 100] [--workers 2] [--only paper|atheris|kills]
 
 Exit code 0 when the campaign found no violation, every schedule held, the restored bugs were caught and
 no atheris target crashed; 1 otherwise. Atheris runs on a scratch copy of each corpus (libFuzzer writes
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import logging
+import os
 import re
 import shutil
 import subprocess
@@ -91,15 +92,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--teeth-seeds", type=int, default=20, help="seeds per restored bug")
     parser.add_argument("--fuzz-seconds", type=int, default=120, help="seconds per atheris target")
     parser.add_argument("--workers", type=int, default=2, help="parallel processes")
-    parser.add_argument("--only", choices=("paper", "atheris"), help="run one half only")
+    parser.add_argument("--kills", type=int, default=100, help="SIGKILL/restart cycles of the e2e crash test")
+    parser.add_argument("--only", choices=("paper", "atheris", "kills"), help="run one part only")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     ok = True
     sections: list[str] = []
-    if args.only != "atheris":
+    if args.only in (None, "paper"):
         ok &= _paper(args, sections)
-    if args.only != "paper":
+    if args.only in (None, "atheris"):
         ok &= _atheris(args, sections)
+    if args.only in (None, "kills") and args.kills:
+        ok &= _kills(args, sections)
     print("\n\n".join(sections))
     print(f"\nmake fuzz: {'OK' if ok else 'FAILED'}")
     return 0 if ok else 1
@@ -156,6 +160,23 @@ def _atheris(args: argparse.Namespace, sections: list[str]) -> bool:
             lines.append(r.tail)
     sections.append("\n".join(lines))
     return ok
+
+
+def _kills(args: argparse.Namespace, sections: list[str]) -> bool:
+    """The e2e crash test (``aqbot sim`` + ``aqbot run`` processes) with ``--kills`` SIGKILL cycles."""
+    env = {**os.environ, "AQBOT_E2E_KILLS": str(args.kills)}
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/e2e/test_crash_recovery.py"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=args.kills * 120 + 600, check=False,
+    )  # fmt: skip
+    tail = "\n".join(proc.stdout.strip().splitlines()[-5:])
+    verdict = "ok" if proc.returncode == 0 else f"FAILED (exit {proc.returncode})"
+    sections.append(
+        f"== e2e crash recovery: {args.kills} SIGKILL/restart cycles ==\n"
+        f"wall seconds         {time.perf_counter() - start:.0f}\nresult               {verdict}\n{tail}"
+    )
+    return proc.returncode == 0
 
 
 if __name__ == "__main__":
