@@ -166,10 +166,12 @@ def _kills(args: argparse.Namespace, sections: list[str]) -> bool:
     """The e2e crash test (``aqbot sim`` + ``aqbot run`` processes) with ``--kills`` SIGKILL cycles."""
     env = {**os.environ, "AQBOT_E2E_KILLS": str(args.kills)}
     start = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/e2e/test_crash_recovery.py"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=args.kills * 120 + 600, check=False,
-    )  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="aqbot-e2e-") as base:  # own basetemp: no rotation mid-run
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--basetemp={base}",
+             "tests/e2e/test_crash_recovery.py"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=args.kills * 120 + 600, check=False,
+        )  # fmt: skip
     tail = "\n".join(proc.stdout.strip().splitlines()[-5:])
     verdict = "ok" if proc.returncode == 0 else f"FAILED (exit {proc.returncode})"
     sections.append(
