@@ -66,7 +66,9 @@ class Core:
         self.gaps = GapTracker(
             config.ws_gap_reconcile_attempts, config.ws_gap_recovery_interval, config.reconcile_interval
         )
-        self.gaps.open(Channel.USER, now, "startup: not connected and not reconciled")
+        gap = self.gaps.open(Channel.USER, now, "startup: not connected and not reconciled")
+        self.initial_outcome = Outcome([GapOpened(gap.gap_id, gap.channel, gap.started, gap.reason)])
+        """The facts of construction (the startup gap), for the ledger."""
 
     # --- queries ----------------------------------------------------------------------------------------
 

@@ -150,6 +150,7 @@ def test_market_channel_down_is_market_data_stale() -> None:
 
 def test_startup_is_gated_until_first_reconciliation() -> None:
     core = Core(CONFIG, [MARKET], 0.0)
+    assert kinds(core.initial_outcome) == ["GapOpened"]
     assert core.can_quote(YES, 0.0).reasons == (H.RECONCILE_PENDING,)
     assert core.next_reconcile_at(0.0) == 0.0  # periodic: never completed
     assert not core.place(oid(1), YES, Side.BUY, D(1), D(1), 0.0).ok
