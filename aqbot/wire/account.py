@@ -25,14 +25,15 @@ class ApiCreds:
 
 @attrs.frozen(kw_only=True)
 class BalanceAllowance:
-    """``GET /balance-allowance``: amounts in 6-decimal base units (strings on the wire).
+    """``GET /balance-allowance``: amounts in 6-decimal base units (integer strings on the wire).
 
-    Newer servers send ``allowances`` (spender -> amount); older ones a single ``allowance``.
+    Newer servers send ``allowances`` (spender -> amount); older ones a single ``allowance``. An unlimited
+    ERC-20 approval is ``2**256 - 1``, so amounts are exact integers, not bounded Decimals.
     """
 
-    balance: Decimal
-    allowances: dict[str, Decimal] | None = None
-    allowance: Decimal | None = None
+    balance: int
+    allowances: dict[str, int] | None = None
+    allowance: int | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -28,7 +28,7 @@ from cattrs.gen import make_dict_structure_fn, override
 
 from aqbot.core.types import OrderType
 from aqbot.wire import scalars as sc
-from aqbot.wire.account import ApiCreds, ErrorBody, Position, ServerTime
+from aqbot.wire.account import ApiCreds, BalanceAllowance, ErrorBody, Position, ServerTime
 from aqbot.wire.events import MarketSubscribe, OrderEvent, UserSubscribe
 from aqbot.wire.market import ClobMarketInfo, ClobRewards, ClobToken, FeeDetails, FeeRate, TickSize
 from aqbot.wire.orders import CancelOrderRequest, OpenOrder, PostOrderRequest, PostOrderResponse, SignedOrder
@@ -128,7 +128,12 @@ _KEEP_NULL: dict[type, frozenset[str]] = {
     OrderEvent: frozenset({"associate_trades"}),
 }
 
-_STRING_INT_FIELDS: dict[type, frozenset[str]] = {SignedOrder: frozenset({"maker_amount", "taker_amount"})}
+_STRING_INT_FIELDS: dict[type, frozenset[str]] = {
+    SignedOrder: frozenset({"maker_amount", "taker_amount"}),
+    BalanceAllowance: frozenset({"balance", "allowance"}),
+}
+# Mappings whose values are integers sent as decimal strings (spender -> allowance in base units).
+_STRING_INT_MAPS: dict[type, frozenset[str]] = {BalanceAllowance: frozenset({"allowances"})}
 
 # Objects with a constant discriminator key: (key, value, inserted after this key or first when None).
 _CONSTANT_KEYS: dict[type, tuple[str, str, str | None]] = {
@@ -221,8 +226,11 @@ def _field_overrides(conv: cattrs.Converter, cls: type, *, structuring: bool) ->
         if f.name in zeros:
             kw["struct_hook"] = lambda v, _: sc.to_decimal_or_zero(v)
         if f.name in string_ints:
-            kw["struct_hook"] = lambda v, _: sc.to_int_text(v)
+            kw["struct_hook"] = _opt_int_text if f.default is None else (lambda v, _: sc.to_int_text(v))
             kw["unstruct_hook"] = str
+        if f.name in _STRING_INT_MAPS.get(cls, frozenset()):
+            kw["struct_hook"] = _int_text_map
+            kw["unstruct_hook"] = _int_text_map_out
         if f.name in numbers:
             if tp in (UnixS, UnixS | None):
                 kw["unstruct_hook"] = int
@@ -235,6 +243,22 @@ def _field_overrides(conv: cattrs.Converter, cls: type, *, structuring: bool) ->
         if kw:
             out[f.name] = override(**kw)
     return out
+
+
+def _opt_int_text(v: object, _: object) -> int | None:
+    return None if v is None else sc.to_int_text(v)
+
+
+def _int_text_map(v: object, _: object) -> dict[str, int] | None:
+    if v is None:
+        return None
+    if type(v) is not dict:
+        raise TypeError("expected an object")
+    return {sc.to_str(k): sc.to_int_text(x) for k, x in v.items()}
+
+
+def _int_text_map_out(v: dict[str, int] | None) -> dict[str, str] | None:
+    return None if v is None else {k: str(x) for k, x in v.items()}
 
 
 def _null_is_empty(conv: cattrs.Converter, tp: Any) -> Callable[[object, object], tuple[Any, ...]]:

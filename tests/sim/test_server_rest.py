@@ -255,7 +255,10 @@ async def test_every_rest_answer_decodes_with_aqbot_wire(nursery: trio.Nursery, 
             params = {"asset_type": "COLLATERAL"}
             balance = (await call(http, a, "GET", "/balance-allowance", params=params)).text
             assert json.loads(balance)["balance"] == "10003000000"  # sold 5 at 0.60
-            # not decoded with wire.BalanceAllowance: it refuses uint256-max allowances (reported to the lead)
+            allowance = wire.decode_rest(balance, wire.BalanceAllowance)
+            assert allowance.balance == 10_003_000_000
+            assert allowance.allowances
+            assert set(allowance.allowances.values()) == {2**256 - 1}
             beat = (await call(http, a, "POST", "/v1/heartbeats", {"heartbeat_id": ""})).text
             wire.decode_rest(beat, wire.HeartbeatResponse)
             bad_beat = (await call(http, a, "POST", "/v1/heartbeats", {"heartbeat_id": "x"})).text

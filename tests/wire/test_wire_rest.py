@@ -247,7 +247,7 @@ def test_balance_allowance_amounts_are_decimal() -> None:
     assert new.balance == Decimal(1_000_000_000)
     assert new.allowances is not None
     legacy = decode_rest(CANONICAL_REST["balance_allowance_legacy"][1], BalanceAllowance)
-    assert legacy.allowance == Decimal("999999999000000")
+    assert legacy.allowance == 999999999000000
     assert legacy.allowances is None
 
 
