@@ -155,3 +155,15 @@ def outcome_label(labels: Mapping[str, str], state: BotState, token: TokenState)
         return label
     same = [t.token for t in state.tokens if t.market == token.market]
     return ("YES", "NO")[same.index(token.token)] if len(same) == 2 else short(token.token)
+
+
+def scope_text(scope: str, state: BotState, labels: Mapping[str, str]) -> str:
+    """A halt scope for people: ``global``, ``market 0x1234…abcd``, ``token NO 0x1234…abcd``."""
+    kind, _, key = scope.partition(":")
+    if not key:
+        return kind
+    if kind == "token":
+        token = next((t for t in state.tokens if t.token == key), None)
+        if token is not None:
+            return f"token {outcome_label(labels, state, token)} {short(token.market)}"
+    return f"{kind} {short(key)}"

@@ -36,21 +36,21 @@ MAX_QUOTES_PER_TOKEN = 4
 # Narrowest right-hand column (halts, events) worth drawing beside health; below it they stack.
 MIN_SIDE_WIDTH = 48
 _ORDER_OF_SIDE = {"BUY": 0, "SELL": 1}
-_STATE_TAGS = {"PENDING_SUBMIT": "pending", "CANCEL_REQUESTED": "cancelling"}
+_STATE_TAGS = {"PENDING_SUBMIT": "pend", "CANCEL_REQUESTED": "cxl", "UNKNOWN": "UNK"}
 _STATE_STYLES = {"PENDING_SUBMIT": "cyan", "CANCEL_REQUESTED": "yellow", "UNKNOWN": "bold red"}
 _MARKET_HEADER = (
     "market",
     "out",
     "bid/ask",
-    "our orders",
     "held",
     "buys",
     "sells",
     "worst/limit",
     "fills",
     "gate",
+    "our orders",
 )
-_RIGHT = frozenset({4, 5, 6, 8})
+_RIGHT = frozenset({3, 4, 5, 7})  # fmt: skip
 
 
 class DashboardView:
@@ -70,7 +70,7 @@ class DashboardView:
         left = box("health", health_lines(state, ex))
         room = width - width_of(left) - 1
         side_width = room - 4 if room >= MIN_SIDE_WIDTH else width - 4
-        halts, style = halts_lines(state)
+        halts, style = halts_lines(state, ex)
         right = box(_halts_title(state), halts, width=side_width, style=style)
         right += box("recent events", events_lines(state, ex), width=side_width)
         out += side_by_side(left, right) if room >= MIN_SIDE_WIDTH else left + right
@@ -160,19 +160,19 @@ def market_lines(state: BotState, ex: DashboardExtras) -> list[Text]:
                 cell(fmt.short(token.market) if first else ""),
                 cell(fmt.outcome_label(ex.labels, state, token)),
                 cell(f"{fmt.price(token.best_bid)}/{fmt.price(token.best_ask)}"),
-                _quotes_cell(quotes.get(token.token, [])),
                 cell(fmt.dec(token.held)),
                 cell(fmt.dec(token.open_buy)),
                 cell(fmt.dec(token.open_sell)),
                 limit_bar(token.worst, token.limit),
                 cell(_fills_cell(ex.token_fills.get(token.token))),
                 _gate_cell(state, token) if first else Text(""),
+                _quotes_cell(quotes.get(token.token, [])),
             ]
         )
     known = {t.token for t in state.tokens}
     orphans = [q for q in state.quotes if q.token not in known]
     if orphans:
-        rows.append([cell("(other)"), cell(""), cell(""), _quotes_cell(orphans)])
+        rows.append([cell("(other)"), *(cell("") for _ in range(8)), _quotes_cell(orphans)])
     if not rows:
         rows.append([cell("(no markets)")])
     return [Text("markets", style="bold"), *columns(_MARKET_HEADER, rows, _RIGHT)]
@@ -186,7 +186,8 @@ def _quotes_by_token(state: BotState) -> dict[str, list[QuoteState]]:
 
 
 def _quotes_cell(quotes: list[QuoteState]) -> Text:
-    """``B 10@0.47  S 5@0.53``; a state other than LIVE follows its order (``pending``, ``UNKNOWN``...)."""
+    """``B 10@0.47  S 5@0.53``; a state other than LIVE follows its order (``pend``: submit in flight,
+    ``cxl``: cancel requested, ``UNK``: UNKNOWN)."""
     if not quotes:
         return Text("-", style="dim")
     text = Text()

@@ -108,14 +108,13 @@ def health_lines(state: BotState, ex: DashboardExtras) -> list[Text]:
     return lines
 
 
-def halts_lines(state: BotState) -> tuple[list[Text], str]:
+def halts_lines(state: BotState, ex: DashboardExtras) -> tuple[list[Text], str]:
     """Every active halt (reason, scope, for how long, detail), and the box's border style."""
     if not state.halts:
         return [Text(f"none  (open gaps {state.open_gaps})", style="green")], ""
     rows = []
     for halt in sorted(state.halts, key=lambda x: (x.since, x.reason, x.scope)):
-        kind, _, key = halt.scope.partition(":")
-        scope = kind if not key else f"{kind} {fmt.short(key)}"
+        scope = fmt.scope_text(halt.scope, state, ex.labels)
         rows.append(
             [
                 cell(halt.reason, "bold red"),

@@ -141,11 +141,13 @@ class DashboardTracker:
         after = {(h.reason, h.scope): h for h in state.halts}
         for key, halt in after.items():
             if key not in before:
-                self.add(state.now, "halt", f"{halt.reason} ({_scope(halt.scope)}): {halt.detail}")
+                scope = fmt.scope_text(halt.scope, state, self.labels)
+                self.add(state.now, "halt", f"{halt.reason} ({scope}): {halt.detail}")
         for key, halt in before.items():
             if key not in after:
                 lasted = fmt.duration(state.now - halt.since)
-                self.add(state.now, "resume", f"{halt.reason} ({_scope(halt.scope)}) cleared after {lasted}")
+                scope = fmt.scope_text(halt.scope, prev, self.labels)
+                self.add(state.now, "resume", f"{halt.reason} ({scope}) cleared after {lasted}")
         _, why_was = fmt.quoting_summary(prev)
         now_ok, why = fmt.quoting_summary(state)
         if why != why_was:
@@ -241,8 +243,3 @@ class DashboardTracker:
             run.gone[state] = run.gone.get(state, 0) + n
         self.events.append(EventLine(now, "orders", run.text(now)))
         self._run = run
-
-
-def _scope(scope: str) -> str:
-    kind, _, key = scope.partition(":")
-    return kind if not key else f"{kind} {fmt.short(key)}"

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from ui_states import LABELS, M1, M2, N1, N2, Y1, Y2, D, halted, health, healthy, quote, render_text, token
 
-from aqbot.app_state import BotState
+from aqbot.app_state import BotState, HaltState
 from aqbot.ui import render_dashboard
 from aqbot.ui.model import ChannelIo, DashboardExtras, EventLine, FillTotals, IoStats
 from aqbot.ui.render import BAR_WIDTH, MAX_QUOTES_PER_TOKEN, limit_bar
@@ -36,13 +36,13 @@ def test_healthy_frame_shows_books_positions_bars_and_orders() -> None:
     # 12 held at cost 5.64, mid (0.48+0.52)/2 = 0.50: unrealized 12*0.5 - 5.64 = 0.36
     assert has_line(text, "PnL +0.36 (realized 0.00, unrealized +0.36 at mid)")
     assert has_line(
-        text, "0xaaaa…1111 YES 0.48/0.52 B 10@0.47 S 5@0.53 12 10 5 22/50 ███████░░░░░░░░░ 44% 0 quoting"
+        text, "0xaaaa…1111 YES 0.48/0.52 12 10 5 22/50 ███████░░░░░░░░░ 44% 0 quoting B 10@0.47 S 5@0.53"
     )
-    assert has_line(text, "NO 0.47/0.51 B 10@0.46 0 10 0 10/50 ███░░░░░░░░░░░░░ 20% 0")
+    assert has_line(text, "NO 0.47/0.51 0 10 0 10/50 ███░░░░░░░░░░░░░ 20% 0 B 10@0.46")
     assert has_line(
-        text, "0xbbbb…2222 YES 0.3/0.32 B 10@0.29 pending 0 10 0 10/50 ███░░░░░░░░░░░░░ 20% 0 quoting"
+        text, "0xbbbb…2222 YES 0.3/0.32 0 10 0 10/50 ███░░░░░░░░░░░░░ 20% 0 quoting B 10@0.29 pend"
     )
-    assert has_line(text, "NO 0.68/0.7 B 10@0.67 UNKNOWN 0 10 0 10/50 ███░░░░░░░░░░░░░ 20% 0")
+    assert has_line(text, "NO 0.68/0.7 0 10 0 10/50 ███░░░░░░░░░░░░░ 20% 0 B 10@0.67 UNK")
     assert has_line(text, "user ws ● up gaps 0")
     assert has_line(text, "heartbeat last ok 2.0s ago")
     assert has_line(text, "reconcile last ok 10s ago failures 0")
@@ -60,8 +60,8 @@ def test_orders_per_token_buys_first_then_by_price() -> None:
         quote("0xd", Y1, "BUY", "0.47", "1"),
     )
     text = render_text(render_dashboard(attrs.evolve(healthy(), quotes=quotes), extras()))
-    assert has_line(text, "YES 0.48/0.52 B 1@0.47 B 2@0.45 cancelling S 3@0.55 S 4@0.53 12 10 5")
-    assert has_line(text, "NO 0.47/0.51 - 0 10 0")
+    assert has_line(text, "44% 0 quoting B 1@0.47 B 2@0.45 cxl S 3@0.55 S 4@0.53")
+    assert has_line(text, "NO 0.47/0.51 0 10 0 10/50 ███░░░░░░░░░░░░░ 20% 0 -")
 
 
 def test_halted_frame_shows_reasons_scopes_and_durations() -> None:
@@ -72,10 +72,10 @@ def test_halted_frame_shows_reasons_scopes_and_durations() -> None:
     assert has_line(text, "MARKET_DATA_STALE market 0xbbbb…2222 for 3s no book update for")
     assert has_line(text, "22/50 ███████░░░░░░░░░ 44% 0 HALT RECONCILE_PENDING USER_WS_DOWN")
     assert has_line(
-        text, "0xbbbb…2222 YES 0.3/0.32 B 10@0.29 pending 0 10 0 10/50 ███░░░░░░░░░░░░░ 20% 0 HALT"
+        text,
+        "0xbbbb…2222 YES 0.3/0.32 0 10 0 10/50 ███░░░░░░░░░░░░░ 20% 0 "
+        "HALT MARKET_DATA_STALE RECONCILE_PENDING USER_WS_DOWN B 10@0.29 pend",
     )
-    assert has_line(text, "MARKET_DATA_STALE")
-    assert has_line(text, "RECONCILE_PENDING USER_WS_DOWN")
     assert has_line(text, "user ws ○ DOWN gaps 2")
     assert has_line(text, "market ws ● up gaps 0")
     assert "quoting YES" not in text
@@ -87,11 +87,11 @@ def test_reconcile_pending_alone_is_named_as_the_reason() -> None:
     assert has_line(text, "quoting 1/2: RECONCILE_PENDING")
     assert has_line(
         text,
-        "0xaaaa…1111 YES 0.48/0.52 B 10@0.47 S 5@0.53 12 10 5 "
-        "22/50 ███████░░░░░░░░░ 44% 0 HALT RECONCILE_PENDING",
+        "0xaaaa…1111 YES 0.48/0.52 12 10 5 22/50 ███████░░░░░░░░░ 44% 0 HALT RECONCILE_PENDING "
+        "B 10@0.47 S 5@0.53",
     )
     assert has_line(
-        text, "0xbbbb…2222 YES 0.3/0.32 B 10@0.29 pending 0 10 0 10/50 ███░░░░░░░░░░░░░ 20% 0 quoting"
+        text, "0xbbbb…2222 YES 0.3/0.32 0 10 0 10/50 ███░░░░░░░░░░░░░ 20% 0 quoting B 10@0.29 pend"
     )
 
 
@@ -143,7 +143,7 @@ def test_empty_books_no_quotes_no_fills() -> None:
     tokens = tuple(token(t, m, bid=None, ask=None) for t, m in ((Y1, M1), (N1, M1)))
     state = BotState(50.0, tokens, (), (), 0, {M1: True}, health())
     text = render_text(render_dashboard(state, extras(started_at=50.0, costs={})))
-    assert has_line(text, "0xaaaa…1111 YES -/- - 0 0 0 0/50 ░░░░░░░░░░░░░░░░ 0% 0 quoting")
+    assert has_line(text, "0xaaaa…1111 YES -/- 0 0 0 0/50 ░░░░░░░░░░░░░░░░ 0% 0 quoting -")
     assert has_line(text, "up 0s quoting YES markets 1 resting 0")
     assert has_line(text, "PnL 0.00 (realized 0.00, unrealized 0.00 at mid)")
     assert has_line(text, "(nothing yet)")
@@ -199,7 +199,7 @@ def test_events_fills_and_io_counters() -> None:
 def test_orders_per_token_are_bounded() -> None:
     quotes = tuple(quote(f"0xq{i:04d}", Y1, "BUY", "0.4", "1") for i in range(MAX_QUOTES_PER_TOKEN + 3))
     text = render_text(render_dashboard(attrs.evolve(healthy(), quotes=quotes), extras()), width=220)
-    assert has_line(text, "YES 0.48/0.52 " + "B 1@0.4 " * MAX_QUOTES_PER_TOKEN + "+3 more 12 10 5")
+    assert has_line(text, "quoting " + "B 1@0.4 " * MAX_QUOTES_PER_TOKEN + "+3 more")
 
 
 def test_pure_same_inputs_same_frame_and_ages_come_from_state_now() -> None:
@@ -209,3 +209,12 @@ def test_pure_same_inputs_same_frame_and_ages_come_from_state_now() -> None:
     assert has_line(later, "up 3m03s")
     assert has_line(later, "-1m10s info x")
     assert has_line(later, "heartbeat last ok 1m02s ago")
+
+
+def test_token_halt_names_the_outcome_and_market() -> None:
+    halt = HaltState("POSITION_MISMATCH", f"token:{N1}", 995.0, "api None vs held 5.00")
+    state = attrs.evolve(healthy(), halts=(halt,), quoting_allowed={M1: False, M2: True})
+    text = render_text(render_dashboard(state, extras()))
+    assert has_line(text, "POSITION_MISMATCH token NO 0xaaaa…1111 for 5s api None vs held 5.00")
+    assert has_line(text, "quoting 1/2: POSITION_MISMATCH")
+    assert has_line(text, "44% 0 HALT POSITION_MISMATCH B 10@0.47 S 5@0.53")
