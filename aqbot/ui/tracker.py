@@ -29,7 +29,7 @@ from decimal import Decimal
 
 import attrs
 
-from aqbot.app_state import BotState
+from aqbot.app_state import BotState, QuoteState
 from aqbot.ui import fmt
 from aqbot.ui.model import DashboardExtras, EventLine, FillTotals, IoStats
 
@@ -59,6 +59,11 @@ class _Seen:
     side: str
     price: Decimal
     counted: Decimal
+
+
+def _seen(quote: QuoteState, markets: Mapping[str, str], view: OrderView | None) -> _Seen:
+    counted = ZERO if view is None else view.counted
+    return _Seen(quote.token, markets.get(quote.token, ""), quote.side, quote.price, counted)
 
 
 @attrs.define
@@ -117,9 +122,9 @@ class DashboardTracker:
         prev = self._prev
         if prev is None:
             self.started_at = state.now
+            markets = {t.token: t.market for t in state.tokens}
             for quote in state.quotes:
-                view = probe(quote.order_id)
-                self._orders[quote.order_id] = self._seen(state, quote.order_id, view)
+                self._orders[quote.order_id] = _seen(quote, markets, probe(quote.order_id))
             _, why = fmt.quoting_summary(state)
             self.add(state.now, "info", f"started: {len(state.quoting_allowed)} markets, "
                      f"{len(state.quotes)} resting orders, quoting {why}")  # fmt: skip
@@ -129,12 +134,6 @@ class DashboardTracker:
             self._orders_and_fills(prev, state, probe)
         self.costs = None if costs is None else dict(costs)
         self._prev = state
-
-    def _seen(self, state: BotState, order_id: str, view: OrderView | None) -> _Seen:
-        quote = next(q for q in state.quotes if q.order_id == order_id)
-        market = next((t.market for t in state.tokens if t.token == quote.token), "")
-        counted = ZERO if view is None else view.counted
-        return _Seen(quote.token, market, quote.side, quote.price, counted)
 
     def _halts(self, prev: BotState, state: BotState) -> None:
         before = {(h.reason, h.scope): h for h in prev.halts}
@@ -181,9 +180,9 @@ class DashboardTracker:
         placed = 0
         gone: dict[str, int] = collections.defaultdict(int)
         current: dict[str, _Seen] = {}
+        markets = {t.token: t.market for t in state.tokens}
         for quote in state.quotes:
-            view = probe(quote.order_id)
-            seen = self._seen(state, quote.order_id, view)
+            seen = _seen(quote, markets, probe(quote.order_id))
             old = self._orders.get(quote.order_id)
             if old is None:
                 placed += 1
