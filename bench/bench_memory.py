@@ -1,0 +1,129 @@
+"""Memory: resident set size after warm-up vs after 24 simulated hours of the standard paper scenario.
+
+The scenario is the one of :mod:`bench.bench_sim_speed` (``aqbot paper --speed max``: in-process simulator,
+4 markets, ``chaos`` faults, the real bot, MockClock), run by
+:func:`aqbot.paper.runner.paper_session` in a **child process** so that nothing else lives in the measured
+heap. A sampler task inside the bot's nursery reads ``VmRSS`` from ``/proc/self/status`` every simulated
+``SAMPLE_EVERY`` seconds, together with the core's number of tracked orders (the core keeps every order it
+ever placed: docs/runtime.md, known gaps). Warm-up is the first simulated hour (a tenth of the run when
+``scale`` shrinks it).
+
+The figure is a ratio measured in the same run: RSS at the end over RSS after warm-up. Goal: growth <= 10%.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import trio
+import trio.testing
+
+from aqbot.app_state import BotHandle
+from aqbot.paper.runner import PaperOptions, PaperPaths, inline, paper_session
+from aqbot.sim.runner import seed_trio_scheduler
+from bench._common import quiet_logs, rss_kib
+
+FULL_HOURS = 24.0
+MIN_SECONDS = 600.0
+WARMUP_SECONDS = 3600.0
+SAMPLE_EVERY = 300.0
+GOAL_GROWTH = 0.10
+SEED = 1
+
+
+def _child(duration: float, run_dir: Path) -> dict[str, Any]:
+    """Run the scenario for ``duration`` simulated seconds here; RSS samples ``(t, kib, orders)``."""
+    options = PaperOptions(seed=SEED, duration=duration, faults="chaos", markets=4, dashboard=False)
+    paths = PaperPaths(run_dir / "ledger.sqlite3", run_dir / "tape.jsonl", None)
+    samples: list[tuple[float, int, int]] = []
+
+    async def sampler(handle: BotHandle, t0: float) -> None:
+        while True:
+            gc.collect()
+            samples.append((trio.current_time() - t0, rss_kib(), len(handle.hub.core.tracker.orders)))
+            await trio.sleep(SAMPLE_EVERY)
+
+    def on_bot(handle: BotHandle, nursery: trio.Nursery) -> None:
+        nursery.start_soon(sampler, handle, trio.current_time())
+
+    async def main() -> dict[str, Any]:
+        seed_trio_scheduler(SEED)
+        with trio.fail_after(4 * duration + 600):  # virtual time, as run_paper bounds a max-speed run
+            return await paper_session(
+                options,
+                paths,
+                loopback=False,
+                offload=inline,
+                synchronous="NORMAL",
+                stop=trio.Event(),
+                on_bot=on_bot,
+            )
+
+    started = time.perf_counter()
+    with quiet_logs():
+        summary = trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    return {
+        "samples": samples,
+        "wall_seconds": time.perf_counter() - started,
+        "simulated_seconds": summary["simulated_seconds"],
+        "orders_submitted": summary.get("orders_submitted"),
+        "fills": summary.get("fills"),
+    }
+
+
+def run(scale: float = 1.0) -> dict[str, Any]:
+    """Run the scenario in a child process and compare its RSS after warm-up with its RSS at the end."""
+    duration = max(MIN_SECONDS, FULL_HOURS * 3600 * scale)
+    warmup = min(WARMUP_SECONDS, duration / 10)
+    with tempfile.TemporaryDirectory(prefix="aqbot-bench-memory-") as tmpdir:
+        proc = subprocess.run(
+            [sys.executable, "-m", "bench.bench_memory", "--child", str(duration), tmpdir],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+    child = json.loads(proc.stdout.strip().splitlines()[-1])
+    samples = [tuple(s) for s in child["samples"]]
+    warm = next(s for s in samples if s[0] >= warmup)
+    end = samples[-1]
+    growth = end[1] / warm[1] - 1
+    orders_growth = end[2] - warm[2]
+    hours = end[0] / 3600
+    per_hour = (end[1] - warm[1]) / max(hours - warm[0] / 3600, 1e-9)
+    return {
+        "simulated_hours": round(hours, 2),
+        "warmup_simulated_s": warmup,
+        "wall_seconds": round(child["wall_seconds"], 1),
+        "rss_warm_kib": warm[1],
+        "rss_end_kib": end[1],
+        "rss_max_kib": max(s[1] for s in samples),
+        "growth_ratio": round(end[1] / warm[1], 4),
+        "growth_pct": round(100 * growth, 2),
+        "growth_kib_per_simulated_hour": round(per_hour),
+        "core_orders_tracked_warm": warm[2],
+        "core_orders_tracked_end": end[2],
+        "core_orders_added_after_warmup": orders_growth,
+        "orders_submitted": child["orders_submitted"],
+        "samples": len(samples),
+        "headline": (
+            f"RSS {warm[1] / 1024:,.1f} -> {end[1] / 1024:,.1f} MiB over {hours:.1f} simulated h "
+            f"({100 * growth:+.1f}%); core tracks {end[2]:,} orders"
+        ),
+        "goal": f"growth <= {100 * GOAL_GROWTH:g}%",
+        "goal_met": growth <= GOAL_GROWTH,
+    }
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--child":
+        print(json.dumps(_child(float(sys.argv[2]), Path(sys.argv[3]))))
+    else:
+        print(json.dumps(run(float(sys.argv[1]) if len(sys.argv) > 1 else 1.0), indent=2))
