@@ -126,9 +126,7 @@ def _seed(sim: SimHandle, params: Any, open_orders: int, trades: int) -> None:
     engine.drain_events()
 
 
-def _reconciler(
-    params: Any, transport: httpx2.AsyncBaseTransport, http: httpx2.AsyncClient
-) -> tuple[Reconciler, Hub]:
+def _reconciler(params: Any, http: httpx2.AsyncClient) -> tuple[Reconciler, Hub]:
     hub = Hub(Core(params.core, params.markets, trio.current_time()))
     hub.apply(hub.core.on_channel_up(Channel.USER, trio.current_time()))
     rest = RestTransport(http, RateLimiter(), CredsSigner(params.creds, params.address), random.Random(1))
