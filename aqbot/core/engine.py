@@ -299,15 +299,15 @@ class Core:
         return gaps
 
     def _apply_orders_snapshot(self, snapshot: OrdersSnapshot, now: float, out: Outcome) -> None:
-        for trade in snapshot.trades:
-            for reason in self._apply_trade(trade, "rest", now, out):
-                # A REST trade of ours for an order the ledger never knew: the positions policy covers
-                # its shares; opening a gap would re-open on every reconciliation that re-reads it.
-                logger.warning("reconciliation: %s", reason)
         listed = set()
-        for row in snapshot.open_orders:
+        for row in snapshot.open_orders:  # first: unknown open orders are adopted with their full size
             listed.add(row.order_id)
-            self.tracker.on_open_row(row, now, out)
+            self.tracker.on_open_row(row, snapshot.started_at, now, out)
+        for trade in snapshot.trades:
+            for fill in own_fills(trade, self._is_ours):
+                if fill.order_id not in self.tracker.orders and fill.order_id not in self.tracker.pruned:
+                    self.tracker.adopt_fill(fill, now, out)  # an order lost in a crash: count its fills
+                self.tracker.on_trade_fill(fill, trade, "rest", now, out)
         if not snapshot.complete:
             return
         for order in self.tracker.open_orders():
@@ -332,9 +332,12 @@ class Core:
                 at,
                 unsettled_buy=e.unsettled_buy,
                 unsettled_sell=e.unsettled_sell,
+                open_sell=e.open_sell,
             )
             if verdict.new_held is not None:
-                price = row.avg_price if row is not None else ZERO
+                # Shares of unknown cost are costed at 1 pUSD (the most an outcome share can cost), so a
+                # row without avgPrice cannot slip under the notional caps.
+                price = row.avg_price if row is not None and row.avg_price > ZERO else Decimal(1)
                 self.exposure.set_held(token, verdict.new_held, price)
             out.fact(
                 PositionDecision(

@@ -96,6 +96,7 @@ class PositionDecisionKind(enum.Enum):
     ACCEPTED_LOWER = "accepted-lower"
     SKIPPED_RECENT_FILL = "skipped-recent-fill"
     SKIPPED_PENDING_BUYS = "skipped-pending-buys"
+    SKIPPED_PENDING_SELLS = "skipped-pending-sells"
     SKIPPED_NO_ROW = "skipped-no-row"
     SKIPPED_EXPLAINED_BY_OPEN_BUYS = "skipped-explained-by-open-buys"
     SKIPPED_UNSETTLED_FILLS = "skipped-unsettled-fills"

@@ -18,7 +18,7 @@ from decimal import Decimal
 import attrs
 
 from aqbot.core.events import MakerFill, TradeEvent, TradeStatus
-from aqbot.core.types import OrderId, TokenId
+from aqbot.core.types import OrderId, Side, TokenId
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +34,7 @@ class OwnFill:
     price: Decimal
     token: TokenId
     role: str  # "taker" or "maker"
+    side: Side  # the side of aqbot's order (given, or inferred per PROTOCOL 5.2)
 
 
 def own_fills(trade: TradeEvent, is_ours: Callable[[OrderId, MakerFill | None], bool]) -> list[OwnFill]:
@@ -45,10 +46,15 @@ def own_fills(trade: TradeEvent, is_ours: Callable[[OrderId, MakerFill | None], 
     """
     fills: list[OwnFill] = []
     if trade.trader_side.upper() == "TAKER" or is_ours(trade.taker_order_id, None):
-        fills.append(OwnFill(trade.taker_order_id, trade.size, trade.price, trade.token, "taker"))
+        fills.append(OwnFill(trade.taker_order_id, trade.size, trade.price, trade.token, "taker", trade.side))
     for entry in trade.maker_orders:
         if is_ours(entry.order_id, entry):
-            fills.append(OwnFill(entry.order_id, entry.matched_amount, entry.price, entry.token, "maker"))
+            side = entry.side
+            if side is None:  # same token: the maker is on the other side; cross-asset: the same side
+                side = trade.side.opposite if entry.token == trade.token else trade.side
+            fills.append(
+                OwnFill(entry.order_id, entry.matched_amount, entry.price, entry.token, "maker", side)
+            )
     return fills
 
 
@@ -80,6 +86,7 @@ class Observation:
     reverse: Decimal = ZERO
     status_changed: bool = False
     conflict: str | None = None
+    failed_after_confirmed: bool = False
 
 
 @attrs.define
@@ -118,13 +125,12 @@ class FillBook:
             )
         if record.reversed:
             return Observation(new=False)  # FAILED is permanent: later statuses are stale or reordered
+        if status is TradeStatus.FAILED and record.confirmed:
+            # A trade ends CONFIRMED or FAILED, never both: the caller reports it and decides.
+            conflict = f"fill {key}: FAILED after CONFIRMED"
+            return Observation(new=False, conflict=conflict, failed_after_confirmed=True)
         if status is TradeStatus.FAILED:
-            record.reversed = True
-            record.status = status
-            self.failed_sums[order_id] = self.failed_amount(order_id) + amount
-            if record.confirmed:
-                record.confirmed = False
-                self.confirmed_sums[order_id] = self.confirmed_amount(order_id) - amount
+            self.fail(record)
             return Observation(new=False, reverse=amount, status_changed=True)
         if record.confirmed:
             return Observation(new=False)  # CONFIRMED is final: a later MATCHED/MINED is a stale re-send
@@ -132,6 +138,18 @@ class FillBook:
         record.status = status
         self._confirm(record)
         return Observation(new=False, status_changed=changed)
+
+    def fail(self, record: FillRecord) -> None:
+        """Mark a fill FAILED (reversed), also one that was CONFIRMED."""
+        record.reversed = True
+        record.status = TradeStatus.FAILED
+        self.failed_sums[record.order_id] = self.failed_amount(record.order_id) + record.amount
+        if record.confirmed:
+            record.confirmed = False
+            self.confirmed_sums[record.order_id] = self.confirmed_amount(record.order_id) - record.amount
+
+    def record(self, trade_id: str, order_id: OrderId) -> FillRecord | None:
+        return self.records.get(fill_key(trade_id, order_id))
 
     def _confirm(self, record: FillRecord) -> None:
         if record.status is TradeStatus.CONFIRMED and not record.confirmed:

@@ -14,9 +14,10 @@ Reading the table:
   exchange-confirmed fact (terminal order event, definitive placement answer, REST snapshot past grace)
   leaves it towards a terminal state.
 * terminal ``FILLED | CANCELED | REJECTED | EXPIRED``: the reservation is gone. Late duplicates of the facts
-  that led there (an answer after the events, a trade after the terminal order event) are legal no-ops;
-  contradictions (the exchange showing life in an order we released as REJECTED, a second different
-  terminal outcome) are illegal.
+  that led there (an answer after the events, a trade after the terminal order event) are legal no-ops; a
+  second, different terminal outcome is illegal. ``REVIVE`` (terminal -> UNKNOWN) is the one way back: the
+  tracker uses it, together with a Defect, when the exchange contradicts the terminal state with evidence
+  of life, so that the order is reserved (and cancelled) again rather than left unaccounted.
 """
 
 from __future__ import annotations
@@ -24,8 +25,11 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Mapping
+from decimal import Decimal
 from types import MappingProxyType
 
+from aqbot.core.events import OrderEvent, OrderEventType
+from aqbot.core.types import OrderType
 from aqbot.errors import InvariantViolation
 
 logger = logging.getLogger(__name__)
@@ -65,6 +69,7 @@ class Trigger(enum.Enum):
         "EXCH_CANCELED"  # confirmed terminal, not fully matched (CANCELED*, INVALID, MATCHED<size)
     )
     EXCH_EXPIRED = "EXCH_EXPIRED"  # confirmed terminal, GTD expiry (arrives as a CANCELLATION)
+    REVIVE = "REVIVE"  # the exchange contradicts a terminal state (always reported as a Defect too)
 
 
 class IllegalTransition(InvariantViolation):
@@ -141,6 +146,13 @@ _TERMINAL_ROWS: dict[OrderState, dict[Trigger, OrderState]] = {
     },
 }
 
+# Contradiction: the exchange shows life (a fill of a REJECTED order, a row in a REST snapshot begun after
+# the order ended) in an order whose reservation is gone. The tracker reports a Defect (the token halts),
+# and the order goes back to UNKNOWN, reserved again and cancelled, until a confirmed fact ends it again:
+# wrong bookkeeping must err on the side of the limit.
+for _state, _row in _TERMINAL_ROWS.items():
+    _row[_T.REVIVE] = _S.UNKNOWN
+
 TABLE: Mapping[tuple[OrderState, Trigger], OrderState] = MappingProxyType(
     {
         (state, trigger): target
@@ -168,3 +180,20 @@ def transition(state: OrderState, trigger: Trigger) -> OrderState:
     except KeyError:
         logger.error("illegal transition %s on %s", state.value, trigger.value)
         raise IllegalTransition(state, trigger) from None
+
+
+def classify(event: OrderEvent, original_size: Decimal, order_type: OrderType, expiration: float) -> Trigger:
+    """The trigger an ``order`` event means (PROTOCOL 5.1, 10.6).
+
+    MATCHED is a full fill only when ``size_matched`` reaches the size (partial-then-cancelled orders and
+    rounding residues are also reported MATCHED); CANCELED, CANCELED_<reason>, INVALID, UNMATCHED and any
+    CANCELLATION end the order, as an expiry when a GTD order's expiration has passed; the rest is open.
+    """
+    status = event.status.upper()
+    if status == "MATCHED":
+        return Trigger.EXCH_FILLED if event.size_matched >= original_size else Trigger.EXCH_CANCELED
+    ends = status.startswith("CANCELED") or status in {"INVALID", "UNMATCHED"}
+    if ends or event.type is OrderEventType.CANCELLATION:
+        expired = order_type is OrderType.GTD and 0 < expiration <= event.timestamp
+        return Trigger.EXCH_EXPIRED if expired else Trigger.EXCH_CANCELED
+    return Trigger.EXCH_OPEN

@@ -37,8 +37,8 @@ from aqbot.core.facts import (
     ReservationChanged,
     TradeRecorded,
 )
-from aqbot.core.fills import FillBook, OwnFill
-from aqbot.core.lifecycle import IllegalTransition, OrderState, Trigger, transition
+from aqbot.core.fills import FillBook, Observation, OwnFill
+from aqbot.core.lifecycle import IllegalTransition, OrderState, Trigger, classify, transition
 from aqbot.core.types import ConditionId, OrderId, OrderType, Side, TokenId
 
 logger = logging.getLogger(__name__)
@@ -158,6 +158,33 @@ class OrderTracker:
             self.exposure.add_unsettled(order.token, order.side, unsettled - order.unsettled)
             order.unsettled = unsettled
 
+    def _revive(self, order: Order, source: str, now: float, out: Outcome, detail: str) -> None:
+        """The exchange contradicts the order's terminal state: report it, reserve it again, cancel it."""
+        self.defect(out, order, order.token, order.order_id, detail)
+        if self._move(order, Trigger.REVIVE, source, now, out):
+            order.terminal_at, order.cancel_sent, order.post_in_flight = None, False, False
+            order.last_action_at = now
+            self.exposure.force_reserve(
+                order.order_id, order.token, order.side, order.price, order.original_size
+            )
+            self._resize(order, f"revive:{source}", out)
+
+    def adopt_fill(self, fill: OwnFill, now: float, out: Outcome) -> None:
+        """A REST trade of ours for an order the core never knew (lost in a crash): track it so that the
+        fill counts. It reserves nothing beyond the fill; if it were still open the snapshot's open orders
+        (applied first) would have adopted it with its full size."""
+        market = self.exposure.market_of.get(fill.token)
+        if market is None:
+            self.defect(out, None, fill.token, fill.order_id, "REST trade in an unknown token")
+            return
+        order = Order(
+            fill.order_id, fill.token, market, fill.side, fill.price, fill.amount, OrderState.UNKNOWN,
+            created_at=now, last_action_at=now, seen_on_exchange=True,
+        )  # fmt: skip
+        self.orders[order.order_id] = order
+        self.exposure.force_reserve(order.order_id, order.token, order.side, order.price, order.original_size)
+        out.fact(OrderAdopted(order.order_id, order.token, order.side, order.original_size, "rest-trade"))
+
     def _consistent(self, order: Order, token: TokenId, side: Side, original: Decimal, out: Outcome) -> bool:
         if (order.token, order.side, order.original_size) != (token, side, original):
             self.defect(
@@ -213,6 +240,7 @@ class OrderTracker:
             self.defect(out, None, "", answer.order_id, "placement answer for an order never placed")
             return
         order.post_in_flight = False
+        order.last_action_at = max(order.last_action_at, now)  # grace counts from when the POST ended
         if answer.http_status >= 500 or answer.http_status == 408:
             self.on_submit_failed(order, f"http {answer.http_status}", now, out)
             return
@@ -288,10 +316,11 @@ class OrderTracker:
                 f"size_matched went down on {order.order_id}: {order.event_matched} -> {event.size_matched}"
             )
         order.event_matched = max(order.event_matched, event.size_matched)
-        trigger = self._classify(order, event)
+        trigger = classify(event, order.original_size, order.order_type, order.expiration)
         if order.state is OrderState.REJECTED:
-            self._move(order, trigger, "order_event", now, out)  # a contradiction: reported as a defect
-            return gaps
+            self._revive(
+                order, "order_event", now, out, f"order event {event.status} for an order answered REJECTED"
+            )
         order.seen_on_exchange = True
         if trigger is Trigger.EXCH_OPEN:
             if self._move(order, trigger, "order_event", now, out):
@@ -300,16 +329,6 @@ class OrderTracker:
             self._sync_matched(order, "order_event", now, out)
             self._move(order, trigger, "order_event", now, out)
         return gaps
-
-    def _classify(self, order: Order, event: OrderEvent) -> Trigger:
-        status = event.status.upper()
-        if status == "MATCHED":
-            return Trigger.EXCH_FILLED if event.size_matched >= order.original_size else Trigger.EXCH_CANCELED
-        ends = status.startswith("CANCELED") or status in {"INVALID", "UNMATCHED"}
-        if ends or event.type.value == "CANCELLATION":
-            expired = order.order_type is OrderType.GTD and 0 < order.expiration <= event.timestamp
-            return Trigger.EXCH_EXPIRED if expired else Trigger.EXCH_CANCELED
-        return Trigger.EXCH_OPEN
 
     def on_trade_fill(
         self, fill: OwnFill, trade: TradeEvent, source: str, now: float, out: Outcome
@@ -325,13 +344,19 @@ class OrderTracker:
                 out, order, order.token, order.order_id, f"trade {trade.trade_id} in token {fill.token}"
             )
             return []
+        if order.state is OrderState.REJECTED:
+            self._revive(order, source, now, out, f"trade {trade.trade_id} fills an order answered REJECTED")
         if not self._move(order, Trigger.FILL, source, now, out):
             return []
         order.seen_on_exchange = True
         obs = self.fills.observe(trade.trade_id, order.order_id, fill.amount, fill.price, trade.status)
         if obs.conflict is not None:
             self.defect(out, order, order.token, order.order_id, obs.conflict)
-            return []
+            record = self.fills.record(trade.trade_id, order.order_id)
+            if not (obs.failed_after_confirmed and order.side is Side.SELL and record is not None):
+                return []  # keep the higher held: a BUY's shares stay counted
+            self.fills.fail(record)  # a SELL's shares come back: count them (worst must not drop)
+            obs = Observation(new=False, reverse=fill.amount, status_changed=True)
         if obs.status_changed:
             out.fact(TradeRecorded(trade.trade_id, order.order_id, fill.amount, fill.price, trade.status))
         if obs.added:
@@ -345,8 +370,8 @@ class OrderTracker:
         self._resettle(order)
         return []
 
-    def on_open_row(self, row: OpenOrderRow, now: float, out: Outcome) -> None:
-        """A REST snapshot shows the order open."""
+    def on_open_row(self, row: OpenOrderRow, started_at: float, now: float, out: Outcome) -> None:
+        """A REST snapshot begun at ``started_at`` shows the order open."""
         order = self.orders.get(row.order_id)
         if order is None and row.order_id in self.pruned:
             self.defect(out, None, row.token, row.order_id, "REST lists open an order that ended long ago")
@@ -358,7 +383,10 @@ class OrderTracker:
         if not self._consistent(order, row.token, row.side, row.original_size, out):
             return
         order.event_matched = max(order.event_matched, row.size_matched)
-        if self._move(order, Trigger.EXCH_OPEN, "rest", now, out) and order.state is not OrderState.REJECTED:
+        ended = order.terminal_at
+        if order.state is OrderState.REJECTED or (ended is not None and started_at > ended):
+            self._revive(order, "rest", now, out, f"REST snapshot begun at {started_at} lists it open")
+        if self._move(order, Trigger.EXCH_OPEN, "rest", now, out):
             order.seen_on_exchange = True
             self._sync_matched(order, "rest", now, out)
 

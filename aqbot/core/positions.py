@@ -9,7 +9,8 @@ The Data API lags aqbot's own fill accounting, so it is evidence of a lower rank
   API value is most likely the lag of a fill aqbot already applied (a sell, or a FAILED reversal), and
   raising would over-count the same way. Fills aqbot never saw do not move ``last_fill_at``, so the
   backstop still catches them;
-* it may **lower** ``held`` only when the token has no open BUYs and no fill (or reversal) in the last
+* it may **lower** ``held`` only when the token has no open BUYs, no open SELLs (a lower value may be a
+  sell fill not seen yet, which would then be taken out twice) and no fill (or reversal) in the last
   ``protection_window`` seconds;
 * neither happens in the direction where a fill aqbot counted may still FAIL (MATCHED, MINED, RETRYING):
   the API may already show the reversal, and the FAILED event would then count it a second time;
@@ -61,6 +62,7 @@ class PositionPolicy:
         *,
         unsettled_buy: Decimal = ZERO,
         unsettled_sell: Decimal = ZERO,
+        open_sell: Decimal = ZERO,
     ) -> Verdict:
         """Decide what one positions row (``api``; ``None`` when absent) does to ``held``.
 
@@ -85,6 +87,8 @@ class PositionPolicy:
             return self._diverge(token, K.SKIPPED_NO_ROW)
         if open_buy > ZERO:
             return self._diverge(token, K.SKIPPED_PENDING_BUYS)
+        if open_sell > ZERO:  # a lower value may be a sell fill aqbot has not seen yet: it would count twice
+            return self._diverge(token, K.SKIPPED_PENDING_SELLS)
         if recent:
             return self._diverge(token, K.SKIPPED_RECENT_FILL)
         if unsettled_buy > ZERO:

@@ -25,6 +25,7 @@ from core_helpers import (
 from aqbot.core.events import MakerFill, OrderEventType, TradeEvent, TradeStatus
 from aqbot.core.facts import FillReversed, GapOpened
 from aqbot.core.fills import FillBook, own_fills
+from aqbot.core.halts import HaltReason, Scope
 from aqbot.core.lifecycle import OrderState
 from aqbot.core.snapshot import restore, snapshot
 from aqbot.core.types import Side
@@ -215,5 +216,27 @@ def test_fillbook_confirmed_then_failed() -> None:
     book.observe("t", oid(1), D(2), D("0.5"), S.CONFIRMED)
     assert book.confirmed_amount(oid(1)) == D(2)
     assert not book.observe("t", oid(1), D(2), D("0.5"), S.MINED).status_changed  # stale after final
-    assert book.observe("t", oid(1), D(2), D("0.5"), S.FAILED).reverse == D(2)
-    assert book.confirmed_amount(oid(1)) == D(0)
+    obs = book.observe("t", oid(1), D(2), D("0.5"), S.FAILED)
+    assert obs.failed_after_confirmed
+    assert obs.conflict is not None
+    assert obs.reverse == D(0)  # the book changes nothing: the caller decides
+    assert book.confirmed_amount(oid(1)) == D(2)
+    record = book.record("t", oid(1))
+    assert record is not None
+    book.fail(record)
+    assert (book.confirmed_amount(oid(1)), book.failed_amount(oid(1))) == (D(0), D(2))
+
+
+def test_failed_after_confirmed_is_a_defect_keeps_a_buy_and_returns_a_sell() -> None:
+    core = ready_core()
+    live_buy(core, 1, size="5")
+    core.on_trade_event(maker_trade("t1", [(oid(1), "5")], S.CONFIRMED), 2.0)
+    out = core.on_trade_event(maker_trade("t1", [(oid(1), "5")], S.FAILED), 3.0)
+    assert "Defect" in kinds(out)
+    assert core.token_exposure(YES).held == D(5)  # a BUY's shares stay counted (conservative for L1)
+    core.clear_halt(HaltReason.DEFECT, Scope.token(YES), 3.5)
+    assert core.place(oid(2), YES, Side.SELL, D("0.6"), D(2), 4.0).ok
+    core.on_trade_event(maker_trade("t2", [(oid(2), "2")], S.CONFIRMED, price="0.6", side=Side.SELL), 5.0)
+    assert core.token_exposure(YES).held == D(3)
+    core.on_trade_event(maker_trade("t2", [(oid(2), "2")], S.FAILED, price="0.6", side=Side.SELL), 6.0)
+    assert core.token_exposure(YES).held == D(5)  # a SELL's shares come back (worst must not drop)

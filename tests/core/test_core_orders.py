@@ -350,3 +350,59 @@ def test_reconciliation_argument_errors() -> None:
     recon, _ = core.begin_reconciliation(5.0)
     with pytest.raises(ValueError, match="before reconciliation"):
         core.on_reconciliation(recon, OrdersSnapshot(4.0), None, 5.0)
+
+
+def test_grace_counts_from_the_placement_answer() -> None:
+    core = ready_core()
+    core.place(oid(1), YES, Side.BUY, D("0.5"), D(10), 0.0)
+    recon, _ = core.begin_reconciliation(6.0)  # begun while the POST is in flight
+    core.on_placement_answer(PlacementAnswer(oid(1), True, oid(1), "live"), 8.0)
+    core.on_reconciliation(recon, OrdersSnapshot(6.0), None, 8.5)
+    assert core.token_exposure(YES).open_buy == D(10)
+
+
+def test_rejected_order_with_exchange_life_is_revived_reserved_and_cancelled() -> None:
+    core = ready_core()
+    core.place(oid(1), YES, Side.BUY, D("0.5"), D(10), 1.0)
+    core.on_placement_answer(PlacementAnswer(oid(1), False, "", "", "nope", 400), 1.1)
+    from core_helpers import maker_trade
+
+    out = core.on_trade_event(maker_trade("t1", [(oid(1), "4")]), 2.0)
+    assert "Defect" in kinds(out)
+    order = core.order(oid(1))
+    assert order is not None
+    assert order.state is OrderState.UNKNOWN
+    e = core.token_exposure(YES)
+    assert (e.held, e.open_buy) == (D(4), D(6))
+    assert oid(1) in {c.order_id for c in out.commands if isinstance(c, CancelOrder)}
+
+
+def test_order_resolved_by_absence_then_listed_by_a_newer_snapshot_is_revived() -> None:
+    core = ready_core()
+    live_buy(core, 1, now=1.0)
+    recon, _ = core.begin_reconciliation(10.0)
+    core.on_reconciliation(recon, OrdersSnapshot(10.0), None, 10.0)
+    assert core.token_exposure(YES).worst == D(0)
+    row = OpenOrderRow(oid(1), YES, Side.BUY, D("0.5"), D(10), D(2))
+    stale, _ = core.begin_reconciliation(10.0)  # begun at the same instant: not newer, ignored
+    core.on_reconciliation(stale, OrdersSnapshot(10.0, (row,)), None, 10.0)
+    assert core.order(oid(1)).state is OrderState.CANCELED  # type: ignore[union-attr]
+    recon, _ = core.begin_reconciliation(20.0)
+    out = core.on_reconciliation(recon, OrdersSnapshot(20.0, (row,)), None, 20.0)
+    assert "Defect" in kinds(out)
+    e = core.token_exposure(YES)
+    assert (e.held, e.open_buy, e.worst) == (D(2), D(8), D(10))
+    assert oid(1) in {c.order_id for c in out.commands if isinstance(c, CancelOrder)}
+
+
+def test_rest_trade_of_an_order_lost_in_a_crash_is_counted() -> None:
+    from core_helpers import maker_trade
+
+    core = ready_core()
+    trades = (maker_trade("t1", [(oid(1), "10")]),)
+    recon, _ = core.begin_reconciliation(20.0)
+    out = core.on_reconciliation(recon, OrdersSnapshot(20.0, (), trades), None, 20.0)
+    assert any(isinstance(f, OrderAdopted) and f.source == "rest-trade" for f in out.facts)
+    e = core.token_exposure(YES)
+    assert (e.held, e.open_buy) == (D(10), D(0))
+    assert not core.place(oid(2), YES, Side.BUY, D("0.5"), D(1), 21.0).ok

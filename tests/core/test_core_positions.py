@@ -11,6 +11,7 @@ from aqbot.core.events import PositionRow, PositionsSnapshot, TradeStatus
 from aqbot.core.facts import PositionDecision, PositionDecisionKind
 from aqbot.core.halts import HaltReason
 from aqbot.core.positions import PositionPolicy
+from aqbot.core.types import Side
 
 K = PositionDecisionKind
 
@@ -27,6 +28,7 @@ K = PositionDecisionKind
         ("7", "5", "0", None, ("0", "1"), K.SKIPPED_UNSETTLED_FILLS, None),
         ("3", "5", "0", None, ("0", "0"), K.ACCEPTED_LOWER, "3"),
         ("3", "5", "1", None, ("0", "0"), K.SKIPPED_PENDING_BUYS, None),
+        ("3", "5", "-1", None, ("0", "0"), K.SKIPPED_PENDING_SELLS, None),  # -1: one open SELL
         ("3", "5", "0", 50.0, ("0", "0"), K.SKIPPED_RECENT_FILL, None),
         ("3", "5", "0", None, ("1", "0"), K.SKIPPED_UNSETTLED_FILLS, None),
         ("0", "5", "0", None, ("0", "0"), K.SKIPPED_NO_ROW, None),  # zero never means flat
@@ -38,9 +40,10 @@ def test_decisions(
     kind: PositionDecisionKind, new: str | None,
 ) -> None:  # fmt: skip
     policy = PositionPolicy(protection_window=60.0, mismatch_syncs=3)
+    buys, sells = max(D(open_buy), D(0)), max(-D(open_buy), D(0))
     verdict = policy.decide(
-        "t", None if api is None else D(api), D(held), D(open_buy), last_fill, 100.0,
-        unsettled_buy=D(unsettled[0]), unsettled_sell=D(unsettled[1]),
+        "t", None if api is None else D(api), D(held), buys, last_fill, 100.0,
+        unsettled_buy=D(unsettled[0]), unsettled_sell=D(unsettled[1]), open_sell=sells,
     )  # fmt: skip
     assert verdict.kind is kind
     assert verdict.new_held == (None if new is None else D(new))
@@ -88,3 +91,16 @@ def test_core_raise_beyond_worst_can_breach() -> None:
     decisions = _sync(core, {YES: "12"}, 10.0)
     assert decisions[YES].kind is K.ACCEPTED_RAISE
     assert HaltReason.LIMIT_BREACH in core.can_quote(NO, 10.0).reasons
+
+
+def test_raise_without_avg_price_is_costed_at_one() -> None:
+    import attrs
+    from core_helpers import CONFIG
+
+    from aqbot.core.exposure import Limits
+
+    core = ready_core(attrs.evolve(CONFIG, limits=Limits(D(1000), max_market_notional=D(60))))
+    snap = PositionsSnapshot(500.0, (PositionRow(YES, D(100)),))
+    core.on_positions(snap, 500.0)
+    assert core.token_exposure(YES).cost == D(100)
+    assert not core.place(oid(1), YES, Side.BUY, D("0.5"), D(1), 501.0).ok
