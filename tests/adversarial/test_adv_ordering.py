@@ -39,7 +39,7 @@ from aqbot.core.events import (
 )
 from aqbot.core.exposure import Limits
 from aqbot.core.facts import Defect
-from aqbot.core.halts import HaltReason
+from aqbot.core.halts import HaltReason, Scope
 from aqbot.core.lifecycle import OrderState
 from aqbot.core.types import Side
 
@@ -256,3 +256,17 @@ def test_failed_after_confirmed_is_a_defect_not_a_silent_reversal() -> None:
     out = core.on_trade_event(maker_trade("t1", [(o, "10")], S.FAILED), 3.0)
     reported = any(isinstance(f, Defect) for f in out.facts)
     assert reported or core.token_exposure(YES).held == LIMIT
+
+
+def test_cancel_racing_the_post_is_resent_when_the_order_turns_out_live() -> None:
+    """A halt cancels a PENDING_SUBMIT order; the DELETE beats the POST ('order not found' -> UNKNOWN); the
+    POST then answers live while the halt holds: a new cancel must go out, and nothing is released."""
+    core = ready()
+    o = oid(1)
+    assert core.place(o, YES, Side.BUY, D("0.5"), D(10), 1.0).ok
+    out = core.set_halt(HaltReason.MANUAL, Scope.global_(), 1.1, "operator")
+    assert o in cancels(out)
+    core.on_cancel_answer(CancelAnswer(not_canceled=((o, "order not found"),)), 1.2)
+    out = core.on_placement_answer(PlacementAnswer(o, True, o, "live"), 1.3)
+    assert o in cancels(out)
+    assert worst(core) == LIMIT
