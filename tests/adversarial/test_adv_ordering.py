@@ -217,10 +217,7 @@ def test_dust_overfill_latches_limit_breach_and_cancels_everything() -> None:
 # --- bugs ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a fill of an order answered REJECTED is dropped from held (orders.py on_trade_fill)",
-)
+# B5 (docs/review-limits.md): fixed in e2526c0, kept as a regression test.
 def test_fill_of_a_rejected_order_still_counts_in_held() -> None:
     """The exchange answers 400 but the order rested anyway and fills: the shares are ours all the same."""
     core = ready()
@@ -229,13 +226,10 @@ def test_fill_of_a_rejected_order_still_counts_in_held() -> None:
     core.on_placement_answer(PlacementAnswer(o, False, "", "", "not enough balance", 400), 1.1)
     core.on_trade_event(maker_trade("t1", [(o, "4")]), 2.0)
     assert not core.can_quote(YES, 2.0).allowed  # handled: the contradiction halts the token (DEFECT)
-    assert core.token_exposure(YES).held == D(4)  # bug: the 4 shares the exchange credited are not counted
+    assert core.token_exposure(YES).held == D(4)  # before the fix: 0 (the credited shares were lost)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a REJECTED order listed open by REST is neither re-reserved nor cancelled (on_open_row)",
-)
+# B5 (docs/review-limits.md): fixed in e2526c0, kept as a regression test.
 def test_rejected_order_seen_open_is_reserved_and_cancelled() -> None:
     core = ready()
     o = oid(1)
@@ -245,9 +239,7 @@ def test_rejected_order_seen_open_is_reserved_and_cancelled() -> None:
     assert o in cancels(out) or worst(core) == LIMIT
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: FAILED after CONFIRMED silently reverses a BUY fill (fills.py observe)"
-)
+# B7 (docs/review-limits.md): fixed in e2526c0, kept as a regression test.
 def test_failed_after_confirmed_is_a_defect_not_a_silent_reversal() -> None:
     """A trade ends CONFIRMED or FAILED, never both: the contradiction must not silently lower held."""
     core = ready()

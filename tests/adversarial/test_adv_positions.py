@@ -145,10 +145,7 @@ def test_market_and_global_notional_caps_count_both_tokens() -> None:
 # --- bugs ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: positions API lowers held while SELLs are open; the late sell fill is then counted twice",
-)
+# B3 (docs/review-limits.md): fixed in e2526c0, kept as a regression test.
 def test_api_cannot_lower_held_while_sells_are_open() -> None:
     """held 10, SELL 10 resting. The exchange fills 5 of the sell; aqbot misses the events (no gap seen).
 
@@ -163,17 +160,15 @@ def test_api_cannot_lower_held_while_sells_are_open() -> None:
     _api(core, 100.0, "5")
     reconcile(core, 101.0, rows=(row(s, "5", side=Side.SELL),))
     core.on_trade_event(maker_trade("ts", [(s, "5")], S.CONFIRMED, side=Side.SELL), 102.0)
-    assert core.token_exposure(YES).held == D(5)  # bug: 0
+    assert core.token_exposure(YES).held == D(5)  # before the fix: 0
     assert not buy_allowed(core, 3, D(10), 103.0)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: a positions raise without avgPrice costs the shares at 0: notional cap bypassed"
-)
+# B6 (docs/review-limits.md): fixed in e2526c0, kept as a regression test.
 def test_api_raise_without_avg_price_still_counts_notional() -> None:
     """The Data API row has no avgPrice (edge maps it to 0): 100 shares join ``held`` at zero cost."""
     limits = Limits(D(1000), max_market_notional=D(60))
     core = ready(attrs.evolve(CONFIG, limits=limits))
     _api(core, 500.0, "100", avg="0")
     assert core.token_exposure(YES).held == D(100)
-    assert not buy_allowed(core, 1, D(100), 501.0)  # bug: 0 + 50 <= 60 passes; true notional >= 50 + 0..100
+    assert not buy_allowed(core, 1, D(100), 501.0)  # before the fix: 0 + 50 <= 60 passed

@@ -4,7 +4,8 @@ reconciler, on MockClock with fake exchange endpoints.
 * reservation happens before the POST, with no checkpoint between check and reserve, even for a batch and
   even with two quoting iterations of one market running at once (handled);
 * a reconciliation whose ``/data/orders`` read happens while a POST waits (rate limiter, queue) and which is
-  applied after the POST's answer releases the order that now rests (bug B1, docs/review-limits.md).
+  applied after the POST's answer must not release the order that now rests (B1, docs/review-limits.md;
+  fixed in e2526c0).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 import attrs
-import pytest
 import trio
 import trio.testing
 
@@ -123,10 +123,7 @@ async def test_two_concurrent_iterations_never_overbook(autojump_clock: trio.tes
     assert len(exchange.resting) == 2  # the second iteration was refused by L1, not by luck
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: reconciliation read before a delayed POST rested, applied after its answer, releases it",
-)
+# B1 (docs/review-limits.md): fixed in e2526c0, kept as a regression test.
 async def test_reconciliation_racing_a_delayed_post_keeps_the_reservation(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
@@ -147,5 +144,5 @@ async def test_reconciliation_racing_a_delayed_post_keeps_the_reservation(
     for order_id in exchange.resting:
         order = core.order(order_id)
         assert order is not None
-        assert not order.state.terminal  # bug: CANCELED although it rests on the exchange
+        assert not order.state.terminal  # before the fix: CANCELED although it rests on the exchange
     assert core.token_exposure(YES).worst == LIMIT

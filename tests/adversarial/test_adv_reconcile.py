@@ -78,10 +78,7 @@ def test_absent_order_is_resolved_with_the_trades_of_the_snapshot() -> None:
     assert e.held == D(7)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: grace counts from the POST send, not its answer: a snapshot begun mid-POST releases it",
-)
+# B1 (docs/review-limits.md): fixed in e2526c0, kept as a regression test.
 def test_snapshot_begun_while_the_post_was_in_flight_does_not_release_it() -> None:
     """POST sent at 0, snapshot begun at 6 (not resting yet), answer 'live' at 8, snapshot applied at 8.5.
 
@@ -94,14 +91,11 @@ def test_snapshot_begun_while_the_post_was_in_flight_does_not_release_it() -> No
     recon_id, _ = core.begin_reconciliation(6.0)
     core.on_placement_answer(PlacementAnswer(o, True, o, "live"), 8.0)
     core.on_reconciliation(recon_id, OrdersSnapshot(6.0), None, 8.5)
-    assert worst(core) == LIMIT  # bug: 0, and the quoter may send another BUY of 10
+    assert worst(core) == LIMIT  # before the fix: 0, and the quoter may send another BUY of 10
     assert not buy_allowed(core, 2, D(10), 8.6)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a terminal order that REST/WS later shows alive is neither re-reserved nor cancelled",
-)
+# B4 (docs/review-limits.md): fixed in e2526c0, kept as a regression test.
 def test_order_released_by_absence_then_listed_open_is_reserved_again() -> None:
     """Absence past grace resolved it (or a stale read did); a newer snapshot lists it open with 2 matched.
 
@@ -113,7 +107,7 @@ def test_order_released_by_absence_then_listed_open_is_reserved_again() -> None:
     assert worst(core) == ZERO  # resolved by absence, by the rules
     out = reconcile(core, 20.0, rows=(row(o, "2"),))
     assert core.token_exposure(YES).held == D(2)  # handled: the fill is counted
-    assert worst(core) == LIMIT or o in cancels(out)  # bug: 2, no cancel; 8 more can fill
+    assert worst(core) == LIMIT or o in cancels(out)  # before the fix: 2, no cancel; 8 more can fill
 
 
 # --- gaps -----------------------------------------------------------------------------------------------
@@ -233,10 +227,7 @@ def test_restart_adopts_an_order_placed_after_the_last_snapshot() -> None:
     assert (e.held, e.open_buy) == (D(3), D(7))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: after a crash, a REST trade of ours for an order the restored core lost is never counted",
-)
+# B2 (docs/review-limits.md): fixed in e2526c0, kept as a regression test.
 def test_restart_counts_fills_of_an_order_placed_after_the_last_snapshot() -> None:
     """Snapshot, then BUY 10, filled, crash before the next snapshot (the WS events were lost with it).
 
