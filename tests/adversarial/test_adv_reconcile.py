@@ -28,7 +28,14 @@ from adv_helpers import (
 )
 
 from aqbot.core.engine import Core
-from aqbot.core.events import Channel, OrdersSnapshot, PlacementAnswer, TradeEvent, TradeStatus
+from aqbot.core.events import (
+    Channel,
+    OrderEventType,
+    OrdersSnapshot,
+    PlacementAnswer,
+    TradeEvent,
+    TradeStatus,
+)
 from aqbot.core.halts import HaltReason
 from aqbot.core.lifecycle import OrderState
 from aqbot.core.snapshot import restore, snapshot
@@ -313,3 +320,59 @@ def test_absent_order_whose_trade_is_not_in_rest_yet() -> None:
     core.on_trade_event(maker_trade("t1", [(o, "10")]), 11.0)
     assert not allowed
     assert worst(core) <= LIMIT
+
+
+def _pruned_after_absence(core: Core) -> tuple[str, float]:
+    """A BUY resolved CANCELED by absence (no fill), then pruned: returns its id and the time after."""
+    o = buy(core, 1, now=1.0)
+    reconcile(core, 10.0)
+    t = 10.0 + CONFIG.prune_after + 1
+    reconcile(core, t)
+    assert core.order(o) is None
+    assert o in core.tracker.pruned
+    return o, t
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: a pruned order REST lists open again is only a Defect: not reserved, not cancelled",
+)
+def test_pruned_order_listed_open_again_is_reserved_or_cancelled() -> None:
+    """The absence was wrong (a lagging listing): 10 minutes later /data/orders lists it open. The Defect
+    halts new BUYs on the token, but the order itself can still fill 10 with ``worst`` blind to it."""
+    core = ready()
+    o, t = _pruned_after_absence(core)
+    out = reconcile(core, t + 1, rows=(row(o, "0"),))
+    assert worst(core) == LIMIT or o in cancels(out)
+
+
+@pytest.mark.xfail(
+    strict=True, reason="BUG: a NEW trade of a pruned order is ignored: its shares are never counted"
+)
+def test_new_trade_of_a_pruned_order_counts() -> None:
+    """A trade id never seen before, for a pruned order, is not a late duplicate: the order was alive. The
+    user channel and the REST trades both drop it (``pruned`` short-circuits before the fill key)."""
+    core = ready()
+    o, t = _pruned_after_absence(core)
+    core.on_trade_event(maker_trade("t-new", [(o, "4")], S.MATCHED), t + 1)
+    reconcile(core, t + 2, trades=(maker_trade("t-new", [(o, "4")], S.MINED),))
+    assert core.token_exposure(YES).held == D(4)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG (liveness): a REST row lagging a WS CANCELLATION latches DEFECT for ever",
+)
+def test_stale_rest_row_after_a_ws_cancellation_does_not_halt_for_ever() -> None:
+    """The user channel confirms the cancel at 10; /data/orders (a lagging replica) still lists the order in
+    a snapshot begun at 10.5. Re-reserving and cancelling it is the safe answer; latching DEFECT (which
+    nothing clears, not even a restart) is not: the next snapshot agrees and the cancel is confirmed."""
+    core = ready()
+    o = buy(core, 1, now=1.0)
+    core.on_order_event(order_ev(o, "0", "CANCELED", OrderEventType.CANCELLATION), 10.0)
+    reconcile(core, 10.5, rows=(row(o, "0"),))
+    assert worst(core) == LIMIT  # handled: reserved again while the listing says it may rest
+    core.on_order_event(order_ev(o, "0", "CANCELED", OrderEventType.CANCELLATION), 11.0)
+    reconcile(core, 30.0)
+    assert worst(core) == ZERO
+    assert core.can_quote(YES, 30.0).allowed
