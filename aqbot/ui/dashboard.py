@@ -195,7 +195,12 @@ async def run_dashboard(
 
     Cancellation: leaving rich's ``Live`` context renders the last frame and restores the cursor; that
     text is written inside a shielded scope bounded by :data:`FINAL_WRITE_GRACE` seconds.
+
+    Raises:
+        ValueError: ``refresh_seconds`` is not positive.
     """
+    if not refresh_seconds > 0:
+        raise ValueError(f"refresh_seconds must be positive, not {refresh_seconds!r}")
     builder = frames if frames is not None else DashboardFrames(handle, mode=mode)
     screen = Screen(console)
     try:

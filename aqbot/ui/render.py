@@ -144,6 +144,8 @@ def pnl_text(state: BotState, ex: DashboardExtras) -> Text:
     text = Text("PnL ")
     text.append(fmt.signed(total), style=f"bold {style}".strip())
     text.append(f" (realized {fmt.signed(realized)}, unrealized {fmt.signed(unreal)} at mid)")
+    if any(t.held and fmt.mid(t) is None for t in state.tokens):
+        text.append(" (one-sided books at their bid)", style="yellow")
     return text
 
 

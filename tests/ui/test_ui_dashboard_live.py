@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TypeVar
 
+import pytest
 import trio
 import trio.testing
 from rich.console import Console
@@ -106,3 +107,8 @@ async def test_dashboard_draws_a_running_bot(autojump_clock: trio.testing.MockCl
     assert len(state.quotes) >= 4
     assert any("started: 2 markets" in r for r in rows), text
     assert any(r.startswith("heartbeat last ok") for r in rows), text
+
+
+async def test_run_dashboard_refuses_a_non_positive_period() -> None:
+    with trio.fail_after(5), pytest.raises(ValueError, match="refresh_seconds"):
+        await run_dashboard(None, console=Console(file=io.StringIO()), refresh_seconds=0)  # type: ignore[arg-type]

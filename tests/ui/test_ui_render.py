@@ -158,11 +158,19 @@ def test_no_markets_and_no_extras() -> None:
     assert has_line(text, "PnL realized 0.00 (unrealized n/a)")
 
 
-def test_held_without_a_book_has_no_unrealized_pnl() -> None:
+def test_held_without_a_bid_has_no_unrealized_pnl() -> None:
     tokens = (token(Y1, M1, held="5", bid=None), token(N1, M1))
     state = attrs.evolve(healthy(), tokens=tokens, quoting_allowed={M1: True})
     text = render_text(render_dashboard(state, extras(costs={Y1: D(2)})))
     assert has_line(text, "PnL realized 0.00 (unrealized n/a)")
+
+
+def test_held_with_a_bid_only_is_marked_at_the_bid() -> None:
+    tokens = (token(Y1, M1, held="5", ask=None), token(N1, M1))
+    state = attrs.evolve(healthy(), tokens=tokens, quoting_allowed={M1: True})
+    text = render_text(render_dashboard(state, extras(costs={Y1: D(2)})))
+    # 5 * 0.48 - 2 = 0.40
+    assert has_line(text, "PnL +0.40 (realized 0.00, unrealized +0.40 at mid) (one-sided books at their bid)")
 
 
 def test_events_fills_and_io_counters() -> None:
