@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from adv_helpers import CONFIG, FUNDER, MARKET, OWNER, YES, ZERO, D, buy, maker_trade, oid, order_ev, ready
 
-from aqbot.core.events import Channel, OrdersSnapshot, PlacementAnswer, TradeStatus
+from aqbot.core.events import Channel, OpenOrderRow, OrdersSnapshot, PlacementAnswer, TradeStatus
 from aqbot.core.types import Side
 from aqbot.io import edge
 from aqbot.io.hub import fact_event
@@ -81,3 +81,27 @@ def test_replay_keeps_a_reservation_recorded_after_the_last_snapshot(tmp_path: P
     again.on_reconciliation(recon_id, OrdersSnapshot(NEW + 2), None, NEW + 2)  # read before it rests
     assert again.token_exposure(YES).worst == D(10)
     assert not again.place(oid(8), YES, Side.BUY, D("0.5"), D(1), NEW + 3).ok
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: replay does not rebase Order.terminal_at: the B4 revive rule is lost after restart",
+)
+def test_replay_rebases_terminal_at_so_a_listed_order_is_revived(tmp_path: Path) -> None:
+    """An order resolved by absence before the crash is listed open by the first snapshot after the restart.
+    The revive rule (``started_at > terminal_at``) must compare times of one clock: with the old origin
+    190 000 s *above* the new one, the unshifted ``terminal_at`` is 'in the future' and nothing is revived."""
+    path = tmp_path / "ledger.sqlite3"
+    core = ready(now=NEW)  # the OLD process ran on the larger origin this time
+    o = buy(core, 1, now=NEW + 1)
+    recon_id, _ = core.begin_reconciliation(NEW + 10)
+    core.on_reconciliation(recon_id, OrdersSnapshot(NEW + 10), None, NEW + 10)  # absent: CANCELED
+    assert core.token_exposure(YES).worst == ZERO
+    with LedgerStore.open(path, synchronous="NORMAL") as store:
+        store.append_batch([snapshot_event(core, NEW + 11)])
+        again = replay_ledger(store, CONFIG, [MARKET], edge.Identity(OWNER, FUNDER), OLD).core
+    again.on_channel_up(Channel.USER, OLD + 1)
+    recon_id, _ = again.begin_reconciliation(OLD + 2)
+    row = OpenOrderRow(o, YES, Side.BUY, D("0.5"), D(10), ZERO)
+    again.on_reconciliation(recon_id, OrdersSnapshot(OLD + 2, (row,)), None, OLD + 2)
+    assert again.token_exposure(YES).worst == D(10)
