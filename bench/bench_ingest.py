@@ -302,6 +302,8 @@ class TransportServer:
     def close(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=10)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
 
 
 def json_rate(frames: tuple[str, ...]) -> float:

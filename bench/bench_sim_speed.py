@@ -1,9 +1,10 @@
 """Simulation speed: simulated seconds per wall second of the standard paper scenario.
 
-The standard scenario is ``aqbot paper --speed max`` (:func:`aqbot.paper.runner.run_paper`): the in-process
-simulator (4 markets, ``chaos`` faults, synthetic flow) and the real bot (:func:`aqbot.app.run_bot`, all its
-tasks, the ledger written inline) in one ``trio.run`` under ``MockClock(autojump_threshold=0)``, then the
-settle period and the final reconciliation against the engine's truth.
+The standard scenario is ``aqbot paper --speed max`` (:func:`paper_max_speed`, the same composition): the
+in-process simulator (4 markets, ``chaos`` faults, synthetic flow) and the real bot
+(:func:`aqbot.app.run_bot`, all its tasks, the ledger written inline) in one ``trio.run`` under
+``MockClock(autojump_threshold=0)``, then the settle period and the final reconciliation against the
+engine's truth.
 
 Next to it, interleaved in the same run: the simulator's engine alone with the same seed, markets and
 faults and its stand-in quoter (:func:`aqbot.sim.testkit.run_scenario`: no Trio, no HTTP, no WebSocket, no
@@ -18,12 +19,18 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from aqbot.paper.runner import PaperOptions, PaperPaths, run_paper
+import trio
+import trio.testing
+
+from aqbot.paper.runner import OnBot, PaperOptions, PaperPaths, paper_session
 from aqbot.sim.faults import profile
+from aqbot.sim.runner import seed_trio_scheduler
 from aqbot.sim.testkit import run_scenario
 from bench._common import interleaved, median, profile_top, quiet_logs, ratio, scaled
 
@@ -35,6 +42,58 @@ STRETCH = 1000.0
 SEED = 1
 MARKETS = 4
 FAULTS = "chaos"
+# Wall seconds a paper run may take per simulated second before it counts as stalled (a livelock that
+# spins without advancing virtual time would otherwise hang `make bench`).
+STALL_WALL_PER_SIMULATED = 0.5
+T = TypeVar("T")
+
+
+class PaperStalled(RuntimeError):
+    """A max-speed paper run did not finish within its wall-time bound."""
+
+
+async def inline(fn: Callable[[], T]) -> T:
+    """The ledger offload of a max-speed run: inline, so no thread is in flight under the MockClock."""
+    await trio.lowlevel.checkpoint()
+    return fn()
+
+
+def paper_max_speed(
+    options: PaperOptions, paths: PaperPaths, *, on_bot: OnBot | None = None
+) -> dict[str, Any]:
+    """``aqbot paper --speed max``: :func:`aqbot.paper.runner.paper_session` in one ``trio.run`` under
+    ``MockClock(autojump_threshold=0)``, ledger written inline (``synchronous=NORMAL``), scheduler seeded.
+
+    Raises:
+        PaperStalled: the run took more than ``STALL_WALL_PER_SIMULATED`` wall s per simulated s (+ 60 s).
+    """
+    duration = options.duration or 0.0
+    wall_limit = 60.0 + STALL_WALL_PER_SIMULATED * (duration + options.settle_seconds)
+
+    async def main() -> dict[str, Any]:
+        seed_trio_scheduler(options.seed)
+        token = trio.lowlevel.current_trio_token()
+        with trio.CancelScope() as scope:
+
+            def stalled() -> None:
+                try:
+                    token.run_sync_soon(scope.cancel)
+                except trio.RunFinishedError:
+                    pass
+
+            timer = threading.Timer(wall_limit, stalled)
+            timer.start()
+            try:
+                with trio.fail_after(4 * duration + 600):  # virtual time, as aqbot paper bounds a run
+                    return await paper_session(
+                        options, paths, loopback=False, offload=inline, synchronous="NORMAL",
+                        stop=trio.Event(), on_bot=on_bot,
+                    )  # fmt: skip
+            finally:
+                timer.cancel()
+        raise PaperStalled(f"paper run ({duration:g} simulated s) still running after {wall_limit:g} wall s")
+
+    return trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
 
 
 def paper_speed(duration: float, tmp: Path, rep: int) -> tuple[float, dict[str, Any]]:
@@ -43,7 +102,7 @@ def paper_speed(duration: float, tmp: Path, rep: int) -> tuple[float, dict[str, 
     paths = PaperPaths(tmp / f"ledger-{rep}.sqlite3", tmp / f"tape-{rep}.jsonl", None)
     with quiet_logs():
         started = time.perf_counter()
-        summary = run_paper(options, paths)
+        summary = paper_max_speed(options, paths)
         wall = time.perf_counter() - started
     for path in (
         paths.ledger,
