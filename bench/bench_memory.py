@@ -27,7 +27,7 @@ import trio.testing
 from aqbot.app_state import BotHandle
 from aqbot.paper.runner import PaperOptions, PaperPaths
 from bench._common import quiet_logs, rss_kib
-from bench.bench_sim_speed import paper_max_speed
+from bench.bench_sim_speed import STALL_WALL_PER_SIMULATED, paper_max_speed, stalled_result
 
 FULL_HOURS = 24.0
 MIN_SECONDS = 120.0
@@ -70,14 +70,18 @@ def run(scale: float = 1.0) -> dict[str, Any]:
     duration = max(MIN_SECONDS, FULL_HOURS * 3600 * scale)
     warmup = min(WARMUP_SECONDS, duration / 10)
     with tempfile.TemporaryDirectory(prefix="aqbot-bench-memory-") as tmpdir:
-        proc = subprocess.run(
-            [sys.executable, "-m", "bench.bench_memory", "--child", str(duration), tmpdir],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=Path(__file__).resolve().parent.parent,
-            timeout=max(300.0, duration / 10),  # wall seconds: a livelocked run must not hang `make bench`
-        )
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", "bench.bench_memory", "--child", str(duration), tmpdir],
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=Path(__file__).resolve().parent.parent,
+                timeout=120 + duration * STALL_WALL_PER_SIMULATED,  # the child's own stall guard fires first
+            )
+        except subprocess.CalledProcessError as exc:
+            last = (exc.stderr or "").strip().splitlines()[-1:] or ["no output"]
+            return {**stalled_result(f"child failed: {last[0]}"), "goal": f"growth <= {100 * GOAL_GROWTH:g}%"}
     child = json.loads(proc.stdout.strip().splitlines()[-1])
     samples = [tuple(s) for s in child["samples"]]
     warm = next(s for s in samples if s[0] >= warmup)
