@@ -168,12 +168,15 @@ def placement_answer(
 ) -> ce.PlacementAnswer:
     """One placement answer for the order whose locally computed id is ``order_id``.
 
-    A leg with ``success: true`` but an empty ``orderID`` is a rejection (PROTOCOL 1.3): ``success`` is
-    reported as :attr:`PostOrderResponse.is_accepted`, the pysdk rule.
+    The raw ``success`` flag is passed through and the core classifies the answer (DESIGN section 1 rule
+    2): ``success: false``, an empty ``orderID`` or ``unmatched`` is a definitive rejection; an answer that
+    carries our id with ``success: true`` but is otherwise unrecognised (a new status, an ``errorMsg`` next
+    to ``live``) leaves the order UNKNOWN and reserved, never released. The pysdk's stricter
+    :attr:`PostOrderResponse.is_accepted` would turn such an answer into a release.
     """
     return ce.PlacementAnswer(
         order_id=order_id,
-        success=answer.is_accepted,
+        success=answer.success,
         returned_order_id=answer.order_id.lower(),
         status=answer.status,
         error=answer.error_msg,

@@ -44,10 +44,6 @@ def test_known_answers(response: PostOrderResponse, state: OrderState) -> None:
     assert _answer(oid(1), response) is state
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: edge.placement_answer passes success=is_accepted: an unknown status with an id releases",
-)
 @pytest.mark.parametrize(
     "response",
     [
