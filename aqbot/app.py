@@ -48,6 +48,7 @@ from aqbot.app_state import BotHandle, BotStats, run_snapshots
 from aqbot.auth.l2 import ApiCreds
 from aqbot.auth.signer import OrderSigner
 from aqbot.auth.stamps import OrderStamper
+from aqbot.core.book import BookSnapshot
 from aqbot.core.config import CoreConfig
 from aqbot.core.events import Channel
 from aqbot.core.halts import HaltReason
@@ -128,7 +129,7 @@ class BotTimers:
     heartbeat_interval: float = 5.0
     ws_ping_interval: float = 10.0
     ws_stale: float = 30.0
-    market_silence: float | None = 120.0
+    market_silence: float | None = 60.0
     position_sync_interval: float = 15.0
     shutdown_grace: float = 10.0
     snapshot_interval: float = 30.0
@@ -281,11 +282,23 @@ async def _run_tree(
         user_subscribe_frame(creds.api_key, creds.secret, creds.passphrase, cids),
         timing, decode_user_frame, stats=stats.user,
     )  # fmt: skip
+
+    async def fetch_book(token: str) -> BookSnapshot:
+        return edge.book_snapshot(await clob.book(token))
+
+    def market_down(reason: str, now: float) -> None:
+        hub.apply(hub.core.on_channel_down(Channel.MARKET, now, reason))
+
+    def market_up(now: float) -> None:
+        hub.apply(hub.core.on_channel_up(Channel.MARKET, now))
+
+    feed = MarketFeed(board, on_gap=market_down, on_connected=market_up, fetch=fetch_book)
     tokens = [tok for m in markets for tok in m.tokens]
     market = _channel(
         "market", connectors.ws_base_url + "market", connectors, market_subscribe_frame(tokens),
         attrs.evolve(timing, asset_silence=t.market_silence, reconnect_on_decode_error=True),
         decode_market_frame, asset_of=edge.market_asset_of, assets=frozenset(tokens), stats=stats.market,
+        verify_quiet=feed.verify_quiet,
     )  # fmt: skip
     guard = ExchangeGuard()
     errors = ErrorRateGuard(max_rate=params.max_order_error_rate)
@@ -295,17 +308,6 @@ async def _run_tree(
     )  # fmt: skip
     reconciler = Reconciler(clob, hub, me, clob.rest.timestamp, cids, data, params.signer.maker)
     handle = BotHandle(hub, board, params.markets, stats, ctx, reconciler.stats)
-
-    def market_down(reason: str, now: float) -> None:
-        hub.apply(hub.core.on_channel_down(Channel.MARKET, now, reason))
-
-    def market_up(now: float) -> None:
-        hub.apply(hub.core.on_channel_up(Channel.MARKET, now))
-
-    feed = MarketFeed(board, on_gap=market_down, on_connected=market_up)
-
-    async def fetch_book(token: str) -> Any:
-        return edge.book_snapshot(await clob.book(token))
 
     await clob.check_version()
     await clob.sync_time()

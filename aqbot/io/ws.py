@@ -16,7 +16,9 @@ socket says. The clock only runs while the reader is *waiting for the network*: 
 ``deliver`` (for example blocked on a full user-event channel) does not count, so a slow consumer never
 makes a healthy connection look stale. For the market channel an optional per-asset watchdog
 (``asset_silence``) also reconnects when a subscribed asset has had no data frame for that long: the
-"silent freeze" of PROTOCOL 10.1, where PING/PONG keeps working but books stop.
+"silent freeze" of PROTOCOL 10.1, where PING/PONG keeps working but books stop. An optional
+``verify_quiet`` check (a REST ``/book`` compared with the local book) tells a quiet market from a
+frozen feed, so quiet markets are not reconnected over and over.
 
 Gaps. Every disconnect, stale connection and decode failure calls ``listener.gap(channel, reason, now)``;
 the next successful subscribe calls ``listener.connected(channel, now)``, which ends the gap. A decode
@@ -43,7 +45,7 @@ from __future__ import annotations
 import logging
 import math
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Generic, NoReturn, Protocol, TypeVar
 
@@ -62,6 +64,9 @@ T_contra = TypeVar("T_contra", contravariant=True)
 PING = "PING"
 PONG = "PONG"
 _IGNORED_TEXT = frozenset({PONG, "NO NEW ASSETS"})
+# Float slack of the timeout comparisons: a deadline computed as ``seen + limit - now`` may come out a few
+# ulps positive while ``now - seen < limit``; without the slack the reader would spin on zero-length waits.
+_SLACK = 1e-6
 
 
 class WsConnection(Protocol):
@@ -133,6 +138,8 @@ class ChannelSpec(Generic[T]):
         timing: keepalive and reconnect timing.
         asset_of: the asset id an event is about, for the per-asset watchdog (market channel).
         assets: the asset ids the per-asset watchdog expects data for.
+        verify_quiet: asked about an asset silent for ``asset_silence``: True when the market is merely
+            quiet (e.g. its REST book matches the local one), False to reconnect (a silent freeze).
     """
 
     name: str
@@ -142,6 +149,7 @@ class ChannelSpec(Generic[T]):
     timing: ChannelTiming = ChannelTiming()
     asset_of: Callable[[T], str | None] | None = None
     assets: frozenset[str] = frozenset()
+    verify_quiet: Callable[[str], Awaitable[bool]] | None = None
     stats: ChannelStats = attrs.Factory(ChannelStats)
 
 
@@ -246,22 +254,26 @@ class _Reader(Generic[T]):
 
     async def run(self) -> NoReturn:
         timing = self.spec.timing
-        start = trio.current_time()
-        self.asset_seen = dict.fromkeys(self.spec.assets, start)
+        last_frame = trio.current_time()
+        self.asset_seen = dict.fromkeys(self.spec.assets, last_frame)
         while True:
-            with trio.move_on_after(self._wait_limit()) as scope:
+            with trio.move_on_after(self._wait_limit(last_frame)) as scope:
                 raw = await self.ws.get_message()
             now = trio.current_time()
             if scope.cancelled_caught:
-                self._check_assets(now)
-                raise StaleConnection(f"no frame for {timing.stale_after:g}s")
+                if now - last_frame >= timing.stale_after - _SLACK:
+                    raise StaleConnection(f"no frame for {timing.stale_after:g}s")
+                await self._check_assets(now)
+                continue
+            last_frame = now
             text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
             self.spec.stats.last_frame_at = now
             self.listener.alive(self.spec.name, now)
             if not self.got_frame:
                 self.got_frame = True
             if text.strip() in _IGNORED_TEXT:
-                self._check_assets(now)
+                await self._check_assets(now)
+                last_frame = trio.current_time()
                 continue
             self.seq += 1
             self.spec.stats.frames += 1
@@ -278,15 +290,16 @@ class _Reader(Generic[T]):
                 continue
             self._note_assets(events, now)
             await self.listener.deliver(self.spec.name, self.seq, now, text, events)
-            self._check_assets(trio.current_time())
+            await self._check_assets(trio.current_time())
+            last_frame = trio.current_time()  # the stale clock only runs while waiting for the network
 
-    def _wait_limit(self) -> float:
-        limit = self.spec.timing.stale_after
+    def _wait_limit(self, last_frame: float) -> float:
+        now = trio.current_time()
+        limit = last_frame + self.spec.timing.stale_after - now
         silence = self.spec.timing.asset_silence
         if silence is not None and self.asset_seen:
-            oldest = min(self.asset_seen.values())
-            limit = min(limit, max(0.0, oldest + silence - trio.current_time()))
-        return limit
+            limit = min(limit, min(self.asset_seen.values()) + silence - now)
+        return max(0.0, limit)
 
     def _note_assets(self, events: Sequence[T], now: float) -> None:
         if self.spec.asset_of is None:
@@ -296,10 +309,17 @@ class _Reader(Generic[T]):
             if asset is not None and asset in self.asset_seen:
                 self.asset_seen[asset] = now
 
-    def _check_assets(self, now: float) -> None:
+    async def _check_assets(self, now: float) -> None:
+        """Reconnect when an asset has been silent too long, unless ``verify_quiet`` shows its book is
+        simply quiet (the REST book agrees with the local one): then its watchdog restarts."""
         silence = self.spec.timing.asset_silence
         if silence is None:
             return
         for asset, seen in sorted(self.asset_seen.items()):
-            if now - seen >= silence:
-                raise StaleConnection(f"asset {asset[:12]} silent for {now - seen:g}s")
+            if now - seen < silence - _SLACK:
+                continue
+            verify = self.spec.verify_quiet
+            if verify is not None and await verify(asset):
+                self.asset_seen[asset] = trio.current_time()
+                continue
+            raise StaleConnection(f"asset {asset[:12]} silent for {now - seen:g}s")

@@ -21,7 +21,15 @@ from typing import NoReturn
 import attrs
 import trio
 
-from aqbot.core.book import BookEvent, BookSnapshot, BookStatus, InvalidBookUpdate, LevelChange, OrderBook
+from aqbot.core.book import (
+    BookEvent,
+    BookSnapshot,
+    BookStatus,
+    InvalidBookUpdate,
+    LevelChange,
+    OrderBook,
+    build_book,
+)
 from aqbot.core.types import ConditionId, MarketSpec, TokenId
 from aqbot.errors import AqbotError
 from aqbot.io import edge
@@ -145,6 +153,26 @@ class MarketFeed:
     board: BookBoard
     on_gap: Callable[[str, float], None] = lambda reason, now: None
     on_connected: Callable[[float], None] = lambda now: None
+    fetch: Callable[[TokenId], Awaitable[BookSnapshot]] | None = None
+
+    async def verify_quiet(self, token: TokenId) -> bool:
+        """For the silence watchdog: True when the exchange's REST book has the same top of book as the
+        local one (a quiet market), False when it differs or cannot be read (treat as a frozen feed)."""
+        if self.fetch is None:
+            await trio.lowlevel.checkpoint()
+            return False
+        try:
+            remote = build_book(await self.fetch(token), trio.current_time())
+        except AqbotError as exc:
+            log.warning("book check %s failed: %s", token[:12], exc)
+            return False
+        local = self.board.books.get(token)
+        if local is None or not local.valid:
+            return False
+        quiet = local.best_bid() == remote.best_bid() and local.best_ask() == remote.best_ask()
+        if not quiet:
+            log.warning("book %s differs from the exchange's: the market feed is frozen", token[:12])
+        return quiet
 
     def connected(self, channel: str, now: float) -> None:
         self.on_connected(now)

@@ -362,3 +362,37 @@ async def test_refused_connections_back_off_exponentially(autojump_clock: trio.t
         expected.append(expected[-1] + delay(k))
     assert attempts == pytest.approx(expected, abs=1e-9)
     assert all(k == "gap" for k, _, _ in rec.log)
+
+
+@pytest.mark.parametrize("quiet", [True, False])
+async def test_silent_asset_verified_quiet_is_not_a_freeze(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock, quiet: bool
+) -> None:
+    """With ``verify_quiet``: a silent asset whose REST book agrees is a quiet market (watchdog restarts,
+    no reconnect); one that disagrees is a silent freeze (reconnect at exactly 60 s)."""
+    server = FakeServer([pong_forever])
+    connect = await start_server(nursery, server)
+    rec = Recorder()
+    asked: list[tuple[str, float]] = []
+
+    async def verify(asset: str) -> bool:
+        await trio.lowlevel.checkpoint()
+        asked.append((asset, trio.current_time()))
+        return quiet
+
+    timing = ChannelTiming(asset_silence=60.0)
+    market = spec(connect, timing, name="market", assets=frozenset({"A"}), verify_quiet=verify)
+    market.asset_of = lambda e: e.get("asset_id")
+    with trio.fail_after(300):
+        async with trio.open_nursery() as inner:
+            inner.start_soon(run_channel, market, rec, random.Random(5))
+            await trio.sleep(130)
+            inner.cancel_scope.cancel()
+    if quiet:
+        assert asked == [("A", 60.0), ("A", 120.0)]
+        assert [k for k, _, _ in rec.log] == ["connected"]
+    else:
+        assert asked[0] == ("A", 60.0)
+        gap = rec.log[1]
+        assert gap[:2] == ("gap", 60.0)
+        assert "asset A silent" in str(gap[2])

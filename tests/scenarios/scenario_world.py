@@ -140,7 +140,7 @@ async def world(
         if before_bot is not None:
             before_bot(sim, faults)
         params.setdefault("ledger_synchronous", "NORMAL")
-        params.setdefault("timers", BotTimers(market_silence=None))  # no synthetic flow: quiet books
+        params.setdefault("timers", BotTimers())  # quiet books (no flow): the watchdog verifies by REST
         bot_params = params_for_sim(sim, ledger_path, **params)
         connectors = ExchangeConnectors.simulator(sim)
         async with trio.open_nursery() as bot_nursery:
