@@ -9,6 +9,7 @@ import trio.testing
 
 from aqbot.core.book import BookSnapshot, Level, LevelChange
 from aqbot.core.types import MarketSpec, Side
+from aqbot.errors import TransportError
 from aqbot.io.ws_market import BookBoard, MarketFeed, run_book_resync
 
 D = Decimal
@@ -70,3 +71,23 @@ async def test_gap_invalidates_every_book_until_snapshots(autojump_clock: trio.t
     assert board.books["111"].best_bid() is None
     board.apply([snap("111"), snap("222")], 6.0)
     assert board.all_valid()
+
+
+async def test_verify_quiet_compares_rest_top_of_book(autojump_clock: trio.testing.MockClock) -> None:
+    """Same top of book on REST: a quiet market. Different, invalid locally, or unreadable: frozen."""
+    board = BookBoard.for_markets([SPEC])
+    board.apply([snap("111")], 0.0)
+    remote = {"111": snap("111")}
+
+    async def fetch(token: str) -> BookSnapshot:
+        await trio.lowlevel.checkpoint()
+        if token not in remote:
+            raise TransportError("down")
+        return remote[token]
+
+    feed = MarketFeed(board, fetch=fetch)
+    assert await feed.verify_quiet("111")
+    remote["111"] = snap("111", bid="0.41")
+    assert not await feed.verify_quiet("111")
+    assert not await feed.verify_quiet("222")  # unreadable (and invalid locally)
+    assert not await MarketFeed(board).verify_quiet("111")  # no REST check configured
