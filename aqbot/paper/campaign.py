@@ -22,7 +22,8 @@ from pathlib import Path
 
 import attrs
 
-from aqbot.paper.runner import BotHook, PaperOptions, PaperPaths, run_paper
+from aqbot.paper.maxspeed import run_paper
+from aqbot.paper.runner import BotHook, PaperOptions, PaperPaths
 from aqbot.paper.schedule import FaultSchedule
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ class SeedJob:
     schedule_json: str = ""
     config_path: str | None = None
     hook: str | None = None
+    stall_limit: float = 15.0
 
     def options(self) -> PaperOptions:
         schedule = FaultSchedule.from_json(self.schedule_json) if self.schedule_json else FaultSchedule()
@@ -93,7 +95,7 @@ def run_job(job: SeedJob) -> SeedResult:
     start = time.perf_counter()
     try:
         hook = load_hook(job.hook) if job.hook else None
-        summary = run_paper(options, paths, hook=hook)
+        summary = run_paper(options, paths, hook=hook, stall_limit=job.stall_limit)
     except Exception:  # a crash of the run is a finding, reported with its replay command
         return SeedResult(
             job, False, 0, "", "", False, 0.0, time.perf_counter() - start, {}, 0,

@@ -27,7 +27,8 @@ from typing import Any
 
 from aqbot.errors import ConfigError, SecretsError
 from aqbot.logs import configure_logging
-from aqbot.paper.runner import SPEEDS, PaperOptions, PaperPaths, default_paths, run_paper
+from aqbot.paper.maxspeed import PaperRunStalled, run_paper
+from aqbot.paper.runner import SPEEDS, PaperOptions, PaperPaths, default_paths
 from aqbot.paper.schedule import FaultSchedule
 from aqbot.paper.summary import summary_ok, summary_paragraph
 from aqbot.sim.faults import PROFILES
@@ -39,6 +40,8 @@ MAX_DEFAULT_DURATION = 600.0
 # Settling time before the final reconciliation of a real-time run (the user is waiting).
 REALTIME_SETTLE_SECONDS = 3.0
 RUNS_DIR = Path("runs")
+# Wall seconds without progress of simulated time before a max-speed run is abandoned (a livelock).
+STALL_LIMIT = 60.0
 MAX_MARKETS = 16
 
 
@@ -137,6 +140,9 @@ def paper_command(args: argparse.Namespace) -> int:
     except (ConfigError, SecretsError) as exc:
         print(f"aqbot paper: {exc}", file=sys.stderr)
         return 2
+    except PaperRunStalled as exc:
+        print(f"aqbot paper: FAIL: {exc}\nreplay:  {options.replay_command()}", file=sys.stderr)
+        return 1
     if summary is None:
         print("aqbot paper: forced to stop: no summary", file=sys.stderr)
         return 1
@@ -178,4 +184,4 @@ def _run(options: PaperOptions, paths: PaperPaths) -> dict[str, Any] | None:
         from aqbot.paper.realtime import run_realtime
 
         return run_realtime(options, paths)
-    return run_paper(options, paths)
+    return run_paper(options, paths, stall_limit=STALL_LIMIT)

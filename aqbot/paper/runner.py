@@ -11,9 +11,8 @@
     then: transport faults off, settle, a dry-run bot replays the ledger and reconciles (the final
     reconciliation), its core is compared with the engine's truth, and the summary is built.
 
-:func:`run_paper` runs a session at max speed: one ``trio.run`` under ``MockClock(autojump_threshold=0)``
-with the ledger written inline (no thread in flight), so the same options give the same tape and the same
-ledger event sequence. The real-time variant is :mod:`aqbot.paper.realtime`.
+:func:`aqbot.paper.maxspeed.run_paper` runs a session at max speed; :mod:`aqbot.paper.realtime` in real
+time.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import attrs
 import trio
@@ -54,13 +53,11 @@ from aqbot.sim.runner import (
     SimHandle,
     run_inprocess_simulator,
     run_loopback_simulator,
-    seed_trio_scheduler,
 )
 from aqbot.sim.tape import Tape
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 UNITS = Decimal(1_000_000)
 # Simulated seconds between the bot's stop and the final reconciliation: every settlement has ended by
 # then (CONFIRMED +16 s, FAILED +12 s after the match) and the dead-man switch has fired (10 s).
@@ -70,8 +67,6 @@ FINAL_CHECK_SECONDS = 120.0
 # A crashed bot restarts this long after it died (simulated seconds, drawn per crash).
 RESTART_DELAY = (0.5, 5.0)
 SPEEDS = ("max", "realtime")
-# Simulated seconds a max-speed run may take beyond its duration (per incarnation) before it counts as hung.
-HANG_MARGIN = 600.0
 
 BotHook = Callable[[BotHandle], None]
 """Called with every bot incarnation's handle once it runs (tests patch the core through it)."""
@@ -129,12 +124,6 @@ class PaperResult:
     summary: dict[str, Any]
     paths: PaperPaths
     ok: bool
-
-
-async def inline(fn: Callable[[], T]) -> T:
-    """Run a blocking ledger call inline: no thread in flight, so the autojump clock stays exact."""
-    await trio.lowlevel.checkpoint()
-    return fn()
 
 
 def bot_params(sim: SimHandle, options: PaperOptions, ledger: Path, *, synchronous: str) -> BotParams:
@@ -322,33 +311,6 @@ def default_paths(options: PaperOptions, run_dir: Path) -> PaperPaths:
     )
 
 
-def run_paper(options: PaperOptions, paths: PaperPaths, *, hook: BotHook | None = None) -> dict[str, Any]:
-    """Run a session at max speed (``MockClock``, memory streams, inline ledger); return the summary.
-
-    The wall time is measured (``wall_seconds``) but never drives anything: the run is deterministic.
-    """
-    if options.duration is None:
-        raise ValueError("a max-speed run needs a duration")
-
-    bound = 4 * options.duration + HANG_MARGIN * (1 + len(options.crash_times()))
-
-    async def main() -> dict[str, Any]:
-        seed_trio_scheduler(options.seed)
-        with trio.fail_after(bound):  # virtual time: a deadlock ends here at once instead of hanging
-            return await paper_session(
-                options,
-                paths,
-                loopback=False,
-                offload=inline,
-                synchronous="NORMAL",
-                stop=trio.Event(),
-                hook=hook,
-            )
-
-    clock = trio.testing.MockClock(autojump_threshold=0)
-    return trio.run(main, clock=clock)
-
-
 __all__ = [
     "PaperOptions",
     "PaperPaths",
@@ -357,5 +319,4 @@ __all__ = [
     "compare_with_exchange",
     "default_paths",
     "paper_session",
-    "run_paper",
 ]

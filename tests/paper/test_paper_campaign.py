@@ -17,14 +17,19 @@ from paper_helpers import SABOTAGE, ledger_rows, tight_config
 from sabotage import optimistic_release, release_on_cancel_send
 
 from aqbot.paper.campaign import SeedJob, format_table, run_campaign
-from aqbot.paper.runner import PaperOptions, PaperPaths, run_paper
+from aqbot.paper.maxspeed import run_paper
+from aqbot.paper.runner import PaperOptions, PaperPaths
 from aqbot.paper.schedule import REST_KINDS, WS_KINDS, FaultSchedule, ScheduledFault
 from aqbot.paper.summary import summary_ok
+
+# Wall seconds without simulated progress before a run is abandoned (a livelock fails the test, never hangs).
+STALL_LIMIT = 60.0
 
 
 def _paper(options: PaperOptions, where: Path, **kw: Any) -> dict[str, Any]:
     where.mkdir(parents=True, exist_ok=True)
-    return run_paper(options, PaperPaths(where / "ledger.sqlite3", where / "tape.jsonl", None), **kw)
+    paths = PaperPaths(where / "ledger.sqlite3", where / "tape.jsonl", None)
+    return run_paper(options, paths, stall_limit=STALL_LIMIT, **kw)
 
 
 def _assert_holds(summary: dict[str, Any], options: PaperOptions) -> None:

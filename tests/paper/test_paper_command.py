@@ -16,7 +16,8 @@ from sabotage import release_on_cancel_send
 from aqbot.cli import build_parser
 from aqbot.paper import command
 from aqbot.paper.command import options_from_args, paper_command
-from aqbot.paper.runner import PaperOptions, run_paper
+from aqbot.paper.maxspeed import run_paper
+from aqbot.paper.runner import PaperOptions
 from aqbot.paper.schedule import FaultSchedule, ScheduledFault
 from aqbot.paper.summary import SUMMARY_FIELDS
 

@@ -6,12 +6,13 @@ from pathlib import Path
 
 from paper_helpers import ledger_rows, tight_config
 
-from aqbot.paper.runner import PaperOptions, PaperPaths, run_paper
+from aqbot.paper.maxspeed import run_paper
+from aqbot.paper.runner import PaperOptions, PaperPaths
 
 
 def _run(options: PaperOptions, where: Path) -> tuple[dict[str, object], bytes, list[object]]:
     paths = PaperPaths(where / "ledger.sqlite3", where / "tape.jsonl", None)
-    summary = run_paper(options, paths)
+    summary = run_paper(options, paths, stall_limit=60.0)
     return summary, paths.tape.read_bytes(), list(ledger_rows(paths.ledger))
 
 
