@@ -23,15 +23,25 @@ ROOT = Path(__file__).resolve().parents[2]
 POLL = 0.1
 
 
-async def poll(what: str, probe: Callable[[], T | None], *, limit: float) -> T:
-    """Call ``probe`` every :data:`POLL` seconds until it returns something other than None."""
-    with trio.fail_after(limit):
+async def poll(what: str, probe: Callable[[], T | None], *, limit: float, log: Path | None = None) -> T:
+    """Call ``probe`` every :data:`POLL` seconds until it returns something other than None.
+
+    Raises:
+        AssertionError: ``limit`` seconds passed (naming ``what``, with the tail of ``log``).
+    """
+    with trio.move_on_after(limit):
         while True:
             value = probe()
             if value is not None:
                 return value
             await trio.sleep(POLL)
-    raise AssertionError(f"unreachable: {what}")  # pragma: no cover
+    raise AssertionError(f"timed out after {limit}s waiting for {what}\n{log_tail(log)}")
+
+
+def log_tail(log: Path | None, lines: int = 40) -> str:
+    if log is None or not log.exists():
+        return ""
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
 def read_json(path: Path) -> dict[str, Any] | None:

@@ -63,9 +63,11 @@ async def _start_bot(config: Path, env: dict[str, str], log: Path) -> trio.Proce
         )
 
 
-async def _quoted(ledger: Path, after: int, *, limit: float) -> None:
-    await poll("the bot quotes", lambda: True if any(
-        r.type == "command.place" for r in ledger_rows(ledger, after)) else None, limit=limit)  # fmt: skip
+async def _quoted(ledger: Path, after: int, *, limit: float, log: Path) -> None:
+    def placed() -> bool | None:
+        return True if any(r.type == "command.place" for r in ledger_rows(ledger, after)) else None
+
+    await poll(f"a quote after seq {after}", placed, limit=limit, log=log)
 
 
 async def test_sigkill_and_restart_keep_the_books(tmp_path: Path) -> None:
@@ -86,7 +88,7 @@ async def test_sigkill_and_restart_keep_the_books(tmp_path: Path) -> None:
             env = bot_env(info)
             kills: list[tuple[float, int]] = []  # (kill wall time, last seq written before the kill)
             bot = await _start_bot(config, env, log)
-            await _quoted(ledger, 0, limit=60)
+            await _quoted(ledger, 0, limit=60, log=log)
             for _ in range(KILLS):
                 await trio.sleep(rng.uniform(*KILL_AFTER))  # the seeded kill moment
                 wall = time.time()  # a label, compared with the tape's ms and the ledger's wall_time
@@ -98,7 +100,7 @@ async def test_sigkill_and_restart_keep_the_books(tmp_path: Path) -> None:
                     last = store.last_seq()
                 kills.append((wall, last))
                 bot = await _start_bot(config, env, log)
-                await _quoted(ledger, last, limit=60)
+                await _quoted(ledger, last, limit=90, log=log)
             await trio.sleep(FINAL_RUN)
             assert await stop_process(bot, limit=60) == 0
         finally:
