@@ -110,11 +110,13 @@ def test_order_event_conversion() -> None:
     )
 
 
-def test_placement_answer_empty_id_is_rejection() -> None:
-    """success: true with an empty orderID is a rejected leg (PROTOCOL 1.3)."""
+def test_placement_answer_passes_the_leg_through_for_the_core_to_classify() -> None:
+    """success: true with an empty orderID is a rejected leg (PROTOCOL 1.3); the core decides that from
+    the empty id (tests/adversarial/test_adv_edge.py drives the answer into the core)."""
     leg = PostOrderResponse(success=True, error_msg="not enough balance", order_id="", status="")
     answer = edge.placement_answer("0xmine", leg)
-    assert not answer.success
+    assert answer.success
+    assert answer.returned_order_id == ""
     assert answer.error == "not enough balance"
     ok = edge.placement_answer("0xmine", PostOrderResponse(success=True, order_id="0xMINE", status="live"))
     assert ok.success
