@@ -8,7 +8,10 @@ and every raw user-channel message (``ws.user.raw``). At startup:
    restart completes);
 2. every ``ws.user.raw`` message recorded after it is decoded and applied again, in ledger order (the
    fills already applied are keyed in the snapshot's fill book, so a trade seen twice counts once, and a
-   FAILED that arrived after the snapshot still reverses);
+   FAILED that arrived after the snapshot still reverses), and every order *reserved* after it
+   (a ``reservation`` row) that the core does not know is tracked again as UNKNOWN with its whole
+   reservation: its POST may have reached the exchange, which may rest it after the startup
+   reconciliation has read ``/data/orders``;
 3. the startup reconciliation (after the user channel connects) then brings in whatever happened while
    aqbot was down, including orders it placed after the snapshot (adopted from ``/data/orders``).
 
@@ -26,17 +29,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 import attrs
 
 from aqbot.core.config import CoreConfig
 from aqbot.core.engine import Core
-from aqbot.core.events import OrderEvent
+from aqbot.core.events import OrderEvent, SubmitFailed
 from aqbot.core.facts import Outcome
 from aqbot.core.halts import HaltReason
+from aqbot.core.lifecycle import OrderState
+from aqbot.core.orders import Order
 from aqbot.core.snapshot import restore, snapshot
-from aqbot.core.types import MarketSpec
+from aqbot.core.types import MarketSpec, Side
 from aqbot.errors import WireError
 from aqbot.io import edge
 from aqbot.io.ledger import LedgerStore
@@ -47,6 +53,8 @@ log = logging.getLogger(__name__)
 
 SNAPSHOT_TYPE = "snapshot"
 RAW_USER_TYPE = "ws.user.raw"
+RESERVATION_TYPE = "reservation"
+PLACE_TYPE = "command.place"
 _PROCESS_HALTS = frozenset(
     {HaltReason.EXCHANGE_UNAVAILABLE, HaltReason.MARKET_DATA_STALE, HaltReason.LEDGER_FAILURE}
 )
@@ -67,21 +75,59 @@ def snapshot_event(core: Core, now: float) -> LedgerEvent:
     return LedgerEvent.create(SNAPSHOT_TYPE, {"state": snapshot(core)}, mono_time=now)
 
 
+def _number(value: object) -> float | None:
+    """A stored time (the ledger hands JSON floats back as ``Decimal``), or ``None``."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return None
+    return float(value)
+
+
+def _shift(mapping: dict[str, Any], key: str, offset: float) -> None:
+    value = _number(mapping.get(key))
+    if value is not None:
+        mapping[key] = value + offset
+
+
 def _shift_times(state: dict[str, Any], offset: float) -> None:
     for order in state.get("orders", {}).values():
-        for key in ("created_at", "last_action_at"):
-            if isinstance(order.get(key), int | float):
-                order[key] = float(order[key]) + offset
-    fills = state.get("last_fill_at", {})
-    for token, at in list(fills.items()):
-        fills[token] = float(at) + offset
+        for key in ("created_at", "last_action_at", "terminal_at"):
+            _shift(order, key, offset)
+    for table in ("last_fill_at", "pruned"):
+        times = state.get(table, {})
+        for key in list(times):
+            _shift(times, key, offset)
     for halt in state.get("halts", []):
-        if isinstance(halt.get("since"), int | float):
-            halt["since"] = float(halt["since"]) + offset
+        _shift(halt, "since", offset)
     for gap in state.get("gaps", {}).get("gaps", {}).values():
         for key in ("started", "ended"):
-            if isinstance(gap.get(key), int | float):
-                gap[key] = float(gap[key]) + offset
+            _shift(gap, key, offset)
+
+
+def _recreate_reservation(
+    core: Core, event: LedgerEvent, prices: dict[str, Decimal], now: float, out: Outcome
+) -> None:
+    """An order reserved after the snapshot and unknown to the restored core: its POST may have reached
+    the exchange, so it is tracked again as UNKNOWN with its whole reservation (conservative: at the
+    worst-case price when its ``command.place`` row is missing)."""
+    p = event.payload
+    order_id = str(p.get("order_id", ""))
+    if p.get("cause") != "reserve" or not order_id or core.order(order_id) is not None:
+        return
+    if order_id in core.tracker.pruned:
+        return
+    token = str(p["token"])
+    side = Side(p["side"])
+    size = Decimal(str(p["delta"]))
+    price = prices.get(order_id, Decimal(1) if side is Side.BUY else Decimal(0))
+    core.exposure.force_reserve(order_id, token, side, price, size)
+    order = Order(
+        order_id, token, core.market_of(token), side, price, size, OrderState.PENDING_SUBMIT,
+        created_at=now, last_action_at=now, post_in_flight=True,
+    )  # fmt: skip
+    core.tracker.add(order, out)
+    out.extend(
+        core.on_submit_failed(SubmitFailed(order_id, "restart: recorded after the last snapshot"), now)
+    )
 
 
 def replay_ledger(
@@ -104,8 +150,17 @@ def replay_ledger(
                 out.extend(core.clear_halt(record.reason, record.scope, now))
         snap_seq = latest.seq
         from_seq = (latest.seq or 0) + 1
+    later = list(store.iter_events(from_seq))
+    prices = {
+        str(e.payload.get("order_id")): Decimal(str(e.payload["price"]))
+        for e in later
+        if e.type == PLACE_TYPE and "price" in e.payload
+    }
     messages = 0
-    for event in store.iter_events(from_seq):
+    for event in later:
+        if event.type == RESERVATION_TYPE:
+            _recreate_reservation(core, event, prices, now, out)
+            continue
         if event.type != RAW_USER_TYPE:
             continue
         text = str(event.payload.get("text", ""))

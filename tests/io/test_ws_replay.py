@@ -75,7 +75,8 @@ async def test_replay_restores_orders_fills_and_clears_process_halts(
     order = new.order("0xo1")
     assert order is not None
     assert order.state is OrderState.CANCEL_REQUESTED  # the old halt swept it; still reserved
-    assert order.last_action_at <= 10.0  # shifted into the new clock
+    assert order.created_at == 10.0  # shifted into the new clock (the snapshot instant maps to now)
+    assert order.last_action_at <= 10.0
     assert HaltReason.EXCHANGE_UNAVAILABLE not in new.can_quote("111", 10.0).reasons
     new.on_channel_up(Channel.USER, 11.0)
     rid2, _ = new.begin_reconciliation(12.0)
