@@ -7,6 +7,7 @@ wall time on a loaded 2-core box (measured: see docs/paper.md).
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +143,7 @@ def test_campaign_runner_reports_failures_with_replay(tmp_path: Path) -> None:
     assert by_job[bad].violations > 0
     assert "aqbot paper --speed max --seed 2 --faults chaos" in by_job[bad].replay
     assert Path(by_job[bad].kept, "tape.jsonl").exists()
+    shutil.rmtree(by_job[bad].kept)
     assert by_job[good].ok
     table = format_table(report)
     assert "seeds run            2" in table
