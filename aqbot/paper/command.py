@@ -157,11 +157,33 @@ def paper_command(args: argparse.Namespace) -> int:
         print(f"summary: {paths.summary or '(not written: use --summary)'}")
         print(f"ledger:  {paths.ledger}")
         print(f"tape:    {paths.tape}")
-        print(f"report:  aqbot report {paths.ledger} --out {paths.ledger.with_name('report.html')}")
+        print(f"report:  {_report(options, paths, summary)}")
     if not ok:
         print(f"replay:  {options.replay_command()}", file=sys.stderr)
         return 1
     return 0
+
+
+def _report(options: PaperOptions, paths: PaperPaths, summary: dict[str, Any]) -> str:
+    """Real time: write ``report.html`` beside the ledger (``aqbot report``) and return its path; max speed
+    (or if the report fails): the command that writes it."""
+    out = paths.ledger.with_name("report.html")
+    command = f"aqbot report {paths.ledger} --out {out}"
+    if options.speed != "realtime":
+        return command
+    from aqbot.cli import build_parser  # late: the cli imports this module
+
+    limits = set(summary["limits"].values())
+    argv = ["report", str(paths.ledger), "--out", str(out), "--force"]
+    if len(limits) == 1:
+        argv += ["--max-position", limits.pop()]
+    try:
+        args = build_parser().parse_args(argv)
+        code = args.handler(args)
+    except (SystemExit, OSError, ValueError) as exc:
+        log.warning("paper: the HTML report failed (%s); run: %s", exc, command)
+        return command
+    return str(out) if out.exists() and code in (0, 1) else command
 
 
 def _configure_logging(options: PaperOptions, paths: PaperPaths) -> None:

@@ -42,6 +42,8 @@ async def test_ctrl_c_stops_cleanly_with_a_summary(tmp_path: Path) -> None:
     assert code == 0, text + err.read_text()
     assert text.startswith("PASS: seed 5")
     assert f"ledger:  {ledger}" in text
+    assert f"report:  {tmp_path / 'report.html'}" in text  # the HTML compliance report was written
+    assert (tmp_path / "report.html").stat().st_size > 1000
     data = json.loads(summary.read_text())
     assert set(data) == set(SUMMARY_FIELDS)
     assert data["final_state_matches_exchange"] is True
