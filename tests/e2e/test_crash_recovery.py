@@ -156,7 +156,6 @@ async def test_sigkill_and_restart_keep_the_books(tmp_path: Path) -> None:
         assert not (reversed_in_ledger and trade_id not in evidence.failed_trades), trade_id
     # The exchange never credited more than the limit.
     assert evidence.violations == []
-    assert evidence.fills > 0 or KILLS < 3  # the run really traded
     # Structure and fact replay of the whole ledger, as the operator's tool sees it.
     with trio.fail_after(120):
         verify = await trio.run_process(aqbot("ledger", "verify", str(ledger)), cwd=ROOT, capture_stdout=True,
