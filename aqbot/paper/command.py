@@ -19,15 +19,17 @@ import argparse
 import datetime
 import json
 import logging
+import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from aqbot.errors import ConfigError, SecretsError
+from aqbot.config import load_config
+from aqbot.errors import AqbotError, ConfigError, SecretsError
 from aqbot.logs import configure_logging
-from aqbot.paper.maxspeed import PaperRunStalled, run_paper
+from aqbot.paper.maxspeed import run_paper
 from aqbot.paper.runner import SPEEDS, PaperOptions, PaperPaths, default_paths
 from aqbot.paper.schedule import FaultSchedule
 from aqbot.paper.summary import summary_ok, summary_paragraph
@@ -134,14 +136,20 @@ def paper_command(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    _configure_logging(options, paths)
     try:
-        summary = _run(options, paths)
+        load_config(options.config_path, os.environ)  # refuse a bad configuration before anything starts
     except (ConfigError, SecretsError) as exc:
         print(f"aqbot paper: {exc}", file=sys.stderr)
         return 2
-    except PaperRunStalled as exc:
-        print(f"aqbot paper: FAIL: {exc}\nreplay:  {options.replay_command()}", file=sys.stderr)
+    _configure_logging(options, paths)
+    failures: list[str] = []
+    summary: dict[str, Any] | None = None
+    try:
+        summary = _run(options, paths)
+    except* AqbotError as group:  # PaperRunStalled, or a runtime failure that stopped the bot
+        failures.extend(str(e) for e in group.exceptions)
+    if failures:
+        print(f"aqbot paper: FAIL: {failures[0]}\nreplay:  {options.replay_command()}", file=sys.stderr)
         return 1
     if summary is None:
         print("aqbot paper: forced to stop: no summary", file=sys.stderr)

@@ -109,3 +109,16 @@ def test_violation_exits_1_with_the_replay_command(
     )
     assert kept.exists()
     shutil.rmtree(kept.parent)
+
+
+def test_bad_configuration_exits_2_before_starting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One line naming the field; nothing is created."""
+    config = tmp_path / "bad.toml"
+    config.write_text("[limits]\nmax_position = -3\n")
+    ledger = tmp_path / "l.sqlite3"
+    assert paper_command(parse(["paper", "--config", str(config), "--ledger", str(ledger)])) == 2
+    err = capsys.readouterr().err
+    assert err == "aqbot paper: limits.max_position: must be > 0, got -3\n"
+    assert not ledger.exists()
