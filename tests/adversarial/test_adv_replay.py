@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from adv_helpers import CONFIG, FUNDER, MARKET, OWNER, YES, ZERO, D, buy, maker_trade, oid, order_ev, ready
 
 from aqbot.core.events import Channel, OpenOrderRow, OrdersSnapshot, PlacementAnswer, TradeStatus
@@ -42,7 +41,6 @@ def _old_ledger(path: Path) -> float:
     return pruned_at
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: replay does not rebase pruned-id times (ws_replay._shift_times)")
 def test_replay_rebases_the_pruned_ids(tmp_path: Path) -> None:
     """The pruned ids were recorded 1 s before the snapshot: after the restart they are 1 s old, not
     190 000 s (which forgets them at the first prune, and a re-read trade of theirs then counts again)."""
@@ -59,9 +57,6 @@ def test_replay_rebases_the_pruned_ids(tmp_path: Path) -> None:
     assert core.token_exposure(YES).held == ZERO
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: replay drops reservations recorded after the last snapshot (replay_ledger)"
-)
 def test_replay_keeps_a_reservation_recorded_after_the_last_snapshot(tmp_path: Path) -> None:
     """Snapshot, then a BUY 10 reserved and POSTed (its ``reservation`` fact is in the ledger), then kill -9
     with the POST in flight and no user-channel event recorded. The restarted core must treat the order as
@@ -83,10 +78,6 @@ def test_replay_keeps_a_reservation_recorded_after_the_last_snapshot(tmp_path: P
     assert not again.place(oid(8), YES, Side.BUY, D("0.5"), D(1), NEW + 3).ok
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: replay does not rebase Order.terminal_at: the B4 revive rule is lost after restart",
-)
 def test_replay_rebases_terminal_at_so_a_listed_order_is_revived(tmp_path: Path) -> None:
     """An order resolved by absence before the crash is listed open by the first snapshot after the restart.
     The revive rule (``started_at > terminal_at``) must compare times of one clock: with the old origin
