@@ -13,6 +13,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
+EXTRAS := $(VENV)/.aqbot-extras-installed
+$(EXTRAS): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,fuzz,bench]'
+	@touch $(EXTRAS)
+
 venv: $(STAMP)
 
 ## Paper-trade against the embedded simulator with a live terminal view (Ctrl-C stops cleanly).
@@ -33,12 +38,12 @@ pytest: $(STAMP)
 	HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## Long campaigns: state machines with many examples, fuzz targets, paper-run seed sweeps.
-fuzz: $(STAMP)
+fuzz: $(EXTRAS)
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -m "not e2e" tests/property tests/auth tests/sim $(PYTEST_ARGS)
 	$(BIN)/python -m fuzz $(ARGS)
 
 ## Benchmarks: ratios measured in one run, written to bench/results.json.
-bench: $(STAMP)
+bench: $(EXTRAS)
 	$(BIN)/python -m bench $(ARGS)
 
 clean:
