@@ -18,7 +18,9 @@ CLOB reads (transport, exchange, undecodable page) is reported with ``fail`` and
 
 The trade watermark: the reconciler asks for trades with ``match_time`` after the newest one it has seen
 minus :data:`WATERMARK_OVERLAP` (fills are keyed by trade id + order id in the core, so overlaps are free;
-missing one is not).
+missing one is not). The watermark also advances to the start of the last successful read minus the
+overlap, so a quiet market does not re-read the same trades for ever: the window re-read is at most two
+overlaps (20 minutes), far inside the core's memory of pruned orders' fill keys (a day).
 """
 
 from __future__ import annotations
@@ -165,11 +167,11 @@ class Reconciler:
         snapshot = edge.orders_snapshot(started, orders, trades, self.me, complete=True)
         positions = await self._positions()
         self.target.finish_reconciliation(recon_id, snapshot, positions, trio.current_time())
-        if trades:
-            newest = max(int(t.match_time) for t in trades)
-            self.stats.watermark = max(self.stats.watermark or 0, newest)
-        elif self.stats.watermark is None:
-            self.stats.watermark = after
+        # The watermark never lags the read's own start by more than the overlap: on a quiet market the
+        # newest trade would otherwise pin it, and the same old trades would be re-read for ever, also
+        # after the core pruned their orders and forgot their fill keys (review finding N1).
+        newest = max((int(t.match_time) for t in trades), default=after)
+        self.stats.watermark = max(self.stats.watermark or 0, newest, now_unix - WATERMARK_OVERLAP)
         self.stats.last_ok = trio.current_time()
         log.info("reconciliation %d: %d open orders, %d trades", recon_id, len(orders), len(trades))
         return True

@@ -125,6 +125,22 @@ async def test_trade_watermark_advances_with_overlap(autojump_clock: trio.testin
     assert rec.stats.watermark == 999_500
 
 
+async def test_watermark_follows_the_clock_on_a_quiet_market(autojump_clock: trio.testing.MockClock) -> None:
+    """With no newer trade, the window still moves with time: old trades are not re-read for ever."""
+    source = Source(trades_to_return=[trade("a", 999_000)])
+    target = Target()
+    clock = [1_000_000]
+    rec = Reconciler(source, target, ME, unix_now=lambda: clock[0])
+    with trio.fail_after(10):
+        assert await rec.reconcile_once()
+        clock[0] = 1_090_000  # a day later, still no newer trade
+        assert await rec.reconcile_once()
+        assert await rec.reconcile_once()
+    afters = [a for k, _, a in source.calls if k == "trades"]
+    assert afters == [1_000_000 - 86_400, 1_000_000 - 600 - 600, 1_090_000 - 600 - 600]
+    assert rec.stats.watermark == 1_090_000 - 600
+
+
 @attrs.define
 class PositionsDown:
     async def positions(self, user: str, markets: object = ()) -> list[object]:
