@@ -82,6 +82,9 @@ class OrderTracker:
     orders: dict[OrderId, Order] = attrs.Factory(dict)
     last_fill_at: dict[TokenId, float] = attrs.Factory(dict)
     pruned: dict[OrderId, float] = attrs.Factory(dict)  # order id -> when it was pruned
+    # The non-terminal subset of ``orders``, in the same (insertion) order: the hot paths (settle on every
+    # event, the quoters) visit only these instead of every order still remembered until pruning.
+    _open: dict[OrderId, Order] = attrs.field(factory=dict, init=False, repr=False, eq=False)
 
     # --- helpers --------------------------------------------------------------------------------------
 
@@ -89,7 +92,20 @@ class OrderTracker:
         return max(order.event_matched, self.fills.trade_sum(order.order_id))
 
     def open_orders(self) -> list[Order]:
-        return [o for o in self.orders.values() if not o.state.terminal]
+        return list(self._open.values())
+
+    def reindex(self) -> None:
+        """Rebuild the open-order index from ``orders`` (after a restore or an out-of-order revival)."""
+        self._open = {k: o for k, o in self.orders.items() if not o.state.terminal}
+
+    def _track(self, order: Order) -> None:
+        """Insert ``order`` into ``orders`` and keep the index in ``orders``' iteration order."""
+        replaced = order.order_id in self.orders
+        self.orders[order.order_id] = order
+        if replaced:
+            self.reindex()
+        elif not order.state.terminal:
+            self._open[order.order_id] = order
 
     def defect(
         self, out: Outcome, order: Order | None, token: TokenId, order_id: OrderId, detail: str
@@ -108,6 +124,10 @@ class OrderTracker:
             return False
         if new is not old:
             order.state = new
+            if new.terminal:
+                self._open.pop(order.order_id, None)
+            elif old.terminal:
+                self.reindex()  # revived: rare; keeps the index in the same order as ``orders``
             order.history.append(f"{now:.3f} {old.value}->{new.value} on {trigger.value} ({source})")
             del order.history[:-HISTORY_LIMIT]
             out.fact(OrderTransitioned(order.order_id, order.token, old, new, trigger, source))
@@ -181,7 +201,7 @@ class OrderTracker:
             fill.order_id, fill.token, market, fill.side, fill.price, fill.amount, OrderState.UNKNOWN,
             created_at=now, last_action_at=now, seen_on_exchange=True,
         )  # fmt: skip
-        self.orders[order.order_id] = order
+        self._track(order)
         self.exposure.force_reserve(order.order_id, order.token, order.side, order.price, order.original_size)
         out.fact(OrderAdopted(order.order_id, order.token, order.side, order.original_size, "rest-trade"))
 
@@ -206,6 +226,7 @@ class OrderTracker:
         ]  # fmt: skip
         for order in done:
             del self.orders[order.order_id]
+            self._open.pop(order.order_id, None)
             self.fills.forget(order.order_id)
             self.pruned[order.order_id] = now
         for order_id in [k for k, at in self.pruned.items() if now - at > horizon]:
@@ -216,7 +237,7 @@ class OrderTracker:
 
     def add(self, order: Order, out: Outcome) -> None:
         """Track a freshly reserved order (its reservation already exists)."""
-        self.orders[order.order_id] = order
+        self._track(order)
         order.history.append(f"{order.created_at:.3f} reserved {order.side.value} {order.original_size}")
         out.fact(
             ReservationChanged(
@@ -293,7 +314,7 @@ class OrderTracker:
             OrderState.UNKNOWN, created_at=now, last_action_at=now, order_type=event.order_type,
             expiration=event.expiration, seen_on_exchange=True,
         )  # fmt: skip
-        self.orders[order.order_id] = order
+        self._track(order)
         self.exposure.force_reserve(order.order_id, order.token, order.side, order.price, order.original_size)
         out.fact(OrderAdopted(order.order_id, order.token, order.side, order.original_size, source))
         return order

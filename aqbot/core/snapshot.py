@@ -80,6 +80,7 @@ def restore(
     startup_gaps = core.gaps.gaps
     tracker = core.tracker
     tracker.orders = _CONV.structure(data["orders"], dict[OrderId, Order])
+    tracker.reindex()
     tracker.fills = _CONV.structure(data["fills"], FillBook)
     tracker.last_fill_at = {k: float(v) for k, v in data["last_fill_at"].items()}
     tracker.pruned = {k: float(v) for k, v in data.get("pruned", {}).items()}

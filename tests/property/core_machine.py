@@ -415,6 +415,11 @@ class CoreMachine(RuleBasedStateMachine):
         type(self).counts["__steps__"] += 1
 
     @invariant()
+    def open_order_index_matches_the_orders(self) -> None:
+        tracker = self.core.tracker
+        assert tracker.open_orders() == [o for o in tracker.orders.values() if not o.state.terminal]
+
+    @invariant()
     def l1_worst_within_limit(self) -> None:
         for token in TOKENS:
             worst = self.core.token_exposure(token).worst
