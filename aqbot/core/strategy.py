@@ -35,7 +35,8 @@ from typing import Protocol
 
 import attrs
 
-from aqbot.core.book import OrderBook, effective_top
+from aqbot.core.book import OrderBook
+from aqbot.core.book_view import effective_top
 from aqbot.core.quotes import DesiredQuote, RestingQuote
 from aqbot.core.types import MarketSpec, Side, TokenId
 from aqbot.errors import ConfigError

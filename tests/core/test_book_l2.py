@@ -15,8 +15,8 @@ from aqbot.core.book import (
     OrderBook,
     TickSizeChange,
     build_book,
-    effective_top,
 )
+from aqbot.core.book_view import effective_top
 from aqbot.core.types import Side
 from aqbot.errors import WireError
 
@@ -265,8 +265,10 @@ def test_public_names_are_pinned() -> None:
         "LevelChange",
         "OrderBook",
         "TickSizeChange",
-        "Top",
         "build_book",
-        "effective_top",
     ]
     assert all(hasattr(mod, name) for name in mod.__all__)
+    import aqbot.core.book_view as view
+
+    assert sorted(view.__all__) == ["Top", "effective_top"]
+    assert all(hasattr(view, name) for name in view.__all__)
