@@ -44,10 +44,11 @@ import httpx2
 import trio
 import trio_websocket
 
-from aqbot.app_state import BotHandle, BotStats, run_snapshots
+from aqbot.app_state import BotHandle, BotStats, run_metrics_updater, run_snapshots
 from aqbot.auth.l2 import ApiCreds
 from aqbot.auth.signer import OrderSigner
 from aqbot.auth.stamps import OrderStamper
+from aqbot.config import MetricsConfig
 from aqbot.core.book import BookSnapshot
 from aqbot.core.config import CoreConfig
 from aqbot.core.events import Channel
@@ -62,6 +63,7 @@ from aqbot.io.hub import Hub, run_canceller, run_ledger_health
 from aqbot.io.ledger import LedgerStore
 from aqbot.io.ledger_events import LedgerEvent
 from aqbot.io.ledger_writer import Offload, run_ledger_writer, to_thread
+from aqbot.io.metrics import MetricsRegistry, make_aqbot_metrics, run_metrics_server
 from aqbot.io.positions import run_position_sync
 from aqbot.io.quoter import QuoteContext, QuoterConfig, run_market
 from aqbot.io.quoter_guards import ErrorRateGuard, ExchangeGuard, run_timed_halts
@@ -148,6 +150,7 @@ class BotParams:
         signer: the order signer (its ``maker`` is the funder).
         ledger_path: the SQLite ledger.
         dry_run: connect, reconcile and sync, but never place, cancel or beat.
+        metrics: the Prometheus endpoint (served when ``enabled``; ``None``: off).
     """
 
     markets: tuple[MarketSpec, ...]
@@ -163,6 +166,7 @@ class BotParams:
     dry_run: bool = False
     ledger_synchronous: str = "FULL"
     max_order_error_rate: float = 0.5
+    metrics: MetricsConfig | None = None
 
     @property
     def identity(self) -> edge.Identity:
@@ -317,6 +321,11 @@ async def _run_tree(
         bot.start_soon(run_book_resync, board, fetch_book, name="book-resync")
         bot.start_soon(run_ledger_health, hub, name="ledger-health")
         bot.start_soon(run_snapshots, hub, t.snapshot_interval, name="snapshots")
+        if params.metrics is not None and params.metrics.enabled:
+            registry = MetricsRegistry()
+            await bot.start(run_metrics_updater, handle, make_aqbot_metrics(registry))
+            m = params.metrics
+            handle.metrics_port = await bot.start(run_metrics_server, m.host, m.port, registry)
         if not params.dry_run:
             unavailable = functools.partial(guard.refused, hub)
             canceller = functools.partial(run_canceller, hub, clob, on_unavailable=unavailable)

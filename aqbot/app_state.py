@@ -18,6 +18,7 @@ from aqbot.core.halts import HaltReason, Scope, ScopeKind
 from aqbot.core.types import MarketSpec
 from aqbot.io.heartbeat import HeartbeatStats
 from aqbot.io.hub import Hub
+from aqbot.io.metrics import AqbotMetrics
 from aqbot.io.positions import PositionSyncStats
 from aqbot.io.quoter import QuoteContext
 from aqbot.io.reconcile import ReconcileStats
@@ -118,6 +119,7 @@ class BotHandle:
     quotes: QuoteContext
     reconcile: ReconcileStats
     shutdown_requested: trio.Event = attrs.Factory(trio.Event)
+    metrics_port: int | None = None
 
     def request_shutdown(self) -> None:
         """Graceful stop: quoters cancel their orders and wait for confirmations, then the bot exits."""
@@ -179,6 +181,40 @@ class BotHandle:
         )  # fmt: skip
         allowed = {m.condition_id: core.can_quote(m.condition_id, now).allowed for m in self.markets}
         return BotState(now, tuple(tokens), quotes, halts, len(core.gaps.gaps), allowed, health)
+
+
+def update_metrics(metrics: AqbotMetrics, state: BotState) -> None:
+    """Set the state gauges from one :class:`BotState` (positions, worst vs limit, open orders,
+    reservations, halts per reason, open gaps, ledger buffer). Every halt reason is exported (0 or 1)."""
+    for t in state.tokens:
+        metrics.position_shares.set(t.held, token=t.token)
+        metrics.worst_case_shares.set(t.worst, token=t.token)
+        metrics.limit_shares.set(t.limit, token=t.token)
+        metrics.reserved_shares.set(t.open_buy, token=t.token)
+    metrics.open_orders.set(len(state.quotes))
+    active = {h.reason for h in state.halts}
+    for reason in HaltReason:
+        metrics.halt_active.set(int(reason.value in active), reason=reason.value)
+    metrics.gaps_open.set(state.open_gaps)
+    metrics.ledger_lag_events.set(state.health.ledger_buffered)
+
+
+async def run_metrics_updater(
+    handle: BotHandle,
+    metrics: AqbotMetrics,
+    interval: float = 1.0,
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> NoReturn:
+    """Refresh the state gauges from :meth:`BotHandle.state` every ``interval`` seconds (first update
+    before ``started``). Runs until cancelled."""
+    update_metrics(metrics, handle.state())
+    task_status.started()
+    deadline = trio.current_time()
+    while True:
+        deadline += interval
+        await trio.sleep_until(deadline)
+        update_metrics(metrics, handle.state())
 
 
 async def run_snapshots(

@@ -140,6 +140,7 @@ def params_from_config(config: Any, markets: tuple[MarketSpec, ...], *, dry_run:
         quoter=QuoterConfig(requote_interval=config.strategy.requote_interval),
         timers=timers_of(config),
         dry_run=dry_run or config.dry_run,
+        metrics=config.metrics,
     )
 
 
