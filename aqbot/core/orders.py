@@ -395,8 +395,14 @@ class OrderTracker:
         """A REST snapshot begun at ``started_at`` shows the order open."""
         order = self.orders.get(row.order_id)
         if order is None and row.order_id in self.pruned:
+            # The terminal state was wrong (a lagging listing, found out after pruning): report it, and
+            # track the order again, reserved, so that the DEFECT halt's sweep cancels it (review N4).
             self.defect(out, None, row.token, row.order_id, "REST lists open an order that ended long ago")
-            return
+            del self.pruned[row.order_id]
+            order = self.adopt(row, "rest-pruned", now, out)
+            if order is None:
+                return
+            order.counted = min(row.size_matched, row.original_size)  # counted before it was pruned
         if order is None:
             order = self.adopt(row, "rest", now, out)
             if order is None:

@@ -333,10 +333,7 @@ def _pruned_after_absence(core: Core) -> tuple[str, float]:
     return o, t
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a pruned order REST lists open again is only a Defect: not reserved, not cancelled",
-)
+# N4 (docs/review-limits.md): fixed, kept as a regression test.
 def test_pruned_order_listed_open_again_is_reserved_or_cancelled() -> None:
     """The absence was wrong (a lagging listing): 10 minutes later /data/orders lists it open. The Defect
     halts new BUYs on the token, but the order itself can still fill 10 with ``worst`` blind to it."""
