@@ -307,6 +307,7 @@ class Core:
             for fill in own_fills(trade, self._is_ours):
                 if fill.order_id not in self.tracker.orders and fill.order_id not in self.tracker.pruned:
                     self.tracker.adopt_fill(fill, now, out)  # an order lost in a crash: count its fills
+                # (a pruned order's new trade is adopted by on_trade_fill; a known one is ignored there)
                 self.tracker.on_trade_fill(fill, trade, "rest", now, out)
         if not snapshot.complete:
             return

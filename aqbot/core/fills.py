@@ -168,6 +168,10 @@ class FillBook:
         """Whether every fill of the order is CONFIRMED or FAILED."""
         return all(r.confirmed or r.reversed for r in self.records.values() if r.order_id == order_id)
 
+    def trade_ids(self, order_id: OrderId) -> list[str]:
+        """The trade ids of the order's fills, sorted."""
+        return sorted(r.trade_id for r in self.records.values() if r.order_id == order_id)
+
     def forget(self, order_id: OrderId) -> None:
         """Drop every record of the order (after it was pruned)."""
         for key in [k for k, r in self.records.items() if r.order_id == order_id]:

@@ -82,6 +82,8 @@ class OrderTracker:
     orders: dict[OrderId, Order] = attrs.Factory(dict)
     last_fill_at: dict[TokenId, float] = attrs.Factory(dict)
     pruned: dict[OrderId, float] = attrs.Factory(dict)  # order id -> when it was pruned
+    # The trade ids of each pruned order that had fills: a trade id not in it is new, not a late duplicate.
+    pruned_trades: dict[OrderId, list[str]] = attrs.Factory(dict)
     # The non-terminal subset of ``orders``, in the same (insertion) order: the hot paths (settle on every
     # event, the quoters) visit only these instead of every order still remembered until pruning.
     _open: dict[OrderId, Order] = attrs.field(factory=dict, init=False, repr=False, eq=False)
@@ -227,11 +229,22 @@ class OrderTracker:
         for order in done:
             del self.orders[order.order_id]
             self._open.pop(order.order_id, None)
+            trades = self.fills.trade_ids(order.order_id)
+            if trades:
+                self.pruned_trades[order.order_id] = trades
             self.fills.forget(order.order_id)
             self.pruned[order.order_id] = now
         for order_id in [k for k, at in self.pruned.items() if now - at > horizon]:
-            del self.pruned[order_id]
+            self._unprune(order_id)
         return len(done)
+
+    def _unprune(self, order_id: OrderId) -> None:
+        self.pruned.pop(order_id, None)
+        self.pruned_trades.pop(order_id, None)
+
+    def is_late_duplicate(self, order_id: OrderId, trade_id: str) -> bool:
+        """Whether a fill of a pruned order is one the core already counted before pruning it."""
+        return order_id in self.pruned and trade_id in self.pruned_trades.get(order_id, ())
 
     # --- local actions --------------------------------------------------------------------------------
 
@@ -356,9 +369,15 @@ class OrderTracker:
     ) -> list[str]:
         """Apply one of aqbot's fills inside a trade; returns gap reasons."""
         order = self.orders.get(fill.order_id)
-        if order is None:
-            if fill.order_id in self.pruned:
+        if order is None and fill.order_id in self.pruned:
+            if self.is_late_duplicate(fill.order_id, trade.trade_id):
                 return []
+            # A trade id never seen proves the pruned order was alive: count it (review N5).
+            self.defect(out, None, fill.token, fill.order_id, f"new trade {trade.trade_id} of a pruned order")
+            self._unprune(fill.order_id)
+            self.adopt_fill(fill, now, out)
+            order = self.orders.get(fill.order_id)
+        if order is None:
             return [f"trade {trade.trade_id} for unknown order {fill.order_id}"]
         if fill.token != order.token:
             self.defect(
@@ -398,7 +417,7 @@ class OrderTracker:
             # The terminal state was wrong (a lagging listing, found out after pruning): report it, and
             # track the order again, reserved, so that the DEFECT halt's sweep cancels it (review N4).
             self.defect(out, None, row.token, row.order_id, "REST lists open an order that ended long ago")
-            del self.pruned[row.order_id]
+            self._unprune(row.order_id)
             order = self.adopt(row, "rest-pruned", now, out)
             if order is None:
                 return

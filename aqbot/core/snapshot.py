@@ -51,6 +51,7 @@ def snapshot(core: Core) -> dict[str, Any]:
         "fills": _CONV.unstructure(tracker.fills, FillBook),
         "last_fill_at": dict(tracker.last_fill_at),
         "pruned": dict(tracker.pruned),
+        "pruned_trades": {k: list(v) for k, v in tracker.pruned_trades.items()},
         "tokens": _CONV.unstructure(core.exposure.tokens, dict[TokenId, TokenExposure]),
         "reservations": _CONV.unstructure(core.exposure.reservations, dict[OrderId, Reservation]),
         "divergent": dict(core.positions.divergent),
@@ -84,6 +85,7 @@ def restore(
     tracker.fills = _CONV.structure(data["fills"], FillBook)
     tracker.last_fill_at = {k: float(v) for k, v in data["last_fill_at"].items()}
     tracker.pruned = {k: float(v) for k, v in data.get("pruned", {}).items()}
+    tracker.pruned_trades = {k: [str(t) for t in v] for k, v in data.get("pruned_trades", {}).items()}
     core.exposure.tokens = _CONV.structure(data["tokens"], dict[TokenId, TokenExposure])
     core.exposure.reservations = _CONV.structure(data["reservations"], dict[OrderId, Reservation])
     core.positions.divergent = {k: int(v) for k, v in data["divergent"].items()}

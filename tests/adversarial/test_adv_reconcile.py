@@ -343,9 +343,7 @@ def test_pruned_order_listed_open_again_is_reserved_or_cancelled() -> None:
     assert worst(core) == LIMIT or o in cancels(out)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: a NEW trade of a pruned order is ignored: its shares are never counted"
-)
+# N5 (docs/review-limits.md): fixed, kept as a regression test.
 def test_new_trade_of_a_pruned_order_counts() -> None:
     """A trade id never seen before, for a pruned order, is not a late duplicate: the order was alive. The
     user channel and the REST trades both drop it (``pruned`` short-circuits before the fill key)."""

@@ -131,5 +131,9 @@ def test_prune_forgets_settled_terminal_orders_and_ignores_late_news() -> None:
     data = json.loads(json.dumps(snapshot(core)))
     restored, _ = restore(CONFIG, [MARKET], data, 1200.0)
     assert oid(1) in restored.tracker.pruned
+    assert restored.tracker.pruned_trades == {oid(1): ["t1"]}  # its known fills survive the restart
+    late = restored.on_trade_event(maker_trade("t1", [(oid(1), "4")], TradeStatus.CONFIRMED), 1201.0)
+    assert late.facts == []
     restored.begin_reconciliation(1100.0 + 86_401.0)
     assert restored.tracker.pruned == {}  # remembered for a day only
+    assert restored.tracker.pruned_trades == {}
