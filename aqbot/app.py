@@ -8,7 +8,7 @@ main(params, connectors)                       signals: 1st SIGINT/SIGTERM = gra
       ├─ user channel reader  (started: subscribed)      -> UserFeed -> core, synchronously
       ├─ market channel reader (started: subscribed)     -> BookBoard (latest value) + REST book resync
       ├─ canceller, timed halts (exchange, error rate), ledger health, periodic core snapshots
-      ├─ heartbeat            (started: first beat)
+      ├─ heartbeat            (started: first beat; not in a dry run, nor the canceller)
       ├─ reconciler           (started: FIRST RECONCILIATION COMPLETE; nothing quotes before it)
       ├─ position sync
       └─ quoting scope -> run_market per market (each: gate watcher + quoter in a cancel scope,
@@ -149,7 +149,8 @@ class BotParams:
         address: the signer EOA (``POLY_ADDRESS``).
         signer: the order signer (its ``maker`` is the funder).
         ledger_path: the SQLite ledger.
-        dry_run: connect, reconcile and sync, but never place, cancel or beat.
+        dry_run: the full pipeline with orders reserved, signed and written to the ledger
+            (``dryrun.order``) but answered locally as rejected: nothing is placed, cancelled or beat.
         metrics: the Prometheus endpoint (served when ``enabled``; ``None``: off).
     """
 
@@ -308,7 +309,8 @@ async def _run_tree(
     errors = ErrorRateGuard(max_rate=params.max_order_error_rate)
     ctx = QuoteContext(
         hub, board, params.strategy, params.signer, OrderStamper(random.Random(rng.random())), clob,
-        creds.api_key, lambda: int(connectors.wall_clock() * 1000), guard, params.quoter, errors,
+        creds.api_key, lambda: int(connectors.wall_clock() * 1000), guard, params.quoter,
+        None if params.dry_run else errors, dry_run=params.dry_run,
     )  # fmt: skip
     reconciler = Reconciler(clob, hub, me, clob.rest.timestamp, cids, data, params.signer.maker)
     handle = BotHandle(hub, board, params.markets, stats, ctx, reconciler.stats)
@@ -344,25 +346,24 @@ async def _run_tree(
         )  # fmt: skip
         quoting = trio.CancelScope()
         quoting_done = trio.Event()
-        bot.start_soon(_run_quoting, ctx, markets, quoting, quoting_done, params.dry_run, name="quoting")
+        bot.start_soon(_run_quoting, ctx, markets, quoting, quoting_done, name="quoting")
         task_status.started(handle)
         await handle.shutdown_requested.wait()
         log.info("shutdown requested: stopping quoters")
         quoting.cancel()
         await quoting_done.wait()
         hub.set_halt(HaltReason.MANUAL, "shutdown")
-        with trio.move_on_after(t.shutdown_grace):
-            await _wait_orders_settled(hub)
+        if not params.dry_run:  # a dry run cancels nothing, so there is nothing to wait for
+            with trio.move_on_after(t.shutdown_grace):
+                await _wait_orders_settled(hub)
         bot.cancel_scope.cancel()
 
 
 async def _run_quoting(
-    ctx: QuoteContext, markets: tuple[MarketSpec, ...], scope: trio.CancelScope, done: trio.Event, dry: bool
+    ctx: QuoteContext, markets: tuple[MarketSpec, ...], scope: trio.CancelScope, done: trio.Event
 ) -> None:
     try:
         with scope:
-            if dry:
-                await trio.sleep_forever()
             async with trio.open_nursery() as nursery:
                 for spec in markets:
                     nursery.start_soon(run_market, ctx, spec, name=f"market-{spec.condition_id[:10]}")

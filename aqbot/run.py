@@ -51,7 +51,7 @@ def add_run_parser(subparsers: Any) -> argparse.ArgumentParser:
         "twice: force.",
     )
     parser.add_argument("--config", required=True, type=Path, metavar="FILE", help="TOML configuration")
-    parser.add_argument("--dry-run", action="store_true", help="connect and reconcile, never place orders")
+    parser.add_argument("--dry-run", action="store_true", help="quote and sign, never send an order")
     parser.set_defaults(handler=run_command)
     return parser
 

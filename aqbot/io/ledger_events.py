@@ -36,6 +36,7 @@ EVENT_TYPES: Mapping[str, str] = {
     "ws.market.raw": "a market-channel message kept as evidence (sampled, not every book)",
     "rest.answer": "a REST answer used as evidence: {method, path, status, body}",
     "command.place": "an order sent: {order_id, side, price, size, ...}",
+    "dryrun.order": "a dry run's signed order, not sent: {order_id, token, side, price, size, wire}",
     "command.cancel": "a cancel sent: {order_ids}",
     "reservation": "a reservation change: {token, order_id, delta, worst, reason}",
     "order.state": "a local order state transition: {order_id, from, to, cause}",

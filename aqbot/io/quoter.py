@@ -19,6 +19,12 @@ One quoting iteration (:func:`quote_once`):
 5. apply every answer: accepted -> LIVE; a definitive rejection releases; anything ambiguous
    (timeout, transport error, 5xx, an undecodable answer) is ``SubmitFailed`` -> UNKNOWN.
 
+Dry run (``QuoteContext.dry_run``): steps 1-4 run unchanged (the core reserves, the real signer signs),
+but instead of the POST each order's wire JSON is written to the ledger as a ``dryrun.order`` event and
+answered locally as a definitive rejection (``success: false``, ``"dry run: not sent"``), so the
+reservation is released through the ordinary confirmed-answer path. Nothing is sent, and a dry run never
+requests a cancel (orders of the key that already rest, found by the reconciler, are left alone).
+
 The POST itself runs shielded under ``submit_timeout``: a halt that arrives mid-request waits for the
 answer instead of turning a definite answer into an UNKNOWN order.
 
@@ -52,6 +58,7 @@ from aqbot.io.hub import Hub
 from aqbot.io.quoter_guards import ErrorRateGuard, ExchangeGuard
 from aqbot.io.rest import is_unavailable_message
 from aqbot.io.ws_market import BookBoard
+from aqbot.wire.codec import encode_json
 from aqbot.wire.orders import PostOrderRequest, PostOrderResponse
 from aqbot.wire.orders import SignedOrder as WireSignedOrder
 from aqbot.wire.types import UnixMs, UnixS
@@ -59,6 +66,8 @@ from aqbot.wire.types import UnixMs, UnixS
 log = logging.getLogger(__name__)
 
 ZERO = Decimal(0)
+# The local answer to every order of a dry run.
+DRY_RUN_ERROR = "dry run: not sent"
 
 
 class OrderPoster(Protocol):
@@ -93,6 +102,7 @@ class QuoteContext:
     guard: ExchangeGuard
     config: QuoterConfig = attrs.Factory(QuoterConfig)
     errors: ErrorRateGuard | None = None
+    dry_run: bool = False
     placed: int = 0
     rejected: int = 0
     unknown: int = 0
@@ -187,6 +197,9 @@ async def submit(ctx: QuoteContext, batch: Sequence[tuple[SignedOrder, DesiredQu
         PostOrderRequest(order=_to_wire(s), owner=ctx.owner, order_type=OrderType.GTC, post_only=q.post_only)
         for s, q in batch
     ]
+    if ctx.dry_run:
+        _answer_dry_run(ctx, batch, requests)
+        return
     for signed, quote in batch:
         hub.record(
             "command.place",
@@ -218,6 +231,27 @@ async def submit(ctx: QuoteContext, batch: Sequence[tuple[SignedOrder, DesiredQu
         hub.waker.wake(f"{ambiguous} order(s) left UNKNOWN by a submit")
 
 
+def _answer_dry_run(
+    ctx: QuoteContext, batch: Sequence[tuple[SignedOrder, DesiredQuote]], requests: list[PostOrderRequest]
+) -> None:
+    """Record each signed order (``dryrun.order``) and reject it locally: nothing leaves the process."""
+    hub = ctx.hub
+    for (signed, quote), request in zip(batch, requests, strict=True):
+        hub.record(
+            "dryrun.order",
+            {"order_id": signed.order_id, "token": quote.token, "side": quote.side.value,
+             "price": str(quote.price), "size": str(quote.size), "wire": encode_json(request)},
+            order_id=signed.order_id, token=quote.token,
+        )  # fmt: skip
+    now = trio.current_time()
+    for signed, _ in batch:
+        answer = edge.placement_answer(
+            signed.order_id, PostOrderResponse(success=False, error_msg=DRY_RUN_ERROR)
+        )
+        ctx.rejected += 1
+        hub.apply(hub.core.on_placement_answer(answer, now))
+
+
 async def _post(
     ctx: QuoteContext, requests: list[PostOrderRequest], ids: list[str]
 ) -> list[PlacementAnswer | SubmitFailed]:
@@ -247,7 +281,7 @@ async def quote_once(ctx: QuoteContext, spec: MarketSpec) -> bool:
     diff = plan(ctx, spec, now)
     if diff is None or not diff.has_actions:
         return False
-    if diff.cancels:
+    if diff.cancels and not ctx.dry_run:  # a dry run never touches a real order
         ctx.hub.apply(ctx.hub.core.request_cancel(diff.cancel_ids, now, "requote"))
     batch = reserve_batch(ctx, spec, diff.places, now)
     if batch:
@@ -301,6 +335,8 @@ async def cleanup_market(ctx: QuoteContext, spec: MarketSpec, reason: str) -> bo
     Returns True when nothing but UNKNOWN orders remain.
     """
     hub = ctx.hub
+    if ctx.dry_run:
+        return True  # nothing of a dry run rests; real orders found by the reconciler are left alone
     pending = _unsettled(ctx, spec)
     hub.apply(hub.core.request_cancel(pending, trio.current_time(), reason))
     seen = hub.version
