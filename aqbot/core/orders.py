@@ -68,6 +68,7 @@ class Order:
     post_in_flight: bool = False  # the POST has neither been answered nor failed: it may rest at any moment
     cancel_sent: bool = False
     terminal_at: float | None = None
+    ended_by: str = ""  # the source of the fact that made it terminal ("order_event", "rest", "answer", ...)
     history: list[str] = attrs.Factory(list)
 
     @property
@@ -134,7 +135,7 @@ class OrderTracker:
             del order.history[:-HISTORY_LIMIT]
             out.fact(OrderTransitioned(order.order_id, order.token, old, new, trigger, source))
             if new.terminal:
-                order.terminal_at = now
+                order.terminal_at, order.ended_by = now, source
                 self._release(order, source, out)
         return True
 
@@ -180,16 +181,26 @@ class OrderTracker:
             self.exposure.add_unsettled(order.token, order.side, unsettled - order.unsettled)
             order.unsettled = unsettled
 
-    def _revive(self, order: Order, source: str, now: float, out: Outcome, detail: str) -> None:
-        """The exchange contradicts the order's terminal state: report it, reserve it again, cancel it."""
-        self.defect(out, order, order.token, order.order_id, detail)
-        if self._move(order, Trigger.REVIVE, source, now, out):
-            order.terminal_at, order.cancel_sent, order.post_in_flight = None, False, False
-            order.last_action_at = now
-            self.exposure.force_reserve(
-                order.order_id, order.token, order.side, order.price, order.original_size
-            )
-            self._resize(order, f"revive:{source}", out)
+    def _revive(
+        self, order: Order, source: str, now: float, out: Outcome, detail: str, *, defect: bool = True
+    ) -> bool:
+        """The exchange contradicts the order's terminal state: reserve it again and cancel it.
+
+        With ``defect`` the contradiction is reported (the DEFECT halt's sweep sends the cancel); without it
+        (a lagging read of a state the user channel already ended, review N6) the cancel is sent here and
+        nothing latches. Returns whether the order was revived.
+        """
+        if defect:
+            self.defect(out, order, order.token, order.order_id, detail)
+        else:
+            order.history.append(f"{now:.3f} revived without defect: {detail}")
+        if not self._move(order, Trigger.REVIVE, source, now, out):
+            return False
+        order.terminal_at, order.ended_by, order.cancel_sent, order.post_in_flight = None, "", False, False
+        order.last_action_at = now
+        self.exposure.force_reserve(order.order_id, order.token, order.side, order.price, order.original_size)
+        self._resize(order, f"revive:{source}", out)
+        return True
 
     def adopt_fill(self, fill: OwnFill, now: float, out: Outcome) -> None:
         """A REST trade of ours for an order the core never knew (lost in a crash): track it so that the
@@ -355,6 +366,9 @@ class OrderTracker:
             self._revive(
                 order, "order_event", now, out, f"order event {event.status} for an order answered REJECTED"
             )
+        elif order.state.terminal and order.ended_by == "rest" and trigger is Trigger.EXCH_OPEN:
+            # Ended by REST absence, now shown open by the user channel: the absence was wrong (review B4).
+            self._revive(order, "order_event", now, out, f"order event {event.status} after absence")
         order.seen_on_exchange = True
         if trigger is Trigger.EXCH_OPEN:
             if self._move(order, trigger, "order_event", now, out):

@@ -287,10 +287,7 @@ def test_rest_trade_of_a_pruned_order_is_not_counted_again() -> None:
     assert not buy_allowed(core, 3, D(11), t + CONFIG.prune_horizon + 3)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an order released by REST absence that the user channel then shows LIVE is not reserved",
-)
+# B4, user-channel case (docs/review-limits.md): fixed, kept as a regression test.
 def test_order_released_by_absence_then_shown_alive_on_the_user_channel() -> None:
     """Resolved by absence, then the user channel sends an UPDATE (LIVE, 2 matched) for it: the other 8
     may still fill, so they must be reserved (or a cancel sent)."""
