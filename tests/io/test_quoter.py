@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Sequence
 from decimal import Decimal
@@ -24,6 +25,7 @@ from aqbot.core.strategy import SkewedMidStrategy, StrategyConfig
 from aqbot.core.types import MarketSpec
 from aqbot.errors import ExchangeUnavailable, OrderRejected, TransportError
 from aqbot.io.hub import Hub
+from aqbot.io.ledger_events import LedgerEvent
 from aqbot.io.quoter import QuoteContext, QuoterConfig, quote_once, run_market
 from aqbot.io.quoter_guards import ErrorRateGuard, ExchangeGuard, run_timed_halts
 from aqbot.io.ws_market import BookBoard
@@ -176,3 +178,31 @@ async def test_error_rate_trips_and_clears_after_hold(autojump_clock: trio.testi
             await trio.sleep(61)
             nursery.cancel_scope.cancel()
     assert ctx.hub.core.can_quote(SPEC.condition_id, 0.0).allowed
+
+
+async def test_dry_run_records_signed_orders_and_releases(autojump_clock: trio.testing.MockClock) -> None:
+    """Dry run: both orders are reserved, signed and logged as ``dryrun.order``, then rejected locally
+    (released); the poster is never called and no ``command.place`` is written."""
+    poster = FakePoster()
+    ctx = attrs.evolve(context(poster), dry_run=True)
+    send, recv = trio.open_memory_channel[LedgerEvent](1000)
+    with trio.fail_after(5):
+        assert await quote_once(ctx, SPEC)
+        ctx.hub.sink.close()
+        await ctx.hub.sink.run_pump(send)
+    events = [e async for e in recv]
+    assert poster.batches == []
+    assert ctx.hub.core.open_orders() == []
+    assert ctx.hub.core.token_exposure("111").worst == D(0)
+    assert (ctx.placed, ctx.rejected) == (0, 2)
+    dry = [e for e in events if e.type == "dryrun.order"]
+    assert sorted(str(e.payload["token"]) for e in dry) == ["111", "222"]
+    assert not any(e.type == "command.place" for e in events)
+    for e in dry:
+        wire = json.loads(str(e.payload["wire"]))
+        assert wire["order"]["signature"].startswith("0x")
+        assert wire["owner"] == "key"
+        states = [
+            x.payload.get("new") for x in events if x.type == "order.state" and x.order_id == e.order_id
+        ]
+        assert states[-1] == OrderState.REJECTED.value
