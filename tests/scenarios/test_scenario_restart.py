@@ -70,7 +70,8 @@ async def test_crash_then_restart_keeps_fills_and_reservations(
             assert bid.order_id in resting
             faults.rest = lambda method, path, now_ms: None
 
-            # Bot 2 in dry-run (no quoting, so nothing it does itself can change the order under test).
+            # Bot 2 in dry-run: it quotes and signs but sends, cancels and heartbeats nothing, so nothing it
+            # does itself can change the order under test.
             dry = functools.partial(run_bot, attrs.evolve(params, dry_run=True), connectors, offload=inline)
             async with trio.open_nursery() as second:
                 handle2 = await second.start(dry)  # returns after the startup reconciliation
