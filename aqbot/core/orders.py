@@ -445,7 +445,16 @@ class OrderTracker:
         order.event_matched = max(order.event_matched, row.size_matched)
         ended = order.terminal_at
         if order.state is OrderState.REJECTED or (ended is not None and started_at > ended):
-            self._revive(order, "rest", now, out, f"REST snapshot begun at {started_at} lists it open")
+            # A user-channel terminal event is authoritative: a REST row after it is a lagging replica,
+            # handled by reserving and cancelling without latching a DEFECT halt (review N6).
+            lagging = order.state is not OrderState.REJECTED and order.ended_by == "order_event"
+            detail = f"REST snapshot begun at {started_at} lists it open"
+            if self._revive(order, "rest", now, out, detail, defect=not lagging) and lagging:
+                self._move(order, Trigger.EXCH_OPEN, "rest", now, out)
+                order.seen_on_exchange = True
+                self._sync_matched(order, "rest", now, out)
+                self.request_cancel(order, "revived by a lagging REST row", now, out)
+                return
         if self._move(order, Trigger.EXCH_OPEN, "rest", now, out):
             order.seen_on_exchange = True
             self._sync_matched(order, "rest", now, out)

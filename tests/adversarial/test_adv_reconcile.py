@@ -351,10 +351,7 @@ def test_new_trade_of_a_pruned_order_counts() -> None:
     assert core.token_exposure(YES).held == D(4)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (liveness): a REST row lagging a WS CANCELLATION latches DEFECT for ever",
-)
+# N6 (docs/review-limits.md): fixed, kept as a regression test.
 def test_stale_rest_row_after_a_ws_cancellation_does_not_halt_for_ever() -> None:
     """The user channel confirms the cancel at 10; /data/orders (a lagging replica) still lists the order in
     a snapshot begun at 10.5. Re-reserving and cancelling it is the safe answer; latching DEFECT (which
