@@ -406,3 +406,19 @@ def test_rest_trade_of_an_order_lost_in_a_crash_is_counted() -> None:
     e = core.token_exposure(YES)
     assert (e.held, e.open_buy) == (D(10), D(0))
     assert not core.place(oid(2), YES, Side.BUY, D("0.5"), D(1), 21.0).ok
+
+
+def test_lagging_rest_row_after_a_user_channel_fill_is_cancelled_without_a_defect() -> None:
+    """MATCHED (full) on the user channel at 5, a snapshot begun at 6 still lists the order with 10 matched:
+    nothing is left to fill, the cancel is sent anyway, held is not counted twice and nothing latches."""
+    core = ready_core()
+    live_buy(core, 1)
+    core.on_order_event(order_event(oid(1), "10", "MATCHED"), 5.0)
+    recon_id, _ = core.begin_reconciliation(6.0)
+    row = OpenOrderRow(oid(1), YES, Side.BUY, D("0.5"), D(10), D(10))
+    out = core.on_reconciliation(recon_id, OrdersSnapshot(6.0, (row,)), None, 6.5)
+    assert not any(isinstance(f, Defect) for f in out.facts)
+    assert oid(1) in [c.order_id for c in out.commands if isinstance(c, CancelOrder)]
+    e = core.token_exposure(YES)
+    assert (e.held, e.open_buy) == (D(10), D(0))
+    assert core.can_quote(YES, 7.0).allowed
