@@ -44,6 +44,7 @@ import httpx2
 import trio
 import trio_websocket
 
+from aqbot import __version__
 from aqbot.app_state import BotHandle, BotStats, run_metrics_updater, run_snapshots
 from aqbot.auth.l2 import ApiCreds
 from aqbot.auth.signer import OrderSigner
@@ -208,6 +209,9 @@ async def run_bot(
 
     replayed = await offload(replay)
     hub = Hub(replayed.core, alert=alert)
+    # Marks where this process rebuilt its state from the ledger, so `aqbot ledger verify` and the
+    # report resume their replay here instead of guessing a restart from the monotonic clock.
+    hub.record("startup", {"version": __version__, "dry_run": params.dry_run})
     hub.apply(replayed.outcome)
     hub.sink.record([snapshot_event(hub.core, trio.current_time())])
     send, recv = trio.open_memory_channel[LedgerEvent](LEDGER_CHANNEL_SIZE)
