@@ -39,41 +39,15 @@ from aqbot.core.facts import (
 )
 from aqbot.core.fills import FillBook, Observation, OwnFill
 from aqbot.core.lifecycle import IllegalTransition, OrderState, Trigger, classify, transition
-from aqbot.core.types import ConditionId, OrderId, OrderType, Side, TokenId
+from aqbot.core.order import ZERO, Order
+from aqbot.core.types import OrderId, Side, TokenId
+
+__all__ = ["ACCEPTED_STATUSES", "HISTORY_LIMIT", "Order", "OrderTracker"]
 
 logger = logging.getLogger(__name__)
 
-ZERO = Decimal(0)
 HISTORY_LIMIT = 32
 ACCEPTED_STATUSES = frozenset({"live", "matched", "delayed"})
-
-
-@attrs.define
-class Order:
-    order_id: OrderId
-    token: TokenId
-    market: ConditionId
-    side: Side
-    price: Decimal
-    original_size: Decimal
-    state: OrderState
-    created_at: float
-    last_action_at: float
-    order_type: OrderType = OrderType.GTC
-    expiration: float = 0.0
-    event_matched: Decimal = ZERO
-    counted: Decimal = ZERO
-    unsettled: Decimal = ZERO  # counted - failed - confirmed: fills that may still FAIL
-    seen_on_exchange: bool = False
-    post_in_flight: bool = False  # the POST has neither been answered nor failed: it may rest at any moment
-    cancel_sent: bool = False
-    terminal_at: float | None = None
-    ended_by: str = ""  # the source of the fact that made it terminal ("order_event", "rest", "answer", ...)
-    history: list[str] = attrs.Factory(list)
-
-    @property
-    def sign(self) -> Decimal:
-        return Decimal(1) if self.side is Side.BUY else Decimal(-1)
 
 
 @attrs.define
