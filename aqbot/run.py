@@ -12,6 +12,7 @@ field), 1 a runtime failure that stopped the bot.
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import sys
@@ -32,12 +33,14 @@ from aqbot.core.config import CoreConfig
 from aqbot.core.exposure import Limits
 from aqbot.core.strategy import SkewedMidStrategy, StrategyConfig
 from aqbot.core.types import MarketSpec
-from aqbot.errors import AqbotError, ConfigError, SecretsError
+from aqbot.errors import AqbotError, AuthError, ConfigError, SecretsError
 from aqbot.io.alerts import Alert, Alerter, Severity, build_sinks, run_alerter
 from aqbot.io.quoter import QuoterConfig
 from aqbot.io.ratelimit import RateLimiter
 from aqbot.io.rest import RestTransport
 from aqbot.io.rest_api import ClobApi
+from aqbot.secrets import DEFAULT_REGISTRY
+from aqbot.tools.keys_cmd import DERIVE_TIMEOUT, derive_api_creds
 
 log = logging.getLogger(__name__)
 
@@ -108,17 +111,39 @@ def timers_of(config: Any) -> BotTimers:
     )  # fmt: skip
 
 
-def params_from_config(config: Any, markets: tuple[MarketSpec, ...], *, dry_run: bool = False) -> BotParams:
-    """BotParams for a live run. ``markets`` carry the exchange's tick sizes (see :func:`market_specs`).
+def signing_key_of(config: Any) -> SigningKey:
+    """The signer key from the credentials (``AQBOT_PRIVATE_KEY``, env or key file).
 
     Raises:
-        SecretsError: credentials are missing (API credentials must be set; L1 derivation is not wired).
-        ConfigError: an invalid account setting.
+        SecretsError: no private key, or an invalid one (the message never contains it).
     """
     creds = config.credentials
-    if creds is None or not creds.has_api_credentials:
-        raise SecretsError("AQBOT_PRIVATE_KEY and AQBOT_API_KEY/SECRET/PASSPHRASE are required for `run`")
-    key = SigningKey.from_hex(_secret(creds.private_key))
+    if creds is None:
+        raise SecretsError(
+            "AQBOT_PRIVATE_KEY is required for `run` (AQBOT_API_KEY/SECRET/PASSPHRASE are derived from it "
+            "when not set)"
+        )
+    return SigningKey.from_hex(_secret(creds.private_key))
+
+
+def params_from_config(
+    config: Any, markets: tuple[MarketSpec, ...], *, dry_run: bool = False, api: ApiCreds | None = None
+) -> BotParams:
+    """BotParams for a live run. ``markets`` carry the exchange's tick sizes (see :func:`market_specs`).
+
+    ``api``: the L2 credentials (from :func:`api_creds_for`); ``None`` takes them from the configuration.
+
+    Raises:
+        SecretsError: the private key is missing, or ``api`` is ``None`` and the configuration holds no
+            API credentials (derive them with :func:`api_creds_for`).
+        ConfigError: an invalid account setting.
+    """
+    key = signing_key_of(config)
+    creds = config.credentials
+    if api is None:
+        if not creds.has_api_credentials:
+            raise SecretsError("no API credentials: set AQBOT_API_KEY/SECRET/PASSPHRASE or derive them")
+        api = ApiCreds(_secret(creds.api_key), _secret(creds.api_secret), _secret(creds.api_passphrase))
     account = config.account
     signer = OrderSigner(
         key,
@@ -126,7 +151,6 @@ def params_from_config(config: Any, markets: tuple[MarketSpec, ...], *, dry_run:
         funder=account.funder,
         signature_type=SignatureType(account.signature_type),
     )
-    api = ApiCreds(_secret(creds.api_key), _secret(creds.api_secret), _secret(creds.api_passphrase))
     return BotParams(
         markets=markets,
         core=core_config_of(config, api.api_key, signer.maker, markets),
@@ -258,6 +282,56 @@ async def main_with_alerts(
         nursery.cancel_scope.cancel()
 
 
+async def api_creds_for(config: Any, connectors: ExchangeConnectors) -> ApiCreds:
+    """The L2 API credentials: the configured ones, else derived from the private key with L1 auth.
+
+    Derivation is what py-clob-client's ``create_or_derive_api_creds`` does (PROTOCOL 2.1): ``GET
+    /auth/derive-api-key`` for nonce 0 and, when the exchange has no key yet, ``POST /auth/api-key``
+    (:func:`aqbot.tools.keys_cmd.derive_api_creds`, shared with ``aqbot keys derive``). The secret and
+    passphrase are registered with the redaction registry and never logged; only the API key (an
+    identifier) is.
+
+    Raises:
+        SecretsError: no private key, or the exchange refused the L1 signature (401).
+        ExchangeError, TransportError, WireError: the exchange could not be asked.
+        trio.TooSlowError: the derivation took longer than :data:`DERIVE_TIMEOUT`.
+    """
+    key = signing_key_of(config)
+    creds = config.credentials
+    if creds.has_api_credentials:
+        return ApiCreds(_secret(creds.api_key), _secret(creds.api_secret), _secret(creds.api_passphrase))
+    transport = connectors.http_transport() if connectors.http_transport else None
+    chain_id = config.endpoints.chain_id
+    with trio.fail_after(DERIVE_TIMEOUT):
+        async with httpx2.AsyncClient(base_url=connectors.clob_url, transport=transport) as http:
+            try:
+                api, how = await derive_api_creds(http, key, chain_id, wall_clock=connectors.wall_clock)
+            except AuthError:
+                raise SecretsError(
+                    f"the exchange refused the L1 signature of {key.address} (401): check "
+                    f"endpoints.chain_id ({chain_id}) and the clock, or set AQBOT_API_KEY/SECRET/PASSPHRASE"
+                ) from None
+    DEFAULT_REGISTRY.register(api.secret)  # redacted from every log line from now on
+    DEFAULT_REGISTRY.register(api.passphrase)
+    log.info("API key %s %s with L1 auth for signer %s", api.api_key, how, key.address)
+    return api
+
+
+async def run_live(
+    config: Any,
+    markets: tuple[MarketSpec, ...],
+    connectors: ExchangeConnectors,
+    *,
+    dry_run: bool = False,
+    **run_bot_kw: Any,
+) -> None:
+    """``aqbot run`` inside Trio: credentials (derived when needed), parameters, then the bot with its
+    alert sinks (:func:`main_with_alerts`). ``run_bot_kw`` goes to :func:`aqbot.app.run_bot`."""
+    api = await api_creds_for(config, connectors)
+    params = params_from_config(config, markets, dry_run=dry_run, api=api)
+    await main_with_alerts(params, connectors, config, **run_bot_kw)
+
+
 def run_command(args: argparse.Namespace) -> int:
     """The ``run`` handler: load the configuration, build the bot, run it until stopped."""
     from aqbot.config import load_config
@@ -265,17 +339,26 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config, os.environ)
         markets = market_specs_from_config(config)
-        params = params_from_config(config, markets, dry_run=args.dry_run)
+        if config.credentials is not None and config.credentials.has_api_credentials:
+            params_from_config(config, markets, dry_run=args.dry_run)  # validate before any network call
+        else:
+            signing_key_of(config)
     except (ConfigError, SecretsError) as exc:
         print(f"aqbot run: {exc}", file=sys.stderr)
         return 2
     endpoints = config.endpoints
     connectors = ExchangeConnectors.network(endpoints.clob_url, endpoints.ws_url, endpoints.data_api_url)
     failures: list[str] = []
+    credentials: list[str] = []
     try:
-        trio.run(main_with_alerts, params, connectors, config)
-    except* AqbotError as group:
-        failures.extend(str(e) for e in group.exceptions)
+        trio.run(functools.partial(run_live, config, markets, connectors, dry_run=args.dry_run))
+    except* SecretsError as group:
+        credentials.extend(str(e) for e in group.exceptions)
+    except* (AqbotError, trio.TooSlowError) as group:
+        failures.extend(str(e) or type(e).__name__ for e in group.exceptions)
+    if credentials:
+        print(f"aqbot run: {credentials[0]}", file=sys.stderr)
+        return 2
     if failures:
         print(f"aqbot run: stopped: {failures[0]}", file=sys.stderr)
         return 1
