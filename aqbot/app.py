@@ -63,8 +63,9 @@ from aqbot.io.heartbeat import run_heartbeat
 from aqbot.io.hub import Hub, run_canceller, run_ledger_health
 from aqbot.io.ledger import LedgerStore
 from aqbot.io.ledger_events import LedgerEvent
-from aqbot.io.ledger_writer import Offload, run_ledger_writer, to_thread
-from aqbot.io.metrics import MetricsRegistry, make_aqbot_metrics, run_metrics_server
+from aqbot.io.ledger_writer import LedgerWriterHandle, Offload, run_ledger_writer, to_thread
+from aqbot.io.metrics import AqbotMetrics, make_aqbot_metrics, run_metrics_server
+from aqbot.io.observe import FactObserver, ObservedListener, server_clock
 from aqbot.io.positions import run_position_sync
 from aqbot.io.quoter import QuoteContext, QuoterConfig, run_market
 from aqbot.io.quoter_guards import ErrorRateGuard, ExchangeGuard, run_timed_halts
@@ -185,12 +186,16 @@ async def run_bot(
     connectors: ExchangeConnectors,
     *,
     alert: Callable[[str, str], None] = lambda key, text: None,
+    metrics: AqbotMetrics | None = None,
     offload: Offload = to_thread,
     task_status: trio.TaskStatus[BotHandle] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run the bot until :meth:`BotHandle.request_shutdown` (returns) or cancellation (re-raises).
 
     ``task_status.started(handle)`` comes after the first reconciliation, when quoting may begin.
+    ``alert(key, text)`` receives the operator alerts (halts, resumes, storms, startup, shutdown; see
+    docs/io.md). ``metrics`` are fed whether or not they are served (``params.metrics.enabled``); a new set
+    is made when ``None``.
     ``offload`` runs the ledger's blocking calls (a worker thread; deterministic MockClock tests pass an
     inline runner, because a thread in flight lets the autojump clock jump).
 
@@ -208,12 +213,14 @@ async def run_bot(
             return replay_ledger(store, params.core, params.markets, params.identity, now)
 
     replayed = await offload(replay)
+    metrics = metrics if metrics is not None else make_aqbot_metrics()
     hub = Hub(replayed.core, alert=alert)
     # Marks where this process rebuilt its state from the ledger, so `aqbot ledger verify` and the
     # report resume their replay here instead of guessing a restart from the monotonic clock.
     hub.record("startup", {"version": __version__, "dry_run": params.dry_run})
     hub.apply(replayed.outcome)
     hub.sink.record([snapshot_event(hub.core, trio.current_time())])
+    hub.on_facts = FactObserver(metrics, alert)  # this process's fills, not the replayed ones
     send, recv = trio.open_memory_channel[LedgerEvent](LEDGER_CHANNEL_SIZE)
     async with contextlib.AsyncExitStack() as stack:
         transport = connectors.http_transport
@@ -225,13 +232,18 @@ async def run_bot(
         )
         limiter = RateLimiter()
         signer = CredsSigner(params.creds, params.address)
+        latency = functools.partial(_observe_latency, metrics)
         clob_rest = RestTransport(
-            clob_http, limiter, signer, random.Random(rng.random()), connectors.wall_clock
-        )
+            clob_http, limiter, signer, random.Random(rng.random()), connectors.wall_clock,
+            on_latency=latency,
+        )  # fmt: skip
         clob = ClobApi(clob_rest)
-        data = DataApi(RestTransport(data_http, limiter, None, random.Random(rng.random()), data_api=True))
+        data = DataApi(
+            RestTransport(data_http, limiter, None, random.Random(rng.random()), data_api=True,
+                          on_latency=latency)
+        )  # fmt: skip
         async with trio.open_nursery() as infra:
-            await infra.start(
+            writer = await infra.start(
                 functools.partial(
                     run_ledger_writer,
                     store_factory,
@@ -243,13 +255,19 @@ async def run_bot(
             )
             await infra.start(hub.sink.run_pump, send)
             try:
-                await _run_tree(params, connectors, hub, clob, data, rng, task_status)
+                await _run_tree(params, connectors, hub, clob, data, rng, metrics, writer, task_status)
             finally:
                 with trio.move_on_after(params.timers.shutdown_grace, shield=True):
                     await _last_resort_cancel(hub, clob, params.dry_run)
                 hub.sink.record([snapshot_event(hub.core, trio.current_time())])
-                hub.record("shutdown", {"open_orders": len(hub.core.open_orders())})
+                still_open = len(hub.core.open_orders())
+                hub.record("shutdown", {"open_orders": still_open})
+                hub.alert("shutdown", f"aqbot stopped; {still_open} order(s) not known to be terminal")
                 hub.sink.close()
+
+
+def _observe_latency(metrics: AqbotMetrics, method: str, endpoint: str, seconds: float) -> None:
+    metrics.rest_latency_seconds.observe(seconds, method=method, endpoint=endpoint)
 
 
 async def _last_resort_cancel(hub: Hub, clob: ClobApi, dry_run: bool) -> None:
@@ -276,6 +294,8 @@ async def _run_tree(
     clob: ClobApi,
     data: DataApi,
     rng: random.Random,
+    metrics: AqbotMetrics,
+    writer: LedgerWriterHandle,
     task_status: trio.TaskStatus[BotHandle],
 ) -> None:
     t = params.timers
@@ -317,21 +337,25 @@ async def _run_tree(
         None if params.dry_run else errors, dry_run=params.dry_run,
     )  # fmt: skip
     reconciler = Reconciler(clob, hub, me, clob.rest.timestamp, cids, data, params.signer.maker)
-    handle = BotHandle(hub, board, params.markets, stats, ctx, reconciler.stats)
+    handle = BotHandle(
+        hub, board, params.markets, stats, ctx, reconciler.stats, metrics=metrics, ledger=writer
+    )
+    server_now = server_clock(connectors.wall_clock, lambda: clob.rest.server_offset)
+    user_feed = ObservedListener(UserFeed(hub, me), metrics.ws_lag_seconds, server_now, hub.alert)
+    market_feed = ObservedListener(feed, metrics.ws_lag_seconds, server_now, hub.alert)
 
     await clob.check_version()
     await clob.sync_time()
     async with trio.open_nursery() as bot:
-        await bot.start(run_channel, user, UserFeed(hub, me), random.Random(rng.random()))
-        await bot.start(run_channel, market, feed, random.Random(rng.random()))
+        await bot.start(run_channel, user, user_feed, random.Random(rng.random()))
+        await bot.start(run_channel, market, market_feed, random.Random(rng.random()))
         bot.start_soon(run_book_resync, board, fetch_book, name="book-resync")
         bot.start_soon(run_ledger_health, hub, name="ledger-health")
         bot.start_soon(run_snapshots, hub, t.snapshot_interval, name="snapshots")
         if params.metrics is not None and params.metrics.enabled:
-            registry = MetricsRegistry()
-            await bot.start(run_metrics_updater, handle, make_aqbot_metrics(registry))
+            await bot.start(run_metrics_updater, handle, metrics)
             m = params.metrics
-            handle.metrics_port = await bot.start(run_metrics_server, m.host, m.port, registry)
+            handle.metrics_port = await bot.start(run_metrics_server, m.host, m.port, metrics.registry)
         if not params.dry_run:
             unavailable = functools.partial(guard.refused, hub)
             canceller = functools.partial(run_canceller, hub, clob, on_unavailable=unavailable)
@@ -352,6 +376,8 @@ async def _run_tree(
         quoting_done = trio.Event()
         bot.start_soon(_run_quoting, ctx, markets, quoting, quoting_done, name="quoting")
         task_status.started(handle)
+        mode = " (dry run: nothing is sent)" if params.dry_run else ""
+        hub.alert("startup", f"aqbot {__version__} quoting {len(markets)} market(s){mode}")
         await handle.shutdown_requested.wait()
         log.info("shutdown requested: stopping quoters")
         quoting.cancel()

@@ -18,6 +18,7 @@ from aqbot.core.halts import HaltReason, Scope, ScopeKind
 from aqbot.core.types import MarketSpec
 from aqbot.io.heartbeat import HeartbeatStats
 from aqbot.io.hub import Hub
+from aqbot.io.ledger_writer import LedgerWriterHandle
 from aqbot.io.metrics import AqbotMetrics
 from aqbot.io.positions import PositionSyncStats
 from aqbot.io.quoter import QuoteContext
@@ -120,6 +121,8 @@ class BotHandle:
     reconcile: ReconcileStats
     shutdown_requested: trio.Event = attrs.Factory(trio.Event)
     metrics_port: int | None = None
+    metrics: AqbotMetrics | None = None
+    ledger: LedgerWriterHandle | None = None
 
     def request_shutdown(self) -> None:
         """Graceful stop: quoters cancel their orders and wait for confirmations, then the bot exits."""
@@ -136,6 +139,7 @@ class BotHandle:
 
     def heartbeat_lapsed(self, now: float, last_ok: float | None) -> None:
         detail = "heartbeat lapsed: the exchange may have cancelled every order"
+        self.hub.alert("heartbeat-lapsed", detail)
         self.hub.set_halt(HaltReason.EXCHANGE_UNAVAILABLE, detail, HEARTBEAT_SCOPE)
         self.hub.waker.wake("heartbeat lapsed")
 
@@ -185,7 +189,8 @@ class BotHandle:
 
 def update_metrics(metrics: AqbotMetrics, state: BotState) -> None:
     """Set the state gauges from one :class:`BotState` (positions, worst vs limit, open orders,
-    reservations, halts per reason, open gaps, ledger buffer). Every halt reason is exported (0 or 1)."""
+    reservations, halts per reason, open gaps, ledger buffer). Every halt reason is exported (0 or 1).
+    :func:`update_runtime_metrics` adds what the handle's tasks count."""
     for t in state.tokens:
         metrics.position_shares.set(t.held, token=t.token)
         metrics.worst_case_shares.set(t.worst, token=t.token)
@@ -199,6 +204,19 @@ def update_metrics(metrics: AqbotMetrics, state: BotState) -> None:
     metrics.ledger_lag_events.set(state.health.ledger_buffered)
 
 
+def update_runtime_metrics(metrics: AqbotMetrics, handle: BotHandle, now: float) -> None:
+    """The ledger lag (events recorded and not yet durable: the hub's buffer, the writer's channel and
+    its pending batch), the writer's failed attempts, and the seconds since each channel's last frame."""
+    if handle.ledger is not None:
+        writer = handle.ledger.statistics()
+        lag = handle.hub.sink.buffered + writer.buffered + writer.received - writer.written
+        metrics.ledger_lag_events.set(lag)
+        metrics.ledger_failures_total.set_total(writer.failures)
+    for channel, stats in (("user", handle.stats.user), ("market", handle.stats.market)):
+        if stats.last_frame_at is not None:
+            metrics.ws_idle_seconds.set(round(now - stats.last_frame_at, 3), channel=channel)
+
+
 async def run_metrics_updater(
     handle: BotHandle,
     metrics: AqbotMetrics,
@@ -209,12 +227,14 @@ async def run_metrics_updater(
     """Refresh the state gauges from :meth:`BotHandle.state` every ``interval`` seconds (first update
     before ``started``). Runs until cancelled."""
     update_metrics(metrics, handle.state())
+    update_runtime_metrics(metrics, handle, trio.current_time())
     task_status.started()
     deadline = trio.current_time()
     while True:
         deadline += interval
         await trio.sleep_until(deadline)
         update_metrics(metrics, handle.state())
+        update_runtime_metrics(metrics, handle, trio.current_time())
 
 
 async def run_snapshots(

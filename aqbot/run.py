@@ -34,7 +34,8 @@ from aqbot.core.exposure import Limits
 from aqbot.core.strategy import SkewedMidStrategy, StrategyConfig
 from aqbot.core.types import MarketSpec
 from aqbot.errors import AqbotError, AuthError, ConfigError, SecretsError
-from aqbot.io.alerts import Alert, Alerter, Severity, build_sinks, run_alerter
+from aqbot.io.alerts import Alerter, alert_callback, build_sinks, run_alerter
+from aqbot.io.metrics import AqbotMetrics, make_aqbot_metrics
 from aqbot.io.quoter import QuoterConfig
 from aqbot.io.ratelimit import RateLimiter
 from aqbot.io.rest import RestTransport
@@ -230,14 +231,6 @@ def params_for_sim(
     )
 
 
-def _severity(key: str) -> Severity:
-    if key.startswith(("halt:", "defect", "heartbeat-lapsed")):
-        return Severity.CRITICAL
-    if key.startswith("resume:"):
-        return Severity.INFO
-    return Severity.WARNING
-
-
 async def refresh_market_specs(params: BotParams, connectors: ExchangeConnectors) -> BotParams:
     """Fill each market's tick size, minimum order size and neg-risk flag from the exchange's ``/book``.
 
@@ -270,16 +263,22 @@ async def main_with_alerts(
 
     ``run_bot_kw`` goes to :func:`aqbot.app.run_bot` (tests pass an inline ``offload``).
     """
+    metrics = make_aqbot_metrics()
     async with httpx2.AsyncClient() as http, trio.open_nursery() as nursery:
         sinks = build_sinks(config.alerts, config.telegram_token, http)
-        alerter: Alerter = await nursery.start(run_alerter, sinks, config.alerts)
-
-        def alert(key: str, text: str) -> None:
-            alerter.send_nowait(Alert(key.split(":", 1)[0], _severity(key), text, key))
-
+        dropped = functools.partial(_alert_dropped, metrics)
+        alerter: Alerter = await nursery.start(
+            functools.partial(run_alerter, sinks, config.alerts, on_drop=dropped)
+        )
         params = await refresh_market_specs(params, connectors)
-        await main(params, connectors, alert=alert, **run_bot_kw)
+        await main(params, connectors, alert=alert_callback(alerter), metrics=metrics, **run_bot_kw)
+        with trio.move_on_after(config.alerts.delivery_timeout):
+            await alerter.drain()  # the shutdown alert leaves before the sinks stop
         nursery.cancel_scope.cancel()
+
+
+def _alert_dropped(metrics: AqbotMetrics, sink: str) -> None:
+    metrics.alerts_dropped_total.inc(sink=sink)
 
 
 async def api_creds_for(config: Any, connectors: ExchangeConnectors) -> ApiCreds:

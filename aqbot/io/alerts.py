@@ -21,10 +21,12 @@ httpx2's own request log lines are redacted too.
 
 from __future__ import annotations
 
+import collections
 import enum
+import functools
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NoReturn, Protocol
 
 import attrs
@@ -39,6 +41,8 @@ log = logging.getLogger(__name__)
 
 # Telegram refuses messages longer than this (Bot API sendMessage).
 TELEGRAM_MAX_TEXT = 4096
+# The ``on_drop`` name of the shared queue in front of the sinks.
+QUEUE_SINK = "queue"
 # The longest server-requested pause (429 retry_after) a sink honours before retrying once, seconds.
 MAX_RETRY_AFTER = 300.0
 
@@ -61,6 +65,49 @@ class Alert:
     severity: Severity
     text: str
     key: str = attrs.field(default=attrs.Factory(lambda self: self.kind, takes_self=True))
+
+
+def severity_of(key: str) -> Severity:
+    """The severity of a runtime alert key (``halt:<REASON>:<scope>``, ``resume:...``, ``startup``, ...)."""
+    if key.startswith(("halt:", "defect", "heartbeat-lapsed")):
+        return Severity.CRITICAL
+    if key.startswith(("resume:", "startup", "shutdown")):
+        return Severity.INFO
+    return Severity.WARNING
+
+
+def alert_callback(alerter: Alerter) -> Callable[[str, str], None]:
+    """The runtime's ``alert(key, text)`` (what :func:`aqbot.app.run_bot` takes) on top of ``alerter``:
+    the kind is the key up to its first ``:``, the severity comes from :func:`severity_of`."""
+
+    def alert(key: str, text: str) -> None:
+        alerter.send_nowait(Alert(key.split(":", 1)[0], severity_of(key), text, key))
+
+    return alert
+
+
+@attrs.define
+class StormDetector:
+    """``threshold`` events within ``window`` seconds make a storm (reconnects, limit refusals).
+
+    :meth:`note` returns the number of events in the window when it reaches the threshold, then starts
+    counting afresh (so a continuing storm reports again after another ``threshold`` events; the
+    alerter's dedup window keeps it from paging more often than that).
+    """
+
+    threshold: int
+    window: float
+    _times: collections.deque[float] = attrs.Factory(collections.deque)
+
+    def note(self, now: float) -> int | None:
+        self._times.append(now)
+        while self._times and self._times[0] <= now - self.window:
+            self._times.popleft()
+        if len(self._times) < self.threshold:
+            return None
+        count = len(self._times)
+        self._times.clear()
+        return count
 
 
 class AlertDeliveryError(AqbotError):
@@ -194,14 +241,41 @@ class TokenBucket:
 class Alerter:
     """The producer side, handed out by :func:`run_alerter` through ``task_status.started``."""
 
-    def __init__(self, send: trio.MemorySendChannel[Alert], dedup_window: float) -> None:
+    def __init__(
+        self,
+        send: trio.MemorySendChannel[Alert],
+        dedup_window: float,
+        on_drop: Callable[[str], None] | None = None,
+    ) -> None:
         self._send = send
         self._dedup_window = dedup_window
         self._last_accepted: dict[str, float] = {}
+        self._on_drop = on_drop
+        self._progress = trio.Event()
         self.accepted = 0
         self.deduplicated = 0
         self.dropped = 0
+        self.fanned_out = 0
         self.sink_stats: dict[str, SinkStatistics] = {}
+        self._handled: dict[str, int] = {}
+
+    def _dropped(self, where: str) -> None:
+        if self._on_drop is not None:
+            self._on_drop(where)
+
+    def _advance(self) -> None:
+        self._progress.set()
+        self._progress = trio.Event()
+
+    def _idle(self) -> bool:
+        return self.fanned_out == self.accepted and all(n == self.fanned_out for n in self._handled.values())
+
+    async def drain(self) -> None:
+        """Wait until every accepted alert went through every sink (sent, failed or dropped). Bound it
+        with the caller's scope (at shutdown: the last alerts leave before the sinks are cancelled)."""
+        while not self._idle():
+            await self._progress.wait()
+        await trio.lowlevel.checkpoint()
 
     def send_nowait(self, alert: Alert) -> bool:
         """Queue ``alert`` without waiting. Returns False when it was deduplicated or dropped."""
@@ -214,6 +288,7 @@ class Alerter:
             self._send.send_nowait(alert)
         except (trio.WouldBlock, trio.ClosedResourceError, trio.BrokenResourceError):
             self.dropped += 1
+            self._dropped(QUEUE_SINK)
             log.warning("alert queue full: dropped %s alert %r", alert.severity.value, alert.kind)
             return False
         self._last_accepted[alert.key] = now
@@ -228,6 +303,11 @@ class Alerter:
             dropped=self.dropped,
             sinks={name: attrs.evolve(s) for name, s in self.sink_stats.items()},
         )
+
+
+def _handled(alerter: Alerter, sink: str) -> None:
+    alerter._handled[sink] += 1
+    alerter._advance()
 
 
 async def _deliver_once(
@@ -255,6 +335,7 @@ async def _run_sink(
     stats: SinkStatistics,
     bucket: TokenBucket,
     delivery_timeout: float,
+    handled: Callable[[], None],
 ) -> NoReturn:
     """Deliver alerts to one sink, rate-limited, each attempt bounded. Runs until cancelled."""
     async with receive:
@@ -264,6 +345,7 @@ async def _run_sink(
                 log.warning("alert sink %s asked to wait %.0fs", sink.name, retry_after)
                 await trio.sleep(min(retry_after, MAX_RETRY_AFTER))
                 await _deliver_once(sink, alert, stats, bucket, delivery_timeout)
+            handled()
     raise AssertionError("alert sink channel closed")  # pragma: no cover
 
 
@@ -271,6 +353,7 @@ async def run_alerter(
     sinks: Sequence[AlertSink],
     config: AlertsConfig,
     *,
+    on_drop: Callable[[str], None] | None = None,
     task_status: trio.TaskStatus[Alerter] = trio.TASK_STATUS_IGNORED,
 ) -> NoReturn:
     """Fan alerts out to ``sinks``. Runs until cancelled; hands an :class:`Alerter` to ``started``.
@@ -278,14 +361,17 @@ async def run_alerter(
     Args:
         sinks: where alerts go (see :func:`build_sinks`); empty means log only.
         config: dedup window, rate, burst, queue size and delivery timeout.
+        on_drop: called with the sink name (``"queue"`` for the shared queue) of every dropped alert
+            (``aqbot_alerts_dropped_total``).
     """
     send, receive = trio.open_memory_channel[Alert](config.queue_size)
-    alerter = Alerter(send, config.dedup_window)
+    alerter = Alerter(send, config.dedup_window, on_drop)
     async with trio.open_nursery() as nursery:
         outs: list[tuple[AlertSink, trio.MemorySendChannel[Alert], SinkStatistics]] = []
         for sink in sinks:
             sink_send, sink_receive = trio.open_memory_channel[Alert](config.queue_size)
             stats = alerter.sink_stats.setdefault(sink.name, SinkStatistics())
+            alerter._handled[sink.name] = 0
             bucket = TokenBucket(config.rate_per_minute / 60.0, config.burst)
             nursery.start_soon(
                 _run_sink,
@@ -294,16 +380,21 @@ async def run_alerter(
                 stats,
                 bucket,
                 config.delivery_timeout,
+                functools.partial(_handled, alerter, sink.name),
                 name=f"alert-{sink.name}",
             )
             outs.append((sink, sink_send, stats))
         task_status.started(alerter)
         async with receive:
             async for alert in receive:
+                alerter.fanned_out += 1
                 for sink, sink_send, stats in outs:
                     try:
                         sink_send.send_nowait(alert)
                     except trio.WouldBlock:
                         stats.dropped += 1
+                        alerter._handled[sink.name] += 1
+                        alerter._dropped(sink.name)
                         log.warning("alert sink %s is backed up: dropped %r", sink.name, alert.kind)
+                alerter._advance()
     raise AssertionError("alert channel closed")  # pragma: no cover

@@ -189,13 +189,16 @@ class Hub:
         core: the state.
         sink: the ledger buffer.
         waker: wakes the reconciler.
-        alert: ``(key, text)``: a halt, a resume or another operator-facing event (must not block).
+        alert: ``(key, text)``: a halt, a resume or another operator-facing event (must not block); a
+            halt's key is ``halt:<REASON>:<scope key or global>`` (the alerter deduplicates per key).
+        on_facts: called with the facts of every applied outcome (metrics, storm alerts; must not block).
     """
 
     core: Core
     sink: LedgerSink = attrs.Factory(LedgerSink)
     waker: ReconcileWaker = attrs.Factory(ReconcileWaker)
     alert: Callable[[str, str], None] = lambda key, text: None
+    on_facts: Callable[[Sequence[cf.Fact], float], None] | None = None
     cancels: CancelQueue = attrs.Factory(CancelQueue)
     version: int = 0
     ledger_failing: bool = False
@@ -211,13 +214,19 @@ class Hub:
         now = trio.current_time()
         if out.facts:
             self.sink.record(fact_event(f, now) for f in out.facts)
+            if self.on_facts is not None:
+                self.on_facts(out.facts, now)
         for fact in out.facts:
             if isinstance(fact, cf.HaltRaised):
                 log.warning("HALT %s %s: %s", fact.reason.value, fact.scope.key or "global", fact.detail)
-                self.alert(f"halt:{fact.reason.value}", f"halt {fact.reason.value}: {fact.detail}")
+                where = fact.scope.key or "global"
+                self.alert(
+                    f"halt:{fact.reason.value}:{where}", f"halt {fact.reason.value} ({where}): {fact.detail}"
+                )
             elif isinstance(fact, cf.HaltCleared):
                 log.warning("resume %s %s", fact.reason.value, fact.scope.key or "global")
-                self.alert(f"resume:{fact.reason.value}", f"resume {fact.reason.value}")
+                where = fact.scope.key or "global"
+                self.alert(f"resume:{fact.reason.value}:{where}", f"resume {fact.reason.value} ({where})")
             elif isinstance(fact, cf.Defect):
                 log.error("DEFECT %s: %s", fact.order_id, fact.detail)
                 self.alert("defect", f"defect on {fact.order_id}: {fact.detail}")

@@ -112,6 +112,13 @@ class Counter(_Family):
         key = self._key(labels)
         self.values[key] = self.values.get(key, 0) + amount  # type: ignore[operator]
 
+    def set_total(self, total: Number, **labels: str) -> None:
+        """Mirror a count kept elsewhere (e.g. the ledger writer's failures); it must not go down."""
+        key = self._key(labels)
+        if total < self.values.get(key, 0):
+            raise ValueError("a counter only goes up")
+        self.values[key] = total
+
     def render(self) -> list[str]:
         return self.header("counter") + [
             f"{self.name}{_labels(self.labelnames, k)} {_format_value(v)}"
@@ -184,8 +191,10 @@ class MetricsRegistry:
 
 @attrs.frozen
 class AqbotMetrics:
-    """The documented aqbot metrics (docs/io.md), registered by :func:`make_aqbot_metrics`."""
+    """The documented aqbot metrics (docs/io.md), registered by :func:`make_aqbot_metrics` on
+    ``registry`` (what the server renders)."""
 
+    registry: MetricsRegistry
     position_shares: Gauge
     worst_case_shares: Gauge
     limit_shares: Gauge
@@ -194,16 +203,21 @@ class AqbotMetrics:
     halt_active: Gauge
     gaps_open: Gauge
     ws_lag_seconds: Gauge
+    ws_idle_seconds: Gauge
     rest_latency_seconds: Histogram
     ledger_lag_events: Gauge
     ledger_failures_total: Counter
     alerts_dropped_total: Counter
     fills_total: Counter
+    filled_shares_total: Counter
+    limit_refusals_total: Counter
 
 
-def make_aqbot_metrics(registry: MetricsRegistry) -> AqbotMetrics:
-    """Register aqbot's metrics on ``registry``."""
+def make_aqbot_metrics(registry: MetricsRegistry | None = None) -> AqbotMetrics:
+    """Register aqbot's metrics on ``registry`` (a new one when ``None``)."""
+    registry = registry or MetricsRegistry()
     return AqbotMetrics(
+        registry=registry,
         position_shares=registry.gauge(
             "aqbot_position_shares", "Shares held per token (own fills).", ["token"]
         ),
@@ -218,19 +232,37 @@ def make_aqbot_metrics(registry: MetricsRegistry) -> AqbotMetrics:
         halt_active=registry.gauge("aqbot_halt_active", "1 while a halt reason is latched.", ["reason"]),
         gaps_open=registry.gauge("aqbot_gaps_open", "WebSocket gaps not yet resolved by a reconciliation."),
         ws_lag_seconds=registry.gauge(
-            "aqbot_ws_lag_seconds", "Seconds since the last message on a WebSocket channel.", ["channel"]
+            "aqbot_ws_lag_seconds",
+            "Local receive time minus the exchange timestamp of the newest event of the channel's last "
+            "timestamped frame (server-time corrected).",
+            ["channel"],
+        ),
+        ws_idle_seconds=registry.gauge(
+            "aqbot_ws_idle_seconds", "Seconds since the last frame (PONG included) on a channel.", ["channel"]
         ),
         rest_latency_seconds=registry.histogram(
-            "aqbot_rest_latency_seconds", "REST round-trip time per endpoint group.", ["endpoint"]
+            "aqbot_rest_latency_seconds",
+            "REST round trip (request sent to answer received) per method and path template.",
+            ["method", "endpoint"],
         ),
         ledger_lag_events=registry.gauge(
             "aqbot_ledger_lag_events", "Events received by the ledger writer and not yet durable."
         ),
-        ledger_failures_total=registry.counter("aqbot_ledger_failures_total", "Failed ledger writes."),
+        ledger_failures_total=registry.counter(
+            "aqbot_ledger_failures_total", "Failed ledger write attempts (each retry counts)."
+        ),
         alerts_dropped_total=registry.counter(
             "aqbot_alerts_dropped_total", "Alerts dropped because a queue was full.", ["sink"]
         ),
-        fills_total=registry.counter("aqbot_fills_total", "Fills applied, per token.", ["token"]),
+        fills_total=registry.counter(
+            "aqbot_fills_total", "Fills applied (held moved), per token and side.", ["token", "side"]
+        ),
+        filled_shares_total=registry.counter(
+            "aqbot_filled_shares_total", "Shares filled, per token and side.", ["token", "side"]
+        ),
+        limit_refusals_total=registry.counter(
+            "aqbot_limit_refusals_total", "Placements the core refused for a position limit.", ["token"]
+        ),
     )
 
 

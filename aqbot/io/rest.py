@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Protocol
@@ -114,6 +115,15 @@ def retry_after_hint(response: httpx2.Response) -> float | None:
     return None
 
 
+_ID_SEGMENT = re.compile(r"^(0x[0-9a-fA-F]+|[0-9]+|[0-9a-fA-F-]{16,})$")
+
+
+def endpoint_template(path: str) -> str:
+    """``path`` with id-like segments (``0x`` hex, digits, long hex/uuid) replaced by ``{id}``: a metric
+    label that never carries an order id or a token id (queries are never part of ``path``)."""
+    return "/".join("{id}" if _ID_SEGMENT.match(seg) else seg for seg in path.split("/"))
+
+
 def is_unavailable_message(message: str) -> bool:
     """Whether an error string says the exchange is not taking orders now (restart, cancel-only, ...)."""
     lowered = message.lower()
@@ -161,6 +171,8 @@ class RestTransport:
     data_api: bool = False
     server_offset: float = 0.0
     """Server time minus ``wall_clock()``, set by :meth:`aqbot.io.rest_api.ClobApi.sync_time`."""
+    on_latency: Callable[[str, str, float], None] | None = None
+    """``(method, endpoint template, seconds)`` of every answered request (the latency metric)."""
 
     def timestamp(self) -> int:
         """The L2 timestamp: server-aligned Unix seconds."""
@@ -226,6 +238,7 @@ class RestTransport:
             if self.signer is None:
                 raise AuthError(f"{method} {path}: no L2 credentials configured")
             headers.update(self.signer.l2_headers(method, path, content or "", self.timestamp()))
+        sent_at = trio.current_time()
         try:
             response = await self.http.request(
                 method,
@@ -236,6 +249,8 @@ class RestTransport:
             )
         except (httpx2.TransportError, httpx2.DecodingError, httpx2.StreamError) as exc:
             raise TransportError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
+        if self.on_latency is not None:
+            self.on_latency(method, endpoint_template(path), trio.current_time() - sent_at)
         if response.status_code in accept:
             return response
         error = map_status(method, path, response)

@@ -66,7 +66,7 @@ async def test_apply_records_executes_and_wakes(autojump_clock: trio.testing.Moc
         await trio.testing.wait_all_tasks_blocked()
         hub.set_halt(HaltReason.MANUAL, "operator")
     assert woke == [seen + 1]
-    assert alerts == ["halt:MANUAL"]
+    assert alerts == ["halt:MANUAL:global"]
     assert hub.cancels.take(10) == ["0xabc"]  # the halt's sweep commanded the cancel
     assert hub.sink.buffered >= 3
 

@@ -1,0 +1,122 @@
+"""Observation points of the runtime that feed metrics and storm alerts without touching the hot paths'
+logic.
+
+* :class:`ObservedListener` wraps a WebSocket :class:`~aqbot.io.ws.ChannelListener` (market or user): it
+  sets ``aqbot_ws_lag_seconds`` from the exchange timestamps of each frame and reports every gap to a
+  reconnect-storm detector, then delegates unchanged.
+* :class:`FactObserver` is the hub's ``on_facts`` hook: it counts fills per token and side and the core's
+  limit refusals, and alerts on a limit-refusal storm.
+
+WS lag. Every market event and the user channel's order/trade events carry ``timestamp`` (the wire layer
+normalises it to milliseconds: market events are ms strings, user order events come in ms or seconds,
+PROTOCOL 4.3 and 5.1). The lag of a frame is the local wall clock, corrected by the server-time offset
+measured with ``GET /time``, minus the newest timestamp in the frame. ``/time`` answers whole seconds, so
+an offset under one second is within its resolution and is not applied (an NTP-synced host is closer to
+the exchange than that measurement). A user event stamped in seconds reads up to one second high.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
+
+import attrs
+
+from aqbot.core import facts as cf
+from aqbot.io.alerts import StormDetector
+from aqbot.io.metrics import AqbotMetrics, Gauge
+from aqbot.io.ws import ChannelListener
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# A channel with this many gaps within the window is in a reconnect storm.
+RECONNECT_STORM = (5, 300.0)
+# This many limit refusals within the window is a refusal storm (the quoter sizes BUYs to the headroom,
+# so a refusal means the strategy and the limits disagree, e.g. a notional cap).
+REFUSAL_STORM = (20, 60.0)
+# Refusal reasons of the limits (aqbot.core.exposure: L1 position, L3 sellable, notional caps); the gate
+# ("halted: ...") and id or size checks are not limit refusals.
+LIMIT_REASONS = ("L1:", "L3:", "market notional", "global notional")
+
+Alert = Callable[[str, str], None]
+
+
+def server_clock(wall_clock: Callable[[], float], offset: Callable[[], float]) -> Callable[[], float]:
+    """Exchange time as the bot can best tell: ``wall_clock()`` plus the ``/time`` offset when it is at
+    least one second (the resolution of ``/time``; see the module docstring)."""
+
+    def now() -> float:
+        measured = offset()
+        return wall_clock() + (measured if abs(measured) >= 1.0 else 0.0)
+
+    return now
+
+
+def newest_timestamp_ms(events: Sequence[object]) -> int | None:
+    """The largest ``timestamp`` (ms) among ``events``; ``None`` when none carries one."""
+    newest: int | None = None
+    for event in events:
+        ts = getattr(event, "timestamp", None)
+        if isinstance(ts, int) and (newest is None or ts > newest):
+            newest = ts
+    return newest
+
+
+@attrs.define
+class ObservedListener(Generic[T]):
+    """A :class:`~aqbot.io.ws.ChannelListener` around ``inner`` that measures lag and counts gaps."""
+
+    inner: ChannelListener[T]
+    lag: Gauge
+    server_now: Callable[[], float]
+    alert: Alert = lambda key, text: None
+    storm: StormDetector = attrs.Factory(lambda: StormDetector(*RECONNECT_STORM))
+
+    def connected(self, channel: str, now: float) -> None:
+        self.inner.connected(channel, now)
+
+    def alive(self, channel: str, now: float) -> None:
+        self.inner.alive(channel, now)
+
+    def gap(self, channel: str, reason: str, now: float) -> None:
+        count = self.storm.note(now)
+        if count is not None:
+            self.alert(
+                f"reconnect-storm:{channel}",
+                f"{channel} channel: {count} gaps within {self.storm.window:g}s (last: {reason})",
+            )
+        self.inner.gap(channel, reason, now)
+
+    async def deliver(self, channel: str, seq: int, now: float, raw: str, events: Sequence[T]) -> None:
+        newest = newest_timestamp_ms(events)
+        if newest is not None:
+            self.lag.set(round(self.server_now() - newest / 1000.0, 3), channel=channel)
+        await self.inner.deliver(channel, seq, now, raw, events)
+
+
+@attrs.define
+class FactObserver:
+    """The hub's ``on_facts`` hook: fill and refusal counters, and the limit-refusal storm alert."""
+
+    metrics: AqbotMetrics
+    alert: Alert = lambda key, text: None
+    storm: StormDetector = attrs.Factory(lambda: StormDetector(*REFUSAL_STORM))
+
+    def __call__(self, facts: Sequence[cf.Fact], now: float) -> None:
+        for fact in facts:
+            if isinstance(fact, cf.FillApplied):
+                side = fact.side.value
+                self.metrics.fills_total.inc(token=fact.token, side=side)
+                self.metrics.filled_shares_total.inc(abs(fact.delta), token=fact.token, side=side)
+            elif isinstance(fact, cf.ReserveRefused) and fact.reason.startswith(LIMIT_REASONS):
+                self.metrics.limit_refusals_total.inc(token=fact.token)
+                count = self.storm.note(now)
+                if count is not None:
+                    self.alert(
+                        "limit-refusals",
+                        f"{count} placements refused by the limits within {self.storm.window:g}s "
+                        f"(last: {fact.side.value} {fact.size} {fact.token[:12]}: {fact.reason})",
+                    )
