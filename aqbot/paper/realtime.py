@@ -111,7 +111,7 @@ async def realtime_main(options: PaperOptions, paths: PaperPaths) -> dict[str, A
         root.start_soon(_watch_signals, stop, root.cancel_scope)
         summary = await paper_session(
             options, paths, loopback=True, offload=to_thread, synchronous=synchronous, stop=stop,
-            on_bot=make_on_bot(draw),
+            on_bot=make_on_bot(draw), alert_sinks=True,
         )  # fmt: skip
         root.cancel_scope.cancel()
     return summary

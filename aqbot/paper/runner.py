@@ -3,6 +3,7 @@
 ::
 
     paper_session(options, paths, speed)                  one nursery
+    ├─ alerter (the log; in real time also the configured Telegram/webhook sinks), drained at the end
     ├─ simulator (in process over memory streams, or on loopback sockets)
     └─ bot incarnations, one after another, all on the same ledger:
          run_bot + WorstSampler (+ dashboard/progress in real time)
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import httpx2
 import trio
 import trio.testing
 
@@ -35,6 +37,7 @@ from aqbot.app import BotParams, ExchangeConnectors, run_bot
 from aqbot.app_state import BotHandle
 from aqbot.config import load_config
 from aqbot.core.engine import Core
+from aqbot.io.alerts import AlertSink, alert_callback, build_sinks, run_alerter
 from aqbot.io.ledger_writer import Offload
 from aqbot.io.quoter import QuoterConfig
 from aqbot.paper.schedule import FaultSchedule, PaperTransport
@@ -175,15 +178,23 @@ async def paper_session(
     stop: trio.Event,
     hook: BotHook | None = None,
     on_bot: OnBot | None = None,
+    alert_sinks: bool = False,
 ) -> dict[str, Any]:
-    """Run the simulator and the bot per ``options``; return the summary (see the module docstring)."""
+    """Run the simulator and the bot per ``options``; return the summary (see the module docstring).
+
+    Alerts (halts, resumes, storms, startup, shutdown) go through an alerter as in a live run: to the log,
+    and with ``alert_sinks`` (real time) also to the configured Telegram/webhook sinks. A max-speed run
+    logs them only: its clock is simulated, so a delivery timeout would mean nothing.
+    """
     wall0 = time.perf_counter()
+    config = load_config(options.config_path, os.environ)
     paths.tape.parent.mkdir(parents=True, exist_ok=True)
     paths.ledger.parent.mkdir(parents=True, exist_ok=True)
     sim_config = SimConfig(seed=options.seed, markets=options.markets, faults=options.faults, accounts=2)
     with paths.tape.open("w", encoding="ascii") as sink:
         tape = Tape(sink, keep=False)
-        async with trio.open_nursery() as nursery:
+        async with httpx2.AsyncClient() as http, trio.open_nursery() as nursery:
+            alerter = await nursery.start(run_alerter, _alert_sinks(config, http, alert_sinks), config.alerts)
             runner = run_loopback_simulator if loopback else run_inprocess_simulator
             sim: SimHandle = await nursery.start(runner, sim_config, tape)
             start_ms = sim.now_ms()
@@ -194,14 +205,17 @@ async def paper_session(
             limits = token_limits(params)
             sampler = WorstSampler(limits)
             await _run_incarnations(
-                options, params, connectors, transport, sampler, offload, stop, hook, on_bot
-            )
+                options, params, connectors, transport, sampler, offload, stop, hook, on_bot,
+                alert_callback(alerter),
+            )  # fmt: skip
             transport.calm = True
             await trio.sleep(options.settle_seconds)
             diffs = await _final_check(sim, params, connectors, offload, list(limits))
             simulated = (sim.now_ms() - start_ms) / 1000
             owner = params.creds.api_key
             engine_max = {t: units_to_shares(sim.engine.max_position_seen(owner, t)) for t in limits}
+            with trio.move_on_after(config.alerts.delivery_timeout):
+                await alerter.drain()
             nursery.cancel_scope.cancel()
         sink.flush()
     with paths.tape.open(encoding="ascii") as lines:
@@ -230,6 +244,7 @@ async def _run_incarnations(
     stop: trio.Event,
     hook: BotHook | None,
     on_bot: OnBot | None,
+    alert: Callable[[str, str], None],
 ) -> None:
     t0 = trio.current_time()
     end = t0 + options.duration if options.duration is not None else float("inf")
@@ -241,7 +256,7 @@ async def _run_incarnations(
         until = min(end, crash_at) if crash_at is not None else end
         seeded = attrs.evolve(params, seed=params.seed + 1_000_003 * incarnation)
         async with trio.open_nursery() as bot_nursery:
-            run = functools.partial(_bot_then_cancel, seeded, connectors, offload, bot_nursery)
+            run = functools.partial(_bot_then_cancel, seeded, connectors, offload, bot_nursery, alert=alert)
             handle: BotHandle = await bot_nursery.start(run)
             bot_nursery.start_soon(sampler.run, handle.hub, name="paper-sampler")
             if hook is not None:
@@ -271,9 +286,10 @@ async def _bot_then_cancel(
     offload: Offload,
     nursery: trio.Nursery,
     *,
+    alert: Callable[[str, str], None] = lambda key, text: None,
     task_status: trio.TaskStatus[BotHandle] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    await run_bot(params, connectors, offload=offload, task_status=task_status)
+    await run_bot(params, connectors, alert=alert, offload=offload, task_status=task_status)
     nursery.cancel_scope.cancel()
 
 
@@ -301,6 +317,15 @@ async def _final_check(
         else:
             nursery.cancel_scope.cancel()
     return diffs
+
+
+def _alert_sinks(config: Any, http: httpx2.AsyncClient, real: bool) -> list[AlertSink]:
+    """The configured sinks in real time; none (the log only) at max speed."""
+    sinks = build_sinks(config.alerts, config.telegram_token, http)
+    if sinks and not real:
+        log.info("paper: max speed: alerts go to the log only (configured sinks are used in real time)")
+        return []
+    return sinks
 
 
 def default_paths(options: PaperOptions, run_dir: Path) -> PaperPaths:
