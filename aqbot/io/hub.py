@@ -214,8 +214,6 @@ class Hub:
         now = trio.current_time()
         if out.facts:
             self.sink.record(fact_event(f, now) for f in out.facts)
-            if self.on_facts is not None:
-                self.on_facts(out.facts, now)
         for fact in out.facts:
             if isinstance(fact, cf.HaltRaised):
                 log.warning("HALT %s %s: %s", fact.reason.value, fact.scope.key or "global", fact.detail)
@@ -235,6 +233,8 @@ class Hub:
                 self.cancels.add(command.order_id, command.reason)
             else:
                 self.waker.wake(command.reason)
+        if out.facts and self.on_facts is not None:  # after the commands: an observer cannot lose one
+            self.on_facts(out.facts, now)
         if self.sink.overflowing and not self.ledger_failing:
             self.ledger_failed(f"{self.sink.buffered} events waiting for the ledger")
         if out.facts or out.commands:
