@@ -51,7 +51,11 @@ async def doctor_checks(
     """
     report = check_config(path, env)
     doctor = Doctor(
-        report.config, report.creds, report.key.address if report.key else None, step_seconds=step_seconds
+        report.config,
+        report.creds,
+        report.key.address if report.key else None,
+        step_seconds=step_seconds,
+        key=report.key,
     )
     await run_checks(
         doctor,

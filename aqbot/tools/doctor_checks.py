@@ -7,6 +7,9 @@ Against the configured endpoints, through the runtime's own REST client (:mod:`a
 2. ``GET /version`` is 2 (the order version aqbot signs);
 3. ``GET /clob-markets/{condition_id}`` per configured market: exists, its tokens are the configured ones,
    accepting orders, tick size, neg-risk flag, ``strategy.size`` >= the minimum order size;
+   then, when no API credentials are configured, derives them from the private key with L1 auth exactly as
+   ``aqbot run`` does at startup (:func:`aqbot.tools.keys_cmd.derive_api_creds`), so the checks below run
+   with the credentials the bot would use;
 4. ``GET /balance-allowance`` (L2) for COLLATERAL: the API credentials are accepted (a 401 means re-derive),
    the funder's pUSD balance, and its allowances for the exchanges (and the neg-risk adapter when a
    configured market is neg-risk); then CONDITIONAL per configured token (balance, CTF approvals);
@@ -35,6 +38,7 @@ import httpx2
 import trio
 import trio_websocket
 
+from aqbot.auth.keys import SigningKey
 from aqbot.auth.l2 import ApiCreds
 from aqbot.auth.order import EXCHANGES
 from aqbot.config import Config
@@ -43,7 +47,9 @@ from aqbot.io.ratelimit import RateLimiter
 from aqbot.io.rest import RestTransport
 from aqbot.io.rest_api import ORDER_VERSION, ClobApi, CredsSigner
 from aqbot.io.ws_user import user_subscribe_frame
+from aqbot.secrets import DEFAULT_REGISTRY
 from aqbot.tools.config_cmd import Check
+from aqbot.tools.keys_cmd import derive_api_creds
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +72,7 @@ class Doctor:
     creds: ApiCreds | None
     address: str | None
     checks: list[Check] = attrs.Factory(list)
+    key: SigningKey | None = attrs.field(default=None, repr=False)
     step_seconds: float = STEP_SECONDS
     neg_risk: bool = False
     tokens: list[str] = attrs.Factory(list)
@@ -105,6 +112,18 @@ async def _step(doctor: Doctor, what: str, body: Callable[[], Any]) -> bool:
         )
         return False
     return True
+
+
+async def derive_creds(doctor: Doctor, http: httpx2.AsyncClient, wall_clock: Callable[[], float]) -> None:
+    """The API credentials ``aqbot run`` would derive at startup (``GET /auth/derive-api-key``, else
+    ``POST /auth/api-key``); the secret and passphrase are registered for redaction, never printed."""
+    assert doctor.key is not None
+    chain_id = doctor.config.endpoints.chain_id
+    creds, how = await derive_api_creds(http, doctor.key, chain_id, wall_clock=wall_clock)
+    DEFAULT_REGISTRY.register(creds.secret)
+    DEFAULT_REGISTRY.register(creds.passphrase)
+    doctor.creds = creds
+    doctor.ok(f"API key {creds.api_key} {how} with L1 auth for {doctor.key.address} (as `aqbot run` does)")
 
 
 async def check_time(doctor: Doctor, clob: ClobApi, wall_clock: Callable[[], float]) -> None:
@@ -315,15 +334,23 @@ async def run_checks(
         limiter = RateLimiter()
         rest = RestTransport(http, limiter, signer, random.Random(0), wall_clock)
         clob = ClobApi(rest)
+        clob = ClobApi(rest)
         data = RestTransport(data_http, limiter, None, random.Random(1), wall_clock, data_api=True)
         if not await _step(doctor, "GET /time", lambda: check_time(doctor, clob, wall_clock)):
             return doctor.checks
         await _step(doctor, "GET /version", lambda: check_version(doctor, clob))
         await _step(doctor, "GET /clob-markets", lambda: check_markets(doctor, rest))
         await _step(doctor, "GET /positions (Data API)", lambda: check_data_api(doctor, data))
-        if doctor.creds is None:
+        if doctor.creds is None and doctor.key is not None:
+            derive = "derive the API credentials (L1)"
+            await _step(doctor, derive, lambda: derive_creds(doctor, http, wall_clock))
+        creds = doctor.creds  # derived just now when none were configured
+        if creds is None:
             doctor.fail(f"authenticated checks skipped: no API credentials ({REDERIVE})")
             return doctor.checks
+        signer = CredsSigner(creds, doctor.address or "")
+        rest = RestTransport(http, limiter, signer, random.Random(0), wall_clock)
+        clob = ClobApi(rest)
         if not await _step(doctor, "GET /balance-allowance", lambda: check_balances(doctor, rest)):
             return doctor.checks
         if websocket:

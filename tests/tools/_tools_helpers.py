@@ -90,14 +90,20 @@ def sim_config_text(
     return text + extra
 
 
-def sim_key_file(path: Path, handle: Any, *, account: int = 1, secret: str | None = None) -> Path:
-    """A 0600 key file with the simulator account's private key and API credentials."""
+def sim_key_file(
+    path: Path, handle: Any, *, account: int = 1, secret: str | None = None, api: bool = True
+) -> Path:
+    """A 0600 key file with the simulator account's private key and (unless ``api`` is false) its API
+    credentials."""
     acct = handle.accounts[account]
     creds = acct.creds
-    path.write_text(
-        f"AQBOT_PRIVATE_KEY={acct.private_key}\nAQBOT_API_KEY={creds.api_key}\n"
-        f"AQBOT_API_SECRET={secret or creds.secret}\nAQBOT_API_PASSPHRASE={creds.passphrase}\n"
-    )
+    text = f"AQBOT_PRIVATE_KEY={acct.private_key}\n"
+    if api:
+        text += (
+            f"AQBOT_API_KEY={creds.api_key}\n"
+            f"AQBOT_API_SECRET={secret or creds.secret}\nAQBOT_API_PASSPHRASE={creds.passphrase}\n"
+        )
+    path.write_text(text)
     path.chmod(0o600)
     return path
 

@@ -21,9 +21,15 @@ WRONG_SECRET = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 
 
 async def _doctor(
-    sim: SimHandle, tmp_path: Path, *, secret: str | None = None, extra: str = "", heartbeat: bool = True
+    sim: SimHandle,
+    tmp_path: Path,
+    *,
+    secret: str | None = None,
+    extra: str = "",
+    heartbeat: bool = True,
+    api: bool = True,
 ) -> list[str]:
-    keys = sim_key_file(tmp_path / "keys.env", sim, secret=secret)
+    keys = sim_key_file(tmp_path / "keys.env", sim, secret=secret, api=api)
     config = tmp_path / "bot.toml"
     config.write_text(sim_config_text(sim, key_file=keys, extra=extra))
     checks, summary = await doctor_checks(
@@ -56,6 +62,24 @@ async def test_doctor_passes_against_the_simulator(
     assert "user WebSocket accepted the subscription" in text
     assert "heartbeat round trip" in text
     assert sum("CTF approvals set" in line for line in lines) == 4
+
+
+async def test_doctor_derives_credentials_like_run_when_only_the_private_key_is_set(
+    autojump_clock: trio.testing.MockClock, tmp_path: Path
+) -> None:
+    with trio.fail_after(120):
+        async with trio.open_nursery() as nursery:
+            sim = await nursery.start(run_inprocess_simulator, SimConfig(seed=5, markets=2))
+            lines = await _doctor(sim, tmp_path, api=False)
+            nursery.cancel_scope.cancel()
+    acct = sim.accounts[1]
+    assert [line for line in lines if not line.startswith("ok:")] == []
+    text = "\n".join(lines)
+    assert f"ok: API key {acct.creds.api_key} derived with L1 auth for " in text
+    assert "user WebSocket accepted the subscription" in text, "the L2 checks ran with the derived key"
+    assert "holds 10000 pUSD" in text
+    assert acct.creds.secret not in text
+    assert acct.creds.passphrase not in text
 
 
 async def test_doctor_wrong_api_secret_says_rederive(
