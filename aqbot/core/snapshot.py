@@ -69,6 +69,11 @@ def snapshot(core: Core) -> dict[str, Any]:
     return state
 
 
+def pnl_of(data: dict[str, Any]) -> PnlBook:
+    """The PnL book of a :func:`snapshot` (an empty book for snapshots written before it existed)."""
+    return _CONV.structure(data["pnl"], PnlBook) if "pnl" in data else PnlBook()
+
+
 def restore(
     config: CoreConfig, markets: Sequence[MarketSpec], data: dict[str, Any], now: float
 ) -> tuple[Core, Outcome]:
@@ -94,8 +99,7 @@ def restore(
     core.exposure.reservations = _CONV.structure(data["reservations"], dict[OrderId, Reservation])
     core.positions.divergent = {k: int(v) for k, v in data["divergent"].items()}
     core.halts.active = _CONV.structure(data["halts"], list[HaltRecord])
-    if "pnl" in data:  # absent from snapshots written before the PnL book existed
-        core.pnl = _CONV.structure(data["pnl"], PnlBook)
+    core.pnl = pnl_of(data)
     gaps = _CONV.structure(data["gaps"], GapTracker)
     gaps.attempts = config.ws_gap_reconcile_attempts
     gaps.recovery_interval = config.ws_gap_recovery_interval
