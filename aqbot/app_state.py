@@ -214,7 +214,7 @@ class BotHandle:
 
 def update_metrics(metrics: AqbotMetrics, state: BotState) -> None:
     """Set the state gauges from one :class:`BotState` (positions, worst vs limit, open orders,
-    reservations, halts per reason, open gaps, ledger buffer). Every halt reason is exported (0 or 1)."""
+    reservations, halts per reason, open gaps, ledger buffer, PnL). Every halt reason is exported (0 or 1)."""
     for t in state.tokens:
         metrics.position_shares.set(t.held, token=t.token)
         metrics.worst_case_shares.set(t.worst, token=t.token)
@@ -226,6 +226,11 @@ def update_metrics(metrics: AqbotMetrics, state: BotState) -> None:
         metrics.halt_active.set(int(reason.value in active), reason=reason.value)
     metrics.gaps_open.set(state.open_gaps)
     metrics.ledger_lag_events.set(state.health.ledger_buffered)
+    p = state.pnl
+    for kind, value in (("realized", p.realized), ("unrealized", p.unrealized), ("total", p.total)):
+        metrics.pnl_pusd.set(value, kind=kind)
+    if p.daily is not None:
+        metrics.pnl_pusd.set(p.daily, kind="daily")
 
 
 async def run_metrics_updater(

@@ -199,6 +199,7 @@ class AqbotMetrics:
     ledger_failures_total: Counter
     alerts_dropped_total: Counter
     fills_total: Counter
+    pnl_pusd: Gauge
 
 
 def make_aqbot_metrics(registry: MetricsRegistry) -> AqbotMetrics:
@@ -231,6 +232,9 @@ def make_aqbot_metrics(registry: MetricsRegistry) -> AqbotMetrics:
             "aqbot_alerts_dropped_total", "Alerts dropped because a queue was full.", ["sink"]
         ),
         fills_total=registry.counter("aqbot_fills_total", "Fills applied, per token.", ["token"]),
+        pnl_pusd=registry.gauge(
+            "aqbot_pnl_pusd", "The core's PnL in pUSD: realized, unrealized, total, daily.", ["kind"]
+        ),
     )
 
 
