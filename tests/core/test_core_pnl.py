@@ -7,12 +7,12 @@ from decimal import Decimal
 
 import attrs
 import pytest
-from core_helpers import CONFIG, NO, YES, D, kinds, live_buy, maker_trade, oid, ready_core
+from core_helpers import CONFIG, NO, YES, D, kinds, live_buy, maker_trade, oid, order_event, ready_core
 from hypothesis import given
 from hypothesis import strategies as st
 
 from aqbot.core.engine import Core
-from aqbot.core.events import PlacementAnswer, PositionRow, PositionsSnapshot, TradeStatus
+from aqbot.core.events import OrdersSnapshot, PlacementAnswer, PositionRow, PositionsSnapshot, TradeStatus
 from aqbot.core.facts import CancelOrder, HaltCleared, HaltRaised
 from aqbot.core.halts import HaltReason, Scope
 from aqbot.core.lifecycle import OrderState
@@ -299,3 +299,49 @@ def test_restore_of_a_snapshot_without_pnl_starts_an_empty_book() -> None:
     del data["pnl"]
     again, _ = restore(CONFIG, [core.markets[m] for m in core.markets], data, 5.0)
     assert again.pnl == PnlBook()
+
+
+def test_every_path_that_moves_held_is_booked() -> None:
+    """Order-event fills, trades, a SELL FAILED after CONFIRMED, a REST trade of an order lost in a crash,
+    positions-API raise and lower, restore: after each, the book's position is exactly ``held``."""
+    core = ready_core()
+
+    def synced() -> None:
+        for token in (YES, NO):
+            book = core.pnl.tokens.get(token)
+            assert (book.position if book else 0) == core.token_exposure(token).held
+
+    live_buy(core, 1, size="10", price="0.40")
+    core.on_order_event(order_event(oid(1), "4", size="10", price="0.40"), 2.0)  # size_matched only
+    synced()
+    buy_fill(core, 1, "10", "0.40", S.CONFIRMED)  # the trade brings matched to 10
+    synced()
+    assert core.place(oid(2), YES, Side.SELL, D("0.60"), D(5), 3.0).ok
+    core.on_placement_answer(PlacementAnswer(oid(2), True, oid(2), "live"), 3.0)
+    sell = maker_trade("t2", [(oid(2), "5")], S.CONFIRMED, price="0.60", side=Side.SELL)
+    core.on_trade_event(sell, 4.0)
+    synced()
+    assert core.pnl.realized() == D("1.00")
+    core.on_trade_event(attrs.evolve(sell, status=S.FAILED), 5.0)  # FAILED after CONFIRMED: shares back
+    synced()
+    assert core.pnl.realized() == 0
+    lost = maker_trade("t9", [(oid(9), "3")], S.CONFIRMED, price="0.30", token=NO)  # placed, then crash
+    rid, _ = core.begin_reconciliation(10.0)
+    core.on_reconciliation(rid, OrdersSnapshot(10.0, (), (lost,)), None, 10.0)
+    synced()
+    assert core.pnl.tokens[NO].cost == D("0.90")
+    later = 500.0  # past the protection window
+    core.mark({YES: D("0.35")}, later, DAY)
+    core.on_positions(PositionsSnapshot(later, (PositionRow(YES, D(12)), PositionRow(NO, D(3)))), later)
+    synced()  # raised by 2 YES at the mark: no PnL
+    assert core.token_exposure(YES).held == D(12)
+    for n, side, size, price in ((1, Side.BUY, "10", "0.40"), (2, Side.SELL, "5", "0.60")):
+        cancelled = order_event(oid(n), size, "CANCELED", size=size, price=price, side=side)
+        core.on_order_event(cancelled, later)  # no open order may explain the API's figure
+    lower = PositionsSnapshot(later + 1, (PositionRow(YES, D(7)), PositionRow(NO, D(3))))
+    core.on_positions(lower, later + 1)
+    assert core.token_exposure(YES).held == D(7)
+    synced()  # lowered by 5 at the average cost
+    data = json.loads(json.dumps(snapshot(core)))
+    core, _ = restore(CONFIG, [core.markets[m] for m in core.markets], data, later + 2)
+    synced()

@@ -122,7 +122,11 @@ async def test_daily_loss_halts_buys_survives_a_restart_and_clears_at_utc_midnig
 
             with LedgerStore.open(ledger) as store:
                 rows = store.query(type="resume")
-            assert [r.payload["reason"] for r in rows if r.payload["reason"] == "DAILY_LOSS"] == [
-                "DAILY_LOSS"
-            ]
+                snapshots = store.query(type="snapshot")
+            resumes = [r for r in rows if r.payload["reason"] == "DAILY_LOSS"]
+            assert len(resumes) == 1
+            # The new day's baseline is snapshotted at once, in the row right after the resume (a crash
+            # right after midnight cannot lose it).
+            after = next(s for s in snapshots if s.seq == resumes[0].seq + 1)  # type: ignore[operator]
+            assert after.payload["state"]["pnl"]["day"] == MIDNIGHT_MS // 86_400_000
             nursery.cancel_scope.cancel()
