@@ -7,7 +7,7 @@ main(params, connectors)                       signals: 1st SIGINT/SIGTERM = gra
    └─ bot nursery                              finally: shielded, bounded cancel (by id) + snapshot + flush
       ├─ user channel reader  (started: subscribed)      -> UserFeed -> core, synchronously
       ├─ market channel reader (started: subscribed)     -> BookBoard (latest value) + REST book resync
-      ├─ canceller, timed halts (exchange, error rate), ledger health, periodic core snapshots
+      ├─ canceller, timed halts (exchange, error rate), ledger health, periodic core snapshots, PnL marks
       ├─ heartbeat            (started: first beat; not in a dry run, nor the canceller)
       ├─ reconciler           (started: FIRST RECONCILIATION COMPLETE; nothing quotes before it)
       ├─ position sync
@@ -45,7 +45,7 @@ import trio
 import trio_websocket
 
 from aqbot import __version__
-from aqbot.app_state import BotHandle, BotStats, run_metrics_updater, run_snapshots
+from aqbot.app_state import BotHandle, BotStats, run_metrics_updater, run_pnl_marks, run_snapshots
 from aqbot.auth.l2 import ApiCreds
 from aqbot.auth.signer import OrderSigner
 from aqbot.auth.stamps import OrderStamper
@@ -352,6 +352,7 @@ async def _run_tree(
         bot.start_soon(run_book_resync, board, fetch_book, name="book-resync")
         bot.start_soon(run_ledger_health, hub, name="ledger-health")
         bot.start_soon(run_snapshots, hub, t.snapshot_interval, name="snapshots")
+        await bot.start(run_pnl_marks, hub, board, connectors.wall_clock)
         if params.metrics is not None and params.metrics.enabled:
             await bot.start(run_metrics_updater, handle, metrics)
             m = params.metrics

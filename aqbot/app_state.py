@@ -8,14 +8,17 @@ reference into mutable state. Reading it is synchronous and cheap (call it every
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from decimal import Decimal
 from typing import NoReturn
 
 import attrs
 import trio
 
+from aqbot.core.book import OrderBook
+from aqbot.core.engine import Core
 from aqbot.core.halts import HaltReason, Scope, ScopeKind
-from aqbot.core.types import MarketSpec
+from aqbot.core.types import MarketSpec, Side, TokenId
 from aqbot.io.heartbeat import HeartbeatStats
 from aqbot.io.hub import Hub
 from aqbot.io.ledger_writer import LedgerWriterHandle
@@ -28,6 +31,8 @@ from aqbot.io.ws_market import BookBoard
 from aqbot.io.ws_replay import snapshot_event
 
 log = logging.getLogger(__name__)
+
+ZERO = Decimal(0)
 
 # The scope of the heartbeat's halt: global, keyed apart from the placement guard's global halt.
 HEARTBEAT_SCOPE = Scope(ScopeKind.GLOBAL, "heartbeat")
@@ -56,6 +61,22 @@ class TokenState:
     limit: Decimal
     best_bid: Decimal | None
     best_ask: Decimal | None
+    mark: Decimal | None = None  # the PnL book's mark (best bid net of aqbot's own bids; see core/pnl.py)
+    avg_cost: Decimal | None = None  # the PnL book's average cost per share (None when flat)
+    realized: Decimal = ZERO
+    unrealized: Decimal = ZERO
+
+
+@attrs.frozen
+class PnlState:
+    """The core's PnL book, summed over tokens (pUSD). ``daily`` is the total since the start of the UTC
+    day (``None`` before the first wall-time mark); ``daily_loss_limit`` ``None`` means no DAILY_LOSS halt."""
+
+    realized: Decimal = ZERO
+    unrealized: Decimal = ZERO
+    total: Decimal = ZERO
+    daily: Decimal | None = None
+    daily_loss_limit: Decimal | None = None
 
 
 @attrs.frozen
@@ -107,6 +128,7 @@ class BotState:
     open_gaps: int
     quoting_allowed: dict[str, bool]
     health: Health
+    pnl: PnlState = PnlState()
 
 
 @attrs.define
@@ -153,6 +175,7 @@ class BotHandle:
                 e = core.token_exposure(token)
                 book = self.board.books[token]
                 bid, ask = book.best_bid(), book.best_ask()
+                p = core.pnl.tokens.get(token)
                 tokens.append(
                     TokenState(
                         token,
@@ -164,6 +187,10 @@ class BotHandle:
                         core.exposure.limits.max_for(token),
                         None if bid is None else bid.price,
                         None if ask is None else ask.price,
+                        None if p is None else p.mark,
+                        None if p is None else p.average,
+                        ZERO if p is None else p.realized,
+                        ZERO if p is None else p.unrealized,
                     )
                 )
         quotes = tuple(
@@ -184,12 +211,14 @@ class BotHandle:
             self.quotes.placed, self.quotes.rejected, self.quotes.unknown,
         )  # fmt: skip
         allowed = {m.condition_id: core.can_quote(m.condition_id, now).allowed for m in self.markets}
-        return BotState(now, tuple(tokens), quotes, halts, len(core.gaps.gaps), allowed, health)
+        f = core.pnl.figures()
+        pnl = PnlState(f.realized, f.unrealized, f.total, f.daily, core.config.daily_loss_limit)
+        return BotState(now, tuple(tokens), quotes, halts, len(core.gaps.gaps), allowed, health, pnl)
 
 
 def update_metrics(metrics: AqbotMetrics, state: BotState) -> None:
     """Set the state gauges from one :class:`BotState` (positions, worst vs limit, open orders,
-    reservations, halts per reason, open gaps, ledger buffer). Every halt reason is exported (0 or 1).
+    reservations, halts per reason, open gaps, ledger buffer, PnL). Every halt reason is exported (0 or 1).
     :func:`update_runtime_metrics` adds what the handle's tasks count."""
     for t in state.tokens:
         metrics.position_shares.set(t.held, token=t.token)
@@ -202,6 +231,11 @@ def update_metrics(metrics: AqbotMetrics, state: BotState) -> None:
         metrics.halt_active.set(int(reason.value in active), reason=reason.value)
     metrics.gaps_open.set(state.open_gaps)
     metrics.ledger_lag_events.set(state.health.ledger_buffered)
+    p = state.pnl
+    for kind, value in (("realized", p.realized), ("unrealized", p.unrealized), ("total", p.total)):
+        metrics.pnl_pusd.set(value, kind=kind)
+    if p.daily is not None:
+        metrics.pnl_pusd.set(p.daily, kind="daily")
 
 
 def update_runtime_metrics(metrics: AqbotMetrics, handle: BotHandle, now: float) -> None:
@@ -235,6 +269,61 @@ async def run_metrics_updater(
         await trio.sleep_until(deadline)
         update_metrics(metrics, handle.state())
         update_runtime_metrics(metrics, handle, trio.current_time())
+
+
+def conservative_mark(book: OrderBook, own_bids: dict[Decimal, Decimal]) -> Decimal | None:
+    """The best bid that is not aqbot's own: the first bid level (best first) with size left after
+    taking out aqbot's own resting BUYs at that price. ``None`` when there is none (or the book is
+    invalid): the PnL book then keeps the token's last mark."""
+    for level in book.levels(Side.BUY):
+        if level.size - own_bids.get(level.price, ZERO) > ZERO:
+            return level.price
+    return None
+
+
+def marks_of(core: Core, books: dict[TokenId, OrderBook]) -> dict[TokenId, Decimal]:
+    """Conservative marks (:func:`conservative_mark`) for every token that has one."""
+    own: dict[TokenId, dict[Decimal, Decimal]] = {}
+    for order in core.open_orders():
+        if order.side is Side.BUY:
+            bids = own.setdefault(order.token, {})
+            bids[order.price] = bids.get(order.price, ZERO) + core.exposure.remaining(order.order_id)
+    marks = {}
+    for token, book in books.items():
+        mark = conservative_mark(book, own.get(token, {}))
+        if mark is not None:
+            marks[token] = mark
+    return marks
+
+
+def mark_pnl(hub: Hub, books: dict[TokenId, OrderBook], wall: float) -> None:
+    """Mark the core's PnL book once (``Core.mark``: may raise or clear DAILY_LOSS). When a new UTC day
+    begins, a snapshot is written at once, so a crash cannot lose the day's baseline."""
+    core = hub.core
+    day = core.pnl.day
+    hub.apply(core.mark(marks_of(core, books), trio.current_time(), wall))
+    if core.pnl.day != day:
+        hub.sink.record([snapshot_event(core, trio.current_time())])
+
+
+async def run_pnl_marks(
+    hub: Hub,
+    board: BookBoard,
+    wall_clock: Callable[[], float],
+    interval: float = 1.0,
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> NoReturn:
+    """Mark the PnL book from the market books every ``interval`` seconds, with ``wall_clock()`` (Unix
+    seconds, the exchange's clock in a simulation) for the UTC day (first mark before ``started``). Runs
+    until cancelled."""
+    mark_pnl(hub, board.books, wall_clock())
+    task_status.started()
+    deadline = trio.current_time()
+    while True:
+        deadline += interval
+        await trio.sleep_until(deadline)
+        mark_pnl(hub, board.books, wall_clock())
 
 
 async def run_snapshots(

@@ -100,7 +100,7 @@ def core_config_of(config: Any, owner: str, funder: str, markets: tuple[MarketSp
         halt_on_ws_gaps=config.halt.halt_on_ws_gaps,
         ws_gap_reconcile_attempts=config.halt.ws_gap_reconcile_attempts,
         ws_gap_recovery_interval=config.halt.ws_gap_recovery_interval_seconds,
-        reconcile_interval=config.timers.reconcile_interval,
+        reconcile_interval=config.timers.reconcile_interval, daily_loss_limit=lim.daily_loss_limit,
     )  # fmt: skip
 
 

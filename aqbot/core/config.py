@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 
 import attrs
 
@@ -29,6 +30,7 @@ class CoreConfig:
     reconcile_interval: float = 60.0
     prune_after: float = 600.0  # forget terminal, fully settled orders this long after they ended
     prune_horizon: float = 86_400.0  # and ignore late news about them for this long
+    daily_loss_limit: Decimal | None = None  # pUSD; DAILY_LOSS when the UTC day's PnL <= -limit (None: off)
 
 
 @attrs.frozen

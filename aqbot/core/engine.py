@@ -9,7 +9,7 @@ follow the reconciliation state, and every order the gates now forbid gets a can
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 
 from aqbot.core.config import CoreConfig, Gate, PlaceResult
@@ -27,6 +27,8 @@ from aqbot.core.events import (
 from aqbot.core.exposure import Exposure, TokenExposure
 from aqbot.core.facts import (
     Defect,
+    FillApplied,
+    FillReversed,
     GapClosed,
     GapOpened,
     GapResolved,
@@ -45,6 +47,7 @@ from aqbot.core.gaps import GapTracker
 from aqbot.core.halts import CORE_OWNED, HaltReason, Halts, Scope
 from aqbot.core.lifecycle import OrderState
 from aqbot.core.orders import Order, OrderTracker
+from aqbot.core.pnl import PnlBook
 from aqbot.core.positions import PositionPolicy
 from aqbot.core.types import ConditionId, MarketSpec, OrderId, OrderType, Side, TokenId
 
@@ -63,6 +66,7 @@ class Core:
         self.tracker = OrderTracker(Exposure(config.limits, market_of))
         self.positions = PositionPolicy(config.protection_window, config.position_mismatch_syncs)
         self.halts = Halts()
+        self.pnl = PnlBook()
         self.gaps = GapTracker(
             config.ws_gap_reconcile_attempts, config.ws_gap_recovery_interval, config.reconcile_interval
         )
@@ -167,6 +171,18 @@ class Core:
         self._runtime_owned(reason)
         out = Outcome()
         self._clear(reason, scope, out)
+        return self._settle(out, now)
+
+    def mark(self, marks: Mapping[TokenId, Decimal], now: float, wall: float) -> Outcome:
+        """Mark positions (``marks``: token -> price; a token left out keeps its last mark) at wall time
+        ``wall`` (Unix seconds, UTC). The first call of a UTC day resets the day's PnL baseline, which
+        clears ``DAILY_LOSS``; a daily PnL at or below ``-daily_loss_limit`` latches it (global)."""
+        out = Outcome()
+        for token, price in marks.items():
+            self.pnl.mark(token, price)
+        if self.pnl.roll(wall):
+            self._clear(HaltReason.DAILY_LOSS, Scope.global_(), out)
+        self._check_daily_loss(now, out)
         return self._settle(out, now)
 
     # --- exchange facts ---------------------------------------------------------------------------------
@@ -378,8 +394,39 @@ class Core:
         if reason in CORE_OWNED:
             raise ValueError(f"{reason.value} is raised and cleared by the core only")
 
+    def _book_pnl(self, out: Outcome, now: float) -> None:
+        """Book this call's fills, reversals and position adjustments in the PnL book (at the order's
+        price; see :mod:`aqbot.core.pnl`), then check the daily loss."""
+        booked = False
+        for fact in out.facts:
+            if isinstance(fact, FillApplied | FillReversed):
+                order = self.tracker.orders.get(fact.order_id)
+                if order is None:  # cannot happen: the tracker has just moved it
+                    logger.error("pnl: no order %s for %s", fact.order_id, type(fact).__name__)
+                    continue
+                if isinstance(fact, FillApplied):
+                    self.pnl.fill(fact.token, fact.delta, order.price)
+                else:
+                    self.pnl.reverse(fact.token, -fact.delta, order.price)
+                booked = True
+            elif isinstance(fact, PositionDecision) and fact.held_after != fact.held_before:
+                mark = self.pnl.token(fact.token).mark
+                e = self.exposure.token(fact.token)
+                price = mark if mark is not None else (e.cost / e.held if e.held > ZERO else ZERO)
+                self.pnl.adjust(fact.token, fact.held_after - fact.held_before, price)
+                booked = True
+        if booked:
+            self._check_daily_loss(now, out)
+
+    def _check_daily_loss(self, now: float, out: Outcome) -> None:
+        limit, daily = self.config.daily_loss_limit, self.pnl.daily()
+        if limit is not None and daily is not None and daily <= -limit:
+            detail = f"daily PnL {daily:.4f} <= -{limit} pUSD (UTC day {self.pnl.day})"
+            self._raise(HaltReason.DAILY_LOSS, Scope.global_(), now, detail, out)
+
     def _settle(self, out: Outcome, now: float) -> Outcome:
         """Derive the latches from the state, then cancel every order that the gates now forbid."""
+        self._book_pnl(out, now)
         for fact in list(out.facts):
             if isinstance(fact, Defect):
                 scope = Scope.token(fact.token) if fact.token else Scope.global_()

@@ -42,10 +42,12 @@ CORE_OWNED = frozenset(
         HaltReason.USER_WS_DOWN,
         HaltReason.POSITION_MISMATCH,
         HaltReason.LIMIT_BREACH,
+        HaltReason.DAILY_LOSS,
         HaltReason.RECONCILE_PENDING,
     }
 )
-"""Reasons that only the core raises and clears (their condition is core state)."""
+"""Reasons that only the core raises and clears (their condition is core state). ``DAILY_LOSS`` is
+raised from the PnL book (:mod:`aqbot.core.pnl`) and cleared only when the next UTC day begins."""
 
 
 class ScopeKind(enum.Enum):

@@ -2,10 +2,12 @@
 
 Exact: Decimals travel as strings, enums as their values, floats as floats. What is configuration (limits,
 markets, timing constants) is not in the snapshot: :func:`restore` takes it again, so a restart may tighten
-limits. Reconciliations that were in flight at the crash are dropped (their answers will never arrive) and
-the restarted core opens a fresh ``startup`` gap, so nothing is quoted before a reconciliation newer than
-the restart has completed. Orders whose POST was in flight become UNKNOWN (the answer is lost): they keep
-their reservation until a reconciliation, past grace, resolves them.
+limits. The PnL book (positions, costs, marks, the UTC day and its baseline) is included, so a restart
+within the day keeps the day's loss. Reconciliations that were in flight at the crash are dropped (their
+answers will never arrive) and the restarted core opens a fresh ``startup`` gap, so nothing is quoted
+before a reconciliation newer than the restart has completed. Orders whose POST was in flight become
+UNKNOWN (the answer is lost): they keep their reservation until a reconciliation, past grace, resolves
+them.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from aqbot.core.fills import FillBook
 from aqbot.core.gaps import GapTracker
 from aqbot.core.halts import HaltRecord
 from aqbot.core.orders import Order
+from aqbot.core.pnl import PnlBook
 from aqbot.core.types import MarketSpec, OrderId, TokenId
 
 logger = logging.getLogger(__name__)
@@ -57,12 +60,18 @@ def snapshot(core: Core) -> dict[str, Any]:
         "divergent": dict(core.positions.divergent),
         "halts": _CONV.unstructure(core.halts.active, list[HaltRecord]),
         "gaps": _CONV.unstructure(core.gaps, GapTracker),
+        "pnl": _CONV.unstructure(core.pnl, PnlBook),
     }
     gaps = state["gaps"]
     gaps["gaps"] = {str(k): v for k, v in gaps["gaps"].items()}
     gaps["in_flight"] = {str(k): v for k, v in gaps["in_flight"].items()}
     gaps["in_flight_seq"] = {str(k): v for k, v in gaps["in_flight_seq"].items()}
     return state
+
+
+def pnl_of(data: dict[str, Any]) -> PnlBook:
+    """The PnL book of a :func:`snapshot` (an empty book for snapshots written before it existed)."""
+    return _CONV.structure(data["pnl"], PnlBook) if "pnl" in data else PnlBook()
 
 
 def restore(
@@ -90,6 +99,7 @@ def restore(
     core.exposure.reservations = _CONV.structure(data["reservations"], dict[OrderId, Reservation])
     core.positions.divergent = {k: int(v) for k, v in data["divergent"].items()}
     core.halts.active = _CONV.structure(data["halts"], list[HaltRecord])
+    core.pnl = pnl_of(data)
     gaps = _CONV.structure(data["gaps"], GapTracker)
     gaps.attempts = config.ws_gap_reconcile_attempts
     gaps.recovery_interval = config.ws_gap_recovery_interval

@@ -211,6 +211,7 @@ class AqbotMetrics:
     fills_total: Counter
     filled_shares_total: Counter
     limit_refusals_total: Counter
+    pnl_pusd: Gauge
 
 
 def make_aqbot_metrics(registry: MetricsRegistry | None = None) -> AqbotMetrics:
@@ -262,6 +263,9 @@ def make_aqbot_metrics(registry: MetricsRegistry | None = None) -> AqbotMetrics:
         ),
         limit_refusals_total=registry.counter(
             "aqbot_limit_refusals_total", "Placements the core refused for a position limit.", ["token"]
+        ),
+        pnl_pusd=registry.gauge(
+            "aqbot_pnl_pusd", "The core's PnL in pUSD: realized, unrealized, total, daily.", ["kind"]
         ),
     )
 

@@ -10,6 +10,10 @@ Limit evidence comes from two independent sides:
   ``max_position_seen`` (the L2 promise). A violation is a fill after which the exchange credited the bot
   more than its limit.
 
+``pnl`` is the core's PnL book (:mod:`aqbot.core.pnl`) as of the ledger's last snapshot (written at every
+shutdown): ``realized``, ``unrealized`` (marked at the best bid net of the bot's own bids), ``total``, and
+``daily`` (since the start of the simulated UTC day; ``null`` if never marked), as decimal strings.
+
 :data:`SUMMARY_FIELDS` is the exact key set of the JSON (tested).
 """
 
@@ -26,6 +30,8 @@ import attrs
 import trio
 
 from aqbot.core.engine import Core
+from aqbot.core.pnl import PnlBook
+from aqbot.core.snapshot import pnl_of
 from aqbot.io.hub import Hub
 from aqbot.io.ledger import LedgerStore
 
@@ -56,6 +62,7 @@ SUMMARY_FIELDS: tuple[str, ...] = (
     "ledger_events",
     "open_gaps",
     "faults_injected",
+    "pnl",
 )
 
 
@@ -189,6 +196,7 @@ class LedgerEvidence:
     halts: dict[str, dict[str, float | int]] = attrs.Factory(dict)
     open_gaps: int = 0
     verify_problems: tuple[str, ...] = ()
+    pnl: PnlBook = attrs.Factory(PnlBook)  # from the last snapshot
 
 
 def ledger_evidence(path: Path) -> LedgerEvidence:
@@ -209,6 +217,8 @@ def ledger_evidence(path: Path) -> LedgerEvidence:
             p = event.payload
             if event.type == "command.place":
                 ev.submitted += 1
+            elif event.type == "snapshot" and isinstance(p.get("state"), dict):
+                ev.pnl = pnl_of(p["state"])
             elif event.type == "order.state" and p.get("new") == "REJECTED":
                 ev.rejected += 1
             elif event.type == "fill.applied":
@@ -279,6 +289,19 @@ def build_summary(facts: RunFacts, ledger: LedgerEvidence, tape: TapeEvidence) -
         "ledger_events": ledger.events,
         "open_gaps": ledger.open_gaps,
         "faults_injected": dict(sorted(tape.faults.items())),
+        "pnl": pnl_json(ledger.pnl),
+    }
+
+
+def pnl_json(book: PnlBook) -> dict[str, str | None]:
+    """The ``pnl`` object of the summary (decimal strings, rounded to 1e-6 pUSD)."""
+    f = book.figures()
+    q = Decimal("0.000001")
+    return {
+        "realized": str(f.realized.quantize(q)),
+        "unrealized": str(f.unrealized.quantize(q)),
+        "total": str(f.total.quantize(q)),
+        "daily": None if f.daily is None else str(f.daily.quantize(q)),
     }
 
 
@@ -293,6 +316,7 @@ def summary_paragraph(summary: Mapping[str, Any]) -> str:
         ", ".join(f"{r} x{v['count']} ({v['seconds']:.0f}s)" for r, v in summary["halts"].items()) or "none"
     )
     faults = sum(summary["faults_injected"].values())
+    pnl = summary["pnl"]
     verdict = "PASS" if summary_ok(summary) else "FAIL"
     return (
         f"{verdict}: seed {summary['seed']}, faults {summary['faults']}, {summary['markets']} market(s), "
@@ -304,7 +328,8 @@ def summary_paragraph(summary: Mapping[str, Any]) -> str:
         f"{len(summary['limit_violations'])} limit violation(s). "
         f"Final state matches the exchange: {summary['final_state_matches_exchange']}. "
         f"Halts: {halts}. {faults} fault(s) injected, {summary['ledger_events']} ledger events, "
-        f"{summary['open_gaps']} open gap(s)."
+        f"{summary['open_gaps']} open gap(s). PnL {pnl['total']} pUSD (realized {pnl['realized']}, "
+        f"unrealized {pnl['unrealized']} at the bid; today {pnl['daily']})."
     )
 
 

@@ -18,14 +18,13 @@ import io
 import logging
 import time
 from collections.abc import Callable
-from decimal import Decimal
 from typing import IO, NoReturn, TypeVar
 
 import trio
 from rich.console import Console, RenderableType
 from rich.live import Live
 
-from aqbot.app_state import BotHandle, BotState
+from aqbot.app_state import BotHandle
 from aqbot.io.ledger_writer import Offload
 from aqbot.ui.model import ChannelIo, DashboardExtras, IoStats
 from aqbot.ui.render import render_dashboard
@@ -58,12 +57,6 @@ def probe_of(handle: BotHandle) -> OrderProbe:
         return None if order is None else OrderView(order.state.value, order.counted)
 
     return probe
-
-
-def costs_of(handle: BotHandle, state: BotState) -> dict[str, Decimal]:
-    """The cost basis of ``held`` per token (the core's ``token_exposure().cost``)."""
-    core = handle.hub.core
-    return {t.token: core.token_exposure(t.token).cost for t in state.tokens}
 
 
 def io_stats_of(handle: BotHandle) -> IoStats:
@@ -109,7 +102,7 @@ class DashboardFrames:
     def build(self) -> RenderableType:
         """Read the state, update the tracker, return the frame."""
         state = self.handle.state()
-        self.tracker.observe(state, probe_of(self.handle), costs_of(self.handle, state))
+        self.tracker.observe(state, probe_of(self.handle))
         self.extras = self.tracker.extras(io=io_stats_of(self.handle), frame_ms=self.last_ms)
         self.count += 1
         return render_dashboard(state, self.extras)

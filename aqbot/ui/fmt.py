@@ -93,27 +93,6 @@ def mid(token: TokenState) -> Decimal | None:
     return (token.best_bid + token.best_ask) / 2
 
 
-def mark(token: TokenState) -> Decimal | None:
-    """The price a position is valued at: the mid, else the best bid alone (what it could be sold at),
-    else None (an ask alone would flatter a long position)."""
-    m = mid(token)
-    return m if m is not None else token.best_bid
-
-
-def unrealized(state: BotState, costs: Mapping[str, Decimal]) -> Decimal | None:
-    """``sum(held * mark - cost)`` over tokens with a position (:func:`mark`); None when a held token
-    has no bid."""
-    total = ZERO
-    for token in state.tokens:
-        if token.held == 0:
-            continue
-        m = mark(token)
-        if m is None:
-            return None
-        total += token.held * m - costs.get(token.token, ZERO)
-    return total
-
-
 def covers(halt: HaltState, market: str, tokens: set[str]) -> bool:
     """Whether a halt (scope ``kind:key``) covers a market or one of its tokens."""
     kind, _, key = halt.scope.partition(":")

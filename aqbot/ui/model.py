@@ -1,8 +1,8 @@
 """What the dashboard draws besides :class:`~aqbot.app_state.BotState`: plain, immutable values.
 
 :class:`DashboardExtras` carries what ``BotState`` does not (yet) hold: the run's mode and start, the
-outcome label of each token, the recent events, the fills and cost basis needed for PnL, and the public
-I/O counters of :class:`~aqbot.app_state.BotHandle` (frames, heartbeat failures, last errors). It is
+outcome label of each token, the recent events, the fills seen (PnL comes from ``BotState.pnl``), and the
+public I/O counters of :class:`~aqbot.app_state.BotHandle` (frames, heartbeat failures, last errors). It is
 built by :class:`aqbot.ui.tracker.DashboardTracker`, which polls the handle;
 :func:`aqbot.ui.render.render_dashboard` reads it and nothing else, so tests build both by hand.
 """
@@ -37,19 +37,15 @@ class EventLine:
 
 @attrs.frozen
 class FillTotals:
-    """Fills observed since the dashboard started (shares and pUSD).
-
-    ``realized`` is the PnL of the observed SELL fills against the token's average cost just before them.
-    """
+    """Fills observed since the dashboard started (shares and pUSD). PnL is the core's (``BotState.pnl``)."""
 
     count: int = 0
     bought: Decimal = ZERO
     sold: Decimal = ZERO
     buy_value: Decimal = ZERO
     sell_value: Decimal = ZERO
-    realized: Decimal = ZERO
 
-    def add(self, side: str, qty: Decimal, price: Decimal, realized: Decimal = ZERO) -> FillTotals:
+    def add(self, side: str, qty: Decimal, price: Decimal) -> FillTotals:
         """These totals plus one fill."""
         if side == "BUY":
             return attrs.evolve(
@@ -60,7 +56,6 @@ class FillTotals:
             count=self.count + 1,
             sold=self.sold + qty,
             sell_value=self.sell_value + qty * price,
-            realized=self.realized + realized,
         )
 
 
@@ -100,8 +95,6 @@ class DashboardExtras:
         events: the most recent events, oldest first.
         fills: totals over every token.
         token_fills: totals per token.
-        costs: the core's cost basis per token (pUSD paid for ``held``): unrealized PnL is
-            ``held * mid - cost``.
         io: the handle's I/O counters.
         frame_ms: how long the previous frame took to build and draw.
     """
@@ -112,6 +105,5 @@ class DashboardExtras:
     events: tuple[EventLine, ...] = ()
     fills: FillTotals = FillTotals()
     token_fills: Mapping[str, FillTotals] = attrs.field(factory=dict)
-    costs: Mapping[str, Decimal] | None = None
     io: IoStats | None = None
     frame_ms: float | None = None

@@ -134,18 +134,23 @@ def header_lines(state: BotState, ex: DashboardExtras) -> list[Text]:
 
 
 def pnl_text(state: BotState, ex: DashboardExtras) -> Text:
-    """``PnL +1.20 (realized +0.40, unrealized +0.80 at mid)``; unrealized needs costs and books."""
-    realized = ex.fills.realized
-    unreal = None if ex.costs is None else fmt.unrealized(state, ex.costs)
-    if unreal is None:
-        return Text(f"PnL realized {fmt.signed(realized)} (unrealized n/a)")
-    total = realized + unreal
-    style = "green" if total > 0 else "red" if total < 0 else ""
+    """``PnL +1.20 (realized +0.40, unrealized +0.80 at bid) today -0.30 / -50``: the core's PnL book
+    (:mod:`aqbot.core.pnl`; marked at the best bid net of aqbot's own bids), and the UTC day's PnL against
+    the daily loss limit."""
+    p = state.pnl
+    style = "green" if p.total > 0 else "red" if p.total < 0 else ""
     text = Text("PnL ")
-    text.append(fmt.signed(total), style=f"bold {style}".strip())
-    text.append(f" (realized {fmt.signed(realized)}, unrealized {fmt.signed(unreal)} at mid)")
-    if any(t.held and fmt.mid(t) is None for t in state.tokens):
-        text.append(" (one-sided books at their bid)", style="yellow")
+    text.append(fmt.signed(p.total), style=f"bold {style}".strip())
+    text.append(f" (realized {fmt.signed(p.realized)}, unrealized {fmt.signed(p.unrealized)} at bid)")
+    if p.daily is None:
+        text.append(" today n/a")
+        return text
+    limit = p.daily_loss_limit
+    near = limit is not None and limit > 0 and p.daily <= -limit * Decimal("0.7")
+    text.append(" today ")
+    text.append(fmt.signed(p.daily), style="bold red" if near else "")
+    if limit is not None:
+        text.append(f" / -{fmt.dec(limit)}")
     return text
 
 

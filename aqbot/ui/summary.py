@@ -52,8 +52,8 @@ def shutdown_summary(
     report_hint: str | None = None,
     extras: DashboardExtras | None = None,
 ) -> str:
-    """The paragraph printed after a clean stop: orders left open (should be 0), fills (with the
-    tracker's ``extras``), final positions against limits, halts still active, the ledger and how to
+    """The paragraph printed after a clean stop: orders left open (should be 0), fills and the core's PnL
+    (with the tracker's ``extras``), final positions against limits, halts still active, the ledger and how to
     turn it into a report (``report_hint`` overrides the default ``aqbot report LEDGER``)."""
     sentences: list[str] = []
     n = len(state.quotes)
@@ -69,7 +69,13 @@ def shutdown_summary(
         f = extras.fills
         sentences.append(
             f"Fills seen: {f.count} (bought {fmt.dec(f.bought)} for {fmt.dec(f.buy_value)} pUSD, sold "
-            f"{fmt.dec(f.sold)} for {fmt.dec(f.sell_value)} pUSD; realized {fmt.signed(f.realized)} pUSD)."
+            f"{fmt.dec(f.sold)} for {fmt.dec(f.sell_value)} pUSD)."
+        )
+        p = state.pnl  # the core's PnL book (aqbot.core.pnl)
+        today = "" if p.daily is None else f", today {fmt.signed(p.daily)}"
+        sentences.append(
+            f"PnL {fmt.signed(p.total)} pUSD (realized {fmt.signed(p.realized)}, unrealized "
+            f"{fmt.signed(p.unrealized)} at the bid{today})."
         )
     held = [t for t in state.tokens if t.held or t.worst]
     labels = {} if extras is None else extras.labels

@@ -12,8 +12,8 @@ bounded deque) and fill totals:
   matched size already credited to ``held``, read through the core's public ``order()`` query). A
   rise of ``counted`` is a fill of that size at the order's price (aqbot's orders are post-only makers,
   so they fill at their own price); an order that leaves the resting set is looked up once more, so its
-  last fill is not lost. ``realized`` PnL of a SELL fill is ``size * (price - average cost)``, the
-  average cost being the token's ``cost / held`` at the previous frame. A change of ``held`` that no
+  last fill is not lost. PnL is not derived here: the dashboard shows the core's PnL book
+  (``BotState.pnl`` and the per-token figures, :mod:`aqbot.core.pnl`). A change of ``held`` that no
   order explains (a position-API adjustment, a FAILED reversal, an order placed and done between two
   frames) is shown as a ``held`` event instead of being guessed into a fill.
 
@@ -89,7 +89,6 @@ class DashboardTracker:
     started_at: float | None = None
     fills: FillTotals = attrs.Factory(FillTotals)
     token_fills: dict[str, FillTotals] = attrs.Factory(dict)
-    costs: dict[str, Decimal] | None = None
     events: collections.deque[EventLine] = attrs.field(init=False)
     _prev: BotState | None = attrs.field(default=None, init=False)
     _orders: dict[str, _Seen] = attrs.field(factory=dict, init=False)
@@ -107,7 +106,6 @@ class DashboardTracker:
             events=tuple(self.events),
             fills=self.fills,
             token_fills=dict(self.token_fills),
-            costs=None if self.costs is None else dict(self.costs),
             io=io,
             frame_ms=frame_ms,
         )
@@ -117,7 +115,7 @@ class DashboardTracker:
         self.events.append(EventLine(at, kind, text))
         self._run = None
 
-    def observe(self, state: BotState, probe: OrderProbe, costs: Mapping[str, Decimal] | None = None) -> None:
+    def observe(self, state: BotState, probe: OrderProbe) -> None:
         """Diff ``state`` against the previous one (see the module docstring)."""
         prev = self._prev
         if prev is None:
@@ -132,7 +130,6 @@ class DashboardTracker:
             self._halts(prev, state)
             self._health(prev, state)
             self._orders_and_fills(prev, state, probe)
-        self.costs = None if costs is None else dict(costs)
         self._prev = state
 
     def _halts(self, prev: BotState, state: BotState) -> None:
@@ -206,15 +203,9 @@ class DashboardTracker:
         if qty <= 0:
             return
         credited[seen.token] += qty if seen.side == "BUY" else -qty
-        realized = ZERO
-        if seen.side == "SELL":
-            held = next((t.held for t in prev.tokens if t.token == seen.token), ZERO)
-            cost = ZERO if self.costs is None else self.costs.get(seen.token, ZERO)
-            average = cost / held if held > 0 else seen.price
-            realized = qty * (seen.price - average)
-        self.fills = self.fills.add(seen.side, qty, seen.price, realized)
+        self.fills = self.fills.add(seen.side, qty, seen.price)
         self.token_fills[seen.token] = self.token_fills.get(seen.token, FillTotals()).add(
-            seen.side, qty, seen.price, realized
+            seen.side, qty, seen.price
         )
         label = self.labels.get(seen.token, fmt.short(seen.token))
         self.add(state.now, "fill", f"{seen.side} {label} {fmt.short(seen.market)} "

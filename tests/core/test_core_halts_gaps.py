@@ -38,7 +38,7 @@ def test_halts_latch_once_and_clear_once() -> None:
 
 def test_core_owned_halts_cannot_be_set_or_cleared_by_the_runtime() -> None:
     core = ready_core()
-    for reason in (H.USER_WS_DOWN, H.WS_GAP_UNRESOLVED, H.POSITION_MISMATCH, H.LIMIT_BREACH):
+    for reason in (H.USER_WS_DOWN, H.WS_GAP_UNRESOLVED, H.POSITION_MISMATCH, H.LIMIT_BREACH, H.DAILY_LOSS):
         with pytest.raises(ValueError, match="core only"):
             core.set_halt(reason, Scope.global_(), 1.0)
         with pytest.raises(ValueError, match="core only"):
@@ -52,7 +52,6 @@ def test_core_owned_halts_cannot_be_set_or_cleared_by_the_runtime() -> None:
         H.EXCHANGE_UNAVAILABLE,
         H.ORDER_ERROR_RATE,
         H.LEDGER_FAILURE,
-        H.DAILY_LOSS,
         H.MANUAL,
     ],
 )

@@ -82,6 +82,8 @@ def test_clean_run_writes_the_summary_and_exits_0(tmp_path: Path, capsys: pytest
     assert summary["final_state_matches_exchange"] is True
     assert summary["limit_violations"] == []
     assert summary["bot_owner"] in tape.read_text()
+    assert set(summary["pnl"]) == {"realized", "unrealized", "total", "daily"}
+    assert summary["pnl"]["daily"] is not None  # the bot marked its book against the simulated UTC day
     assert ledger.exists()
     out = capsys.readouterr().out
     assert out.startswith("PASS: seed 3")

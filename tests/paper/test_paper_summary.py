@@ -10,10 +10,12 @@ from pathlib import Path
 import attrs
 import pytest
 
+from aqbot.core.pnl import PnlBook
+from aqbot.core.snapshot import _CONV
 from aqbot.io.ledger import LedgerStore
 from aqbot.io.ledger_events import LedgerEvent
 from aqbot.paper.schedule import FaultSchedule, PaperTransport, ScheduledFault
-from aqbot.paper.summary import ledger_evidence, tape_evidence
+from aqbot.paper.summary import ledger_evidence, pnl_json, tape_evidence
 from aqbot.sim.faults import OK, RestAction, WsAction
 from aqbot.sim.tape import Tape
 
@@ -68,6 +70,32 @@ def test_ledger_evidence_counts_and_halt_times(tmp_path: Path) -> None:
     assert (ev.events, ev.submitted, ev.rejected) == (6, 1, 1)
     assert ev.halts == {"MANUAL": {"count": 2, "seconds": 14.5}}
     assert ev.verify_problems == ()
+
+
+def test_ledger_evidence_takes_the_pnl_of_the_last_snapshot(tmp_path: Path) -> None:
+    """The summary's ``pnl`` is the core's PnL book in the ledger's last snapshot (an empty one before)."""
+    old, last = PnlBook(), PnlBook()
+    old.fill("111", D(10), D("0.5"))
+    last.fill("111", D(10), D("0.40"))
+    last.fill("111", D(-4), D("0.55"))  # realized +0.60
+    last.mark("111", D("0.35"))  # 6 * 0.35 - 2.40 = -0.30
+    last.roll(86_400 * 20_000 + 5)
+    last.mark("111", D("0.30"))  # today -0.30
+    path = tmp_path / "l.sqlite3"
+    events = [
+        LedgerEvent.create("snapshot", {"state": {"pnl": _CONV.unstructure(old, PnlBook)}}, mono_time=1.0),
+        LedgerEvent.create("snapshot", {"state": {"pnl": _CONV.unstructure(last, PnlBook)}}, mono_time=2.0),
+    ]
+    with LedgerStore.open(path, synchronous="NORMAL") as store:
+        store.append_batch([attrs_seq(e, i + 1) for i, e in enumerate(events)])
+    summary = pnl_json(ledger_evidence(path).pnl)
+    assert summary == {
+        "realized": "0.600000",
+        "unrealized": "-0.600000",
+        "total": "0.000000",
+        "daily": "-0.300000",
+    }
+    assert pnl_json(PnlBook())["daily"] is None
 
 
 def attrs_seq(event: LedgerEvent, seq: int) -> LedgerEvent:

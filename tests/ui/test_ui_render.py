@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from ui_states import LABELS, M1, M2, N1, N2, Y1, Y2, D, halted, health, healthy, quote, render_text, token
 
-from aqbot.app_state import BotState, HaltState
+from aqbot.app_state import BotState, HaltState, PnlState
 from aqbot.ui import render_dashboard
 from aqbot.ui.model import ChannelIo, DashboardExtras, EventLine, FillTotals, IoStats
 from aqbot.ui.render import BAR_WIDTH, MAX_QUOTES_PER_TOKEN, limit_bar
@@ -31,10 +31,10 @@ def extras(**kw: object) -> DashboardExtras:
 
 
 def test_healthy_frame_shows_books_positions_bars_and_orders() -> None:
-    text = render_text(render_dashboard(healthy(), extras(costs={Y1: D("5.64")})))
+    state = attrs.evolve(healthy(), pnl=PnlState(D(0), D("0.36"), D("0.36"), D("0.36"), D(50)))
+    text = render_text(render_dashboard(state, extras()))
     assert has_line(text, "PAPER up 2m03s quoting YES markets 2 resting 5 open gaps 0")
-    # 12 held at cost 5.64, mid (0.48+0.52)/2 = 0.50: unrealized 12*0.5 - 5.64 = 0.36
-    assert has_line(text, "PnL +0.36 (realized 0.00, unrealized +0.36 at mid)")
+    assert has_line(text, "PnL +0.36 (realized 0.00, unrealized +0.36 at bid) today +0.36 / -50")
     assert has_line(
         text, "0xaaaa…1111 YES 0.48/0.52 12 10 5 22/50 ███████░░░░░░░░░ 44% 0 quoting B 10@0.47 S 5@0.53"
     )
@@ -142,10 +142,10 @@ def test_bar_fill_is_proportional_to_worst_over_limit(worst: Decimal, limit: Dec
 def test_empty_books_no_quotes_no_fills() -> None:
     tokens = tuple(token(t, m, bid=None, ask=None) for t, m in ((Y1, M1), (N1, M1)))
     state = BotState(50.0, tokens, (), (), 0, {M1: True}, health())
-    text = render_text(render_dashboard(state, extras(started_at=50.0, costs={})))
+    text = render_text(render_dashboard(state, extras(started_at=50.0)))
     assert has_line(text, "0xaaaa…1111 YES -/- 0 0 0 0/50 ░░░░░░░░░░░░░░░░ 0% 0 quoting -")
     assert has_line(text, "up 0s quoting YES markets 1 resting 0")
-    assert has_line(text, "PnL 0.00 (realized 0.00, unrealized 0.00 at mid)")
+    assert has_line(text, "PnL 0.00 (realized 0.00, unrealized 0.00 at bid) today n/a")
     assert has_line(text, "(nothing yet)")
 
 
@@ -155,26 +155,21 @@ def test_no_markets_and_no_extras() -> None:
     assert has_line(text, "(no markets)")
     assert has_line(text, "PAPER up - quoting YES markets 0")
     assert has_line(text, "heartbeat last ok never")
-    assert has_line(text, "PnL realized 0.00 (unrealized n/a)")
+    assert has_line(text, "PnL 0.00 (realized 0.00, unrealized 0.00 at bid) today n/a")
 
 
-def test_held_without_a_bid_has_no_unrealized_pnl() -> None:
-    tokens = (token(Y1, M1, held="5", bid=None), token(N1, M1))
-    state = attrs.evolve(healthy(), tokens=tokens, quoting_allowed={M1: True})
-    text = render_text(render_dashboard(state, extras(costs={Y1: D(2)})))
-    assert has_line(text, "PnL realized 0.00 (unrealized n/a)")
-
-
-def test_held_with_a_bid_only_is_marked_at_the_bid() -> None:
-    tokens = (token(Y1, M1, held="5", ask=None), token(N1, M1))
-    state = attrs.evolve(healthy(), tokens=tokens, quoting_allowed={M1: True})
-    text = render_text(render_dashboard(state, extras(costs={Y1: D(2)})))
-    # 5 * 0.48 - 2 = 0.40
-    assert has_line(text, "PnL +0.40 (realized 0.00, unrealized +0.40 at mid) (one-sided books at their bid)")
+def test_pnl_shows_the_cores_figures_and_the_day_against_the_limit() -> None:
+    pnl = PnlState(D("1.5"), D("-3.25"), D("-1.75"), D("-40"), None)
+    text = render_text(render_dashboard(attrs.evolve(healthy(), pnl=pnl), extras()))
+    assert has_line(text, "PnL -1.75 (realized +1.50, unrealized -3.25 at bid) today -40.00")
+    text = render_text(
+        render_dashboard(attrs.evolve(healthy(), pnl=attrs.evolve(pnl, daily_loss_limit=D(50))), extras())
+    )
+    assert has_line(text, "PnL -1.75 (realized +1.50, unrealized -3.25 at bid) today -40.00 / -50")
 
 
 def test_events_fills_and_io_counters() -> None:
-    fills = FillTotals().add("BUY", D(10), D("0.47")).add("SELL", D(4), D("0.53"), realized=D("0.24"))
+    fills = FillTotals().add("BUY", D(10), D("0.47")).add("SELL", D(4), D("0.53"))
     io = IoStats(
         user=ChannelIo(frames=120, connects=1, last_frame_at=999.5),
         market=ChannelIo(frames=3400, connects=2, decode_errors=1, last_frame_at=940.0),
@@ -186,12 +181,11 @@ def test_events_fills_and_io_counters() -> None:
         EventLine(995.0, "fill", "BUY YES 0xaaaa…1111 10 @ 0.47"),
         EventLine(999.0, "resume", "USER_WS_DOWN (global) cleared after 9s"),
     )
-    ex = extras(
-        fills=fills, token_fills={Y1: fills}, events=events, io=io, costs={Y1: D("5.64")}, frame_ms=2.5
-    )
-    text = render_text(render_dashboard(healthy(), ex))
+    ex = extras(fills=fills, token_fills={Y1: fills}, events=events, io=io, frame_ms=2.5)
+    state = attrs.evolve(healthy(), pnl=PnlState(D("0.24"), D("0.36"), D("0.60"), D("0.60"), D(50)))
+    text = render_text(render_dashboard(state, ex))
     assert has_line(text, "fills 2 (bought 10 for 4.7, sold 4 for 2.12 pUSD)")
-    assert has_line(text, "PnL +0.60 (realized +0.24, unrealized +0.36 at mid)")
+    assert has_line(text, "PnL +0.60 (realized +0.24, unrealized +0.36 at bid) today +0.60 / -50")
     assert has_line(text, "44% 2 (+10/-4) quoting")
     assert has_line(text, "-10s halt USER_WS_DOWN (global): user channel down")
     assert has_line(text, "-5s fill BUY YES 0xaaaa…1111 10 @ 0.47")

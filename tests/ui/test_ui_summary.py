@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 from ui_states import LABELS, M1, N1, Y1, D, halted, health, healthy, token
 
-from aqbot.app_state import BotState, HaltState
+from aqbot.app_state import BotState, HaltState, PnlState
 from aqbot.ui import log_progress_line, shutdown_summary
 from aqbot.ui.model import DashboardExtras, FillTotals
 
@@ -37,13 +37,15 @@ def test_progress_line_ledger_failing_and_no_tokens() -> None:
 def test_shutdown_summary_clean_stop() -> None:
     tokens = (token(Y1, M1, held="12"), token(N1, M1))
     stop = HaltState("MANUAL", "global:", 99.0, "shutdown")
-    state = BotState(100.0, tokens, (), (stop,), 0, {M1: False}, health())
+    pnl = PnlState(D(0), D("-0.84"), D("-0.84"), D("-0.84"), D(50))
+    state = BotState(100.0, tokens, (), (stop,), 0, {M1: False}, health(), pnl)
     fills = FillTotals().add("BUY", D(12), D("0.47"))
     ex = DashboardExtras(labels=LABELS, fills=fills)
     text = shutdown_summary(state, ledger_path="runs/paper/ledger.sqlite3", extras=ex)
     assert text == (
         "aqbot stopped cleanly: 0 orders left open. Fills seen: 1 (bought 12 for 5.64 pUSD, sold 0 for 0 "
-        "pUSD; realized 0.00 pUSD). Final positions: YES 0xaaaa…1111 held 12 (worst 12) / limit 50. Every "
+        "pUSD). PnL -0.84 pUSD (realized 0.00, unrealized -0.84 at the bid, today -0.84). Final positions: "
+        "YES 0xaaaa…1111 held 12 (worst 12) / limit 50. Every "
         "token stayed within its limit at the end. No halt active at exit besides the stop's own MANUAL "
         "halt. Ledger: runs/paper/ledger.sqlite3; make the report with: "
         "aqbot report runs/paper/ledger.sqlite3"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import attrs
 from ui_states import LABELS, M1, N1, Y1, D, halted, health, healthy, quote, token
 
@@ -38,11 +36,11 @@ def test_first_frame_is_the_baseline() -> None:
     probe = Probe()
     for q in healthy().quotes:
         probe.set(q.order_id, q.state, "3")  # partly filled before the dashboard started: not a new fill
-    tracker.observe(healthy(), probe, {Y1: D(6)})
+    tracker.observe(healthy(), probe)
     assert tracker.started_at == 1000.0
     assert texts(tracker) == ["info: started: 2 markets, 5 resting orders, quoting yes"]
     assert tracker.fills.count == 0
-    tracker.observe(healthy(1000.5), probe, {Y1: D(6)})
+    tracker.observe(healthy(1000.5), probe)
     assert texts(tracker) == ["info: started: 2 markets, 5 resting orders, quoting yes"]
 
 
@@ -51,15 +49,13 @@ def test_partial_fill_then_final_fill_of_a_vanished_order() -> None:
     probe = Probe()
     buy = quote("0xb1", Y1, "BUY", "0.47", "10")
     probe.set("0xb1", "LIVE", "0")
-    tracker.observe(one_market(10.0, quotes=(buy,)), probe, {})
+    tracker.observe(one_market(10.0, quotes=(buy,)), probe)
     # 4 fill: remaining 6, counted 4, held 4
     probe.set("0xb1", "LIVE", "4")
-    tracker.observe(
-        one_market(10.5, held="4", quotes=(attrs.evolve(buy, remaining=D(6)),)), probe, {Y1: D("1.88")}
-    )
+    tracker.observe(one_market(10.5, held="4", quotes=(attrs.evolve(buy, remaining=D(6)),)), probe)
     # the rest fills and the order leaves the resting set
     probe.set("0xb1", "FILLED", "10")
-    tracker.observe(one_market(11.0, held="10"), probe, {Y1: D("4.7")})
+    tracker.observe(one_market(11.0, held="10"), probe)
     assert texts(tracker)[1:] == [
         "fill: BUY YES 0xaaaa…1111 4 @ 0.47",
         "fill: BUY YES 0xaaaa…1111 6 @ 0.47",
@@ -69,40 +65,36 @@ def test_partial_fill_then_final_fill_of_a_vanished_order() -> None:
     assert tracker.fills.bought == D(10)
     assert tracker.fills.buy_value == D("4.70")
     assert tracker.token_fills[Y1].bought == D(10)
-    assert tracker.extras().costs == {Y1: D("4.7")}
 
 
-def test_sell_fill_realizes_against_the_previous_average_cost() -> None:
+def test_sell_fill_is_counted_at_its_price() -> None:
     tracker = DashboardTracker(labels=LABELS)
     probe = Probe()
     sell = quote("0xs1", Y1, "SELL", "0.55", "10")
     probe.set("0xs1", "LIVE", "0")
     # 10 held at a cost of 4.50 (average 0.45)
-    tracker.observe(one_market(0.0, held="10", quotes=(sell,)), probe, {Y1: D("4.5")})
+    tracker.observe(one_market(0.0, held="10", quotes=(sell,)), probe)
     probe.set("0xs1", "LIVE", "4")
-    tracker.observe(
-        one_market(0.5, held="6", quotes=(attrs.evolve(sell, remaining=D(6)),)), probe, {Y1: D("2.7")}
-    )
+    tracker.observe(one_market(0.5, held="6", quotes=(attrs.evolve(sell, remaining=D(6)),)), probe)
     assert tracker.fills.sold == D(4)
     assert tracker.fills.sell_value == D("2.20")
-    assert tracker.fills.realized == D("0.40")  # 4 * (0.55 - 0.45)
     assert texts(tracker)[-1] == "fill: SELL YES 0xaaaa…1111 4 @ 0.55"
 
 
 def test_new_order_already_partly_filled_counts_its_fill_and_placement() -> None:
     tracker = DashboardTracker(labels=LABELS)
     probe = Probe()
-    tracker.observe(one_market(0.0), probe, {})
+    tracker.observe(one_market(0.0), probe)
     probe.set("0xn", "LIVE", "2")
-    tracker.observe(one_market(0.5, held="2", quotes=(quote("0xn", Y1, "BUY", "0.5", "8"),)), probe, {})
+    tracker.observe(one_market(0.5, held="2", quotes=(quote("0xn", Y1, "BUY", "0.5", "8"),)), probe)
     assert texts(tracker)[1:] == ["fill: BUY YES 0xaaaa…1111 2 @ 0.5", "orders: +1 placed (over 0s)"]
 
 
 def test_held_changes_no_order_explains_are_shown_not_guessed() -> None:
     tracker = DashboardTracker(labels=LABELS)
     probe = Probe()
-    tracker.observe(one_market(0.0, held="5"), probe, {})
-    tracker.observe(one_market(0.5, held="3"), probe, {})
+    tracker.observe(one_market(0.0, held="5"), probe)
+    tracker.observe(one_market(0.5, held="3"), probe)
     assert texts(tracker)[1:] == [
         "held: YES 0xaaaa…1111 held -2 not from a resting order seen (position sync, reversal, or between "
         "frames)"
@@ -113,18 +105,18 @@ def test_held_changes_no_order_explains_are_shown_not_guessed() -> None:
 def test_placements_and_cancels_coalesce_into_one_running_line() -> None:
     tracker = DashboardTracker(labels=LABELS)
     probe = Probe()
-    tracker.observe(one_market(0.0), probe, {})
+    tracker.observe(one_market(0.0), probe)
     for i in range(3):
         probe.set(f"0x{i}", "LIVE", "0")
         if i:
             probe.set(f"0x{i - 1}", "CANCELED", "0")
-        tracker.observe(one_market(1.0 + i, quotes=(quote(f"0x{i}", Y1, "BUY", "0.4", "5"),)), probe, {})
+        tracker.observe(one_market(1.0 + i, quotes=(quote(f"0x{i}", Y1, "BUY", "0.4", "5"),)), probe)
     assert texts(tracker)[1:] == ["orders: +3 placed, -2 canceled (over 2s)"]
     halt = HaltState("MANUAL", "global:", 4.0, "operator")
     probe.set("0x2", "CANCELED", "0")
-    tracker.observe(attrs.evolve(one_market(4.0, quotes=()), halts=(halt,)), probe, {})
+    tracker.observe(attrs.evolve(one_market(4.0, quotes=()), halts=(halt,)), probe)
     probe.set("0x5", "LIVE", "0")
-    tracker.observe(one_market(5.0, quotes=(quote("0x5", Y1, "BUY", "0.4", "5"),)), probe, {})
+    tracker.observe(one_market(5.0, quotes=(quote("0x5", Y1, "BUY", "0.4", "5"),)), probe)
     assert texts(tracker)[1:] == [
         "orders: +3 placed, -2 canceled (over 2s)",
         "halt: MANUAL (global): operator",
@@ -137,8 +129,8 @@ def test_placements_and_cancels_coalesce_into_one_running_line() -> None:
 def test_halts_gates_channels_gaps_and_health_transitions() -> None:
     tracker = DashboardTracker(labels=LABELS)
     probe = Probe()
-    tracker.observe(healthy(990.0), probe, {})
-    tracker.observe(halted(1000.0), probe, {})
+    tracker.observe(healthy(990.0), probe)
+    tracker.observe(halted(1000.0), probe)
     down = texts(tracker)[1:]
     assert "halt: USER_WS_DOWN (global): user channel down: connection closed" in down
     assert "halt: MARKET_DATA_STALE (market 0xbbbb…2222): no book update for 120s" in down
@@ -151,7 +143,7 @@ def test_halts_gates_channels_gaps_and_health_transitions() -> None:
         health=health(user_connected=False, user_gaps=2, heartbeat_lapsed=True, ledger_failing=True,
                       reconcile_failures=1, rejected=3, unknown=2),
     )  # fmt: skip
-    tracker.observe(worse, probe, {})
+    tracker.observe(worse, probe)
     assert texts(tracker)[len(down) + 1 :] == [
         "health: heartbeat LAPSED",
         "health: ledger FAILING",
@@ -159,7 +151,7 @@ def test_halts_gates_channels_gaps_and_health_transitions() -> None:
         "health: 2 placement(s) rejected (total 3)",
         "health: 2 placement(s) UNKNOWN (total 2)",
     ]
-    tracker.observe(healthy(1030.0), probe, {})
+    tracker.observe(healthy(1030.0), probe)
     back = texts(tracker)
     for line in (
         "resume: USER_WS_DOWN (global) cleared after 41s",
@@ -178,18 +170,18 @@ def test_halts_gates_channels_gaps_and_health_transitions() -> None:
 def test_events_are_bounded() -> None:
     tracker = DashboardTracker(labels=LABELS, max_events=5)
     probe = Probe()
-    tracker.observe(one_market(0.0), probe, {})
+    tracker.observe(one_market(0.0), probe)
     for i in range(20):
         halt = HaltState("MANUAL", "global:", float(i), f"n{i}")
-        tracker.observe(attrs.evolve(one_market(float(i) + 0.5), halts=(halt,)), probe, {})
-        tracker.observe(one_market(float(i) + 0.75), probe, {})
+        tracker.observe(attrs.evolve(one_market(float(i) + 0.5), halts=(halt,)), probe)
+        tracker.observe(one_market(float(i) + 0.75), probe)
     assert len(tracker.events) == 5
     assert tracker.events[-1].text == "MANUAL (global) cleared after 0s"
 
 
 def test_extras_are_an_immutable_copy() -> None:
     tracker = DashboardTracker(mode="live", labels=LABELS)
-    tracker.observe(one_market(3.0), Probe(), {Y1: Decimal(0)})
+    tracker.observe(one_market(3.0), Probe())
     ex = tracker.extras(frame_ms=1.5)
     tracker.add(4.0, "info", "later")
     assert ex.mode == "live"
