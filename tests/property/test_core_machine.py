@@ -41,9 +41,11 @@ def _run(max_examples: int) -> None:
 def test_machine_really_runs() -> None:
     """With a fixed seed, the machine executes thousands of steps and every kind of rule."""
     CoreMachine.counts.clear()
-    _run(100)
+    # 200 examples: the rule mix of a derandomized run still depends on what the process imported before
+    # (Hypothesis draws constants from loaded modules), and 100 covered every rule only in the full suite.
+    _run(200)
     counts = CoreMachine.counts
-    assert counts["__steps__"] >= 100 * 30, counts
+    assert counts["__steps__"] >= 200 * 30, counts
     kinds = {
         "place", "request_cancel", "exchange_processes_post", "deliver_post_answer", "submit_times_out",
         "exchange_fills", "exchange_settles", "exchange_processes_cancel", "deliver_cancel_answer",
