@@ -65,7 +65,7 @@ from aqbot.io.ledger import LedgerStore
 from aqbot.io.ledger_events import LedgerEvent
 from aqbot.io.ledger_writer import LedgerWriterHandle, Offload, run_ledger_writer, to_thread
 from aqbot.io.metrics import AqbotMetrics, make_aqbot_metrics, run_metrics_server
-from aqbot.io.observe import FactObserver, ObservedListener, server_clock
+from aqbot.io.observe import FactObserver, ObservedListener, StormThresholds, server_clock
 from aqbot.io.positions import run_position_sync
 from aqbot.io.quoter import QuoteContext, QuoterConfig, run_market
 from aqbot.io.quoter_guards import ErrorRateGuard, ExchangeGuard, run_timed_halts
@@ -154,6 +154,7 @@ class BotParams:
         dry_run: the full pipeline with orders reserved, signed and written to the ledger
             (``dryrun.order``) but answered locally as rejected: nothing is placed, cancelled or beat.
         metrics: the Prometheus endpoint (served when ``enabled``; ``None``: off).
+        storms: when reconnects and limit refusals become storm alerts (``[alerts]``).
     """
 
     markets: tuple[MarketSpec, ...]
@@ -170,6 +171,7 @@ class BotParams:
     ledger_synchronous: str = "FULL"
     max_order_error_rate: float = 0.5
     metrics: MetricsConfig | None = None
+    storms: StormThresholds = attrs.Factory(StormThresholds)
 
     @property
     def identity(self) -> edge.Identity:
@@ -220,7 +222,8 @@ async def run_bot(
     hub.record("startup", {"version": __version__, "dry_run": params.dry_run})
     hub.apply(replayed.outcome)
     hub.sink.record([snapshot_event(hub.core, trio.current_time())])
-    hub.on_facts = FactObserver(metrics, alert)  # this process's fills, not the replayed ones
+    # Set after the replay: it counts this process's fills, not the replayed ones.
+    hub.on_facts = FactObserver(metrics, alert, params.storms.refusal())
     send, recv = trio.open_memory_channel[LedgerEvent](LEDGER_CHANNEL_SIZE)
     async with contextlib.AsyncExitStack() as stack:
         transport = connectors.http_transport
@@ -341,8 +344,9 @@ async def _run_tree(
         hub, board, params.markets, stats, ctx, reconciler.stats, metrics=metrics, ledger=writer
     )
     server_now = server_clock(connectors.wall_clock, lambda: clob.rest.server_offset)
-    user_feed = ObservedListener(UserFeed(hub, me), metrics.ws_lag_seconds, server_now, hub.alert)
-    market_feed = ObservedListener(feed, metrics.ws_lag_seconds, server_now, hub.alert)
+    lag, storms = metrics.ws_lag_seconds, params.storms
+    user_feed = ObservedListener(UserFeed(hub, me), lag, server_now, hub.alert, storms.reconnect())
+    market_feed = ObservedListener(feed, lag, server_now, hub.alert, storms.reconnect())
 
     await clob.check_version()
     await clob.sync_time()

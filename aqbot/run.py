@@ -36,6 +36,7 @@ from aqbot.core.types import MarketSpec
 from aqbot.errors import AqbotError, AuthError, ConfigError, SecretsError
 from aqbot.io.alerts import Alerter, alert_callback, build_sinks, run_alerter
 from aqbot.io.metrics import AqbotMetrics, make_aqbot_metrics
+from aqbot.io.observe import StormThresholds
 from aqbot.io.quoter import QuoterConfig
 from aqbot.io.ratelimit import RateLimiter
 from aqbot.io.rest import RestTransport
@@ -127,6 +128,14 @@ def signing_key_of(config: Any) -> SigningKey:
     return SigningKey.from_hex(_secret(creds.private_key))
 
 
+def storms_of(config: Any) -> StormThresholds:
+    """The storm-alert thresholds of ``[alerts]``."""
+    a = config.alerts
+    return StormThresholds(
+        a.reconnect_storm_gaps, a.reconnect_storm_window, a.refusal_storm_count, a.refusal_storm_window
+    )
+
+
 def params_from_config(
     config: Any, markets: tuple[MarketSpec, ...], *, dry_run: bool = False, api: ApiCreds | None = None
 ) -> BotParams:
@@ -166,6 +175,7 @@ def params_from_config(
         timers=timers_of(config),
         dry_run=dry_run or config.dry_run,
         metrics=config.metrics,
+        storms=storms_of(config),
     )
 
 

@@ -235,6 +235,10 @@ class AlertsConfig:
     burst: int = attrs.field(default=5, validator=_positive)
     queue_size: int = attrs.field(default=100, validator=_positive)
     delivery_timeout: float = attrs.field(default=10.0, validator=_POS)
+    reconnect_storm_gaps: int = attrs.field(default=5, validator=_positive)
+    reconnect_storm_window: float = attrs.field(default=300.0, validator=_POS)
+    refusal_storm_count: int = attrs.field(default=20, validator=_positive)
+    refusal_storm_window: float = attrs.field(default=60.0, validator=_POS)
 
 
 @attrs.frozen

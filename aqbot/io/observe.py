@@ -32,11 +32,29 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# A channel with this many gaps within the window is in a reconnect storm.
-RECONNECT_STORM = (5, 300.0)
-# This many limit refusals within the window is a refusal storm (the quoter sizes BUYs to the headroom,
-# so a refusal means the strategy and the limits disagree, e.g. a notional cap).
-REFUSAL_STORM = (20, 60.0)
+
+@attrs.frozen
+class StormThresholds:
+    """When a count within a window becomes a storm alert (``[alerts]`` in the config).
+
+    ``reconnect_gaps`` gaps on one channel within ``reconnect_window`` seconds is a reconnect storm;
+    ``refusals`` limit refusals within ``refusal_window`` seconds is a refusal storm (the quoter sizes
+    BUYs to the headroom, so a refusal means the strategy and the limits disagree, e.g. a notional cap).
+    """
+
+    reconnect_gaps: int = 5
+    reconnect_window: float = 300.0
+    refusals: int = 20
+    refusal_window: float = 60.0
+
+    def reconnect(self) -> StormDetector:
+        return StormDetector(self.reconnect_gaps, self.reconnect_window)
+
+    def refusal(self) -> StormDetector:
+        return StormDetector(self.refusals, self.refusal_window)
+
+
+DEFAULT_STORMS = StormThresholds()
 # Refusal reasons of the limits (aqbot.core.exposure: L1 position, L3 sellable, notional caps); the gate
 # ("halted: ...") and id or size checks are not limit refusals.
 LIMIT_REASONS = ("L1:", "L3:", "market notional", "global notional")
@@ -73,7 +91,7 @@ class ObservedListener(Generic[T]):
     lag: Gauge
     server_now: Callable[[], float]
     alert: Alert = lambda key, text: None
-    storm: StormDetector = attrs.Factory(lambda: StormDetector(*RECONNECT_STORM))
+    storm: StormDetector = attrs.Factory(DEFAULT_STORMS.reconnect)
 
     def connected(self, channel: str, now: float) -> None:
         self.inner.connected(channel, now)
@@ -103,7 +121,7 @@ class FactObserver:
 
     metrics: AqbotMetrics
     alert: Alert = lambda key, text: None
-    storm: StormDetector = attrs.Factory(lambda: StormDetector(*REFUSAL_STORM))
+    storm: StormDetector = attrs.Factory(DEFAULT_STORMS.refusal)
 
     def __call__(self, facts: Sequence[cf.Fact], now: float) -> None:
         for fact in facts:

@@ -49,7 +49,7 @@ from aqbot.paper.summary import (
     tape_evidence,
     units_to_shares,
 )
-from aqbot.run import core_config_of, params_for_sim, strategy_of, timers_of
+from aqbot.run import core_config_of, params_for_sim, storms_of, strategy_of, timers_of
 from aqbot.sim.engine import Engine
 from aqbot.sim.runner import (
     SimConfig,
@@ -143,7 +143,9 @@ def bot_params(sim: SimHandle, options: PaperOptions, ledger: Path, *, synchrono
     )  # fmt: skip
     core = core_config_of(config, base.core.owner, base.core.funder, base.markets)
     quoter = QuoterConfig(requote_interval=config.strategy.requote_interval)
-    return attrs.evolve(base, core=core, strategy=strategy_of(config), quoter=quoter)
+    return attrs.evolve(
+        base, core=core, strategy=strategy_of(config), quoter=quoter, storms=storms_of(config)
+    )
 
 
 def token_limits(params: BotParams) -> dict[str, Decimal]:

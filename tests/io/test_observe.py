@@ -21,15 +21,15 @@ from hypercorn.trio import serve
 from test_alerts import BOT_TOKEN, FakeTelegram
 
 from aqbot.app import ExchangeConnectors, run_bot
-from aqbot.config import AlertsConfig, MetricsConfig
+from aqbot.config import AlertsConfig, MetricsConfig, config_from_toml
 from aqbot.core import facts as cf
 from aqbot.core.types import Side
 from aqbot.io.alerts import Alert, Alerter, Severity, alert_callback, build_sinks, run_alerter, severity_of
 from aqbot.io.metrics import make_aqbot_metrics
-from aqbot.io.observe import FactObserver, ObservedListener, server_clock
+from aqbot.io.observe import FactObserver, ObservedListener, StormThresholds, server_clock
 from aqbot.io.ratelimit import RateLimiter
 from aqbot.io.rest import RestTransport, endpoint_template
-from aqbot.run import params_for_sim
+from aqbot.run import params_for_sim, storms_of
 from aqbot.secrets import Secret
 from aqbot.sim.runner import SimConfig, run_inprocess_simulator
 from aqbot.wire.codec import decode_market_frame, decode_user_frame
@@ -159,6 +159,28 @@ def test_fact_observer_counts_fills_and_refusal_storms() -> None:
     assert "L1: worst 20 + 5 > max_position 20" in alerts[0][1]
     assert metrics.limit_refusals_total.values == {("7",): 20}
     assert 'aqbot_fills_total{token="7",side="BUY"} 2' in metrics.registry.render()
+
+
+def test_storm_thresholds_come_from_the_alerts_config() -> None:
+    text = "[alerts]\nreconnect_storm_gaps = 2\nreconnect_storm_window = 10\nrefusal_storm_count = 3\n"
+    storms = storms_of(config_from_toml(text))
+    assert storms == StormThresholds(reconnect_gaps=2, reconnect_window=10.0, refusals=3, refusal_window=60.0)
+    alerts: list[str] = []
+    probe = ObservedListener(
+        Recording(), make_aqbot_metrics().ws_lag_seconds, lambda: 0.0, lambda k, t: alerts.append(k),
+        storms.reconnect(),
+    )  # fmt: skip
+    probe.gap("user", "closed", 0.0)
+    probe.gap("user", "closed", 11.0)  # outside the 10 s window
+    assert alerts == []
+    probe.gap("user", "closed", 12.0)
+    assert alerts == ["reconnect-storm:user"]
+    observe = FactObserver(make_aqbot_metrics(), lambda k, t: alerts.append(k), storms.refusal())
+    limit = cf.ReserveRefused("7", Side.BUY, D("0.5"), D(5), "L1: worst 20 + 5 > max_position 20")
+    observe([limit, limit], 0.0)
+    assert alerts == ["reconnect-storm:user"]
+    observe([limit], 59.0)
+    assert alerts == ["reconnect-storm:user", "limit-refusals"]
 
 
 def test_endpoint_templates_carry_no_ids() -> None:
