@@ -51,6 +51,7 @@ from aqbot.core.types import ConditionId, MarketSpec, OrderId, OrderType, Side, 
 logger = logging.getLogger(__name__)
 
 ZERO = Decimal(0)
+_OPEN = Gate(True, ())
 
 
 class Core:
@@ -90,6 +91,8 @@ class Core:
 
     def can_quote(self, token_or_market: str, now: float) -> Gate:
         """Whether new orders may be placed on a token (or on every token of a market), and why not."""
+        if not self.halts.active and not self._gap_pending():
+            return _OPEN  # hot path (every quote, every sweep): nothing latched, nothing pending
         if token_or_market in self.markets:
             tokens: Iterable[TokenId] = self.markets[token_or_market].tokens
         else:
@@ -98,10 +101,14 @@ class Core:
         for token in tokens:
             market = self.exposure.market_of.get(token, "")
             reasons.update(r.reason for r in self.halts.covering(token, market))
-        if self.config.halt_on_ws_gaps and self.gaps.gaps and not self.gaps.latched:
+        if self._gap_pending():
             reasons.add(HaltReason.RECONCILE_PENDING)
         ordered = tuple(sorted(reasons, key=lambda r: r.value))
         return Gate(not ordered, ordered)
+
+    def _gap_pending(self) -> bool:
+        """A gap is unresolved and its reconciliation attempts have not run out (RECONCILE_PENDING)."""
+        return self.config.halt_on_ws_gaps and bool(self.gaps.gaps) and not self.gaps.latched
 
     def next_reconcile_at(self, now: float) -> float | None:
         """When the runtime should start the next reconciliation (``None``: one is in flight)."""
@@ -394,10 +401,18 @@ class Core:
             self._raise(HaltReason.WS_GAP_UNRESOLVED, Scope.global_(), now, detail, out)
         else:
             self._clear(HaltReason.WS_GAP_UNRESOLVED, Scope.global_(), out)
+        if not self.halts.active and not self._gap_pending():
+            return out  # every gate is open: nothing to sweep (the common case, on every event)
+        allowed: dict[TokenId, bool] = {}  # the gates cannot change during the sweep (cancels only)
         for order in self.tracker.open_orders():
             sweep = order.state is not OrderState.CANCEL_REQUESTED and not (
                 order.state is OrderState.UNKNOWN and order.cancel_sent
             )
-            if sweep and not self.can_quote(order.token, now).allowed:
+            if not sweep:
+                continue
+            ok = allowed.get(order.token)
+            if ok is None:
+                ok = allowed[order.token] = self.can_quote(order.token, now).allowed
+            if not ok:
                 self.tracker.request_cancel(order, "halt", now, out)
         return out
