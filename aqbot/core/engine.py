@@ -52,6 +52,7 @@ logger = logging.getLogger(__name__)
 
 ZERO = Decimal(0)
 _OPEN = Gate(True, ())
+_GLOBAL = Scope.global_()
 
 
 class Core:
@@ -391,16 +392,17 @@ class Core:
             if isinstance(fact, Defect):
                 scope = Scope.token(fact.token) if fact.token else Scope.global_()
                 self._raise(HaltReason.DEFECT, scope, now, fact.detail, out)
-        breached = sorted(t for t in self.exposure.market_of if self.exposure.over_limit(t))
+        over_limit = self.exposure.over_limit
+        breached = sorted(t for t in self.exposure.market_of if over_limit(t))
         if breached:
-            self._raise(HaltReason.LIMIT_BREACH, Scope.global_(), now, f"worst > max on {breached}", out)
-        else:
-            self._clear(HaltReason.LIMIT_BREACH, Scope.global_(), out)
+            self._raise(HaltReason.LIMIT_BREACH, _GLOBAL, now, f"worst > max on {breached}", out)
+        elif self.halts.active:  # clearing when nothing is latched is a no-op
+            self._clear(HaltReason.LIMIT_BREACH, _GLOBAL, out)
         if self.gaps.latched:
             detail = f"{self.gaps.failures} failed reconciliations"
-            self._raise(HaltReason.WS_GAP_UNRESOLVED, Scope.global_(), now, detail, out)
-        else:
-            self._clear(HaltReason.WS_GAP_UNRESOLVED, Scope.global_(), out)
+            self._raise(HaltReason.WS_GAP_UNRESOLVED, _GLOBAL, now, detail, out)
+        elif self.halts.active:
+            self._clear(HaltReason.WS_GAP_UNRESOLVED, _GLOBAL, out)
         if not self.halts.active and not self._gap_pending():
             return out  # every gate is open: nothing to sweep (the common case, on every event)
         allowed: dict[TokenId, bool] = {}  # the gates cannot change during the sweep (cancels only)
