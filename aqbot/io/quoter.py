@@ -289,61 +289,33 @@ async def quote_once(ctx: QuoteContext, spec: MarketSpec) -> bool:
     return True
 
 
-@attrs.define
-class _Wake:
-    """The one event a quoter waits on; its watchers set it when the market's book or the core changed."""
-
-    event: trio.Event = attrs.Factory(trio.Event)
-
-    def notify(self) -> None:
-        self.event.set()
-        self.event = trio.Event()
-
-
-async def _watch_board(board: BookBoard, market: str, seen: int, wake: _Wake) -> NoReturn:
-    while True:
-        seen = await board.wait_changed(market, seen)
-        wake.notify()
-
-
-async def _watch_hub(hub: Hub, seen: int, wake: _Wake) -> NoReturn:
-    while True:
-        seen = await hub.wait_changed(seen)
-        wake.notify()
-
-
-async def _wait_for_change(
-    ctx: QuoteContext, spec: MarketSpec, board_seen: int, hub_seen: int, wake: _Wake
-) -> None:
-    """Until the market's book or the core moved past the versions seen, or the requote timer."""
+async def _wait_for_change(ctx: QuoteContext, spec: MarketSpec, board_seen: int, hub_seen: int) -> None:
     with trio.move_on_after(ctx.config.requote_interval):
-        while ctx.board.versions[spec.condition_id] == board_seen and ctx.hub.version == hub_seen:
-            await wake.event.wait()
+        async with trio.open_nursery() as nursery:
+
+            async def board_changed() -> None:
+                await ctx.board.wait_changed(spec.condition_id, board_seen)
+                nursery.cancel_scope.cancel()
+
+            async def core_changed() -> None:
+                await ctx.hub.wait_changed(hub_seen)
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(board_changed)
+            nursery.start_soon(core_changed)
 
 
 async def run_quoter(
     ctx: QuoteContext, spec: MarketSpec, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
 ) -> NoReturn:
-    """Quote one market until cancelled (see the module docstring). Runs until cancelled.
-
-    Two long-lived watchers (book, core) wake the quoter through one event: a tick reaches
-    :func:`quote_once` in two scheduler passes, with no task spawned or cancelled per iteration.
-    """
-    wake = _Wake()
-    async with trio.open_nursery() as nursery:
-        # The versions the watchers start from are read now, before any check of the loop below: a change
-        # after this point is always notified, so no wake-up can be lost.
-        nursery.start_soon(
-            _watch_board, ctx.board, spec.condition_id, ctx.board.versions[spec.condition_id], wake
-        )
-        nursery.start_soon(_watch_hub, ctx.hub, ctx.hub.version, wake)
-        task_status.started()
-        while True:
-            board_seen = ctx.board.versions[spec.condition_id]
-            await quote_once(ctx, spec)
-            hub_seen = ctx.hub.version
-            await trio.sleep(ctx.config.min_iteration_gap)
-            await _wait_for_change(ctx, spec, board_seen, hub_seen, wake)
+    """Quote one market until cancelled (see the module docstring). Runs until cancelled."""
+    task_status.started()
+    while True:
+        board_seen = ctx.board.versions[spec.condition_id]
+        await quote_once(ctx, spec)
+        hub_seen = ctx.hub.version
+        await trio.sleep(ctx.config.min_iteration_gap)
+        await _wait_for_change(ctx, spec, board_seen, hub_seen)
 
 
 def _unsettled(ctx: QuoteContext, spec: MarketSpec) -> list[str]:
