@@ -10,7 +10,8 @@ Three loops over the same frames, interleaved repetition by repetition:
 
 * ``ingest``: the runtime's own reader :func:`aqbot.io.ws.run_channel` (stale timer, sequence numbers,
   :func:`aqbot.wire.decode_user_frame`) over an in-memory connection that returns the next frame at once
-  (after one checkpoint, as trio-websocket's ``get_message`` does: the reader's only yield per frame),
+  (after one checkpoint, as trio-websocket's ``get_message`` does: the reader yields there and after each
+  frame's delivery, as in production),
   feeding :class:`aqbot.io.ws_user.UserFeed` (raw frame to the ledger, :mod:`aqbot.io.edge` conversion,
   ``Core.on_order_event``/``on_trade_event``, every fact to the ledger through :class:`aqbot.io.hub.Hub`),
   with the real pump and :func:`~aqbot.io.ledger_writer.run_ledger_writer` (worker thread, production

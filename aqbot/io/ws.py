@@ -76,8 +76,7 @@ class WsConnection(Protocol):
     async def send_message(self, message: str) -> None: ...
 
     async def get_message(self) -> str | bytes:
-        """The next frame. Must be a checkpoint, as trio-websocket's is (a memory-channel ``receive``):
-        the reader yields to other tasks there, once per frame, and its listeners do not yield again."""
+        """The next frame (trio-websocket's is a memory-channel ``receive``: a checkpoint)."""
         ...
 
 

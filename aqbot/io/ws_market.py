@@ -186,6 +186,7 @@ class MarketFeed:
 
     async def deliver(self, channel: str, seq: int, now: float, raw: str, events: Sequence[object]) -> None:
         self.board.apply(edge.market_book_events(events), now)
+        await trio.lowlevel.checkpoint()
 
 
 async def run_book_resync(

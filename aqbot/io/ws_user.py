@@ -20,6 +20,7 @@ import logging
 from collections.abc import Sequence
 
 import attrs
+import trio
 
 from aqbot.core.events import Channel, OrderEvent, TradeEvent
 from aqbot.io import edge
@@ -64,6 +65,7 @@ class UserFeed:
         self.hub.record("ws.user.raw", {"local_seq": seq, "text": raw})
         for event in edge.user_events(events, self.me):
             self.apply_event(event, now)
+        await trio.lowlevel.checkpoint()
 
     def apply_event(self, event: OrderEvent | TradeEvent, now: float) -> None:
         """One core event (also used by the ledger replay)."""
