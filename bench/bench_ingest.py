@@ -9,7 +9,9 @@ user event of aqbot's account is encoded exactly as the simulator's WebSocket hu
 Three loops over the same frames, interleaved repetition by repetition:
 
 * ``ingest``: the runtime's own reader :func:`aqbot.io.ws.run_channel` (stale timer, sequence numbers,
-  :func:`aqbot.wire.decode_user_frame`) over an in-memory connection that returns the next frame at once,
+  :func:`aqbot.wire.decode_user_frame`) over an in-memory connection that returns the next frame at once
+  (after one checkpoint, as trio-websocket's ``get_message`` does: the reader yields there and after each
+  frame's delivery, as in production),
   feeding :class:`aqbot.io.ws_user.UserFeed` (raw frame to the ledger, :mod:`aqbot.io.edge` conversion,
   ``Core.on_order_event``/``on_trade_event``, every fact to the ledger through :class:`aqbot.io.hub.Hub`),
   with the real pump and :func:`~aqbot.io.ledger_writer.run_ledger_writer` (worker thread, production
@@ -186,6 +188,7 @@ class FrameConnection:
                 place(self.hub, placed, trio.current_time())
                 self.excluded += time.perf_counter() - started
             self.index += 1
+            await trio.lowlevel.checkpoint()  # trio-websocket's get_message is a memory-channel receive
             return self.frames[self.index - 1]
         self.done.set()
         await trio.sleep_forever()

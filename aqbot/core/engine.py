@@ -54,6 +54,8 @@ from aqbot.core.types import ConditionId, MarketSpec, OrderId, OrderType, Side, 
 logger = logging.getLogger(__name__)
 
 ZERO = Decimal(0)
+_OPEN = Gate(True, ())
+_GLOBAL = Scope.global_()
 
 
 class Core:
@@ -94,6 +96,8 @@ class Core:
 
     def can_quote(self, token_or_market: str, now: float) -> Gate:
         """Whether new orders may be placed on a token (or on every token of a market), and why not."""
+        if not self.halts.active and not self._gap_pending():
+            return _OPEN  # hot path (every quote, every sweep): nothing latched, nothing pending
         if token_or_market in self.markets:
             tokens: Iterable[TokenId] = self.markets[token_or_market].tokens
         else:
@@ -102,10 +106,14 @@ class Core:
         for token in tokens:
             market = self.exposure.market_of.get(token, "")
             reasons.update(r.reason for r in self.halts.covering(token, market))
-        if self.config.halt_on_ws_gaps and self.gaps.gaps and not self.gaps.latched:
+        if self._gap_pending():
             reasons.add(HaltReason.RECONCILE_PENDING)
         ordered = tuple(sorted(reasons, key=lambda r: r.value))
         return Gate(not ordered, ordered)
+
+    def _gap_pending(self) -> bool:
+        """A gap is unresolved and its reconciliation attempts have not run out (RECONCILE_PENDING)."""
+        return self.config.halt_on_ws_gaps and bool(self.gaps.gaps) and not self.gaps.latched
 
     def next_reconcile_at(self, now: float) -> float | None:
         """When the runtime should start the next reconciliation (``None``: one is in flight)."""
@@ -431,20 +439,29 @@ class Core:
             if isinstance(fact, Defect):
                 scope = Scope.token(fact.token) if fact.token else Scope.global_()
                 self._raise(HaltReason.DEFECT, scope, now, fact.detail, out)
-        breached = sorted(t for t in self.exposure.market_of if self.exposure.over_limit(t))
+        over_limit = self.exposure.over_limit
+        breached = sorted(t for t in self.exposure.market_of if over_limit(t))
         if breached:
-            self._raise(HaltReason.LIMIT_BREACH, Scope.global_(), now, f"worst > max on {breached}", out)
-        else:
-            self._clear(HaltReason.LIMIT_BREACH, Scope.global_(), out)
+            self._raise(HaltReason.LIMIT_BREACH, _GLOBAL, now, f"worst > max on {breached}", out)
+        elif self.halts.active:  # clearing when nothing is latched is a no-op
+            self._clear(HaltReason.LIMIT_BREACH, _GLOBAL, out)
         if self.gaps.latched:
             detail = f"{self.gaps.failures} failed reconciliations"
-            self._raise(HaltReason.WS_GAP_UNRESOLVED, Scope.global_(), now, detail, out)
-        else:
-            self._clear(HaltReason.WS_GAP_UNRESOLVED, Scope.global_(), out)
+            self._raise(HaltReason.WS_GAP_UNRESOLVED, _GLOBAL, now, detail, out)
+        elif self.halts.active:
+            self._clear(HaltReason.WS_GAP_UNRESOLVED, _GLOBAL, out)
+        if not self.halts.active and not self._gap_pending():
+            return out  # every gate is open: nothing to sweep (the common case, on every event)
+        allowed: dict[TokenId, bool] = {}  # the gates cannot change during the sweep (cancels only)
         for order in self.tracker.open_orders():
             sweep = order.state is not OrderState.CANCEL_REQUESTED and not (
                 order.state is OrderState.UNKNOWN and order.cancel_sent
             )
-            if sweep and not self.can_quote(order.token, now).allowed:
+            if not sweep:
+                continue
+            ok = allowed.get(order.token)
+            if ok is None:
+                ok = allowed[order.token] = self.can_quote(order.token, now).allowed
+            if not ok:
                 self.tracker.request_cancel(order, "halt", now, out)
         return out

@@ -10,7 +10,7 @@ while the reader waits for frames. Every frame gets a local sequence number (mon
 the reader, across reconnects), is decoded, and is handed to ``listener.deliver`` with its raw text
 (kept as ledger evidence).
 
-Staleness. The reader waits for each frame inside ``move_on_after(stale_after)``: since the server
+Staleness. The reader waits for each frame under a ``stale_after`` deadline: since the server
 answers every PING with ``PONG``, 30 s with no frame at all means the connection is dead, whatever the
 socket says. The clock only runs while the reader is *waiting for the network*: time spent inside
 ``deliver`` (for example blocked on a full user-event channel) does not count, so a slow consumer never
@@ -64,6 +64,7 @@ T_contra = TypeVar("T_contra", contravariant=True)
 PING = "PING"
 PONG = "PONG"
 _IGNORED_TEXT = frozenset({PONG, "NO NEW ASSETS"})
+_IGNORED_MAX = 64  # longer frames are never one of those texts (not even with surrounding whitespace)
 # Float slack of the timeout comparisons: a deadline computed as ``seen + limit - now`` may come out a few
 # ulps positive while ``now - seen < limit``; without the slack the reader would spin on zero-length waits.
 _SLACK = 1e-6
@@ -74,7 +75,9 @@ class WsConnection(Protocol):
 
     async def send_message(self, message: str) -> None: ...
 
-    async def get_message(self) -> str | bytes: ...
+    async def get_message(self) -> str | bytes:
+        """The next frame (trio-websocket's is a memory-channel ``receive``: a checkpoint)."""
+        ...
 
 
 Connect = Callable[[], AbstractAsyncContextManager[WsConnection]]
@@ -257,49 +260,67 @@ class _Reader(Generic[T]):
         last_frame = trio.current_time()
         self.asset_seen = dict.fromkeys(self.spec.assets, last_frame)
         while True:
-            with trio.move_on_after(self._wait_limit(last_frame)) as scope:
-                raw = await self.ws.get_message()
+            # One cancel scope serves frame after frame while they keep coming (a scope per frame was a
+            # large part of the reader's cost); its deadline is the stale limit while waiting for the
+            # network and infinite while a frame is handled.
+            raw: str | bytes | None = None
+            with trio.CancelScope(deadline=self._deadline(last_frame)) as scope:
+                while True:
+                    raw = await self.ws.get_message()
+                    if scope.cancel_called:
+                        break  # the limit passed just as this frame arrived: handle it outside the scope
+                    scope.deadline = math.inf  # the stale clock only runs while waiting for the network
+                    last_frame = await self._frame(raw)
+                    raw = None
+                    scope.deadline = self._deadline(last_frame)
+            if raw is not None:
+                last_frame = await self._frame(raw)
+                continue
             now = trio.current_time()
-            if scope.cancelled_caught:
-                if now - last_frame >= timing.stale_after - _SLACK:
-                    raise StaleConnection(f"no frame for {timing.stale_after:g}s")
-                await self._check_assets(now)
-                continue
-            last_frame = now
-            text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-            self.spec.stats.last_frame_at = now
-            self.listener.alive(self.spec.name, now)
-            if not self.got_frame:
-                self.got_frame = True
-            if text.strip() in _IGNORED_TEXT:
-                await self._check_assets(now)
-                last_frame = trio.current_time()
-                continue
-            self.seq += 1
-            self.spec.stats.frames += 1
-            try:
-                events = self.spec.decode(text)
-            except WireError as exc:
-                self.spec.stats.decode_errors += 1
-                if timing.reconnect_on_decode_error:
-                    raise
-                log.warning("%s channel: undecodable frame #%d: %s", self.spec.name, self.seq, exc)
-                self.listener.gap(self.spec.name, f"decode error: {exc}", now)
-                self.spec.stats.gaps += 1
-                self.listener.connected(self.spec.name, now)
-                continue
-            self._note_assets(events, now)
-            await self.listener.deliver(self.spec.name, self.seq, now, text, events)
-            await self._check_assets(trio.current_time())
-            last_frame = trio.current_time()  # the stale clock only runs while waiting for the network
+            if now - last_frame >= timing.stale_after - _SLACK:
+                raise StaleConnection(f"no frame for {timing.stale_after:g}s")
+            await self._check_assets(now)
 
-    def _wait_limit(self, last_frame: float) -> float:
+    async def _frame(self, raw: str | bytes) -> float:
+        """Handle one frame; returns the time the stale clock restarts from."""
         now = trio.current_time()
-        limit = last_frame + self.spec.timing.stale_after - now
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        spec = self.spec
+        spec.stats.last_frame_at = now
+        self.listener.alive(spec.name, now)
+        self.got_frame = True
+        watch = spec.timing.asset_silence is not None
+        if len(text) < _IGNORED_MAX and text.strip() in _IGNORED_TEXT:
+            if watch:
+                await self._check_assets(now)
+            return trio.current_time()
+        self.seq += 1
+        spec.stats.frames += 1
+        try:
+            events = spec.decode(text)
+        except WireError as exc:
+            spec.stats.decode_errors += 1
+            if spec.timing.reconnect_on_decode_error:
+                raise
+            log.warning("%s channel: undecodable frame #%d: %s", spec.name, self.seq, exc)
+            self.listener.gap(spec.name, f"decode error: {exc}", now)
+            spec.stats.gaps += 1
+            self.listener.connected(spec.name, now)
+            return now
+        if spec.asset_of is not None:
+            self._note_assets(events, now)
+        await self.listener.deliver(spec.name, self.seq, now, text, events)
+        if watch:
+            await self._check_assets(trio.current_time())
+        return trio.current_time()  # the stale clock only runs while waiting for the network
+
+    def _deadline(self, last_frame: float) -> float:
+        """When the wait for the next frame gives up: the stale limit, or an asset's silence limit."""
+        deadline = last_frame + self.spec.timing.stale_after
         silence = self.spec.timing.asset_silence
         if silence is not None and self.asset_seen:
-            limit = min(limit, min(self.asset_seen.values()) + silence - now)
-        return max(0.0, limit)
+            deadline = min(deadline, min(self.asset_seen.values()) + silence)
+        return deadline
 
     def _note_assets(self, events: Sequence[T], now: float) -> None:
         if self.spec.asset_of is None:

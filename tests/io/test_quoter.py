@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 import attrs
+import pytest
 import trio
 import trio.testing
 
@@ -24,9 +25,10 @@ from aqbot.core.lifecycle import OrderState
 from aqbot.core.strategy import SkewedMidStrategy, StrategyConfig
 from aqbot.core.types import MarketSpec
 from aqbot.errors import ExchangeUnavailable, OrderRejected, TransportError
+from aqbot.io import quoter
 from aqbot.io.hub import Hub
 from aqbot.io.ledger_events import LedgerEvent
-from aqbot.io.quoter import QuoteContext, QuoterConfig, quote_once, run_market
+from aqbot.io.quoter import QuoteContext, QuoterConfig, quote_once, run_market, run_quoter
 from aqbot.io.quoter_guards import ErrorRateGuard, ExchangeGuard, run_timed_halts
 from aqbot.io.ws_market import BookBoard
 from aqbot.wire.orders import PostOrderRequest, PostOrderResponse
@@ -206,3 +208,39 @@ async def test_dry_run_records_signed_orders_and_releases(autojump_clock: trio.t
             x.payload.get("new") for x in events if x.type == "order.state" and x.order_id == e.order_id
         ]
         assert states[-1] == OrderState.REJECTED.value
+
+
+async def test_quoter_wakes_on_book_change_core_change_and_timer(
+    autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``run_quoter`` runs an iteration at start, then exactly when its market's book changes, when the core
+    changes, or when the requote timer fires, each at the instant it happens (no lost or late wake-up)."""
+    ctx = context(FakePoster())
+    ctx = attrs.evolve(ctx, config=QuoterConfig(min_iteration_gap=0.0, requote_interval=100.0))
+    ran: list[float] = []
+    original = quote_once
+
+    async def counting(c: QuoteContext, spec: MarketSpec) -> bool:
+        ran.append(trio.current_time())
+        return await original(c, spec)
+
+    monkeypatch.setattr(quoter, "quote_once", counting)
+    with trio.fail_after(500):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(run_quoter, ctx, SPEC)
+            await trio.testing.wait_all_tasks_blocked()
+            assert ran == [0.0]
+            await trio.sleep(10)
+            snapshot = BookSnapshot(
+                "111", (Level(D("0.41"), D(100)),), (Level(D("0.60"), D(100)),), D("0.01")
+            )
+            ctx.board.apply([snapshot], trio.current_time())
+            await trio.testing.wait_all_tasks_blocked()
+            assert ran == [0.0, 10.0]
+            await trio.sleep(10)
+            ctx.hub.set_halt(HaltReason.MANUAL, "operator")  # a core change
+            await trio.testing.wait_all_tasks_blocked()
+            assert ran == [0.0, 10.0, 20.0]
+            await trio.sleep(150)  # nothing changes: the requote timer alone
+            assert ran == [0.0, 10.0, 20.0, 120.0]
+            nursery.cancel_scope.cancel()

@@ -222,3 +222,34 @@ async def test_auth_without_signer_is_auth_error(autojump_clock: trio.testing.Mo
         async with http:
             with pytest.raises(AuthError):
                 await rest.request("GET", "/data/orders", auth=True)
+
+
+@pytest.mark.parametrize(
+    "base", ["https://clob.test", "https://clob.test/", "http://127.0.0.1:8080/api", "http://h:1/api/"]
+)
+@pytest.mark.parametrize("path", ["/order", "/orders", "/data/orders", "orders", "/a%20b", "", "/"])
+def test_cached_urls_are_the_ones_httpx2_would_request(base: str, path: str) -> None:
+    """The transport hands httpx2 absolute URLs (cached per path): each is the client's own merge."""
+    http = httpx2.AsyncClient(base_url=base)
+    rest = RestTransport(http, RateLimiter())
+    expected = http.build_request("GET", path).url
+    assert rest.url(path) == expected
+    assert str(rest.url(path)) == str(expected)
+    assert rest.url(path) is rest.url(path)
+
+
+async def test_requests_go_to_the_base_path(autojump_clock: trio.testing.MockClock) -> None:
+    """A base URL with a path prefix keeps it (the cached URL is not a plain join)."""
+    seen: list[str] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        seen.append(str(request.url))
+        return httpx2.Response(200, json={"ok": True})
+
+    http = httpx2.AsyncClient(transport=httpx2.MockTransport(handler), base_url="http://h:1/api")
+    rest = RestTransport(http, RateLimiter())
+    with trio.fail_after(5):
+        async with http:
+            await rest.request("GET", "/book", params={"token_id": "7"}, idempotent=True)
+            await rest.request("POST", "/orders", body="[]")
+    assert seen == ["http://h:1/api/book?token_id=7", "http://h:1/api/orders"]

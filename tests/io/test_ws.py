@@ -396,3 +396,75 @@ async def test_silent_asset_verified_quiet_is_not_a_freeze(
         gap = rec.log[1]
         assert gap[:2] == ("gap", 60.0)
         assert "asset A silent" in str(gap[2])
+
+
+@attrs.define
+class LateFrameConnection:
+    """Returns one frame only after the stale limit has passed, shielded (so the reader's deadline fires
+    while the frame is being handed over), then never again."""
+
+    hold: float
+    sent: int = 0
+
+    async def send_message(self, message: str) -> None:
+        await trio.lowlevel.checkpoint()
+
+    async def get_message(self) -> str:
+        if self.sent == 0:
+            self.sent += 1
+            with trio.CancelScope(shield=True):
+                await trio.sleep(self.hold)
+            return '{"late":1}'
+        await trio.sleep_forever()
+        raise AssertionError("unreachable")
+
+
+async def test_frame_arriving_as_the_limit_passes_is_delivered_not_stale(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """A frame that arrives just as the stale limit passes is handled (once); the stale clock restarts
+    from it, so staleness is declared one full limit later."""
+    conn = LateFrameConnection(hold=31.0)
+
+    @asynccontextmanager
+    async def connect() -> AsyncIterator[LateFrameConnection]:
+        yield conn
+
+    rec = Recorder()
+    with trio.fail_after(200):
+        async with trio.open_nursery() as inner:
+            inner.start_soon(run_channel, spec(connect), rec, random.Random(3))
+            await CHANGES.wait_until(lambda: any(k == "gap" for k, _, _ in rec.log))
+            inner.cancel_scope.cancel()
+    assert [(seq, now, events) for seq, now, events in rec.delivered] == [(1, 31.0, [{"late": 1}])]
+    gap = rec.log[1]
+    assert gap[0] == "gap"
+    assert gap[1] == 61.0
+    assert str(gap[2]).startswith("stale")
+
+
+async def test_steady_frames_keep_the_connection_current(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Frames every 20 s (under the 30 s limit) for 200 s: all delivered in order, no gap."""
+
+    async def every_20s(ws: Any, index: int) -> None:
+        await ws.get_message()
+        for i in range(10):
+            await trio.sleep(20)
+            await ws.send_message(json.dumps({"i": i}))
+        await pong_forever(ws, index)
+
+    server = FakeServer([every_20s])
+    connect = await start_server(nursery, server)
+    rec = Recorder()
+    with trio.fail_after(500):
+        async with trio.open_nursery() as inner:
+            inner.start_soon(
+                run_channel, spec(connect, ChannelTiming(ping_interval=1000.0)), rec, random.Random(3)
+            )
+            await CHANGES.wait_until(lambda: len(rec.delivered) == 10)
+            await trio.sleep(25)
+            inner.cancel_scope.cancel()
+    assert [events for _, _, events in rec.delivered] == [[{"i": i}] for i in range(10)]
+    assert [k for k, _, _ in rec.log] == ["connected"]
