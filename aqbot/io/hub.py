@@ -114,7 +114,8 @@ def _fact_encoder(cls: type) -> FactEncoder:
     keys = ", ".join(f"f.{k} or None" if k in names else "None" for k in ("token", "order_id", "trade_id"))
     namespace: dict[str, object] = {"_plain": _plain, "LedgerEvent": LedgerEvent, "TYPE": _FACT_TYPES[cls]}
     source = f"def encode(f, now, wall):\n    return LedgerEvent(TYPE, {{{payload}}}, {keys}, now, wall)\n"
-    exec(source, namespace)  # generated from the class's own field names only
+    # Generated from the class's own field names only (as aqbot.wire.unstructure does for wire records).
+    exec(compile(source, f"<aqbot.io.hub fact encoder {cls.__qualname__}>", "exec"), namespace)
     return typing.cast(FactEncoder, namespace["encode"])
 
 
