@@ -21,7 +21,12 @@ from __future__ import annotations
 import collections
 import enum
 import logging
+import sys
+import time
+import types
+import typing
 from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal
 from typing import NoReturn, Protocol
 
 import attrs
@@ -60,6 +65,7 @@ _FACT_TYPES: dict[type, str] = {
 
 
 def _plain(value: object) -> object:
+    """The generic conversion (enums to values, attrs records to dicts, sequences to lists)."""
     if isinstance(value, enum.Enum):
         return value.value
     if attrs.has(type(value)):
@@ -67,6 +73,53 @@ def _plain(value: object) -> object:
     if isinstance(value, tuple | list):
         return [_plain(v) for v in value]
     return value
+
+
+# Field types whose values go into a payload as they are (JSON encoding turns Decimal into its string).
+_AS_IS: frozenset[object] = frozenset({str, int, float, bool, Decimal, type(None)})
+
+
+def _as_is(tp: object) -> bool:
+    """Whether every value of the declared type ``tp`` is left unchanged by :func:`_plain`."""
+    supertype = getattr(tp, "__supertype__", None)  # a NewType (OrderId, TokenId)
+    if supertype is not None:
+        return _as_is(supertype)
+    if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
+        return all(_as_is(arg) for arg in typing.get_args(tp))
+    return tp in _AS_IS
+
+
+def _field_expr(name: str, tp: object) -> str:
+    """Python source converting field ``name`` of ``f`` exactly as :func:`_plain` would."""
+    if _as_is(tp):
+        return f"f.{name}"
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return f"f.{name}.value"
+    return f"_plain(f.{name})"
+
+
+FactEncoder = Callable[[cf.Fact, float, float], LedgerEvent]
+
+
+def _fact_encoder(cls: type) -> FactEncoder:
+    """``encode(fact, mono_time, wall_time)``: the ledger row of a fact of class ``cls``.
+
+    Compiled once per class from its resolved field types; the payload equals ``_plain(fact)`` (pinned by
+    tests/io/test_hub.py), without an ``attrs.asdict`` and a type dispatch per field per fact.
+    """
+    attrs.resolve_types(cls, globalns=vars(sys.modules[cls.__module__]))
+    fields = attrs.fields(cls)
+    names = {a.name for a in fields}
+    payload = ", ".join(f"{a.name!r}: {_field_expr(a.name, a.type)}" for a in fields)
+    keys = ", ".join(f"f.{k} or None" if k in names else "None" for k in ("token", "order_id", "trade_id"))
+    namespace: dict[str, object] = {"_plain": _plain, "LedgerEvent": LedgerEvent, "TYPE": _FACT_TYPES[cls]}
+    source = f"def encode(f, now, wall):\n    return LedgerEvent(TYPE, {{{payload}}}, {keys}, now, wall)\n"
+    # Generated from the class's own field names only (as aqbot.wire.unstructure does for wire records).
+    exec(compile(source, f"<aqbot.io.hub fact encoder {cls.__qualname__}>", "exec"), namespace)
+    return typing.cast(FactEncoder, namespace["encode"])
+
+
+_ENCODERS: dict[type, FactEncoder] = {cls: _fact_encoder(cls) for cls in _FACT_TYPES}
 
 
 def fact_event(fact: cf.Fact, now: float) -> LedgerEvent:
@@ -77,16 +130,7 @@ def fact_event(fact: cf.Fact, now: float) -> LedgerEvent:
         return gap_close(fact.gap_id, mono_time=now)
     if isinstance(fact, cf.GapResolved):
         return gap_resolve(fact.gap_id, fact.recon_id, mono_time=now)
-    payload = _plain(fact)
-    assert isinstance(payload, dict)
-    return LedgerEvent.create(
-        _FACT_TYPES[type(fact)],
-        payload,
-        mono_time=now,
-        token=getattr(fact, "token", None) or None,
-        order_id=getattr(fact, "order_id", None) or None,
-        trade_id=getattr(fact, "trade_id", None) or None,
-    )
+    return _ENCODERS[type(fact)](fact, now, time.time())  # wall time: a label, never for scheduling
 
 
 @attrs.define
@@ -139,7 +183,10 @@ class LedgerSink:
             try:
                 while True:
                     while self._buffer:
-                        await send.send(self._buffer[0])
+                        try:  # no checkpoint per event: the writer then takes a burst in one wake-up
+                            send.send_nowait(self._buffer[0])
+                        except trio.WouldBlock:
+                            await send.send(self._buffer[0])  # the channel is full: wait for room
                         self._buffer.popleft()
                     if self._closing:
                         return

@@ -102,6 +102,8 @@ _INSERT = (
     "INSERT INTO events(seq, wall_time, mono_time, type, token, order_id, trade_id, payload) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
+# (seq or None, event, its payload as encode_payload wrote it): a row for LedgerStore.append_encoded.
+EncodedEvent = tuple[int | None, LedgerEvent, str]
 _COLUMNS = "seq, wall_time, mono_time, type, token, order_id, trade_id, payload"
 
 
@@ -223,26 +225,33 @@ class LedgerStore:
         transaction.
 
         Raises:
+            TypeError: a payload cannot be encoded as JSON (nothing was written).
             sqlite3.Error: the write failed; nothing of the batch is stored (the transaction rolled back).
             LedgerError: a ``seq`` would leave a hole (a bug in the caller).
         """
+        return self.append_encoded([(e.seq, e, encode_payload(e.payload)) for e in events])
+
+    def append_encoded(self, rows: Sequence[EncodedEvent]) -> int:
+        """:meth:`append_batch` for events whose payload is already encoded (the writer encodes each
+        payload once, when it takes the event): ``(seq, event, encode_payload(event.payload))``, where
+        ``seq`` overrides ``event.seq``. Same numbering rules, same errors (but no encoding)."""
         with self._transaction():
             stored = last = self.last_seq()
-            rows = []
-            for event in events:
-                if event.seq is not None and event.seq <= stored:
+            out = []
+            for want, event, text in rows:
+                if want is not None and want <= stored:
                     continue  # stored by an earlier attempt whose COMMIT landed
                 seq = last + 1
-                if event.seq is not None and event.seq != seq:
-                    raise LedgerError(f"ledger {self.path}: seq {event.seq} would leave a hole after {last}")
+                if want is not None and want != seq:
+                    raise LedgerError(f"ledger {self.path}: seq {want} would leave a hole after {last}")
                 last = seq
-                rows.append(
+                out.append(
                     (seq, event.wall_time, event.mono_time, event.type, event.token, event.order_id,
-                     event.trade_id, encode_payload(event.payload))
+                     event.trade_id, text)
                 )  # fmt: skip
                 if event.type.startswith("gap."):
                     self._apply_gap(event, seq)
-            self._conn.executemany(_INSERT, rows)
+            self._conn.executemany(_INSERT, out)
         return last
 
     def _apply_gap(self, event: LedgerEvent, seq: int) -> None:

@@ -61,13 +61,22 @@ GAP_EVENT_KEYS: Mapping[str, tuple[str, ...]] = {
 _TYPE_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")
 
 
+# Type names already checked (a handful in practice): the regex runs once per name, not once per event.
+_CHECKED_TYPES: set[str] = set()
+_CHECKED_TYPES_MAX = 1024
+
+
 def _check_type(_inst: object, _attr: attrs.Attribute[str], value: str) -> None:
-    if not _TYPE_NAME.fullmatch(value):
+    if value in _CHECKED_TYPES:
+        return
+    if not (isinstance(value, str) and _TYPE_NAME.fullmatch(value)):
         raise ValueError(f"ledger event type must be a dotted lower-case name, got {value!r}")
+    if len(_CHECKED_TYPES) < _CHECKED_TYPES_MAX:
+        _CHECKED_TYPES.add(value)
 
 
 def _check_payload(inst: LedgerEvent, _attr: attrs.Attribute[Mapping[str, Any]], value: object) -> None:
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):
         raise TypeError("ledger event payload must be a mapping")
     for key in GAP_EVENT_KEYS.get(inst.type, ()):
         if key not in value:

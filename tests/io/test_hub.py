@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import enum
+import typing
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -9,16 +11,17 @@ import attrs
 import trio
 import trio.testing
 
+from aqbot.core import facts as cf
 from aqbot.core.config import CoreConfig
 from aqbot.core.engine import Core
-from aqbot.core.events import Channel, OrdersSnapshot
+from aqbot.core.events import Channel, OrdersSnapshot, TradeStatus
 from aqbot.core.exposure import Limits
-from aqbot.core.halts import HaltReason
-from aqbot.core.lifecycle import OrderState
+from aqbot.core.halts import HaltReason, Scope
+from aqbot.core.lifecycle import OrderState, Trigger
 from aqbot.core.types import MarketSpec, Side
 from aqbot.errors import ExchangeUnavailable, TransportError
 from aqbot.io.hub import Hub, LedgerSink, fact_event, run_canceller
-from aqbot.io.ledger_events import LedgerEvent
+from aqbot.io.ledger_events import LedgerEvent, encode_payload
 from aqbot.wire.orders import CancelResponse
 
 D = Decimal
@@ -48,6 +51,54 @@ def test_every_fact_has_a_ledger_row() -> None:
     assert rows[0].order_id == "0xabc"
     assert rows[0].token == "111"
     assert rows[0].payload["delta"] == D(10)
+
+
+def _plain_reference(value: object) -> object:
+    """The generic conversion the compiled fact encoders replace (enums to values, records to dicts)."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if attrs.has(type(value)):
+        return {k: _plain_reference(v) for k, v in attrs.asdict(value, recurse=False).items()}  # type: ignore[arg-type]
+    if isinstance(value, tuple | list):
+        return [_plain_reference(v) for v in value]
+    return value
+
+
+ONE_OF_EACH_FACT: list[cf.Fact] = [
+    cf.OrderTransitioned("0xa", "111", OrderState.LIVE, OrderState.CANCELED, Trigger.EXCH_CANCELED, "rest"),
+    cf.ReservationChanged("0xa", "111", Side.BUY, D("-5.000"), D("0"), "released:rest"),
+    cf.ReserveRefused("111", Side.SELL, D("0.570"), D("10"), "limit"),
+    cf.FillApplied("0xa", "111", Side.BUY, D("2.5"), D("2.50"), "trade", "t-1"),
+    cf.FillApplied("0xa", "111", Side.SELL, D("-1"), D("1"), "order_event"),
+    cf.TradeRecorded("t-1", "0xa", D("2.5"), D("0.4"), TradeStatus.MATCHED),
+    cf.FillReversed("t-1", "0xa", "111", D("-2.5")),
+    cf.PositionDecision("111", cf.PositionDecisionKind.ACCEPTED_RAISE, D("3"), D("1"), D("3"), 0),
+    cf.PositionDecision("111", cf.PositionDecisionKind.SKIPPED_NO_ROW, None, D("1"), D("1"), 2),
+    cf.HaltRaised(HaltReason.MANUAL, Scope.token("111"), "operator"),
+    cf.HaltCleared(HaltReason.MANUAL, Scope.global_()),
+    cf.ReconciliationStarted(3, 12.5),
+    cf.ReconciliationFinished(3, True, 0),
+    cf.OrderAdopted("0xa", "111", Side.BUY, D("5"), "rest-trade"),
+    cf.Defect("111", "0xa", "contradiction", ("1.000 LIVE->CANCELED", "2.000 revived")),
+]
+
+
+def test_compiled_fact_payloads_equal_the_generic_conversion() -> None:
+    """Every fact type's ledger row: the payload is what the generic conversion gives, byte for byte once
+    encoded, and the key columns come from the fact's token / order_id / trade_id (empty ones are NULL)."""
+    assert {type(f) for f in ONE_OF_EACH_FACT} | {cf.GapOpened, cf.GapClosed, cf.GapResolved} == set(
+        typing.get_args(cf.Fact)
+    )
+    for fact in ONE_OF_EACH_FACT:
+        row = fact_event(fact, 7.0)
+        want = _plain_reference(fact)
+        assert row.payload == want
+        assert encode_payload(row.payload) == encode_payload(want)  # type: ignore[arg-type]
+        assert row.mono_time == 7.0
+        assert row.token == (getattr(fact, "token", None) or None)
+        assert row.order_id == (getattr(fact, "order_id", None) or None)
+        assert row.trade_id == (getattr(fact, "trade_id", None) or None)
+    assert fact_event(ONE_OF_EACH_FACT[4], 0.0).trade_id is None  # FillApplied without a trade id
 
 
 async def test_apply_records_executes_and_wakes(autojump_clock: trio.testing.MockClock) -> None:

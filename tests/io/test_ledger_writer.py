@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import functools
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
 import trio
 import trio.testing
 
-from aqbot.io.ledger import LedgerStore
+from aqbot.io.ledger import EncodedEvent, LedgerStore
 from aqbot.io.ledger_events import LedgerEvent
 from aqbot.io.ledger_writer import LedgerWriterHandle, run_ledger_writer
 
@@ -36,9 +36,9 @@ class RecordingStore(LedgerStore):
 
     batches: list[tuple[float, int]]
 
-    def append_batch(self, events: object) -> int:
-        self.batches.append((trio.current_time(), len(events)))  # type: ignore[arg-type]
-        return super().append_batch(events)  # type: ignore[arg-type]
+    def append_encoded(self, rows: Sequence[EncodedEvent]) -> int:
+        self.batches.append((trio.current_time(), len(rows)))
+        return super().append_encoded(rows)
 
 
 def recording_factory(path: Path, batches: list[tuple[float, int]]) -> Callable[[], LedgerStore]:
@@ -111,6 +111,59 @@ async def test_wait_flushed_and_continuing_seq_after_restart(
             assert handle.last_seq == 6
             nursery.cancel_scope.cancel()
     assert [e.seq for e in stored(path)] == list(range(1, 7))
+
+
+async def test_flush_waits_for_an_event_handed_straight_to_the_parked_writer(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    """An event sent while the writer is parked in ``receive()`` goes straight to it: it is in neither the
+    channel's buffer nor ``received`` until the writer runs. ``flush()`` must still wait for it (it used to
+    return at once, before the event was durable: the ledger benchmark's ``flush_returned_before_durable``).
+    """
+    path = tmp_path / "l.db"
+    send, recv = trio.open_memory_channel[LedgerEvent](10)
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            handle: LedgerWriterHandle = await nursery.start(
+                functools.partial(
+                    run_ledger_writer, functools.partial(LedgerStore.open, path), recv,
+                    on_failure=never_fails, offload=inline,
+                )
+            )  # fmt: skip
+            for i in range(3):
+                await trio.testing.wait_all_tasks_blocked()  # the writer is parked in receive()
+                assert recv.statistics().tasks_waiting_receive == 1
+                send.send_nowait(event(i))
+                assert handle.received == i  # in flight: neither taken nor buffered
+                assert recv.statistics().current_buffer_used == 0
+                await handle.flush()
+                assert handle.last_seq == i + 1
+                assert handle.written == i + 1
+            nursery.cancel_scope.cancel()
+    assert [e.payload["i"] for e in stored(path)] == [0, 1, 2]
+
+
+async def test_flush_after_each_send_through_real_threads(tmp_path: Path) -> None:
+    """The benchmark's pattern (send, flush, repeat) with worker-thread writes: every flush returns with
+    the event it follows already stored."""
+    path = tmp_path / "l.db"
+    send, recv = trio.open_memory_channel[LedgerEvent](10)
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            handle: LedgerWriterHandle = await nursery.start(
+                functools.partial(
+                    run_ledger_writer, functools.partial(LedgerStore.open, path, synchronous="NORMAL"),
+                    recv, on_failure=never_fails, batch_interval=0.001,
+                )
+            )  # fmt: skip
+            early = 0
+            for i in range(30):
+                await send.send(event(i))
+                await handle.flush()
+                early += handle.last_seq < i + 1
+            assert early == 0
+            nursery.cancel_scope.cancel()
+    assert len(stored(path)) == 30
 
 
 async def test_disk_full_calls_on_failure_and_loses_nothing(
