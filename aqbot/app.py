@@ -334,6 +334,7 @@ async def _run_tree(
     )  # fmt: skip
     guard = ExchangeGuard()
     errors = ErrorRateGuard(max_rate=params.max_order_error_rate)
+    errors.resume(hub)  # a replayed ORDER_ERROR_RATE keeps the rest of its hold (run_timed_halts clears it)
     ctx = QuoteContext(
         hub, board, params.strategy, params.signer, OrderStamper(random.Random(rng.random())), clob,
         creds.api_key, lambda: int(connectors.wall_clock() * 1000), guard, params.quoter,

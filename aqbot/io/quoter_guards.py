@@ -47,6 +47,21 @@ class TimedHalt:
     def reset(self) -> None:
         self.streak = 0
 
+    def resume(self, hub: Hub) -> bool:
+        """Time a halt of this reason that the ledger replay restored latched (a restart): the previous
+        process's timer died with it, so without this it would never clear. It clears one base hold
+        after it was raised, on the restored clock (the replay maps the snapshot's instant to the
+        restart, so the downtime does not count towards the hold): a restart neither skips the rest of
+        the cool-down nor makes it permanent."""
+        raised = [r.since for r in hub.core.halts.active if r.reason is self.reason]
+        if not raised:
+            return False
+        now = trio.current_time()
+        self.streak = max(self.streak, 1)
+        self.until = max(now, min(raised) + self.hold)
+        log.info("%s restored from the ledger: clears in %.1f s", self.reason.value, self.until - now)
+        return True
+
 
 @attrs.define
 class ExchangeGuard(TimedHalt):

@@ -22,7 +22,9 @@ grace periods and protection windows then restart from the restart, which only d
 
 Runtime-owned halts of the old process that describe a condition of that process (EXCHANGE_UNAVAILABLE,
 MARKET_DATA_STALE, LEDGER_FAILURE) are cleared: the new process re-observes them. MANUAL, DAILY_LOSS,
-ORDER_ERROR_RATE and DEFECT stay latched.
+ORDER_ERROR_RATE and DEFECT stay latched; a restored ORDER_ERROR_RATE is cleared by the runtime one base
+hold after it was raised, on the shifted clock (``ErrorRateGuard.resume``), so a restart neither skips
+the rest of the cool-down nor makes it permanent.
 """
 
 from __future__ import annotations

@@ -182,6 +182,28 @@ async def test_error_rate_trips_and_clears_after_hold(autojump_clock: trio.testi
     assert ctx.hub.core.can_quote(SPEC.condition_id, 0.0).allowed
 
 
+async def test_error_rate_halt_restored_by_a_restart_clears_after_the_rest_of_its_hold(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """An ORDER_ERROR_RATE halt the ledger replay restored (the old process's timer is gone) clears one
+    hold after it was raised; without ``resume`` it would stay latched for good."""
+    ctx = context(FakePoster())
+    assert not ErrorRateGuard().resume(ctx.hub), "nothing latched: nothing to time"
+    ctx.hub.set_halt(HaltReason.ORDER_ERROR_RATE, "restored from the ledger")
+    raised = trio.current_time()
+    await trio.sleep(25)  # the restart comes 25 s into the hold
+    restored = ErrorRateGuard()
+    assert restored.resume(ctx.hub)
+    with trio.fail_after(200):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(run_timed_halts, [restored], ctx.hub)
+            await trio.sleep_until(raised + 59)
+            assert HaltReason.ORDER_ERROR_RATE in ctx.hub.core.can_quote(SPEC.condition_id, 0.0).reasons
+            await trio.sleep_until(raised + 61)
+            assert ctx.hub.core.can_quote(SPEC.condition_id, 0.0).allowed
+            nursery.cancel_scope.cancel()
+
+
 async def test_dry_run_records_signed_orders_and_releases(autojump_clock: trio.testing.MockClock) -> None:
     """Dry run: both orders are reserved, signed and logged as ``dryrun.order``, then rejected locally
     (released); the poster is never called and no ``command.place`` is written."""

@@ -80,9 +80,10 @@ async def test_dashboard_draws_a_running_bot(autojump_clock: trio.testing.MockCl
     # one frame at start, then one every 0.5 s of simulated time (the last may race the 30 s wake-up)
     assert 60 <= frames.count <= 61
     assert 60 <= tty_frames.count <= 61
-    # the terminal got every frame, then the last one and the cursor back when the dashboard stopped
+    # the terminal got every frame, then (unless the stop lands on a refresh of the same instant, which
+    # depends on the scheduler's task order) the last one again, and the cursor back when it stopped
     drawn = tty.getvalue()
-    assert drawn.count(" PAPER ") == tty_frames.count + 1
+    assert tty_frames.count <= drawn.count(" PAPER ") <= tty_frames.count + 1
     assert drawn.startswith("\x1b[?25l")
     assert drawn.endswith("\x1b[?25h")
     # a terminal that never takes a write stops the dashboard at its first frame, never the bot
