@@ -3,20 +3,22 @@
 A real exchange keeps its history in a database; the simulator keeps it in memory, so a long run (24
 simulated hours and more) would grow without bound. :class:`Retention` forgets, in time order:
 
-* a **terminal order** (MATCHED, CANCELED) ``orders_ms`` after it ended: ``engine.orders`` then no longer
-  holds it, a cancel of its id answers ``order not found`` instead of ``already canceled or matched``,
-  and a new order with the same id is no longer refused as a duplicate (ids are salted hashes: never in
-  practice);
-* a **final trade** (CONFIRMED, FAILED) ``trades_ms`` after its final status: ``GET /data/trades`` no
-  longer lists it, and ``engine.trades`` no longer holds it (``summary()`` still counts it);
-* **position history** points older than ``history_ms`` (the last point before the cut is kept, so
-  ``true_position(owner, token, at_ms)`` stays exact for ``at_ms >= now - history_ms``; the lagged Data
-  API never looks further back than its lag).
+* a **terminal order** (MATCHED, CANCELED) ``orders_ms`` after it ended (default 10 min): ``engine.orders``
+  then no longer holds it (a trade still held keeps its orders alive), a cancel of its id answers
+  ``order not found`` instead of ``already canceled or matched``, and a new order with the same id is no
+  longer refused as a duplicate (ids are salted hashes: never in practice);
+* a **final trade** (CONFIRMED, FAILED) ``trades_ms`` after its final status (default 1 h): ``GET
+  /data/trades`` no longer lists it and ``engine.trades`` no longer holds it (``summary()`` still counts it);
+* **position history** points superseded more than ``history_ms`` ago (default 1 h; the last point before
+  the cut is kept, so ``true_position(owner, token, at_ms)`` stays exact for ``at_ms >= now - history_ms``;
+  the lagged Data API never looks further back than its lag and stale window).
 
-The defaults (1 h) cover every look-back aqbot makes in steady state: the reconciler asks for trades since
-``max(newest seen, now - 600 s) - 600 s``. A freshly started bot (no watermark) asks for the last 24 h; it
-then gets the last hour, which is what it cannot already know from its ledger. Forgetting changes neither
-matching, balances nor the tape (same seed, same tape), only the answers above.
+Orders are the bulk (the flow's makers re-quote: 7,000 to 30,000 orders an hour in the standard paper
+scenario), and nothing asks about a terminal order but a late cancel. The trade window covers every
+look-back aqbot makes in steady state: the reconciler asks for trades since ``max(newest seen,
+now - 600 s) - 600 s``; a freshly started bot (no watermark) asks for the last 24 h and gets the last hour.
+Forgetting changes neither matching nor balances; the tape changes only where an answer does (a cancel of
+a forgotten order).
 """
 
 from __future__ import annotations
@@ -29,13 +31,14 @@ import attrs
 logger = logging.getLogger(__name__)
 
 HOUR_MS = 3_600_000
+TEN_MINUTES_MS = 600_000
 
 
 @attrs.frozen
 class RetentionConfig:
     """How long ended things stay in memory, in simulated ms (each at least 1 minute)."""
 
-    orders_ms: int = attrs.field(default=HOUR_MS, validator=attrs.validators.ge(60_000))
+    orders_ms: int = attrs.field(default=TEN_MINUTES_MS, validator=attrs.validators.ge(60_000))
     trades_ms: int = attrs.field(default=HOUR_MS, validator=attrs.validators.ge(60_000))
     history_ms: int = attrs.field(default=HOUR_MS, validator=attrs.validators.ge(60_000))
 

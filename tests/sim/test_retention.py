@@ -26,6 +26,7 @@ def _pair() -> tuple[Engine, Engine]:
 
 
 def test_forgetting_changes_neither_the_tape_nor_the_summary() -> None:
+    # (no one here cancels an order that ended a minute ago: that answer, and its tape record, would differ)
     short, full = _pair()
     assert short.tape.getbytes() == full.tape.getbytes()
     assert short.summary() == full.summary()
