@@ -3,7 +3,7 @@
 A real exchange keeps its history in a database; the simulator keeps it in memory, so a long run (24
 simulated hours and more) would grow without bound. :class:`Retention` forgets, in time order:
 
-* a **terminal order** (MATCHED, CANCELED) ``orders_ms`` after it ended (default 10 min): ``engine.orders``
+* a **terminal order** (MATCHED, CANCELED) ``orders_ms`` after it ended (default 2 min): ``engine.orders``
   then no longer holds it (a trade still held keeps its orders alive), a cancel of its id answers
   ``order not found`` instead of ``already canceled or matched``, and a new order with the same id is no
   longer refused as a duplicate (ids are salted hashes: never in practice);
@@ -14,7 +14,8 @@ simulated hours and more) would grow without bound. :class:`Retention` forgets, 
   the lagged Data API never looks further back than its lag and stale window).
 
 Orders are the bulk (the flow's makers re-quote: 7,000 to 30,000 orders an hour in the standard paper
-scenario), and nothing asks about a terminal order but a late cancel. The trade window covers every
+scenario), and nothing asks about a terminal order but a late cancel (which aqbot's core treats alike
+whatever the ``not_canceled`` reason). The trade window covers every
 look-back aqbot makes in steady state: the reconciler asks for trades since ``max(newest seen,
 now - 600 s) - 600 s``; a freshly started bot (no watermark) asks for the last 24 h and gets the last hour.
 Forgetting changes neither matching nor balances; the tape changes only where an answer does (a cancel of
@@ -31,14 +32,14 @@ import attrs
 logger = logging.getLogger(__name__)
 
 HOUR_MS = 3_600_000
-TEN_MINUTES_MS = 600_000
+TWO_MINUTES_MS = 120_000
 
 
 @attrs.frozen
 class RetentionConfig:
     """How long ended things stay in memory, in simulated ms (each at least 1 minute)."""
 
-    orders_ms: int = attrs.field(default=TEN_MINUTES_MS, validator=attrs.validators.ge(60_000))
+    orders_ms: int = attrs.field(default=TWO_MINUTES_MS, validator=attrs.validators.ge(60_000))
     trades_ms: int = attrs.field(default=HOUR_MS, validator=attrs.validators.ge(60_000))
     history_ms: int = attrs.field(default=HOUR_MS, validator=attrs.validators.ge(60_000))
 
