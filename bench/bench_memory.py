@@ -5,7 +5,10 @@ The scenario is the one of :mod:`bench.bench_sim_speed` (``aqbot paper --speed m
 in a **child process** so that nothing else lives in the measured heap. A sampler task inside the bot's
 nursery reads ``VmRSS`` from ``/proc/self/status`` every simulated ``SAMPLE_EVERY`` seconds (after a
 ``gc.collect()``), together with the number of orders the core tracks. Warm-up is the first simulated
-hour (a tenth of the run when ``scale`` shrinks it).
+hour, and never shorter than the simulator's retention window (:mod:`aqbot.sim.retention`: until then its
+bounded history of ended orders and trades is still filling); a run shorter than two warm-ups (a small
+``scale``) warms up for a tenth of its length instead. The samples live in a list preallocated before the
+run, so the bench's own bookkeeping does not grow the measured heap.
 
 The figure is a ratio measured in the same run: RSS at the end over RSS after warm-up. Goal: growth <= 10%.
 """
@@ -26,28 +29,34 @@ import trio.testing
 
 from aqbot.app_state import BotHandle
 from aqbot.paper.runner import PaperOptions, PaperPaths
+from aqbot.sim.retention import RetentionConfig
 from bench._common import quiet_logs, rss_kib
 from bench.bench_sim_speed import STALL_WALL_PER_SIMULATED, paper_max_speed, stalled_result
 
 FULL_HOURS = 24.0
 MIN_SECONDS = 120.0
-WARMUP_SECONDS = 3600.0
+_RETENTION = RetentionConfig()
+WARMUP_SECONDS = max(3600.0, max(_RETENTION.orders_ms, _RETENTION.trades_ms, _RETENTION.history_ms) / 1000)
 SAMPLE_EVERY = 300.0  # simulated seconds between samples (at most; 20 samples at least)
 GOAL_GROWTH = 0.10
 SEED = 1
 
 
 def _child(duration: float, run_dir: Path) -> dict[str, Any]:
-    every = min(SAMPLE_EVERY, duration / 20)
     """Run the scenario for ``duration`` simulated seconds here; RSS samples ``(t, kib, orders)``."""
+    every = min(SAMPLE_EVERY, duration / 20)
     options = PaperOptions(seed=SEED, duration=duration, faults="chaos", markets=4, dashboard=False)
     paths = PaperPaths(run_dir / "ledger.sqlite3", run_dir / "tape.jsonl", None)
-    samples: list[tuple[float, int, int]] = []
+    # Preallocated (with room for the settle period's samples): appending would grow the heap measured.
+    slots: list[tuple[float, int, int] | None] = [None] * (int(duration / every) + 64)
+    taken = 0
 
     async def sampler(handle: BotHandle, t0: float) -> None:
-        while True:
+        nonlocal taken
+        while taken < len(slots):
             gc.collect()
-            samples.append((trio.current_time() - t0, rss_kib(), len(handle.hub.core.tracker.orders)))
+            slots[taken] = (trio.current_time() - t0, rss_kib(), len(handle.hub.core.tracker.orders))
+            taken += 1
             await trio.sleep(every)
 
     def on_bot(handle: BotHandle, nursery: trio.Nursery) -> None:
@@ -57,7 +66,7 @@ def _child(duration: float, run_dir: Path) -> dict[str, Any]:
     with quiet_logs():
         summary = paper_max_speed(options, paths, on_bot=on_bot)
     return {
-        "samples": samples,
+        "samples": [s for s in slots if s is not None],
         "wall_seconds": time.perf_counter() - started,
         "simulated_seconds": summary["simulated_seconds"],
         "orders_submitted": summary.get("orders_submitted"),
@@ -68,7 +77,7 @@ def _child(duration: float, run_dir: Path) -> dict[str, Any]:
 def run(scale: float = 1.0) -> dict[str, Any]:
     """Run the scenario in a child process and compare its RSS after warm-up with its RSS at the end."""
     duration = max(MIN_SECONDS, FULL_HOURS * 3600 * scale)
-    warmup = min(WARMUP_SECONDS, duration / 10)
+    warmup = WARMUP_SECONDS if duration >= 2 * WARMUP_SECONDS else duration / 10
     with tempfile.TemporaryDirectory(prefix="aqbot-bench-memory-") as tmpdir:
         try:
             proc = subprocess.run(
@@ -105,6 +114,7 @@ def run(scale: float = 1.0) -> dict[str, Any]:
         "core_orders_added_after_warmup": orders_growth,
         "orders_submitted": child["orders_submitted"],
         "samples": len(samples),
+        "rss_trend_mib": _trend(samples),
         "headline": (
             f"RSS {warm[1] / 1024:,.1f} -> {end[1] / 1024:,.1f} MiB over {hours:.1f} simulated h "
             f"({100 * growth:+.1f}%); core tracks {end[2]:,} orders"
@@ -112,6 +122,15 @@ def run(scale: float = 1.0) -> dict[str, Any]:
         "goal": f"growth <= {100 * GOAL_GROWTH:g}%",
         "goal_met": growth <= GOAL_GROWTH,
     }
+
+
+def _trend(samples: list[tuple[Any, ...]], points: int = 12) -> list[tuple[float, float]]:
+    """About ``points`` evenly spaced ``(simulated hours, RSS MiB)`` samples, the last one included."""
+    step = max(1, len(samples) // points)
+    picked = samples[::step]
+    if picked[-1] is not samples[-1]:
+        picked.append(samples[-1])
+    return [(round(s[0] / 3600, 2), round(s[1] / 1024, 1)) for s in picked]
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 All values are integer base units. A BUY reserves pUSD, a SELL reserves tokens; ``available = balance -
 reserved``. Every token balance change is appended to a per-(owner, token) history so that the ground truth
-(:meth:`Accounts.true_position`) and the lagged Data API (:mod:`aqbot.sim.positions`) can look back in time.
+(:meth:`Accounts.true_position`) and the lagged Data API (:mod:`aqbot.sim.positions`) can look back in time,
+as far as the retention (:mod:`aqbot.sim.retention`) keeps it.
 The engine's own balances are the only source of truth: nothing here is fed by what clients report.
 """
 
@@ -98,6 +99,10 @@ class ChainLedger:
         i = _bisect_ms(hist, at_ms)
         return hist[i - 1] if i > 0 else None
 
+    def forget_before(self, cut_ms: int) -> None:
+        """Drop the points superseded before ``cut_ms`` (:meth:`point_at` stays exact from ``cut_ms`` on)."""
+        _forget_before(self.history, cut_ms)
+
 
 class Accounts:
     """Every account, by owner (API key) and by address, plus position histories."""
@@ -186,6 +191,19 @@ class Accounts:
     def max_position_seen(self, owner: str, token: str) -> int:
         """The largest balance of ``token`` ``owner`` ever held (base units)."""
         return self.max_seen.get((owner, token), 0)
+
+    def forget_before(self, cut_ms: int, chain_cut_ms: int) -> None:
+        """Drop history points superseded before ``cut_ms`` (the on-chain view's before ``chain_cut_ms``):
+        :meth:`true_position` stays exact for ``at_ms >= cut_ms`` (see :mod:`aqbot.sim.retention`)."""
+        _forget_before(self.history, cut_ms)
+        self.chain.forget_before(chain_cut_ms)
+
+
+def _forget_before(histories: dict[tuple[str, str], list[PositionPoint]], cut_ms: int) -> None:
+    for hist in histories.values():
+        i = _bisect_ms(hist, cut_ms)  # hist[i - 1] is the point in force at cut_ms: keep it
+        if i > 1:
+            del hist[: i - 1]
 
 
 def _bisect_ms(hist: list[PositionPoint], at_ms: int) -> int:

@@ -27,6 +27,7 @@ from aqbot.sim.faults import FaultConfig, FaultPlan, profile
 from aqbot.sim.market import AccountConfig, MarketConfig, random_uuid
 from aqbot.sim.positions import mid_price, positions
 from aqbot.sim.queries import QueryMixin
+from aqbot.sim.retention import RetentionConfig
 from aqbot.sim.settlement import SettlementConfig
 from aqbot.sim.tape import TAPE_VERSION, Tape
 from aqbot.sim.units import ONE, fmt_units, parse_units
@@ -68,6 +69,7 @@ class Engine(QueryMixin, OrderEntry):
         tape: where the ground-truth tape goes (default: a fresh in-memory :class:`Tape`).
         settlement: settlement delays.
         start_ms: the simulated start time (ms since the epoch).
+        retention: how long terminal orders, final trades and position history stay in memory.
     """
 
     def __init__(
@@ -80,6 +82,7 @@ class Engine(QueryMixin, OrderEntry):
         tape: Tape | None = None,
         settlement: SettlementConfig | None = None,
         start_ms: int = 1_767_225_600_000,
+        retention: RetentionConfig | None = None,
     ) -> None:
         tape = tape if tape is not None else Tape()
         config = fault_config if fault_config is not None else profile("none")
@@ -90,6 +93,7 @@ class Engine(QueryMixin, OrderEntry):
             tape=tape,
             settlement=settlement if settlement is not None else SettlementConfig(),
             start_ms=start_ms,
+            retention=retention if retention is not None else RetentionConfig(),
         )
         self.heartbeats: dict[str, HeartbeatState] = {}
         self._expiries: list[tuple[int, int, str]] = []
@@ -143,6 +147,7 @@ class Engine(QueryMixin, OrderEntry):
             self.now_ms = max(self.now_ms, due)
             self._run_due(kind, self.now_ms)
         self.now_ms = now_ms
+        self._forget(now_ms)
 
     def _next_due(self) -> tuple[int, str]:
         best = (self._next_restart_ms, "restart")
@@ -176,15 +181,15 @@ class Engine(QueryMixin, OrderEntry):
         elif kind == "delayed":
             while self._delayed and self._delayed[0][0] <= t:
                 _, _, oid = heapq.heappop(self._delayed)
-                order = self.orders[oid]
-                if order.status == "DELAYED":
+                order = self.orders.get(oid)
+                if order is not None and order.status == "DELAYED":
                     order.status = "LIVE"
                     self.execute(self.markets[order.market], order, t)
         elif kind == "expiry":
             while self._expiries and self._expiries[0][0] <= t:
                 _, _, oid = heapq.heappop(self._expiries)
-                order = self.orders[oid]
-                if order.status == "LIVE":
+                order = self.orders.get(oid)  # None: it ended and was forgotten before its expiry
+                if order is not None and order.status == "LIVE":
                     self.cancel_order_now(order, t, "expired")
                     self._flush_book(self.markets[order.market], t)
         else:

@@ -11,6 +11,7 @@ integers. The taker pays the fee (shares on a BUY, pUSD on a SELL) to :data:`aqb
 
 from __future__ import annotations
 
+import collections
 import logging
 import random
 
@@ -19,6 +20,7 @@ from aqbot.sim.book import MarketState, SimOrder
 from aqbot.sim.events import Event, MarketEvent, UserEvent
 from aqbot.sim.faults import FaultPlan
 from aqbot.sim.market import AccountConfig, MarketConfig, random_hex, random_uuid
+from aqbot.sim.retention import Retention, RetentionConfig
 from aqbot.sim.settlement import MakerFill, Move, Settlement, SettlementConfig, Trade, reverse_moves
 from aqbot.sim.tape import Tape
 from aqbot.sim.units import ONE, ceil_div, fmt_price, fmt_size, taker_fee
@@ -39,6 +41,7 @@ class MatchingCore:
         tape: Tape,
         settlement: SettlementConfig,
         start_ms: int,
+        retention: RetentionConfig,
     ) -> None:
         self.seed = seed
         self.rng = random.Random(f"engine-{seed}")
@@ -58,8 +61,9 @@ class MatchingCore:
         self.orders: dict[str, SimOrder] = {}
         self.live: dict[str, dict[str, SimOrder]] = {}
         self.trades: dict[str, Trade] = {}
-        self.owner_trades: dict[str, list[str]] = {}
+        self.owner_trades: dict[str, collections.deque[str]] = {}
         self.settlement = Settlement(settlement)
+        self.retention = Retention(retention)
         self._events: list[Event] = []
         self.fault_exempt: set[str] = set()
         """Owners (background participants) that engine-side faults never target."""
@@ -117,6 +121,31 @@ class MatchingCore:
         order.status = status
         self._release(order)
         self.live.get(order.owner, {}).pop(order.order_id, None)
+        self.retention.order_ended(order.order_id, self.now_ms)
+
+    def _forget(self, now_ms: int) -> None:
+        """Forget terminal orders, final trades and position history past their retention."""
+        r = self.retention
+        for oid in r.orders_due(now_ms):
+            order = self.orders.get(oid)
+            if order is not None and order.status in ("MATCHED", "CANCELED"):
+                del self.orders[oid]
+                r.orders_pruned += 1
+        due = r.trades_due(now_ms)
+        if due:
+            for tid in due:
+                trade = self.trades.pop(tid, None)
+                if trade is not None:
+                    r.trades_pruned += 1
+                    r.pruned_statuses[trade.status] += 1
+            for ids in self.owner_trades.values():
+                while ids and ids[0] not in self.trades:
+                    ids.popleft()
+        cut = r.history_due(now_ms)
+        if cut is not None:
+            c = self.faults.config
+            lag = c.positions_lag_ms + c.positions_stale_extra_ms
+            self.accounts.forget_before(cut, min(cut, now_ms - lag))
 
     # ---- matching ----------------------------------------------------------------------------------------
 
@@ -280,7 +309,7 @@ class MatchingCore:
             trade.fate = "retry"
         self.trades[trade.trade_id] = trade
         for owner in trade.owners():
-            self.owner_trades.setdefault(owner, []).append(trade.trade_id)
+            self.owner_trades.setdefault(owner, collections.deque()).append(trade.trade_id)
         self.settlement.schedule(trade)
         self.tape.write(
             now_ms, "trade_status", trade_id=trade.trade_id, status="MATCHED", owners=trade.owners()
@@ -311,6 +340,8 @@ class MatchingCore:
         if status == "FAILED":
             reverse_moves(self.accounts, trade, now_ms)
             ms.locked -= trade.locked_delta
+        if status in ("CONFIRMED", "FAILED"):
+            self.retention.trade_final(trade.trade_id, now_ms)
         self.tape.write(now_ms, "trade_status", trade_id=trade.trade_id, status=status, owners=trade.owners())
         for owner in trade.owners():
             self._user(now_ms, owner, ms.condition_id, trade_event(trade, ms, owner, now_ms))

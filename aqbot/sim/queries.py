@@ -48,7 +48,8 @@ class QueryMixin(MatchingCore):
         return open_order(o, self.markets[o.market]) if o is not None else None
 
     def order_state(self, order_id: str) -> dict[str, object] | None:
-        """Any order's current object, terminal or not (ground truth; not a wire endpoint)."""
+        """Any order's current object, terminal or not, until the retention forgets it (ground truth; not a
+        wire endpoint)."""
         o = self.orders.get(order_id)
         return open_order(o, self.markets[o.market]) if o is not None else None
 
@@ -65,11 +66,16 @@ class QueryMixin(MatchingCore):
     ) -> list[dict[str, object]]:
         """``GET /data/trades`` rows for ``owner`` (newest first); ``before``/``after`` are Unix seconds.
 
+        Lists the trades the retention still holds (:mod:`aqbot.sim.retention`: 1 h after their final
+        status by default).
+
         ``asset_id`` matches the trade's taker asset or any of ``owner``'s maker fills' assets.
         """
         out: list[dict[str, object]] = []
-        for tid in reversed(self.owner_trades.get(owner, [])):
-            trade = self.trades[tid]
+        for tid in reversed(self.owner_trades.get(owner, ())):
+            trade = self.trades.get(tid)
+            if trade is None:  # forgotten (retention) but still queued behind an older one
+                continue
             if trade_id is not None and tid != trade_id:
                 continue
             if market is not None and trade.market != market:
@@ -219,15 +225,15 @@ class QueryMixin(MatchingCore):
                 for t, v in sorted(acct.tokens.items())
             }
             owners[owner] = {"address": acct.address, "pusd": fmt_units(acct.pusd), "tokens": tokens}
-        statuses: dict[str, int] = {}
+        statuses: dict[str, int] = dict(self.retention.pruned_statuses)
         for trade in self.trades.values():
             statuses[trade.status] = statuses.get(trade.status, 0) + 1
         return {
             "now_ms": self.now_ms,
             "owners": owners,
             "fees_pusd": fmt_units(self.accounts.by_owner[FEE_OWNER].pusd),
-            "orders": len(self.orders),
-            "trades": len(self.trades),
+            "orders": len(self.orders) + self.retention.orders_pruned,
+            "trades": len(self.trades) + self.retention.trades_pruned,
             "trade_statuses": dict(sorted(statuses.items())),
             "tape_counts": dict(sorted(self.tape.counts.items())),
             "faults": dict(sorted(self.tape.fault_counts.items())),

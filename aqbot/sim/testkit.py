@@ -15,6 +15,7 @@ from aqbot.sim.faults import FaultConfig
 from aqbot.sim.flow import Flow, FlowConfig
 from aqbot.sim.market import AccountConfig, MarketConfig, random_account, random_hex, random_market
 from aqbot.sim.orderdicts import limit_order, order_dict
+from aqbot.sim.retention import RetentionConfig
 from aqbot.sim.settlement import SettlementConfig
 from aqbot.sim.units import ONE, fmt_units, parse_units
 from aqbot.sim.validation import ERR_BALANCE, OrderRequest
@@ -121,6 +122,7 @@ def make_engine(
     pusd: int = 10_000 * ONE,
     fault_config: FaultConfig | None = None,
     settlement: SettlementConfig | None = None,
+    retention: RetentionConfig | None = None,
     **market_overrides: object,
 ) -> tuple[Engine, list[MarketConfig], list[Trader]]:
     """A fresh engine with seeded markets and funded traders."""
@@ -128,7 +130,12 @@ def make_engine(
     markets = [random_market(rng, i, **market_overrides) for i in range(n_markets)]
     accounts = [random_account(rng, pusd) for _ in range(n_traders)]
     engine = Engine(
-        seed=seed, markets=markets, accounts=accounts, fault_config=fault_config, settlement=settlement
+        seed=seed,
+        markets=markets,
+        accounts=accounts,
+        fault_config=fault_config,
+        settlement=settlement,
+        retention=retention,
     )
     return engine, markets, [Trader(engine, a, rng) for a in accounts]
 
@@ -209,6 +216,7 @@ def run_scenario(
     n_markets: int = 4,
     step_ms: int = 100,
     flow_config: FlowConfig | None = None,
+    retention: RetentionConfig | None = None,
 ) -> tuple[Engine, list[NaiveQuoter]]:
     """Run ``n_markets`` markets with the synthetic flow and one :class:`NaiveQuoter` per market.
 
@@ -216,7 +224,12 @@ def run_scenario(
     quoters, advance the engine and drain its events.
     """
     engine, markets, traders = make_engine(
-        seed, n_markets=n_markets, n_traders=n_markets, fault_config=fault_config, fee_rate="0.07"
+        seed,
+        n_markets=n_markets,
+        n_traders=n_markets,
+        fault_config=fault_config,
+        retention=retention,
+        fee_rate="0.07",
     )
     flow = Flow(engine, seed, flow_config)
     quoters = [NaiveQuoter(t, m) for t, m in zip(traders, markets, strict=True)]

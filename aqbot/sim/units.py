@@ -43,7 +43,7 @@ def parse_units(text: str) -> int:
     return int(whole) * ONE + (int(frac.ljust(6, "0")) if frac else 0)
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=1 << 12)
 def fmt_units(units: int, min_dp: int = 0) -> str:
     """Format base units as a decimal string, trailing zeros trimmed, at least ``min_dp`` decimals."""
     sign = "-" if units < 0 else ""
