@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import attrs
 import pytest
 
 from aqbot.errors import LedgerError
@@ -130,6 +131,29 @@ def test_replay_iterates_in_chunks_from_any_seq(store: LedgerStore, monkeypatch:
     assert [e.seq for e in store.iter_events()] == list(range(1, 31))
     assert [e.payload["i"] for e in store.iter_events(from_seq=14)] == list(range(13, 30))
     assert list(store.iter_events(from_seq=31)) == []
+
+
+@pytest.mark.parametrize("size", [1, 255, 256, 257, 700])
+def test_large_batches_store_every_row_exactly_in_order(tmp_path: Path, size: int) -> None:
+    """Multi-row INSERTs (INSERT_ROWS rows, then powers of two) store the same rows as one per row."""
+
+    def row(i: int) -> LedgerEvent:
+        return LedgerEvent(
+            type="gap.open" if i == size // 2 else "fill.applied",
+            payload={"i": i, "gap_id": i, "channel": "user", "reason": "r", "text": "é\"" * (i % 5)},
+            token=TOKEN if i % 2 else None, order_id=ORDER if i % 3 else None,
+            trade_id=f"t{i}" if i % 5 else None, mono_time=i / 7, wall_time=1.7e9 + i / 3,
+        )  # fmt: skip
+
+    events = [row(i) for i in range(size)]
+    with LedgerStore.open(tmp_path / "many.db") as store:
+        assert store.append_batch(events[:1]) == 1
+        assert store.append_batch(events[1:]) == size
+        stored = list(store.iter_events())
+        assert store.verify().ok
+        assert [g.open_seq for g in store.gaps()] == [size // 2 + 1]
+    assert stored == [attrs.evolve(e, seq=i + 1, payload=decode_payload(encode_payload(e.payload)))
+                      for i, e in enumerate(events)]  # fmt: skip
 
 
 def test_retrying_a_landed_batch_is_idempotent_and_holes_are_refused(store: LedgerStore) -> None:
