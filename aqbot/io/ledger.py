@@ -100,9 +100,9 @@ WHEN NEW.id IS NOT OLD.id OR NEW.channel IS NOT OLD.channel OR NEW.reason IS NOT
 BEGIN SELECT RAISE(ABORT, 'gaps rows may only be closed once and resolved once'); END;
 """
 _INSERT_COLUMNS = ("seq", "wall_time", "mono_time", "type", "token", "order_id", "trade_id", "payload")
-# Rows per multi-row INSERT at most (8 parameters each: 2048, within SQLite's 32766 since 3.32; an older
-# SQLite's lower limit is read from the connection).
-INSERT_ROWS = 256
+# Rows per INSERT statement at most, a power of two (8 parameters each: 16384, within SQLite's 32766 since
+# 3.32; an older SQLite's lower limit is read from the connection).
+INSERT_ROWS = 2048
 # (seq or None, event, its payload as encode_payload wrote it): a row for LedgerStore.append_encoded.
 EncodedEvent = tuple[int | None, LedgerEvent, str]
 _COLUMNS = "seq, wall_time, mono_time, type, token, order_id, trade_id, payload"
@@ -146,7 +146,8 @@ class LedgerStore:
         self.path = path
         # An older SQLite may bind fewer parameters per statement (999 before 3.32).
         variables = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-        self._rows_per_insert = max(1, min(INSERT_ROWS, variables // len(_INSERT_COLUMNS)))
+        most = max(1, min(INSERT_ROWS, variables // len(_INSERT_COLUMNS)))
+        self._rows_per_insert = 1 << (most.bit_length() - 1)
 
     @classmethod
     def open(cls, path: Path | str, *, synchronous: str = "FULL", read_only: bool = False) -> LedgerStore:
@@ -240,10 +241,10 @@ class LedgerStore:
         payload once, when it takes the event): ``(seq, event, encode_payload(event.payload))``, where
         ``seq`` overrides ``event.seq``. Same numbering rules, same errors (but no encoding).
 
-        The rows go in with multi-row ``INSERT`` statements of :data:`INSERT_ROWS` rows at most (one
-        ``sqlite3_step`` each) rather than one statement per row: the ``sqlite3`` module releases and
-        retakes the GIL around every step, and in the writer's worker thread each retake waits for the
-        event loop's next pass (see docs/io.md); the rows and their order are the same.
+        The rows go in with as few statements as possible, one for a batch of up to :data:`INSERT_ROWS`
+        rows, rather than one per row: the ``sqlite3`` module releases and retakes the GIL around every
+        ``sqlite3_step``, and in the writer's worker thread each retake waits for the busy event loop to
+        let go of the GIL (about a millisecond; see docs/io.md). The rows stored are the same.
         """
         with self._transaction():
             stored = last = self.last_seq()
@@ -266,18 +267,21 @@ class LedgerStore:
         return last
 
     def _insert_rows(self, values: list[object]) -> None:
-        """Insert the rows whose columns are laid out flat in ``values`` (8 per row), in order."""
+        """Insert the rows whose columns are laid out flat in ``values`` (8 per row).
+
+        One statement per :attr:`_rows_per_insert` rows; the last one is padded with rows of NULLs up
+        to a power of two, which its ``WHERE`` drops, so that only a dozen distinct statements exist
+        and all stay prepared in the connection's statement cache.
+        """
         width = len(_INSERT_COLUMNS)
-        count = len(values) // width
-        start = 0
-        while count:
-            # Full statements of INSERT_ROWS rows, then the rest by powers of two: a handful of
-            # distinct statements, all kept in the connection's statement cache.
-            n = self._rows_per_insert if count >= self._rows_per_insert else 1 << (count.bit_length() - 1)
-            end = start + n * width
-            self._conn.execute(_insert_sql(n), values[start:end])
-            start = end
-            count -= n
+        step = self._rows_per_insert * width
+        for start in range(0, len(values), step):
+            chunk = values[start : start + step]
+            rows = len(chunk) // width
+            size = 1 << (rows - 1).bit_length()
+            if size > rows:
+                chunk += (None,) * ((size - rows) * width)
+            self._conn.execute(_insert_sql(size), chunk)
 
     def _apply_gap(self, event: LedgerEvent, seq: int) -> None:
         p = event.payload
@@ -376,9 +380,17 @@ class LedgerStore:
 
 @functools.cache
 def _insert_sql(rows: int) -> str:
-    """``INSERT INTO events(...) VALUES (?, ...), ...`` for ``rows`` rows."""
+    """Insert the non-NULL-``seq`` rows of ``rows`` rows of parameters (:meth:`LedgerStore._insert_rows`).
+
+    The columns of a ``VALUES`` subquery are named ``column1`` ... ``column8``; the target columns'
+    affinities apply as for a plain ``INSERT ... VALUES``.
+    """
     one = "(" + ", ".join("?" * len(_INSERT_COLUMNS)) + ")"
-    return f"INSERT INTO events({', '.join(_INSERT_COLUMNS)}) VALUES " + ", ".join([one] * rows)
+    values = ", ".join([one] * rows)
+    return (
+        f"INSERT INTO events({', '.join(_INSERT_COLUMNS)}) "
+        f"SELECT * FROM (VALUES {values}) WHERE column1 IS NOT NULL"
+    )
 
 
 class _Transaction:

@@ -5,7 +5,7 @@ Producers ``send`` :class:`~aqbot.io.ledger_events.LedgerEvent` values into a *b
 task, :func:`run_ledger_writer`, takes them off in arrival order, numbers them (``seq`` continues the
 stored sequence, so there is never a hole), and writes a batch in one transaction in a worker thread
 (``trio.to_thread.run_sync``) every ``batch_interval`` seconds (50 ms) after the first event of the
-batch, or as soon as ``batch_max`` (500) events are waiting, whichever comes first.
+batch, or as soon as ``batch_max`` (2048) events are waiting, whichever comes first.
 
 Error handling: a failed write (``sqlite3.Error``, ``OSError``, :class:`~aqbot.errors.LedgerError`)
 calls ``on_failure(exc)`` once per failure streak (the runtime latches ``LEDGER_FAILURE`` and stops
@@ -40,7 +40,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Batch limits (DESIGN 4; PERF-LIMITS 5: per-row thread hops cap SQLite at 3-7k rows/s, batches do not).
-BATCH_MAX = 500
+# Every batch costs a handful of GIL hand-overs between the worker thread and a busy event loop (about 2 ms
+# each, see docs/io.md); 2048 (one INSERT statement, LedgerStore.INSERT_ROWS) keeps that small under load.
+BATCH_MAX = 2048
 BATCH_INTERVAL = 0.05
 # With at least this many events in the channel, the writer takes them without a checkpoint per event.
 BURST = 32
