@@ -258,6 +258,20 @@ def test_payload_encoding_never_writes_a_secret_and_keeps_decimals() -> None:
         decode_payload("[1]")
 
 
+def test_payload_encoding_recovers_after_a_failure() -> None:
+    """The reused C encoder forgets the containers of a failed call (else: a false circular reference)."""
+    outer: dict[str, object] = {"a": [1], "b": object()}
+    with pytest.raises(TypeError):
+        encode_payload(outer)
+    del outer["b"]
+    assert encode_payload(outer) == '{"a":[1]}'
+    loop: dict[str, object] = {}
+    loop["self"] = loop
+    with pytest.raises(ValueError, match="Circular reference"):
+        encode_payload(loop)
+    assert encode_payload({"x": {"y": Decimal("1.0")}}) == '{"x":{"y":"1.0"}}'
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
