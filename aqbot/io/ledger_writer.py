@@ -44,8 +44,6 @@ T = TypeVar("T")
 # each, see docs/io.md); 2048 (one INSERT statement, LedgerStore.INSERT_ROWS) keeps that small under load.
 BATCH_MAX = 2048
 BATCH_INTERVAL = 0.05
-# With at least this many events in the channel, the writer takes them without a checkpoint per event.
-BURST = 32
 # Retry backoff after a failed write: first delay, factor, ceiling (seconds).
 RETRY_FIRST = 0.05
 RETRY_FACTOR = 2.0
@@ -185,10 +183,9 @@ async def _collect(handle: LedgerWriterHandle, channel: trio.MemoryReceiveChanne
                    batch_max: int, batch_interval: float) -> bool:  # fmt: skip
     """Fill ``handle._pending`` up to ``batch_max`` or ``batch_interval`` after the first event.
 
-    When at least :data:`BURST` events wait in the channel, they are taken without a checkpoint per event
-    (a burst costs one wake-up of this task, not a pass of the scheduler per event); fewer are taken one
-    ``receive()`` at a time, so at ordinary rates the interleaving with other tasks is what it always was
-    (deterministic MockClock runs, such as the max-speed paper sessions, depend on it).
+    Each wake-up takes every event already in the channel without a checkpoint per event (the pump hands
+    over a frame's events in one pass; taking them one ``receive()`` at a time cost a pass of the
+    scheduler per event, and up to 31 per burst when bursts below 32 events were taken that way).
     Returns False when the channel has ended (every sender closed).
     """
     try:
@@ -196,10 +193,10 @@ async def _collect(handle: LedgerWriterHandle, channel: trio.MemoryReceiveChanne
             handle._take(await handle._receive())
         with trio.move_on_after(batch_interval):
             while len(handle._pending) < batch_max:
-                if channel.statistics().current_buffer_used >= BURST:
-                    handle._take_nowait(batch_max)
-                else:
-                    handle._take(await handle._receive())
+                handle._take_nowait(batch_max)  # what is already there, in one wake-up
+                if len(handle._pending) >= batch_max:
+                    break
+                handle._take(await handle._receive())
     except trio.EndOfChannel:
         return False
     return True
