@@ -19,6 +19,7 @@ from __future__ import annotations
 import enum
 import json
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
@@ -174,28 +175,32 @@ def _c_encoder() -> Callable[[object, int], Sequence[str]] | None:
     return encoder
 
 
-_C_ENCODER = _c_encoder()
+# Each thread's reused C encoder (its table of open containers must not be shared by two threads).
+_LOCAL = threading.local()
+_HAVE_C_ENCODER = getattr(json.encoder, "c_make_encoder", None) is not None
 
 
 def encode_payload(payload: Mapping[str, Any]) -> str:
     """Compact, key-sorted JSON text of ``payload``.
 
-    The text is exactly ``_ENCODER.encode(payload)``; the C encoder is reused across calls (each call of
-    ``JSONEncoder.encode`` builds a new one): after a success its table of containers being encoded
-    is empty again, and after a failure it is replaced.
+    The text is exactly ``_ENCODER.encode(payload)``; the C encoder is reused across calls, one per
+    thread (each call of ``JSONEncoder.encode`` builds a new one): after a success its table of
+    containers being encoded is empty again, and after a failure it is replaced.
 
     Raises:
         TypeError: ``payload`` holds a value JSON cannot represent (a bug in the caller).
         ValueError: ``payload`` holds a NaN or an infinity, or refers to itself.
     """
-    global _C_ENCODER
-    encoder = _C_ENCODER
-    if encoder is None:
+    if not _HAVE_C_ENCODER:
         return _ENCODER.encode(payload)
+    encoder: Callable[[object, int], Sequence[str]] | None = getattr(_LOCAL, "encoder", None)
+    if encoder is None:
+        encoder = _LOCAL.encoder = _c_encoder()
+        assert encoder is not None  # _HAVE_C_ENCODER
     try:
         return "".join(encoder(payload, 0))
     except BaseException:
-        _C_ENCODER = _c_encoder()  # its table of open containers may hold entries now
+        _LOCAL.encoder = None  # its table of open containers may hold entries now
         raise
 
 
