@@ -13,7 +13,7 @@ rows, interleaved per repetition, each on a fresh database file:
 * ``writer``: the runtime's ledger path end to end, as the app wires it: each frame's rows go into a
   :class:`~aqbot.io.hub.LedgerSink` (``record``, as :class:`~aqbot.io.hub.Hub` does) followed by one
   checkpoint (the reader awaiting its next frame), :meth:`~aqbot.io.hub.LedgerSink.run_pump` moves them
-  into the bounded channel, :func:`aqbot.io.ledger_writer.run_ledger_writer` batches them (up to 500 or
+  into the bounded channel, :func:`aqbot.io.ledger_writer.run_ledger_writer` batches them (up to 2048 or
   50 ms) into a worker thread; timed until the last event is durable;
 * ``writer_send``: the same writer fed by a producer that awaits ``send()`` for every event (a Trio
   schedule point per event: the worst producer; kept for comparison with earlier figures).

@@ -19,8 +19,9 @@ from __future__ import annotations
 import enum
 import json
 import re
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -159,13 +160,48 @@ def _default(value: object) -> object:
 _ENCODER = json.JSONEncoder(default=_default, separators=(",", ":"), sort_keys=True, allow_nan=False)
 
 
+def _c_encoder() -> Callable[[object, int], Sequence[str]] | None:
+    """What ``_ENCODER.encode`` runs (``json.encoder.c_make_encoder`` with ``_ENCODER``'s options, its
+    circular-reference check included), built once instead of per call; None without the C accelerator.
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return None
+    e = _ENCODER
+    encoder: Callable[[object, int], Sequence[str]] = make(
+        {}, e.default, json.encoder.encode_basestring_ascii, e.indent, e.key_separator, e.item_separator,
+        e.sort_keys, e.skipkeys, e.allow_nan,
+    )  # fmt: skip
+    return encoder
+
+
+# Each thread's reused C encoder (its table of open containers must not be shared by two threads).
+_LOCAL = threading.local()
+_HAVE_C_ENCODER = getattr(json.encoder, "c_make_encoder", None) is not None
+
+
 def encode_payload(payload: Mapping[str, Any]) -> str:
     """Compact, key-sorted JSON text of ``payload``.
 
+    The text is exactly ``_ENCODER.encode(payload)``; the C encoder is reused across calls, one per
+    thread (each call of ``JSONEncoder.encode`` builds a new one): after a success its table of
+    containers being encoded is empty again, and after a failure it is replaced.
+
     Raises:
         TypeError: ``payload`` holds a value JSON cannot represent (a bug in the caller).
+        ValueError: ``payload`` holds a NaN or an infinity, or refers to itself.
     """
-    return _ENCODER.encode(payload)
+    if not _HAVE_C_ENCODER:
+        return _ENCODER.encode(payload)
+    encoder: Callable[[object, int], Sequence[str]] | None = getattr(_LOCAL, "encoder", None)
+    if encoder is None:
+        encoder = _LOCAL.encoder = _c_encoder()
+        assert encoder is not None  # _HAVE_C_ENCODER
+    try:
+        return "".join(encoder(payload, 0))
+    except BaseException:
+        _LOCAL.encoder = None  # its table of open containers may hold entries now
+        raise
 
 
 def decode_payload(text: str) -> dict[str, Any]:

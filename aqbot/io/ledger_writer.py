@@ -5,7 +5,7 @@ Producers ``send`` :class:`~aqbot.io.ledger_events.LedgerEvent` values into a *b
 task, :func:`run_ledger_writer`, takes them off in arrival order, numbers them (``seq`` continues the
 stored sequence, so there is never a hole), and writes a batch in one transaction in a worker thread
 (``trio.to_thread.run_sync``) every ``batch_interval`` seconds (50 ms) after the first event of the
-batch, or as soon as ``batch_max`` (500) events are waiting, whichever comes first.
+batch, or as soon as ``batch_max`` (2048) events are waiting, whichever comes first.
 
 Error handling: a failed write (``sqlite3.Error``, ``OSError``, :class:`~aqbot.errors.LedgerError`)
 calls ``on_failure(exc)`` once per failure streak (the runtime latches ``LEDGER_FAILURE`` and stops
@@ -40,10 +40,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Batch limits (DESIGN 4; PERF-LIMITS 5: per-row thread hops cap SQLite at 3-7k rows/s, batches do not).
-BATCH_MAX = 500
+# Every batch costs a handful of GIL hand-overs between the worker thread and a busy event loop (about 2 ms
+# each, see docs/io.md); 2048 (one INSERT statement, LedgerStore.INSERT_ROWS) keeps that small under load.
+BATCH_MAX = 2048
 BATCH_INTERVAL = 0.05
-# With at least this many events in the channel, the writer takes them without a checkpoint per event.
-BURST = 32
 # Retry backoff after a failed write: first delay, factor, ceiling (seconds).
 RETRY_FIRST = 0.05
 RETRY_FACTOR = 2.0
@@ -183,10 +183,9 @@ async def _collect(handle: LedgerWriterHandle, channel: trio.MemoryReceiveChanne
                    batch_max: int, batch_interval: float) -> bool:  # fmt: skip
     """Fill ``handle._pending`` up to ``batch_max`` or ``batch_interval`` after the first event.
 
-    When at least :data:`BURST` events wait in the channel, they are taken without a checkpoint per event
-    (a burst costs one wake-up of this task, not a pass of the scheduler per event); fewer are taken one
-    ``receive()`` at a time, so at ordinary rates the interleaving with other tasks is what it always was
-    (deterministic MockClock runs, such as the max-speed paper sessions, depend on it).
+    Each wake-up takes every event already in the channel without a checkpoint per event (the pump hands
+    over a frame's events in one pass; taking them one ``receive()`` at a time cost a pass of the
+    scheduler per event, and up to 31 per burst when bursts below 32 events were taken that way).
     Returns False when the channel has ended (every sender closed).
     """
     try:
@@ -194,10 +193,10 @@ async def _collect(handle: LedgerWriterHandle, channel: trio.MemoryReceiveChanne
             handle._take(await handle._receive())
         with trio.move_on_after(batch_interval):
             while len(handle._pending) < batch_max:
-                if channel.statistics().current_buffer_used >= BURST:
-                    handle._take_nowait(batch_max)
-                else:
-                    handle._take(await handle._receive())
+                handle._take_nowait(batch_max)  # what is already there, in one wake-up
+                if len(handle._pending) >= batch_max:
+                    break
+                handle._take(await handle._receive())
     except trio.EndOfChannel:
         return False
     return True

@@ -6,6 +6,7 @@ resolve of an id win. After every run the store must equal the model and ``verif
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from decimal import Decimal
@@ -101,8 +102,12 @@ def test_store_equals_model(batches: list[tuple[list[LedgerEvent], bool]]) -> No
             store.close()
 
 
+_JSON = json.JSONEncoder(default=str, separators=(",", ":"), sort_keys=True, allow_nan=False)
+
+
 @given(payload=_PAYLOADS)
 def test_payload_encoding_is_canonical(payload: dict[str, Any]) -> None:
     text = encode_payload(payload)
     assert text == encode_payload(dict(reversed(list(payload.items()))))  # key order does not matter
     assert "\n" not in text
+    assert text == _JSON.encode(payload)  # what json.JSONEncoder.encode writes with the ledger's options

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import attrs
 import pytest
 
 from aqbot.errors import LedgerError
@@ -132,6 +133,34 @@ def test_replay_iterates_in_chunks_from_any_seq(store: LedgerStore, monkeypatch:
     assert list(store.iter_events(from_seq=31)) == []
 
 
+@pytest.mark.parametrize(
+    ("size", "per_insert"), [(1, 2048), (255, 2048), (257, 2048), (2100, 2048), (23, 4), (23, 5)]
+)
+def test_large_batches_store_every_row_exactly_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int, per_insert: int
+) -> None:
+    """Batched INSERTs (INSERT_ROWS rows per statement, the last padded) store exactly the rows given."""
+    monkeypatch.setattr(ledger_mod, "INSERT_ROWS", per_insert)  # 5 acts as 4 (a power of two)
+
+    def row(i: int) -> LedgerEvent:
+        return LedgerEvent(
+            type="gap.open" if i == size // 2 else "fill.applied",
+            payload={"i": i, "gap_id": i, "channel": "user", "reason": "r", "text": "é\"" * (i % 5)},
+            token=TOKEN if i % 2 else None, order_id=ORDER if i % 3 else None,
+            trade_id=f"t{i}" if i % 5 else None, mono_time=i / 7, wall_time=1.7e9 + i / 3,
+        )  # fmt: skip
+
+    events = [row(i) for i in range(size)]
+    with LedgerStore.open(tmp_path / "many.db") as store:
+        assert store.append_batch(events[:1]) == 1
+        assert store.append_batch(events[1:]) == size
+        stored = list(store.iter_events())
+        assert store.verify().ok
+        assert [g.open_seq for g in store.gaps()] == [size // 2 + 1]
+    assert stored == [attrs.evolve(e, seq=i + 1, payload=decode_payload(encode_payload(e.payload)))
+                      for i, e in enumerate(events)]  # fmt: skip
+
+
 def test_retrying_a_landed_batch_is_idempotent_and_holes_are_refused(store: LedgerStore) -> None:
     batch = [LedgerEvent(type="halt", seq=1), LedgerEvent(type="resume", seq=2)]
     assert store.append_batch(batch) == 2
@@ -227,6 +256,20 @@ def test_payload_encoding_never_writes_a_secret_and_keeps_decimals() -> None:
         encode_payload({"x": object()})
     with pytest.raises(ValueError, match="not a JSON object"):
         decode_payload("[1]")
+
+
+def test_payload_encoding_recovers_after_a_failure() -> None:
+    """The reused C encoder forgets the containers of a failed call (else: a false circular reference)."""
+    outer: dict[str, object] = {"a": [1], "b": object()}
+    with pytest.raises(TypeError):
+        encode_payload(outer)
+    del outer["b"]
+    assert encode_payload(outer) == '{"a":[1]}'
+    loop: dict[str, object] = {}
+    loop["self"] = loop
+    with pytest.raises(ValueError, match="Circular reference"):
+        encode_payload(loop)
+    assert encode_payload({"x": {"y": Decimal("1.0")}}) == '{"x":{"y":"1.0"}}'
 
 
 @pytest.mark.parametrize(

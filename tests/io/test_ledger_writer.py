@@ -70,7 +70,7 @@ async def test_batches_by_interval_and_by_size(
             handle: LedgerWriterHandle = await nursery.start(
                 functools.partial(
                     run_ledger_writer, recording_factory(tmp_path / "l.db", batches), recv,
-                    on_failure=never_fails, offload=inline,
+                    on_failure=never_fails, offload=inline, batch_max=500,
                 )
             )  # fmt: skip
             t0 = trio.current_time()
