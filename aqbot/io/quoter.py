@@ -51,11 +51,11 @@ from aqbot.core.halts import HaltReason
 from aqbot.core.lifecycle import OrderState
 from aqbot.core.quotes import DesiredQuote, DiffConfig, QuoteDiff, RestingQuote, diff_quotes
 from aqbot.core.strategy import Inventory, MarketInputs, Strategy
-from aqbot.core.types import MarketSpec, OrderType
+from aqbot.core.types import MarketSpec, OrderType, Side
 from aqbot.errors import ExchangeError, ExchangeUnavailable, OrderRejected, TransportError, WireError
 from aqbot.io import edge
 from aqbot.io.hub import Hub
-from aqbot.io.quoter_guards import ErrorRateGuard, ExchangeGuard
+from aqbot.io.quoter_guards import BALANCE_REFUSAL, ErrorRateGuard, ExchangeGuard, SellBackoff
 from aqbot.io.rest import is_unavailable_message
 from aqbot.io.ws_market import BookBoard
 from aqbot.wire.codec import encode_json
@@ -103,6 +103,7 @@ class QuoteContext:
     config: QuoterConfig = attrs.Factory(QuoterConfig)
     errors: ErrorRateGuard | None = None
     dry_run: bool = False
+    sells: SellBackoff = attrs.Factory(SellBackoff)
     placed: int = 0
     rejected: int = 0
     unknown: int = 0
@@ -132,6 +133,8 @@ def plan(ctx: QuoteContext, spec: MarketSpec, now: float) -> QuoteDiff | None:
         e = core.token_exposure(token)
         buy_cap[token] = max(ZERO, core.exposure.limits.max_for(token) - e.worst)
         sell_cap[token] = max(ZERO, e.sellable - e.open_sell)  # L3: buys that may still FAIL are not sellable
+        if ctx.sells.blocked(token, now):  # the exchange refused a SELL for balance: not credited yet
+            sell_cap[token] = ZERO
         mine = [r for r in resting if r.token == token]
         inventory[token] = Inventory(
             held=e.held,
@@ -215,13 +218,18 @@ async def submit(ctx: QuoteContext, batch: Sequence[tuple[SignedOrder, DesiredQu
         answers = [SubmitFailed(i, "submit timed out") for i in ids]
     now = trio.current_time()
     ambiguous = 0
-    for answer in answers:
+    for answer, (_, quote) in zip(answers, batch, strict=True):
         if isinstance(answer, SubmitFailed):
             ambiguous += 1
             hub.apply(hub.core.on_submit_failed(answer, now))
         else:
             ctx.placed += answer.success
             ctx.rejected += not answer.success
+            if quote.side is Side.SELL:
+                if answer.success:
+                    ctx.sells.accepted(quote.token)
+                elif BALANCE_REFUSAL in answer.error.lower():
+                    ctx.sells.refused(quote.token, now)
             hub.apply(hub.core.on_placement_answer(answer, now))
     if ctx.errors is not None:
         rejected = sum(1 for a in answers if isinstance(a, PlacementAnswer) and not a.success)

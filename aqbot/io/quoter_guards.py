@@ -102,6 +102,41 @@ class ErrorRateGuard(TimedHalt):
             self.reset()
 
 
+# The exchange's refusal of an order the account cannot fund (PROTOCOL: "not enough balance / allowance").
+BALANCE_REFUSAL = "not enough balance"
+
+
+@attrs.define
+class SellBackoff:
+    """Per-token pause of new SELLs after the exchange refused one for balance.
+
+    Shares bought are credited to the exchange balance only after settlement, so a SELL of shares the
+    core counts as held (a MATCHED trade) can be refused with "not enough balance / allowance" for a
+    while. Retrying on every requote only piles up rejections (and trips ORDER_ERROR_RATE for every
+    market); instead the token's SELLs pause for ``hold`` seconds, doubling per consecutive refusal up
+    to ``hold_max``; an accepted SELL resets the token. BUYs are never affected (and never gain room:
+    this only withholds SELLs).
+    """
+
+    hold: float = 5.0
+    hold_max: float = 120.0
+    until: dict[str, float] = attrs.Factory(dict)
+    streak: dict[str, int] = attrs.Factory(dict)
+
+    def refused(self, token: str, now: float) -> None:
+        streak = self.streak[token] = self.streak.get(token, 0) + 1
+        self.until[token] = now + min(self.hold_max, self.hold * 2 ** (streak - 1))
+        log.info("SELLs of %s paused %.0f s: balance refused", token[:12], self.until[token] - now)
+
+    def accepted(self, token: str) -> None:
+        self.streak.pop(token, None)
+        self.until.pop(token, None)
+
+    def blocked(self, token: str, now: float) -> bool:
+        until = self.until.get(token)
+        return until is not None and now < until
+
+
 async def run_timed_halts(
     halts: Sequence[TimedHalt], hub: Hub, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
 ) -> NoReturn:

@@ -22,14 +22,15 @@ from aqbot.core.events import Channel, OrderEvent, OrderEventType, OrdersSnapsho
 from aqbot.core.exposure import Limits
 from aqbot.core.halts import HaltReason
 from aqbot.core.lifecycle import OrderState
+from aqbot.core.quotes import DesiredQuote
 from aqbot.core.strategy import SkewedMidStrategy, StrategyConfig
-from aqbot.core.types import MarketSpec
+from aqbot.core.types import MarketSpec, Side
 from aqbot.errors import ExchangeUnavailable, OrderRejected, TransportError
 from aqbot.io import quoter
 from aqbot.io.hub import Hub
 from aqbot.io.ledger_events import LedgerEvent
 from aqbot.io.quoter import QuoteContext, QuoterConfig, quote_once, run_market, run_quoter
-from aqbot.io.quoter_guards import ErrorRateGuard, ExchangeGuard, run_timed_halts
+from aqbot.io.quoter_guards import ErrorRateGuard, ExchangeGuard, SellBackoff, run_timed_halts
 from aqbot.io.ws_market import BookBoard
 from aqbot.wire.orders import PostOrderRequest, PostOrderResponse
 
@@ -266,3 +267,55 @@ async def test_quoter_wakes_on_book_change_core_change_and_timer(
             await trio.sleep(150)  # nothing changes: the requote timer alone
             assert ran == [0.0, 10.0, 20.0, 120.0]
             nursery.cancel_scope.cancel()
+
+
+def test_sell_backoff_pauses_a_token_doubling_and_resets_on_acceptance() -> None:
+    backoff = SellBackoff(hold=5.0, hold_max=12.0)
+    assert not backoff.blocked("111", 0.0)
+    backoff.refused("111", 0.0)
+    assert backoff.blocked("111", 4.9)
+    assert not backoff.blocked("111", 5.0)
+    assert not backoff.blocked("222", 1.0), "per token"
+    backoff.refused("111", 5.0)  # the second refusal in a row: 10 s
+    assert backoff.blocked("111", 14.9)
+    backoff.refused("111", 15.0)  # 20 s, capped at 12
+    assert backoff.blocked("111", 26.9)
+    assert not backoff.blocked("111", 27.0)
+    backoff.accepted("111")
+    backoff.refused("111", 30.0)  # the streak started afresh: 5 s
+    assert not backoff.blocked("111", 35.0)
+
+
+@attrs.define
+class BalanceRefusingPoster:
+    """Refuses every SELL leg for balance, as the exchange does before a bought share is credited."""
+
+    async def post_orders(self, orders: Sequence[PostOrderRequest]) -> list[PostOrderResponse]:
+        await trio.lowlevel.checkpoint()
+        return [
+            PostOrderResponse(success=False, error_msg="not enough balance / allowance")
+            if o.order.side.value == "SELL"
+            else PostOrderResponse(success=True, order_id="0xb", status="live")
+            for o in orders
+        ]
+
+
+async def test_a_sell_refused_for_balance_pauses_that_tokens_sells(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """The SELL's balance refusal pauses new SELLs of its token (``plan`` then gives them no capacity);
+    the BUY's acceptance in the same batch changes nothing for the other token."""
+    ctx = context(FakePoster())
+    ctx.poster = BalanceRefusingPoster()
+    sell = DesiredQuote("111", Side.SELL, D("0.52"), D(5))
+    buy = DesiredQuote("222", Side.BUY, D("0.48"), D(5))
+    signed = [
+        ctx.signer.sign(q.token, q.side, q.price, q.size, D("0.01"), neg_risk=False, salt=i, timestamp_ms=1)
+        for i, q in enumerate((sell, buy))
+    ]
+    with trio.fail_after(5):
+        await quoter.submit(ctx, list(zip(signed, (sell, buy), strict=True)))
+    now = trio.current_time()
+    assert ctx.sells.blocked("111", now)
+    assert not ctx.sells.blocked("222", now)
+    assert ctx.rejected == 1
