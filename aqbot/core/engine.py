@@ -65,7 +65,7 @@ class Core:
         self.config = config
         self.markets = {m.condition_id: m for m in markets}
         market_of = {t: m.condition_id for m in markets for t in m.tokens}
-        self.tracker = OrderTracker(Exposure(config.limits, market_of))
+        self.tracker = OrderTracker(Exposure(config.limits, market_of), grace=config.grace)
         self.positions = PositionPolicy(config.protection_window, config.position_mismatch_syncs)
         self.halts = Halts()
         self.pnl = PnlBook()
@@ -116,8 +116,21 @@ class Core:
         return self.config.halt_on_ws_gaps and bool(self.gaps.gaps) and not self.gaps.latched
 
     def next_reconcile_at(self, now: float) -> float | None:
-        """When the runtime should start the next reconciliation (``None``: one is in flight)."""
-        return self.gaps.next_due(now)
+        """When the runtime should start the next reconciliation (``None``: one is in flight).
+
+        Besides the gap and periodic schedule (:meth:`GapTracker.next_due`), a follow-up is due as soon as
+        a snapshot could confirm a pending absence (``grace`` after it was applied), so that an order absent
+        once does not hold its reservation for a whole ``reconcile_interval``; after a failed attempt, not
+        before ``ws_gap_recovery_interval`` has passed (no hammering of a failing REST API)."""
+        due = self.gaps.next_due(now)
+        recheck = self.tracker.absence_recheck_at()
+        if due is None or recheck is None:
+            return due
+        gaps = self.gaps
+        failed = gaps.last_failure_at
+        if failed is not None and (gaps.last_completed_at is None or failed > gaps.last_completed_at):
+            recheck = max(recheck, failed + gaps.recovery_interval)
+        return min(due, recheck)
 
     # --- local actions ----------------------------------------------------------------------------------
 
@@ -287,7 +300,7 @@ class Core:
             raise ValueError(
                 f"snapshot taken at {orders.started_at} before reconciliation began at {started}"
             )
-        self._apply_orders_snapshot(orders, now, out)
+        self._apply_orders_snapshot(orders, self.gaps.begun_seq(recon_id), now, out)
         if positions is not None:
             self._apply_positions(positions, out)
         if orders.complete:
@@ -322,7 +335,9 @@ class Core:
             gaps.extend(self.tracker.on_trade_fill(fill, event, source, now, out))
         return gaps
 
-    def _apply_orders_snapshot(self, snapshot: OrdersSnapshot, now: float, out: Outcome) -> None:
+    def _apply_orders_snapshot(
+        self, snapshot: OrdersSnapshot, begun_seq: int, now: float, out: Outcome
+    ) -> None:
         listed = set()
         for row in snapshot.open_orders:  # first: unknown open orders are adopted with their full size
             listed.add(row.order_id)
@@ -339,7 +354,7 @@ class Core:
             if order.order_id in listed or order.post_in_flight:
                 continue  # a POST still in flight may rest after the snapshot was taken
             if snapshot.started_at - order.last_action_at > self.config.grace:
-                self.tracker.resolve_absent(order, now, out)
+                self.tracker.on_absent(order, begun_seq, snapshot.started_at, self.gaps.seq, now, out)
 
     def _apply_positions(self, snapshot: PositionsSnapshot, out: Outcome) -> None:
         rows = {r.token: r for r in snapshot.rows}

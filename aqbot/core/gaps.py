@@ -87,6 +87,10 @@ class GapTracker:
     def started_at(self, recon_id: int) -> float | None:
         return self.in_flight.get(recon_id)
 
+    def begun_seq(self, recon_id: int) -> int:
+        """The logical clock at the start of an in-flight reconciliation."""
+        return self.in_flight_seq[recon_id]
+
     def complete(self, recon_id: int, now: float) -> list[Gap]:
         """A reconciliation finished: returns the gaps it resolves (ended before it started)."""
         self.in_flight.pop(recon_id)

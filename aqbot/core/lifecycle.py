@@ -10,9 +10,10 @@ Reading the table:
   exchange events that beat the POST answer apply to it.
 * ``LIVE``: the exchange said it rests (placement answer, order event, or a REST snapshot).
 * ``CANCEL_REQUESTED``: a cancel was sent or acknowledged; it may still fill.
-* ``UNKNOWN``: any ambiguity (submit timeout, "order not found", ...). Keeps its reservation; only an
-  exchange-confirmed fact (terminal order event, definitive placement answer, REST snapshot past grace)
-  leaves it towards a terminal state.
+* ``UNKNOWN``: any ambiguity (submit timeout, "order not found", absent from one REST snapshot with fewer
+  fills in ``/data/trades`` than its size, ...). Keeps its reservation; only an exchange-confirmed fact
+  (terminal order event, definitive placement answer, absence confirmed by a second REST snapshot past
+  grace) leaves it towards a terminal state.
 * terminal ``FILLED | CANCELED | REJECTED | EXPIRED``: the reservation is gone. Late duplicates of the facts
   that led there (an answer after the events, a trade after the terminal order event) are legal no-ops; a
   second, different terminal outcome is illegal. ``REVIVE`` (terminal -> UNKNOWN) is the one way back: the
@@ -69,6 +70,10 @@ class Trigger(enum.Enum):
         "EXCH_CANCELED"  # confirmed terminal, not fully matched (CANCELED*, INVALID, MATCHED<size)
     )
     EXCH_EXPIRED = "EXCH_EXPIRED"  # confirmed terminal, GTD expiry (arrives as a CANCELLATION)
+    # a complete REST snapshot past grace no longer lists the order, but /data/trades does not show it
+    # filled: it may have filled with the trade not listed yet (review D1). NOT terminal: a second
+    # snapshot, begun after this one was applied, has to confirm the absence.
+    EXCH_ABSENT = "EXCH_ABSENT"
     REVIVE = "REVIVE"  # the exchange contradicts a terminal state (always reported as a Defect too)
 
 
@@ -94,6 +99,7 @@ _NON_TERMINAL_ROWS: dict[OrderState, dict[Trigger, OrderState]] = {
         _T.CANCEL_NOT_FOUND: _S.UNKNOWN,
         _T.EXCH_OPEN: _S.LIVE,
         _T.FILL: _S.LIVE,
+        _T.EXCH_ABSENT: _S.UNKNOWN,
     },
     _S.LIVE: {
         _T.ACCEPT: _S.LIVE,
@@ -104,6 +110,7 @@ _NON_TERMINAL_ROWS: dict[OrderState, dict[Trigger, OrderState]] = {
         _T.CANCEL_NOT_FOUND: _S.UNKNOWN,
         _T.EXCH_OPEN: _S.LIVE,
         _T.FILL: _S.LIVE,
+        _T.EXCH_ABSENT: _S.UNKNOWN,
     },
     _S.CANCEL_REQUESTED: {
         _T.ACCEPT: _S.CANCEL_REQUESTED,
@@ -114,6 +121,7 @@ _NON_TERMINAL_ROWS: dict[OrderState, dict[Trigger, OrderState]] = {
         _T.CANCEL_NOT_FOUND: _S.UNKNOWN,
         _T.EXCH_OPEN: _S.CANCEL_REQUESTED,
         _T.FILL: _S.CANCEL_REQUESTED,
+        _T.EXCH_ABSENT: _S.UNKNOWN,
     },
     _S.UNKNOWN: {
         _T.ACCEPT: _S.LIVE,
@@ -124,6 +132,7 @@ _NON_TERMINAL_ROWS: dict[OrderState, dict[Trigger, OrderState]] = {
         _T.CANCEL_NOT_FOUND: _S.UNKNOWN,
         _T.EXCH_OPEN: _S.LIVE,
         _T.FILL: _S.UNKNOWN,
+        _T.EXCH_ABSENT: _S.UNKNOWN,
     },
 }
 for _row in _NON_TERMINAL_ROWS.values():
@@ -132,7 +141,9 @@ for _row in _NON_TERMINAL_ROWS.values():
     _row[_T.EXCH_EXPIRED] = _S.EXPIRED
 
 # Late, harmless news about an order that already ended: it stays where it is.
-_LATE_NOOPS = (_T.ACCEPT, _T.SUBMIT_UNKNOWN, _T.CANCEL_ACK, _T.CANCEL_NOT_FOUND, _T.EXCH_OPEN, _T.FILL)
+_LATE_NOOPS = (
+    _T.ACCEPT, _T.SUBMIT_UNKNOWN, _T.CANCEL_ACK, _T.CANCEL_NOT_FOUND, _T.EXCH_OPEN, _T.FILL, _T.EXCH_ABSENT,
+)  # fmt: skip
 _TERMINAL_ROWS: dict[OrderState, dict[Trigger, OrderState]] = {
     _S.FILLED: {**dict.fromkeys(_LATE_NOOPS, _S.FILLED), _T.EXCH_FILLED: _S.FILLED},
     _S.CANCELED: {**dict.fromkeys(_LATE_NOOPS, _S.CANCELED), _T.EXCH_CANCELED: _S.CANCELED},
@@ -143,6 +154,7 @@ _TERMINAL_ROWS: dict[OrderState, dict[Trigger, OrderState]] = {
         _T.REJECT: _S.REJECTED,
         _T.SUBMIT_UNKNOWN: _S.REJECTED,
         _T.CANCEL_NOT_FOUND: _S.REJECTED,
+        _T.EXCH_ABSENT: _S.REJECTED,  # not listed: consistent with the rejection
     },
 }
 

@@ -33,6 +33,12 @@ class Order:
     cancel_sent: bool = False
     terminal_at: float | None = None
     ended_by: str = ""  # the source of the fact that made it terminal ("order_event", "rest", "answer", ...)
+    # A complete REST snapshot past grace found it absent, with fewer fills in /data/trades than its size
+    # (review D1): the reconciliations' logical clock and the local time when that absence was applied.
+    # Only a snapshot begun after both (and ``grace`` seconds later) may resolve it by absence. 0 / None:
+    # not pending; cleared when the exchange lists it open again.
+    absent_seq: int = 0
+    absent_at: float | None = None
     history: list[str] = attrs.Factory(list)
 
     @property

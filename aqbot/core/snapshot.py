@@ -7,7 +7,8 @@ within the day keeps the day's loss. Reconciliations that were in flight at the 
 answers will never arrive) and the restarted core opens a fresh ``startup`` gap, so nothing is quoted
 before a reconciliation newer than the restart has completed. Orders whose POST was in flight become
 UNKNOWN (the answer is lost): they keep their reservation until a reconciliation, past grace, resolves
-them.
+them. An order found absent once (waiting for a second snapshot, review D1) stays so, timed from the
+restart.
 """
 
 from __future__ import annotations
@@ -113,6 +114,10 @@ def restore(
     core.gaps = gaps
     out = Outcome()
     for order in tracker.open_orders():
+        if order.absent_at is not None:
+            # A pending absence stays pending (its logical clock is restored with the gaps), timed from the
+            # restart: the old process's monotonic times have another origin, and later only delays.
+            order.absent_at = now
         if order.post_in_flight:
             # Its POST answer died with the old process: what the exchange did is unknown.
             tracker.on_submit_failed(order, "restart: POST answer lost", now, out)

@@ -8,7 +8,10 @@ When it runs:
 * at once when woken (:meth:`ReconcileWaker.wake`): a gap opened or closed, the heartbeat lapsed, a
   quoter left orders UNKNOWN;
 * while a gap stays unresolved, as the core schedules it: immediately up to ``ws_gap_reconcile_attempts``
-  times, then (the core latches ``WS_GAP_UNRESOLVED``) every ``ws_gap_recovery_interval_seconds``.
+  times, then (the core latches ``WS_GAP_UNRESOLVED``) every ``ws_gap_recovery_interval_seconds``;
+* just past the grace period after a reconciliation that found an order absent with its fill not (yet)
+  listed in ``/data/trades``: the core keeps such an order reserved until a second snapshot confirms the
+  absence (review D1), and schedules that follow-up through ``next_reconciliation_due``.
 
 One reconciliation: ``begin`` (the core stamps its start: only gaps that *ended before* it can be resolved
 by it), every page of ``/data/orders``, every page of ``/data/trades`` since the watermark, the Data API

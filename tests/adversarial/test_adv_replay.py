@@ -85,11 +85,12 @@ def test_replay_rebases_terminal_at_so_a_listed_order_is_revived(tmp_path: Path)
     path = tmp_path / "ledger.sqlite3"
     core = ready(now=NEW)  # the OLD process ran on the larger origin this time
     o = buy(core, 1, now=NEW + 1)
-    recon_id, _ = core.begin_reconciliation(NEW + 10)
-    core.on_reconciliation(recon_id, OrdersSnapshot(NEW + 10), None, NEW + 10)  # absent: CANCELED
+    for at in (NEW + 10, NEW + 16):  # absent from two snapshots (review D1): CANCELED
+        recon_id, _ = core.begin_reconciliation(at)
+        core.on_reconciliation(recon_id, OrdersSnapshot(at), None, at)
     assert core.token_exposure(YES).worst == ZERO
     with LedgerStore.open(path, synchronous="NORMAL") as store:
-        store.append_batch([snapshot_event(core, NEW + 11)])
+        store.append_batch([snapshot_event(core, NEW + 17)])
         again = replay_ledger(store, CONFIG, [MARKET], edge.Identity(OWNER, FUNDER), OLD).core
     again.on_channel_up(Channel.USER, OLD + 1)
     recon_id, _ = again.begin_reconciliation(OLD + 2)

@@ -21,6 +21,7 @@ COLUMNS = [
     Trigger.EXCH_CANCELED,
     Trigger.EXCH_EXPIRED,
     Trigger.REVIVE,
+    Trigger.EXCH_ABSENT,
 ]
 ABBREV = {
     "PS": OrderState.PENDING_SUBMIT,
@@ -35,14 +36,14 @@ ABBREV = {
 }
 # The specification, written out by hand (DESIGN section 2 plus the late-news rules); "--" = illegal.
 SPEC = """
-PS: LV RE UN CR CR UN LV LV FI CA EX --
-LV: LV -- LV CR CR UN LV LV FI CA EX --
-CR: CR RE CR CR CR UN CR CR FI CA EX --
-UN: LV RE UN UN CR UN LV UN FI CA EX --
-FI: FI -- FI -- FI FI FI FI FI -- -- UN
-CA: CA -- CA -- CA CA CA CA -- CA -- UN
-EX: EX -- EX -- EX EX EX EX -- -- EX UN
-RE: -- RE RE -- -- RE -- -- -- -- -- UN
+PS: LV RE UN CR CR UN LV LV FI CA EX -- UN
+LV: LV -- LV CR CR UN LV LV FI CA EX -- UN
+CR: CR RE CR CR CR UN CR CR FI CA EX -- UN
+UN: LV RE UN UN CR UN LV UN FI CA EX -- UN
+FI: FI -- FI -- FI FI FI FI FI -- -- UN FI
+CA: CA -- CA -- CA CA CA CA -- CA -- UN CA
+EX: EX -- EX -- EX EX EX EX -- -- EX UN EX
+RE: -- RE RE -- -- RE -- -- -- -- -- UN RE
 """
 
 
@@ -82,7 +83,13 @@ def test_table_has_no_extra_cells() -> None:
     assert set(TABLE) == legal
 
 
-UNCONFIRMED = [Trigger.SUBMIT_UNKNOWN, Trigger.CANCEL_SEND, Trigger.CANCEL_ACK, Trigger.CANCEL_NOT_FOUND]
+UNCONFIRMED = [
+    Trigger.SUBMIT_UNKNOWN,
+    Trigger.CANCEL_SEND,
+    Trigger.CANCEL_ACK,
+    Trigger.CANCEL_NOT_FOUND,
+    Trigger.EXCH_ABSENT,  # one snapshot's absence with the fill maybe not listed yet (review D1)
+]
 
 
 @pytest.mark.parametrize("trigger", UNCONFIRMED)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from core_helpers import NO, YES, D, kinds, live_buy, oid, order_event, ready_core
 
+from aqbot.core.engine import Core
 from aqbot.core.events import (
     CancelAnswer,
     OpenOrderRow,
@@ -12,6 +15,7 @@ from aqbot.core.events import (
     OrdersSnapshot,
     PlacementAnswer,
     SubmitFailed,
+    TradeEvent,
 )
 from aqbot.core.facts import CancelOrder, Defect, GapOpened, OrderAdopted, Reconcile
 from aqbot.core.halts import HaltReason, Scope
@@ -270,7 +274,14 @@ def test_rest_snapshot_grace_rule() -> None:
     core.on_reconciliation(recon, OrdersSnapshot(17.5, complete=False), None, 18.0)  # incomplete: nothing
     assert core.token_exposure(YES).open_buy == D(10)
     recon, _ = core.begin_reconciliation(17.5)
-    core.on_reconciliation(recon, OrdersSnapshot(17.5), None, 18.0)
+    core.on_reconciliation(recon, OrdersSnapshot(17.5), None, 18.0)  # absent once: not over yet (D1)
+    assert core.order(oid(1)).state is OrderState.UNKNOWN  # type: ignore[union-attr]
+    assert core.token_exposure(YES).open_buy == D(10)
+    recon, _ = core.begin_reconciliation(23.0)
+    core.on_reconciliation(recon, OrdersSnapshot(23.0), None, 23.0)  # not more than grace after the first
+    assert core.token_exposure(YES).open_buy == D(10)
+    recon, _ = core.begin_reconciliation(23.5)
+    core.on_reconciliation(recon, OrdersSnapshot(23.5), None, 23.5)  # the second, past grace: over
     assert core.order(oid(1)).state is OrderState.CANCELED  # type: ignore[union-attr]
     assert core.token_exposure(YES).open_buy == D(0)
 
@@ -380,12 +391,13 @@ def test_rejected_order_with_exchange_life_is_revived_reserved_and_cancelled() -
 def test_order_resolved_by_absence_then_listed_by_a_newer_snapshot_is_revived() -> None:
     core = ready_core()
     live_buy(core, 1, now=1.0)
-    recon, _ = core.begin_reconciliation(10.0)
-    core.on_reconciliation(recon, OrdersSnapshot(10.0), None, 10.0)
+    for at in (10.0, 16.0):  # absent from two snapshots (review D1): over
+        recon, _ = core.begin_reconciliation(at)
+        core.on_reconciliation(recon, OrdersSnapshot(at), None, at)
     assert core.token_exposure(YES).worst == D(0)
     row = OpenOrderRow(oid(1), YES, Side.BUY, D("0.5"), D(10), D(2))
-    stale, _ = core.begin_reconciliation(10.0)  # begun at the same instant: not newer, ignored
-    core.on_reconciliation(stale, OrdersSnapshot(10.0, (row,)), None, 10.0)
+    stale, _ = core.begin_reconciliation(16.0)  # begun at the same instant: not newer, ignored
+    core.on_reconciliation(stale, OrdersSnapshot(16.0, (row,)), None, 16.0)
     assert core.order(oid(1)).state is OrderState.CANCELED  # type: ignore[union-attr]
     recon, _ = core.begin_reconciliation(20.0)
     out = core.on_reconciliation(recon, OrdersSnapshot(20.0, (row,)), None, 20.0)
@@ -422,3 +434,121 @@ def test_lagging_rest_row_after_a_user_channel_fill_is_cancelled_without_a_defec
     e = core.token_exposure(YES)
     assert (e.held, e.open_buy) == (D(10), D(0))
     assert core.can_quote(YES, 7.0).allowed
+
+
+# --- absence needs two snapshots (review D1: /data/trades may lag /data/orders) ---------------------------
+
+
+def _snap(core: Core, begun: float, trades: tuple[TradeEvent, ...] = (), *, at: float | None = None) -> None:
+    recon, _ = core.begin_reconciliation(begun)
+    core.on_reconciliation(recon, OrdersSnapshot(begun, (), trades), None, begun if at is None else at)
+
+
+def _state(core: Core, n: int) -> OrderState:
+    order = core.order(oid(n))
+    assert order is not None
+    return order.state
+
+
+def test_absence_from_one_snapshot_keeps_what_the_trades_do_not_show() -> None:
+    from core_helpers import maker_trade
+
+    core = ready_core()
+    live_buy(core, 1, now=1.0)
+    _snap(core, 10.0, (maker_trade("t1", [(oid(1), "4")]),))
+    assert _state(core, 1) is OrderState.UNKNOWN
+    e = core.token_exposure(YES)
+    assert (e.held, e.open_buy, e.worst) == (D(4), D(6), D(10))
+    assert not core.place(oid(2), YES, Side.BUY, D("0.5"), D(1), 11.0).ok  # nothing released
+    _snap(core, 15.5)  # a second snapshot, past grace: ended, fills = max(known 4, trades 0)
+    assert _state(core, 1) is OrderState.CANCELED
+    assert (e.held, e.open_buy) == (D(4), D(0))
+
+
+def test_absence_with_every_fill_listed_ends_at_once() -> None:
+    from core_helpers import maker_trade
+
+    core = ready_core()
+    live_buy(core, 1, now=1.0)
+    _snap(core, 10.0, (maker_trade("t1", [(oid(1), "6")]), maker_trade("t2", [(oid(1), "4")])))
+    assert _state(core, 1) is OrderState.FILLED
+    e = core.token_exposure(YES)
+    assert (e.held, e.open_buy) == (D(10), D(0))
+
+
+def test_second_snapshot_begun_before_the_first_was_applied_does_not_confirm() -> None:
+    """Two reconciliations in flight: the one begun first is applied first. The other one's REST reads may
+    be late (``started_at`` is when its first request went out), but it began before the absence was
+    applied: it does not count, however late its reads were."""
+    core = ready_core()
+    live_buy(core, 1, now=1.0)
+    first, _ = core.begin_reconciliation(10.0)
+    second, _ = core.begin_reconciliation(10.5)
+    core.on_reconciliation(first, OrdersSnapshot(10.0), None, 11.0)
+    assert _state(core, 1) is OrderState.UNKNOWN
+    core.on_reconciliation(second, OrdersSnapshot(30.0), None, 30.0)
+    assert _state(core, 1) is OrderState.UNKNOWN
+    assert core.token_exposure(YES).open_buy == D(10)
+    _snap(core, 31.0)  # begun after: confirms
+    assert _state(core, 1) is OrderState.CANCELED
+
+
+def test_second_snapshot_must_come_more_than_grace_after_the_first() -> None:
+    core = ready_core()
+    live_buy(core, 1, now=1.0)
+    _snap(core, 10.0, at=10.5)  # absence applied at 10.5
+    _snap(core, 12.0)  # begun after, but the trades may still lag: no
+    _snap(core, 15.5)  # exactly grace after: no (the grace rule is strict)
+    assert _state(core, 1) is OrderState.UNKNOWN
+    due = core.next_reconcile_at(15.5)
+    assert due is not None
+    assert 15.5 < due < 15.501  # the follow-up, not the periodic one at 75.5
+    _snap(core, due)
+    assert _state(core, 1) is OrderState.CANCELED
+
+
+@pytest.mark.parametrize(
+    ("status", "matched", "state", "held"),
+    [("CANCELED", "3", OrderState.CANCELED, D(3)), ("MATCHED", "10", OrderState.FILLED, D(10))],
+)
+def test_terminal_user_channel_event_ends_a_pending_absence(
+    status: str, matched: str, state: OrderState, held: Decimal
+) -> None:
+    core = ready_core()
+    live_buy(core, 1, now=1.0)
+    _snap(core, 10.0)
+    kind = OrderEventType.CANCELLATION if status == "CANCELED" else OrderEventType.UPDATE
+    core.on_order_event(order_event(oid(1), matched, status, kind), 11.0)  # rule 1, unchanged
+    assert _state(core, 1) is state
+    e = core.token_exposure(YES)
+    assert (e.held, e.open_buy) == (held, D(0))
+    assert core.next_reconcile_at(11.0) == 70.0  # nothing pending: the periodic schedule
+
+
+def test_listed_open_again_restarts_the_absence_count() -> None:
+    """Absent, then listed open (the absence was a lagging read), then absent again: that is a *first*
+    absence again; only the snapshot after it ends the order."""
+    core = ready_core()
+    live_buy(core, 1, now=1.0)
+    _snap(core, 10.0)
+    recon, _ = core.begin_reconciliation(16.0)
+    row = OpenOrderRow(oid(1), YES, Side.BUY, D("0.5"), D(10), D(0))
+    core.on_reconciliation(recon, OrdersSnapshot(16.0, (row,)), None, 16.0)
+    assert _state(core, 1) is OrderState.LIVE
+    _snap(core, 22.0)
+    assert _state(core, 1) is OrderState.UNKNOWN
+    assert core.token_exposure(YES).open_buy == D(10)
+    _snap(core, 28.0)
+    assert _state(core, 1) is OrderState.CANCELED
+
+
+def test_follow_up_after_a_failed_reconciliation_waits_for_the_recovery_interval() -> None:
+    core = ready_core()
+    live_buy(core, 1, now=1.0)
+    _snap(core, 10.0)
+    recon, _ = core.begin_reconciliation(16.0)
+    assert core.next_reconcile_at(16.0) is None  # one in flight
+    core.on_reconciliation_failed(recon, 16.5, "503")
+    assert core.next_reconcile_at(16.5) == 16.5 + 30.0  # not at once, again and again
+    _snap(core, 46.5)
+    assert _state(core, 1) is OrderState.CANCELED

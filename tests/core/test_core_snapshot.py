@@ -76,7 +76,38 @@ def test_restored_core_resumes_after_a_reconciliation() -> None:
     recon, _ = restored.begin_reconciliation(11.0)
     restored.on_reconciliation(recon, OrdersSnapshot(11.0), None, 11.5)
     assert restored.can_quote(YES, 11.5).allowed
+    assert restored.order(oid(1)).state is OrderState.UNKNOWN  # type: ignore[union-attr]
+    recon, _ = restored.begin_reconciliation(17.0)  # the second snapshot that misses it (review D1)
+    restored.on_reconciliation(recon, OrdersSnapshot(17.0), None, 17.0)
     assert restored.order(oid(1)).state is OrderState.CANCELED  # type: ignore[union-attr]
+
+
+def test_pending_absence_survives_a_restart_timed_from_the_restart() -> None:
+    """An order absent from one snapshot (review D1) stays UNKNOWN and reserved across a restart; the
+    confirming snapshot must come ``grace`` after the restart (the old clock's origin is unknown)."""
+    core = ready_core()
+    live_buy(core, 1, now=1.0)
+    recon, _ = core.begin_reconciliation(10.0)
+    core.on_reconciliation(recon, OrdersSnapshot(10.0), None, 10.0)
+    assert core.order(oid(1)).state is OrderState.UNKNOWN  # type: ignore[union-attr]
+    seq = core.order(oid(1)).absent_seq  # type: ignore[union-attr]
+    assert seq > 0
+    restored, _ = restore(CONFIG, [MARKET], json.loads(json.dumps(snapshot(core))), 100.0)
+    order = restored.order(oid(1))
+    assert order is not None
+    assert (order.state, order.absent_at, order.absent_seq) == (OrderState.UNKNOWN, 100.0, seq)
+    assert restored.next_reconcile_at(100.0) == 100.0  # the startup reconciliation (never completed)
+    restored.on_channel_up(Channel.USER, 101.0)
+    recon, _ = restored.begin_reconciliation(101.0)
+    restored.on_reconciliation(recon, OrdersSnapshot(101.0), None, 101.0)  # too soon after the restart
+    assert restored.token_exposure(YES).open_buy == D(10)
+    due = restored.next_reconcile_at(101.0)  # the follow-up (restore swept a cancel at 100), not 161
+    assert due is not None
+    assert 105.0 < due < 105.001
+    recon, _ = restored.begin_reconciliation(due)
+    restored.on_reconciliation(recon, OrdersSnapshot(due), None, due)
+    assert restored.order(oid(1)).state is OrderState.CANCELED  # type: ignore[union-attr]
+    assert restored.token_exposure(YES).open_buy == D(0)
 
 
 def test_restore_round_trip_is_stable() -> None:

@@ -232,13 +232,16 @@ class Exchange:
 
     # --- REST -----------------------------------------------------------------------------------------
 
-    def orders_snapshot(self) -> OrdersSnapshot:
+    def orders_snapshot(self, trades_lag: float = 0.0) -> OrdersSnapshot:
+        """/data/orders now, and /data/trades as of ``trades_lag`` seconds ago (the trade listing may lag
+        the order listing: an order can vanish from the first before its fill shows in the second)."""
         rows = tuple(
             OpenOrderRow(o.oid, o.token, o.side, o.price, o.size, o.matched)
             for o in sorted(self.orders.values(), key=lambda o: o.oid)
             if o.state == RESTING
         )
-        trades = tuple(self.trade_event(t) for t in self.trades.values())
+        listed = [t for t in self.trades.values() if t.matched_at <= self.now - trades_lag]
+        trades = tuple(self.trade_event(t) for t in listed)
         return OrdersSnapshot(self.now, rows, trades)
 
     def positions_snapshot(self, lag: float, omit_zero: bool) -> PositionsSnapshot:
