@@ -225,6 +225,13 @@ async def submit(ctx: QuoteContext, batch: Sequence[tuple[SignedOrder, DesiredQu
         else:
             ctx.placed += answer.success
             ctx.rejected += not answer.success
+            if not answer.success:  # the evidence of a rule-2 release: the exchange's own words
+                hub.record(
+                    "rest.answer",
+                    {"method": "POST", "path": "/order" if len(batch) == 1 else "/orders",
+                     "status": answer.http_status, "body": {"success": False, "errorMsg": answer.error}},
+                    order_id=answer.order_id, token=quote.token,
+                )  # fmt: skip
             if quote.side is Side.SELL:
                 if answer.success:
                     ctx.sells.accepted(quote.token)

@@ -319,3 +319,11 @@ async def test_a_sell_refused_for_balance_pauses_that_tokens_sells(
     assert ctx.sells.blocked("111", now)
     assert not ctx.sells.blocked("222", now)
     assert ctx.rejected == 1
+    send, recv = trio.open_memory_channel[LedgerEvent](1000)
+    with trio.fail_after(5):
+        ctx.hub.sink.close()
+        await ctx.hub.sink.run_pump(send)
+    evidence = [e for e in [e async for e in recv] if e.type == "rest.answer"]
+    assert [(e.order_id, e.payload["status"], e.payload["body"]) for e in evidence] == [
+        (signed[0].order_id, 200, {"success": False, "errorMsg": "not enough balance / allowance"})
+    ], "the refusal that released the SELL is in the ledger, in the exchange's words"
