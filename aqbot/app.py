@@ -258,7 +258,10 @@ async def run_bot(
             )
             await infra.start(hub.sink.run_pump, send)
             try:
-                await _run_tree(params, connectors, hub, clob, data, rng, metrics, writer, task_status)
+                await _run_tree(
+                    params, connectors, hub, clob, data, rng, metrics, writer, task_status,
+                    watermark=replayed.watermark,
+                )  # fmt: skip
             finally:
                 with trio.move_on_after(params.timers.shutdown_grace, shield=True):
                     await _last_resort_cancel(hub, clob, params.dry_run)
@@ -300,6 +303,8 @@ async def _run_tree(
     metrics: AqbotMetrics,
     writer: LedgerWriterHandle,
     task_status: trio.TaskStatus[BotHandle],
+    *,
+    watermark: int | None = None,
 ) -> None:
     t = params.timers
     me = params.identity
@@ -341,6 +346,9 @@ async def _run_tree(
         None if params.dry_run else errors, dry_run=params.dry_run,
     )  # fmt: skip
     reconciler = Reconciler(clob, hub, me, clob.rest.timestamp, cids, data, params.signer.maker)
+    # A restart reads trades from the last persisted watermark, not a day back (review finding N1).
+    reconciler.stats.watermark = watermark
+    reconciler.on_watermark = lambda w: hub.record("reconcile.watermark", {"watermark": w})
     handle = BotHandle(
         hub, board, params.markets, stats, ctx, reconciler.stats, metrics=metrics, ledger=writer
     )

@@ -29,7 +29,9 @@ class CoreConfig:
     ws_gap_recovery_interval: float = 30.0
     reconcile_interval: float = 60.0
     prune_after: float = 600.0  # forget terminal, fully settled orders this long after they ended
-    prune_horizon: float = 86_400.0  # and ignore late news about them for this long
+    # ... and ignore late news about them for this long: well beyond the reconciler's trade re-read window
+    # (20 min: its watermark follows the clock and survives restarts in the ledger)
+    prune_horizon: float = 7_200.0
     daily_loss_limit: Decimal | None = None  # pUSD; DAILY_LOSS when the UTC day's PnL <= -limit (None: off)
 
 

@@ -51,6 +51,7 @@ EVENT_TYPES: Mapping[str, str] = {
     "gap.resolve": "a gap resolved by a reconciliation: {gap_id, reconcile_id}",
     "reconcile.start": "a reconciliation started: {reconcile_id, trigger}",
     "reconcile.done": "a reconciliation completed: {reconcile_id, orders, trades, positions}",
+    "reconcile.watermark": "the reconciler's trade watermark advanced: {watermark} (Unix s)",
     "defect": "aqbot's own bug or an inconsistency: {what, detail}",
     "snapshot": "a state snapshot to shorten replay: {state}",
 }

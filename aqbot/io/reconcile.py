@@ -23,7 +23,10 @@ The trade watermark: the reconciler asks for trades with ``match_time`` after th
 minus :data:`WATERMARK_OVERLAP` (fills are keyed by trade id + order id in the core, so overlaps are free;
 missing one is not). The watermark also advances to the start of the last successful read minus the
 overlap, so a quiet market does not re-read the same trades for ever: the window re-read is at most two
-overlaps (20 minutes), far inside the core's memory of pruned orders' fill keys (a day).
+overlaps (20 minutes), far inside the core's memory of pruned orders' fill keys (``prune_horizon``, 2 h).
+Every new watermark goes to ``on_watermark`` (the app ledgers it as ``reconcile.watermark``) and a restart
+seeds the reconciler with the ledger's last one, so only a fresh ledger looks back
+:data:`INITIAL_LOOKBACK`.
 """
 
 from __future__ import annotations
@@ -141,6 +144,7 @@ class Reconciler:
     positions: PositionsSource | None = None
     user: str = ""
     stats: ReconcileStats = attrs.Factory(ReconcileStats)
+    on_watermark: Callable[[int], None] = lambda watermark: None  # persist it (the app ledgers it)
 
     async def reconcile_once(self) -> bool:
         """Run one reconciliation; True when the core accepted a complete snapshot."""
@@ -174,7 +178,10 @@ class Reconciler:
         # newest trade would otherwise pin it, and the same old trades would be re-read for ever, also
         # after the core pruned their orders and forgot their fill keys (review finding N1).
         newest = max((int(t.match_time) for t in trades), default=after)
-        self.stats.watermark = max(self.stats.watermark or 0, newest, now_unix - WATERMARK_OVERLAP)
+        watermark = max(self.stats.watermark or 0, newest, now_unix - WATERMARK_OVERLAP)
+        if watermark != self.stats.watermark:
+            self.stats.watermark = watermark
+            self.on_watermark(watermark)
         self.stats.last_ok = trio.current_time()
         log.info("reconciliation %d: %d open orders, %d trades", recon_id, len(orders), len(trades))
         return True

@@ -57,6 +57,7 @@ SNAPSHOT_TYPE = "snapshot"
 RAW_USER_TYPE = "ws.user.raw"
 RESERVATION_TYPE = "reservation"
 PLACE_TYPE = "command.place"
+WATERMARK_TYPE = "reconcile.watermark"
 _PROCESS_HALTS = frozenset(
     {HaltReason.EXCHANGE_UNAVAILABLE, HaltReason.MARKET_DATA_STALE, HaltReason.LEDGER_FAILURE}
 )
@@ -70,6 +71,7 @@ class Replayed:
     outcome: Outcome
     snapshot_seq: int | None
     messages: int
+    watermark: int | None = None  # the reconciler's last trade watermark (Unix s), None on a fresh ledger
 
 
 def snapshot_event(core: Core, now: float) -> LedgerEvent:
@@ -178,4 +180,15 @@ def replay_ledger(
                 out.extend(core.on_trade_event(item, now))
         messages += 1
     log.info("replay: snapshot #%s, %d user message(s) re-applied", snap_seq, messages)
-    return Replayed(core, out, snap_seq, messages)
+    return Replayed(core, out, snap_seq, messages, last_watermark(store))
+
+
+def last_watermark(store: LedgerStore) -> int | None:
+    """The newest ``reconcile.watermark`` the ledger holds: a restarted reconciler reads trades from there
+    (minus its overlap) instead of a whole day back, so re-read trades are never older than the core's
+    memory of pruned orders (``prune_horizon``; review finding N1)."""
+    rows = store.query(type=WATERMARK_TYPE)
+    if not rows:
+        return None
+    value = rows[-1].payload.get("watermark")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
