@@ -27,8 +27,6 @@ from aqbot.core.events import (
 from aqbot.core.exposure import Exposure, TokenExposure
 from aqbot.core.facts import (
     Defect,
-    FillApplied,
-    FillReversed,
     GapClosed,
     GapOpened,
     GapResolved,
@@ -418,27 +416,19 @@ class Core:
             raise ValueError(f"{reason.value} is raised and cleared by the core only")
 
     def _book_pnl(self, out: Outcome, now: float) -> None:
-        """Book this call's fills, reversals and position adjustments in the PnL book (at the order's
-        price; see :mod:`aqbot.core.pnl`), then check the daily loss."""
-        booked = False
-        for fact in out.facts:
-            if isinstance(fact, FillApplied | FillReversed):
-                order = self.tracker.orders.get(fact.order_id)
-                if order is None:  # cannot happen: the tracker has just moved it
-                    logger.error("pnl: no order %s for %s", fact.order_id, type(fact).__name__)
-                    continue
-                if isinstance(fact, FillApplied):
-                    self.pnl.fill(fact.token, fact.delta, order.price)
-                else:
-                    self.pnl.reverse(fact.token, -fact.delta, order.price)
-                booked = True
-            elif isinstance(fact, PositionDecision) and fact.held_after != fact.held_before:
-                mark = self.pnl.token(fact.token).mark
-                e = self.exposure.token(fact.token)
-                price = mark if mark is not None else (e.cost / e.held if e.held > ZERO else ZERO)
-                self.pnl.adjust(fact.token, fact.held_after - fact.held_before, price)
-                booked = True
-        if booked:
+        """Book this call's fills, reversals and position adjustments (:meth:`PnlBook.book`), then check
+        the daily loss."""
+        orders, exposure = self.tracker.orders, self.exposure
+
+        def order_price(order_id: OrderId) -> Decimal | None:
+            order = orders.get(order_id)
+            return None if order is None else order.price
+
+        def average_cost(token: TokenId) -> Decimal:
+            e = exposure.token(token)
+            return e.cost / e.held if e.held > ZERO else ZERO
+
+        if self.pnl.book(out.facts, order_price, average_cost):
             self._check_daily_loss(now, out)
 
     def _check_daily_loss(self, now: float, out: Outcome) -> None:

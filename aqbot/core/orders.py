@@ -20,11 +20,11 @@ string, and the engine opens a gap for it.
 from __future__ import annotations
 
 import logging
-import math
 from decimal import Decimal
 
 import attrs
 
+from aqbot.core.absence import clear_absence, confirms_absence, recheck_at
 from aqbot.core.events import CancelAnswer, OpenOrderRow, OrderEvent, PlacementAnswer, TradeEvent
 from aqbot.core.exposure import Exposure
 from aqbot.core.facts import (
@@ -49,14 +49,6 @@ logger = logging.getLogger(__name__)
 
 HISTORY_LIMIT = 32
 ACCEPTED_STATUSES = frozenset({"live", "matched", "delayed"})
-
-
-def past_grace(since: float, grace: float) -> float:
-    """The first float time ``t`` with ``t - since > grace`` (the grace rule is strict)."""
-    t = since + grace
-    while t - since <= grace:
-        t = math.nextafter(t, math.inf)
-    return t
 
 
 @attrs.define
@@ -181,7 +173,7 @@ class OrderTracker:
         if not self._move(order, Trigger.REVIVE, source, now, out):
             return False
         order.terminal_at, order.ended_by, order.cancel_sent, order.post_in_flight = None, "", False, False
-        self.clear_absence(order)
+        clear_absence(order)
         order.last_action_at = now
         self.exposure.force_reserve(order.order_id, order.token, order.side, order.price, order.original_size)
         self._resize(order, f"revive:{source}", out)
@@ -357,7 +349,7 @@ class OrderTracker:
         order.seen_on_exchange = True
         if trigger is Trigger.EXCH_OPEN:
             if self._move(order, trigger, "order_event", now, out):
-                self.clear_absence(order)
+                clear_absence(order)
                 self._sync_matched(order, "order_event", now, out)
         else:
             self._sync_matched(order, "order_event", now, out)
@@ -443,7 +435,7 @@ class OrderTracker:
                 return
         if self._move(order, Trigger.EXCH_OPEN, "rest", now, out):
             order.seen_on_exchange = True
-            self.clear_absence(order)
+            clear_absence(order)
             self._sync_matched(order, "rest", now, out)
 
     def on_absent(
@@ -455,34 +447,17 @@ class OrderTracker:
         Otherwise the order goes UNKNOWN, keeps the reservation for what is not shown filled, and is marked
         with the logical clock ``applied_seq`` and time of this absence; a later snapshot ends it (fills:
         the larger of what the core knew and what the trades say) only if it began after this one was
-        applied and more than ``grace`` seconds later (see :meth:`confirms_absence`)."""
+        applied and more than ``grace`` seconds later (see :func:`aqbot.core.absence.confirms_absence`)."""
         self._sync_matched(order, "rest", now, out)
         if self.matched(order) >= order.original_size:
             self._move(order, Trigger.EXCH_FILLED, "rest", now, out)
-        elif self.confirms_absence(order, begun_seq, started_at):
+        elif confirms_absence(order, begun_seq, started_at, self.grace):
             self._move(order, Trigger.EXCH_CANCELED, "rest", now, out)
         elif order.absent_at is None and self._move(order, Trigger.EXCH_ABSENT, "rest", now, out):
             order.absent_seq, order.absent_at = applied_seq, now
             order.history.append(f"{now:.3f} absent from a REST snapshot; waiting for a second one")
             del order.history[:-HISTORY_LIMIT]
 
-    def confirms_absence(self, order: Order, begun_seq: int, started_at: float) -> bool:
-        """Whether a snapshot begun at ``started_at`` (logical ``begun_seq``) that misses the order is the
-        second, confirming one: begun after the first absence was applied, and more than ``grace`` later."""
-        first = order.absent_at
-        return first is not None and begun_seq > order.absent_seq and started_at - first > self.grace
-
     def absence_recheck_at(self) -> float | None:
-        """When a snapshot could confirm the earliest pending absence (``None``: none is pending): the
-        first instant more than ``grace`` after both the absence and the order's last local action."""
-        due = [
-            past_grace(max(o.absent_at, o.last_action_at), self.grace)
-            for o in self._open.values()
-            if o.absent_at is not None
-        ]
-        return min(due, default=None)
-
-    @staticmethod
-    def clear_absence(order: Order) -> None:
-        """The exchange shows the order alive: a pending absence no longer counts."""
-        order.absent_seq, order.absent_at = 0, None
+        """When a snapshot could confirm the earliest pending absence (``absence.recheck_at``)."""
+        return recheck_at(self._open.values(), self.grace)

@@ -37,12 +37,13 @@ included) is part of the core snapshot, so a restart within the day keeps the da
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 
 import attrs
 
-from aqbot.core.types import TokenId
+from aqbot.core.facts import Fact, FillApplied, FillReversed, PositionDecision
+from aqbot.core.types import OrderId, TokenId
 
 logger = logging.getLogger(__name__)
 
@@ -153,6 +154,37 @@ class PnlBook:
             t.cost -= removed
         t.position += qty
         self._normalize(t)
+
+    def book(
+        self,
+        facts: Iterable[Fact],
+        order_price: Callable[[OrderId], Decimal | None],
+        average_cost: Callable[[TokenId], Decimal],
+    ) -> bool:
+        """Book one core call's fills and reversals (at the order's limit price: a post-only maker fills
+        there) and its position adjustments (at the token's mark, else ``average_cost``: no PnL at that
+        moment). Returns whether anything was booked."""
+        booked = False
+        for fact in facts:
+            if isinstance(fact, FillApplied | FillReversed):
+                price = order_price(fact.order_id)
+                if price is None:  # cannot happen: the tracker has just moved the order
+                    logger.error("pnl: no order %s for %s", fact.order_id, type(fact).__name__)
+                    continue
+                if isinstance(fact, FillApplied):
+                    self.fill(fact.token, fact.delta, price)
+                else:
+                    self.reverse(fact.token, -fact.delta, price)
+                booked = True
+            elif isinstance(fact, PositionDecision) and fact.held_after != fact.held_before:
+                mark = self.token(fact.token).mark
+                self.adjust(
+                    fact.token,
+                    fact.held_after - fact.held_before,
+                    mark if mark is not None else average_cost(fact.token),
+                )
+                booked = True
+        return booked
 
     def mark(self, token: TokenId, price: Decimal) -> None:
         self.token(token).mark = price
