@@ -42,7 +42,6 @@ from typing import Any
 import attrs
 import httpx2
 import trio
-import trio_websocket
 
 from aqbot import __version__
 from aqbot.app_state import BotHandle, BotStats, run_metrics_updater, run_pnl_marks, run_snapshots
@@ -73,7 +72,14 @@ from aqbot.io.ratelimit import RateLimiter
 from aqbot.io.reconcile import Reconciler, run_reconciler
 from aqbot.io.rest import RestTransport
 from aqbot.io.rest_api import ClobApi, CredsSigner, DataApi
-from aqbot.io.ws import ChannelSpec, ChannelTiming, WsConnection, run_channel
+from aqbot.io.ws import (
+    MESSAGE_QUEUE_SIZE,
+    ChannelSpec,
+    ChannelTiming,
+    WsConnection,
+    open_websocket,
+    run_channel,
+)
 from aqbot.io.ws_market import BookBoard, MarketFeed, run_book_resync
 from aqbot.io.ws_replay import replay_ledger, snapshot_event
 from aqbot.io.ws_user import UserFeed, market_subscribe_frame, user_subscribe_frame
@@ -95,7 +101,8 @@ class ExchangeConnectors:
         clob_url: CLOB REST base URL.
         ws_base_url: WebSocket base ending in ``/``; ``market`` and ``user`` are appended.
         data_api_url: Data API base URL.
-        ws_connect: opens a WebSocket to a URL (``trio_websocket.open_websocket_url`` on a real network).
+        ws_connect: opens a WebSocket to a URL (:func:`aqbot.io.ws.open_websocket` on a real network:
+            trio-websocket with the readers' frame queue).
         http_transport: a fresh httpx2 transport per client (``None``: httpx2's default network transport).
         wall_clock: Unix seconds as the exchange sees them (the simulator's clock in process).
     """
@@ -110,7 +117,7 @@ class ExchangeConnectors:
     @classmethod
     def network(cls, clob_url: str, ws_base_url: str, data_api_url: str) -> ExchangeConnectors:
         """Real sockets (Polymarket, or the loopback simulator)."""
-        return cls(clob_url, ws_base_url, data_api_url, trio_websocket.open_websocket_url)
+        return cls(clob_url, ws_base_url, data_api_url, open_websocket)
 
     @classmethod
     def simulator(cls, handle: Any) -> ExchangeConnectors:
@@ -120,7 +127,7 @@ class ExchangeConnectors:
             info.rest_url,
             info.ws_url.rstrip("/") + "/ws/",
             info.data_api_url,
-            connector.ws_connect,
+            functools.partial(connector.ws_connect, message_queue_size=MESSAGE_QUEUE_SIZE),
             connector.http_transport,
             wall_clock=lambda: handle.now_ms() / 1000.0,
         )

@@ -66,8 +66,8 @@ async def _collect(w: Workload) -> list[list[LedgerEvent]]:
     conn = FrameConnection(w.frames, trio.Event(), hub, w.placements)
     groups: list[list[LedgerEvent]] = []
     for seq in range(1, len(w.frames) + 1):
-        raw = await conn.get_message()
-        await feed.deliver("user", seq, trio.current_time(), raw, decode_user_frame(raw))
+        raw = conn.next_frame()
+        feed.deliver("user", seq, trio.current_time(), raw, decode_user_frame(raw))
         groups.append(list(hub.sink._buffer))  # the rows the pump would hand to the writer
         hub.sink._buffer.clear()
     return [g for g in groups if g]

@@ -180,7 +180,7 @@ async def _tick_to_order(samples: int) -> list[float]:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_discard, recv)
             await nursery.start(hub.sink.run_pump, send)
-            await feed.deliver("market", 0, trio.current_time(), book, decode_market_frame(book))
+            feed.deliver("market", 0, trio.current_time(), book, decode_market_frame(book))
             await nursery.start(run_quoter, ctx, SPEC)
             await trio.testing.wait_all_tasks_blocked()
             for i in range(samples + WARMUP):
@@ -188,7 +188,7 @@ async def _tick_to_order(samples: int) -> list[float]:
                 raw = moves[i % 2]
                 started = time.perf_counter()
                 events = decode_market_frame(raw)
-                await feed.deliver("market", i + 1, trio.current_time(), raw, events)
+                feed.deliver("market", i + 1, trio.current_time(), raw, events)
                 with trio.fail_after(10):
                     await transport.arrived.wait()
                 if i >= WARMUP:

@@ -13,6 +13,7 @@ import trio.testing
 
 from aqbot.app import ExchangeConnectors, run_bot
 from aqbot.io.ledger import LedgerStore
+from aqbot.io.ws import MESSAGE_QUEUE_SIZE, QueuedFrames, batching
 from aqbot.run import params_for_sim
 from aqbot.sim.runner import SimConfig, run_inprocess_simulator
 
@@ -57,3 +58,17 @@ async def test_quotes_then_shuts_down_cleanly(autojump_clock: trio.testing.MockC
     )
     assert first_reconciled < first_place
     assert types[-1] == "shutdown"
+
+
+async def test_bot_connections_queue_frames_for_batches(autojump_clock: trio.testing.MockClock) -> None:
+    """Against the simulator the bot opens its WebSockets as in production: trio-websocket queues up to
+    ``MESSAGE_QUEUE_SIZE`` frames and the reader can take them in batches (``get_message_nowait``)."""
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            sim = await nursery.start(run_inprocess_simulator, SimConfig(seed=3, markets=1))
+            connectors = ExchangeConnectors.simulator(sim)
+            async with connectors.ws_connect(connectors.ws_base_url + "market") as ws:
+                queued = batching(ws)
+                assert isinstance(queued, QueuedFrames)
+                assert queued.queue.statistics().max_buffer_size == MESSAGE_QUEUE_SIZE
+            nursery.cancel_scope.cancel()

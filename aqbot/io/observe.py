@@ -108,11 +108,11 @@ class ObservedListener(Generic[T]):
             )
         self.inner.gap(channel, reason, now)
 
-    async def deliver(self, channel: str, seq: int, now: float, raw: str, events: Sequence[T]) -> None:
+    def deliver(self, channel: str, seq: int, now: float, raw: str, events: Sequence[T]) -> None:
         newest = newest_timestamp_ms(events)
         if newest is not None:
             self.lag.set(round(self.server_now() - newest / 1000.0, 3), channel=channel)
-        await self.inner.deliver(channel, seq, now, raw, events)
+        self.inner.deliver(channel, seq, now, raw, events)
 
 
 @attrs.define

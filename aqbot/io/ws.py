@@ -12,11 +12,11 @@ the reader, across reconnects), is decoded, and is handed to ``listener.deliver`
 
 Staleness. The reader waits for each frame under a ``stale_after`` deadline: since the server
 answers every PING with ``PONG``, 30 s with no frame at all means the connection is dead, whatever the
-socket says. The clock only runs while the reader is *waiting for the network*: time spent inside
-``deliver`` (for example blocked on a full user-event channel) does not count, so a slow consumer never
-makes a healthy connection look stale. For the market channel an optional per-asset watchdog
-(``asset_silence``) also reconnects when a subscribed asset has had no data frame for that long: the
-"silent freeze" of PROTOCOL 10.1, where PING/PONG keeps working but books stop. An optional
+socket says. The clock only runs while the reader is *waiting for the network*: time spent handling
+frames does not count, so a slow consumer never makes a healthy connection look stale. For the market
+channel an optional per-asset watchdog (``asset_silence``) also reconnects when a subscribed asset has
+had no data frame for that long: the "silent freeze" of PROTOCOL 10.1, where PING/PONG keeps working but
+books stop. An optional
 ``verify_quiet`` check (a REST ``/book`` compared with the local book) tells a quiet market from a
 frozen feed, so quiet markets are not reconnected over and over.
 
@@ -26,15 +26,27 @@ failure on a channel with ``reconnect_on_decode_error=False`` (the user channel)
 then ``connected`` at the same instant, and the reader carries on. On the market channel a decode failure
 reconnects, because the fresh ``book`` snapshots that a resubscribe produces are the only way to rebuild.
 
-Back-pressure and loss. The market listener never blocks (books are latest-value: it overwrites a slot
-and bumps a version). User events must never be dropped. aqbot's user listener applies them to the core
-*synchronously inside the reader* (the core is sans-IO and fast; the ledger sink is a bounded,
-non-blocking buffer that halts quoting with LEDGER_FAILURE when it overflows), so there is no queue that
-could fill, reorder or lose events. A listener that does block (a bounded channel to another task) is
-still safe with this reader: while ``deliver`` blocks, the reader neither reads frames nor counts
-staleness; trio-websocket's bounded queue stops reading the socket and TCP pushes back on the server. If
-the server gives up on us, that is a disconnect, i.e. a gap that the reconciler resolves: losing the
-connection is safe, dropping an event silently is not.
+Batches. trio-websocket's reader task parses the socket and queues each complete frame in a bounded memory
+channel (``message_queue_size``, :data:`MESSAGE_QUEUE_SIZE` with :func:`open_websocket`), one frame per
+scheduler pass (its ``send`` is a checkpoint), so frames pile up only while the reader is held up. After each
+``get_message`` (a checkpoint) the reader also takes the frames already queued, without waiting
+(:func:`batching`: ``get_message_nowait``, which returns or raises exactly as ``get_message`` would,
+``ConnectionClosed`` included, or ``trio.WouldBlock`` when nothing is queued), and handles them all, in
+order and synchronously, up to :data:`BATCH_MAX` frames; the next ``get_message`` is the batch's one
+checkpoint. A batch is the frames that were already there: the reader never waits to fill one. Every
+frame still gets its own sequence number, ``alive``, decode (a failure is still a point gap or a
+reconnect, frame by frame) and ``deliver``. Cancellation is seen at the checkpoint, so a frame taken off
+the queue is always handled. A connection without a non-blocking take (a test double, or a
+trio-websocket whose internals changed: then a warning) is read one frame per checkpoint.
+
+Back-pressure and loss. ``deliver`` is synchronous (STYLE 1.1: it never blocks). The market listener
+overwrites latest-value books and bumps versions. User events must never be dropped: aqbot's user
+listener applies them to the core *inside the reader* (the core is sans-IO and fast; the ledger sink is
+a bounded, non-blocking buffer that halts quoting with LEDGER_FAILURE when it overflows), so there is no
+queue that could fill, reorder or lose events. While the reader is busy it does not read:
+trio-websocket's bounded queue stops reading the socket and TCP pushes back on the server. If the server
+gives up on us, that is a disconnect, i.e. a gap that the reconciler resolves: losing the connection is
+safe, dropping an event silently is not.
 
 Reconnect backoff is exponential with jitter from a seeded ``random.Random`` (deterministic in tests),
 reset once a connection has delivered its first frame.
@@ -47,7 +59,7 @@ import math
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Generic, NoReturn, Protocol, TypeVar
+from typing import Generic, NoReturn, Protocol, TypeVar, runtime_checkable
 
 import attrs
 import trio
@@ -70,6 +82,14 @@ _IGNORED_MAX = 64  # longer frames are never one of those texts (not even with s
 _SLACK = 1e-6
 
 
+BATCH_MAX = 16
+"""Most frames handled between two checkpoints of a reader (see the module docstring and docs/runtime.md:
+a full batch of user frames keeps the quoters waiting for about a millisecond)."""
+MESSAGE_QUEUE_SIZE = 64
+"""trio-websocket's queue of received frames per connection (its default is 1): room for the reader's
+batches; a bound, so a stalled reader still stops reading the socket (TCP pushes back)."""
+
+
 class WsConnection(Protocol):
     """What a reader needs from a WebSocket connection (trio-websocket's ``WebSocketConnection``)."""
 
@@ -80,12 +100,67 @@ class WsConnection(Protocol):
         ...
 
 
+@runtime_checkable
+class BatchingConnection(WsConnection, Protocol):
+    """A connection that can also hand out an already queued frame without waiting."""
+
+    def get_message_nowait(self) -> str | bytes:
+        """The next frame if one is queued, else raise ``trio.WouldBlock``; otherwise returns or raises
+        exactly as ``get_message`` would (``ConnectionClosed`` once the connection is closed)."""
+        ...
+
+
 Connect = Callable[[], AbstractAsyncContextManager[WsConnection]]
-"""A factory of connections: ``partial(trio_websocket.open_websocket_url, url)`` in production."""
+"""A factory of connections: ``partial(open_websocket, url)`` in production."""
+
+
+def open_websocket(url: str) -> AbstractAsyncContextManager[trio_websocket.WebSocketConnection]:
+    """``trio_websocket.open_websocket_url`` with the readers' queue size (:data:`MESSAGE_QUEUE_SIZE`)."""
+    return trio_websocket.open_websocket_url(url, message_queue_size=MESSAGE_QUEUE_SIZE)
+
+
+@attrs.frozen
+class QueuedFrames:
+    """A trio-websocket connection with ``get_message_nowait`` (a :class:`BatchingConnection`).
+
+    trio-websocket 0.12 queues complete frames in the private memory channel ``_recv_channel`` and its
+    ``get_message`` is ``receive()`` on it, with ``ClosedResourceError`` (closed locally: pending frames
+    are discarded) and ``EndOfChannel`` (closed by the peer, every pending frame taken) turned into
+    ``ConnectionClosed(ws.closed)``. ``get_message_nowait`` is the same with ``receive_nowait()``.
+    """
+
+    ws: trio_websocket.WebSocketConnection
+    queue: trio.MemoryReceiveChannel[str | bytes]
+
+    async def send_message(self, message: str) -> None:
+        await self.ws.send_message(message)
+
+    async def get_message(self) -> str | bytes:
+        return await self.ws.get_message()
+
+    def get_message_nowait(self) -> str | bytes:
+        try:
+            return self.queue.receive_nowait()
+        except (trio.ClosedResourceError, trio.EndOfChannel):
+            raise trio_websocket.ConnectionClosed(self.ws.closed) from None
+
+
+def batching(ws: WsConnection) -> BatchingConnection | None:
+    """``ws`` itself when it can take queued frames without waiting, a :class:`QueuedFrames` around a
+    trio-websocket connection, or ``None`` (the reader then takes one frame per checkpoint)."""
+    if isinstance(ws, BatchingConnection):
+        return ws
+    if isinstance(ws, trio_websocket.WebSocketConnection):
+        queue = getattr(ws, "_recv_channel", None)
+        if isinstance(queue, trio.MemoryReceiveChannel):
+            return QueuedFrames(ws, queue)
+        log.warning("trio-websocket has no _recv_channel (internals changed): frames are read one at a time")
+    return None
 
 
 class ChannelListener(Protocol[T_contra]):
-    """Receives a channel's events. ``gap``/``connected`` are sync; ``deliver`` may block (user channel)."""
+    """Receives a channel's events; every method is synchronous (the reader handles a batch of frames
+    between two checkpoints)."""
 
     def connected(self, channel: str, now: float) -> None: ...
 
@@ -95,9 +170,7 @@ class ChannelListener(Protocol[T_contra]):
         """Any frame arrived (PONG included): the connection is current."""
         ...
 
-    async def deliver(
-        self, channel: str, seq: int, now: float, raw: str, events: Sequence[T_contra]
-    ) -> None: ...
+    def deliver(self, channel: str, seq: int, now: float, raw: str, events: Sequence[T_contra]) -> None: ...
 
 
 class StaleConnection(TransportError):
@@ -203,7 +276,7 @@ async def run_channel(
                         task_status.started()
                     async with trio.open_nursery() as nursery:
                         nursery.start_soon(_pinger, ws, spec.timing.ping_interval, name=f"{spec.name}-ping")
-                        frames = _Reader(spec, listener, ws, seq)
+                        frames = _Reader(spec, listener, ws, batching(ws), seq)
                         try:
                             await frames.run()
                         finally:
@@ -251,6 +324,7 @@ class _Reader(Generic[T]):
     spec: ChannelSpec[T]
     listener: ChannelListener[T]
     ws: WsConnection
+    queued: BatchingConnection | None
     seq: int
     got_frame: bool = False
     asset_seen: dict[str, float] = attrs.Factory(dict)
@@ -260,28 +334,55 @@ class _Reader(Generic[T]):
         last_frame = trio.current_time()
         self.asset_seen = dict.fromkeys(self.spec.assets, last_frame)
         while True:
-            # One cancel scope serves frame after frame while they keep coming (a scope per frame was a
+            # One cancel scope serves batch after batch while frames keep coming (a scope per frame was a
             # large part of the reader's cost); its deadline is the stale limit while waiting for the
-            # network and infinite while a frame is handled.
+            # network and infinite while frames are handled.
             raw: str | bytes | None = None
             with trio.CancelScope(deadline=self._deadline(last_frame)) as scope:
                 while True:
-                    raw = await self.ws.get_message()
+                    raw = await self.ws.get_message()  # the batch's one checkpoint
                     if scope.cancel_called:
                         break  # the limit passed just as this frame arrived: handle it outside the scope
                     scope.deadline = math.inf  # the stale clock only runs while waiting for the network
-                    last_frame = await self._frame(raw)
+                    last_frame, silent = self._batch(raw)
                     raw = None
+                    if silent:
+                        await self._check_assets(last_frame)
+                        last_frame = trio.current_time()
                     scope.deadline = self._deadline(last_frame)
             if raw is not None:
-                last_frame = await self._frame(raw)
+                last_frame, silent = self._batch(raw)
+                if silent:
+                    await self._check_assets(last_frame)
+                    last_frame = trio.current_time()
                 continue
             now = trio.current_time()
             if now - last_frame >= timing.stale_after - _SLACK:
                 raise StaleConnection(f"no frame for {timing.stale_after:g}s")
             await self._check_assets(now)
 
-    async def _frame(self, raw: str | bytes) -> float:
+    def _batch(self, raw: str | bytes) -> tuple[float, bool]:
+        """Handle ``raw`` and the frames already queued behind it, at most :data:`BATCH_MAX` in all.
+
+        Returns the time the stale clock restarts from, and whether a watched asset has gone silent (the
+        batch then stops there and the caller runs :meth:`_check_assets`, as it did after every frame).
+        """
+        watch = self.spec.timing.asset_silence is not None
+        last = self._frame(raw)
+        taken = 1
+        while True:
+            if watch and self._any_silent(last):
+                return last, True
+            if taken >= BATCH_MAX or self.queued is None:
+                return last, False
+            try:
+                raw = self.queued.get_message_nowait()
+            except trio.WouldBlock:
+                return last, False
+            last = self._frame(raw)
+            taken += 1
+
+    def _frame(self, raw: str | bytes) -> float:
         """Handle one frame; returns the time the stale clock restarts from."""
         now = trio.current_time()
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
@@ -289,11 +390,8 @@ class _Reader(Generic[T]):
         spec.stats.last_frame_at = now
         self.listener.alive(spec.name, now)
         self.got_frame = True
-        watch = spec.timing.asset_silence is not None
         if len(text) < _IGNORED_MAX and text.strip() in _IGNORED_TEXT:
-            if watch:
-                await self._check_assets(now)
-            return trio.current_time()
+            return now
         self.seq += 1
         spec.stats.frames += 1
         try:
@@ -309,9 +407,7 @@ class _Reader(Generic[T]):
             return now
         if spec.asset_of is not None:
             self._note_assets(events, now)
-        await self.listener.deliver(spec.name, self.seq, now, text, events)
-        if watch:
-            await self._check_assets(trio.current_time())
+        self.listener.deliver(spec.name, self.seq, now, text, events)
         return trio.current_time()  # the stale clock only runs while waiting for the network
 
     def _deadline(self, last_frame: float) -> float:
@@ -329,6 +425,13 @@ class _Reader(Generic[T]):
             asset = self.spec.asset_of(event)
             if asset is not None and asset in self.asset_seen:
                 self.asset_seen[asset] = now
+
+    def _any_silent(self, now: float) -> bool:
+        """A watched asset has had no data for ``asset_silence`` (what :meth:`_check_assets` acts on)."""
+        silence = self.spec.timing.asset_silence
+        if silence is None or not self.asset_seen:
+            return False
+        return now - min(self.asset_seen.values()) >= silence - _SLACK
 
     async def _check_assets(self, now: float) -> None:
         """Reconnect when an asset has been silent too long, unless ``verify_quiet`` shows its book is

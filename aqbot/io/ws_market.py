@@ -184,9 +184,8 @@ class MarketFeed:
         self.board.invalidate_all(f"market channel gap: {reason}")
         self.on_gap(reason, now)
 
-    async def deliver(self, channel: str, seq: int, now: float, raw: str, events: Sequence[object]) -> None:
+    def deliver(self, channel: str, seq: int, now: float, raw: str, events: Sequence[object]) -> None:
         self.board.apply(edge.market_book_events(events), now)
-        await trio.lowlevel.checkpoint()
 
 
 async def run_book_resync(

@@ -20,7 +20,6 @@ import logging
 from collections.abc import Sequence
 
 import attrs
-import trio
 
 from aqbot.core.events import Channel, OrderEvent, TradeEvent
 from aqbot.io import edge
@@ -61,11 +60,10 @@ class UserFeed:
     def gap(self, channel: str, reason: str, now: float) -> None:
         self.hub.apply(self.hub.core.on_channel_down(Channel.USER, now, reason))
 
-    async def deliver(self, channel: str, seq: int, now: float, raw: str, events: Sequence[object]) -> None:
+    def deliver(self, channel: str, seq: int, now: float, raw: str, events: Sequence[object]) -> None:
         self.hub.record("ws.user.raw", {"local_seq": seq, "text": raw})
         for event in edge.user_events(events, self.me):
             self.apply_event(event, now)
-        await trio.lowlevel.checkpoint()
 
     def apply_event(self, event: OrderEvent | TradeEvent, now: float) -> None:
         """One core event (also used by the ledger replay)."""

@@ -3,7 +3,9 @@
 A *connector* is what the bot's runtime takes to reach an exchange (real or simulated):
 
 * ``http_transport() -> httpx2.AsyncBaseTransport``: hand it to ``httpx2.AsyncClient(transport=...)``;
-* ``ws_connect(url)``: an async context manager yielding a ``trio_websocket.WebSocketConnection``.
+* ``ws_connect(url, *, message_queue_size=1)``: an async context manager yielding a
+  ``trio_websocket.WebSocketConnection`` that queues up to ``message_queue_size`` received frames
+  (trio-websocket's own default is 1; the bot asks for its production size).
 
 :class:`MemoryNetwork` runs both over memory (STYLE P8): REST requests go straight into the simulator's ASGI
 app (:class:`AsgiTransport`), and WebSocket clients connect through a :class:`MemoryListener` whose streams
@@ -48,6 +50,8 @@ LISTEN_BACKLOG = 16
 """Pending in-memory WebSocket connections before ``connect`` blocks."""
 PIPE_BUFFER = 64 * 1024
 """Bytes an in-memory pipe holds before ``send_all`` blocks (a socket's send + receive buffers)."""
+MESSAGE_QUEUE = 1
+"""trio-websocket's default ``message_queue_size`` (frames a client connection holds unread)."""
 
 
 class Connector(Protocol):
@@ -57,7 +61,9 @@ class Connector(Protocol):
         """A fresh transport for ``httpx2.AsyncClient(transport=...)``."""
         ...
 
-    def ws_connect(self, url: str) -> AbstractAsyncContextManager[trio_websocket.WebSocketConnection]:
+    def ws_connect(
+        self, url: str, *, message_queue_size: int = MESSAGE_QUEUE
+    ) -> AbstractAsyncContextManager[trio_websocket.WebSocketConnection]:
         """Open a WebSocket to ``url``; the connection closes when the context exits."""
         ...
 
@@ -263,12 +269,16 @@ class MemoryNetwork:
     def http_transport(self) -> httpx2.AsyncBaseTransport:
         return AsgiTransport(self.app)
 
-    def ws_connect(self, url: str) -> AbstractAsyncContextManager[trio_websocket.WebSocketConnection]:
-        return _memory_ws(self.ws_listener, url)
+    def ws_connect(
+        self, url: str, *, message_queue_size: int = MESSAGE_QUEUE
+    ) -> AbstractAsyncContextManager[trio_websocket.WebSocketConnection]:
+        return _memory_ws(self.ws_listener, url, message_queue_size)
 
 
 @asynccontextmanager
-async def _memory_ws(listener: MemoryListener, url: str) -> AsyncIterator[trio_websocket.WebSocketConnection]:
+async def _memory_ws(
+    listener: MemoryListener, url: str, message_queue_size: int
+) -> AsyncIterator[trio_websocket.WebSocketConnection]:
     """Like ``trio_websocket.open_websocket_url`` over ``listener``.
 
     As there, one error (a rejected handshake, ``ConnectionClosed`` raised in the body) propagates as
@@ -287,6 +297,7 @@ async def _memory_ws(listener: MemoryListener, url: str) -> AsyncIterator[trio_w
                 stream,  # type: ignore[arg-type]  # any trio Stream works (STYLE P8)
                 parts.hostname or "sim.test",
                 resource,
+                message_queue_size=message_queue_size,
             )
             try:
                 async with ws:
@@ -307,5 +318,7 @@ class SocketConnector:
     def http_transport(self) -> httpx2.AsyncBaseTransport:
         return httpx2.AsyncHTTPTransport()
 
-    def ws_connect(self, url: str) -> AbstractAsyncContextManager[trio_websocket.WebSocketConnection]:
-        return trio_websocket.open_websocket_url(url)
+    def ws_connect(
+        self, url: str, *, message_queue_size: int = MESSAGE_QUEUE
+    ) -> AbstractAsyncContextManager[trio_websocket.WebSocketConnection]:
+        return trio_websocket.open_websocket_url(url, message_queue_size=message_queue_size)

@@ -52,7 +52,7 @@ class Recording:
     def gap(self, channel: str, reason: str, now: float) -> None:
         self.calls.append(("gap", channel, reason, now))
 
-    async def deliver(self, channel: str, seq: int, now: float, raw: str, events: Sequence[object]) -> None:
+    def deliver(self, channel: str, seq: int, now: float, raw: str, events: Sequence[object]) -> None:
         self.calls.append(("deliver", channel, seq, len(events)))
 
 
@@ -91,12 +91,12 @@ async def test_lag_is_server_time_minus_the_newest_timestamp() -> None:
     wall = 1_767_225_600.0
     probe = ObservedListener(inner, metrics.ws_lag_seconds, server_clock(lambda: wall, lambda: -3.0))
     raw = price_change(int((wall - 3.0 - 0.25) * 1000))  # stamped 250 ms before the server's now
-    await probe.deliver("market", 1, 0.0, raw, decode_market_frame(raw))
+    probe.deliver("market", 1, 0.0, raw, decode_market_frame(raw))
     assert metrics.ws_lag_seconds.values[("market",)] == pytest.approx(0.25)
     raw = order_event(int(wall - 3.0 - 2))  # a user event stamped in seconds (PROTOCOL 5.1)
-    await probe.deliver("user", 1, 0.0, raw, decode_user_frame(raw))
+    probe.deliver("user", 1, 0.0, raw, decode_user_frame(raw))
     assert metrics.ws_lag_seconds.values[("user",)] == pytest.approx(2.0)
-    await probe.deliver("user", 2, 0.0, "[]", [])  # nothing timestamped: the last value stays
+    probe.deliver("user", 2, 0.0, "[]", [])  # nothing timestamped: the last value stays
     assert metrics.ws_lag_seconds.values[("user",)] == pytest.approx(2.0)
     assert 'aqbot_ws_lag_seconds{channel="market"} 0.25' in metrics.registry.render()
     assert [c[0] for c in inner.calls] == ["deliver", "deliver", "deliver"]

@@ -19,7 +19,16 @@ import trio.testing
 import trio_websocket
 
 from aqbot.errors import WireError
-from aqbot.io.ws import ChannelSpec, ChannelTiming, WsConnection, backoff_delays, run_channel
+from aqbot.io.ws import (
+    BATCH_MAX,
+    ChannelSpec,
+    ChannelTiming,
+    QueuedFrames,
+    WsConnection,
+    backoff_delays,
+    batching,
+    run_channel,
+)
 
 Session = Callable[[Any, int], Awaitable[None]]
 
@@ -106,7 +115,12 @@ class _Recording:
         await self.ws.aclose()
 
 
-async def start_server(nursery: trio.Nursery, server: FakeServer) -> Callable[[], Any]:
+async def start_server(
+    nursery: trio.Nursery, server: FakeServer, *, queue: int = 1, gated: type[GatedPlain] | None = None
+) -> Callable[[], Any]:
+    """A connection factory to ``server``; trio-websocket queues up to ``queue`` frames per connection.
+    ``gated``: a wrapper whose ``get_message`` first waits until every other task is blocked, so the
+    client's trio-websocket has queued everything the server sent (as a reader busy elsewhere finds it)."""
     send, recv = trio.open_memory_channel[trio.abc.Stream](1)
     listener = MemoryListener(send, recv)
     await nursery.start(trio_websocket.WebSocketServer(server.handler, [listener]).run)  # type: ignore[list-item]
@@ -114,11 +128,42 @@ async def start_server(nursery: trio.Nursery, server: FakeServer) -> Callable[[]
     @asynccontextmanager
     async def connect() -> AsyncIterator[WsConnection]:
         stream = await listener.connect()
-        ws = await trio_websocket.wrap_client_stream(nursery, stream, "exchange.test", "/ws")  # type: ignore[arg-type]
+        ws = await trio_websocket.wrap_client_stream(
+            nursery,
+            stream,  # type: ignore[arg-type]
+            "exchange.test",
+            "/ws",
+            message_queue_size=queue,
+        )
         async with ws:
-            yield ws
+            yield gated(ws) if gated is not None else ws
 
     return connect
+
+
+@attrs.define
+class GatedPlain:
+    """A trio-websocket connection whose ``get_message`` waits for all other tasks to block first, with no
+    ``get_message_nowait`` (the reader cannot batch)."""
+
+    ws: trio_websocket.WebSocketConnection
+
+    async def send_message(self, message: str) -> None:
+        await self.ws.send_message(message)
+
+    async def get_message(self) -> str | bytes:
+        await trio.testing.wait_all_tasks_blocked()
+        return await self.ws.get_message()
+
+
+@attrs.define
+class Gated(GatedPlain):
+    """:class:`GatedPlain` with ``get_message_nowait`` (the adapter of :func:`aqbot.io.ws.batching`)."""
+
+    def get_message_nowait(self) -> str | bytes:
+        queued = batching(self.ws)
+        assert isinstance(queued, QueuedFrames)
+        return queued.get_message_nowait()
 
 
 def decode(raw: str) -> Sequence[dict[str, Any]]:
@@ -131,13 +176,15 @@ def decode(raw: str) -> Sequence[dict[str, Any]]:
 
 @attrs.define
 class Recorder:
-    """A ChannelListener that records everything; ``block`` makes deliver wait."""
+    """A ChannelListener that records everything; with ``clock``, each deliver takes ``busy`` seconds (the
+    clock jumps: a slow consumer, synchronously)."""
 
     log: list[tuple[str, float, object]] = attrs.Factory(list)
     delivered: list[tuple[int, float, list[dict[str, Any]]]] = attrs.Factory(list)
-    block: trio.Event | None = None
     arrived: trio.Event = attrs.Factory(trio.Event)
     alive_at: float | None = None
+    clock: trio.testing.MockClock | None = None
+    busy: float = 0.0
 
     def connected(self, channel: str, now: float) -> None:
         self.log.append(("connected", now, channel))
@@ -150,14 +197,12 @@ class Recorder:
     def alive(self, channel: str, now: float) -> None:
         self.alive_at = now
 
-    async def deliver(
-        self, channel: str, seq: int, now: float, raw: str, events: Sequence[dict[str, Any]]
-    ) -> None:
+    def deliver(self, channel: str, seq: int, now: float, raw: str, events: Sequence[dict[str, Any]]) -> None:
         self.delivered.append((seq, now, list(events)))
         CHANGES.notify()
         self.arrived.set()
-        if self.block is not None:
-            await self.block.wait()
+        if self.clock is not None:
+            self.clock.jump(self.busy)
 
 
 async def pong_forever(ws: Any, index: int) -> None:
@@ -254,7 +299,8 @@ async def test_no_pong_for_30s_is_stale(
 async def test_slow_consumer_is_not_stale(
     nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    """Time blocked in deliver (a full user channel) does not count toward staleness."""
+    """Time spent in deliver (100 s of work on one frame) does not count toward staleness: the clock
+    restarts when the frame is handled, and the PINGs that follow keep the connection current."""
 
     async def data_then_pong(ws: Any, index: int) -> None:
         await ws.get_message()
@@ -263,17 +309,17 @@ async def test_slow_consumer_is_not_stale(
 
     server = FakeServer([data_then_pong])
     connect = await start_server(nursery, server)
-    rec = Recorder(block=trio.Event())
+    rec = Recorder(clock=autojump_clock, busy=100.0)
     with trio.fail_after(500):
         async with trio.open_nursery() as inner:
             inner.start_soon(run_channel, spec(connect), rec, random.Random(3))
             await rec.arrived.wait()
-            await trio.sleep(100)
-            assert rec.block is not None
-            rec.block.set()
             await trio.sleep(5)
             inner.cancel_scope.cancel()
     assert [k for k, _, _ in rec.log] == ["connected"]
+    assert [(seq, now) for seq, now, _ in rec.delivered] == [(1, 0.0)]
+    assert rec.alive_at is not None
+    assert rec.alive_at >= 100.0  # PONGs arrived after the busy frame
 
 
 @pytest.mark.parametrize("reconnect", [False, True])
@@ -468,3 +514,288 @@ async def test_steady_frames_keep_the_connection_current(
             inner.cancel_scope.cancel()
     assert [events for _, _, events in rec.delivered] == [[{"i": i}] for i in range(10)]
     assert [k for k, _, _ in rec.log] == ["connected"]
+
+
+# --- batches: the frames trio-websocket has already queued, handled between two checkpoints ------------
+
+
+@attrs.define
+class BatchWatch:
+    """Wakes whenever a frame is delivered and records how many had been delivered when it ran: since it
+    can only run when the reader yields, the records are the ends of the reader's batches."""
+
+    rec: Recorder
+    ends: list[int] = attrs.Factory(list)
+    wake: trio.Event = attrs.Factory(trio.Event)
+    cancel_after_first: trio.CancelScope | None = None
+
+    def deliver_hook(self) -> None:
+        self.wake.set()
+
+    async def run(self) -> None:
+        while True:
+            await self.wake.wait()
+            self.wake = trio.Event()
+            self.ends.append(len(self.rec.delivered))
+            if self.cancel_after_first is not None:
+                self.cancel_after_first.cancel()
+
+
+@attrs.define
+class WatchedRecorder(Recorder):
+    watch: BatchWatch | None = None
+
+    def deliver(self, channel: str, seq: int, now: float, raw: str, events: Sequence[dict[str, Any]]) -> None:
+        super().deliver(channel, seq, now, raw, events)
+        if self.watch is not None:
+            self.watch.deliver_hook()
+
+
+def burst(count: int, then: Session = pong_forever) -> Session:
+    """A session that answers the subscription with ``count`` frames ``{"i": 0..}`` at once, then ``then``."""
+
+    async def session(ws: Any, index: int) -> None:
+        await ws.get_message()
+        for i in range(count):
+            await ws.send_message(json.dumps({"i": i}))
+        await then(ws, index)
+
+    return session
+
+
+async def closing(ws: Any, index: int) -> None:
+    await ws.aclose()
+
+
+async def test_queued_frames_are_handled_in_bounded_batches_in_order(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Frames already queued are handled in order, BATCH_MAX at most between two checkpoints, each with
+    its own sequence number."""
+    count = 2 * BATCH_MAX + BATCH_MAX // 2
+    server = FakeServer([burst(count)])
+    connect = await start_server(nursery, server, queue=64, gated=Gated)
+    rec = WatchedRecorder()
+    watch = rec.watch = BatchWatch(rec)
+    with trio.fail_after(100):
+        async with trio.open_nursery() as inner:
+            inner.start_soon(watch.run)
+            inner.start_soon(
+                run_channel, spec(connect, ChannelTiming(ping_interval=1000.0)), rec, random.Random(1)
+            )
+            await CHANGES.wait_until(lambda: len(rec.delivered) == count)
+            inner.cancel_scope.cancel()
+    assert [(seq, events) for seq, _, events in rec.delivered] == [(i + 1, [{"i": i}]) for i in range(count)]
+    assert watch.ends == [BATCH_MAX, 2 * BATCH_MAX, count]
+    assert [k for k, _, _ in rec.log] == ["connected"]
+
+
+async def test_a_connection_without_nowait_is_read_one_frame_per_checkpoint(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """A connection without ``get_message_nowait`` is read one frame per checkpoint, queue or not."""
+    count = 5
+    server = FakeServer([burst(count)])
+    connect = await start_server(nursery, server, queue=64, gated=GatedPlain)
+    rec = WatchedRecorder()
+    watch = rec.watch = BatchWatch(rec)
+    with trio.fail_after(100):
+        async with trio.open_nursery() as inner:
+            inner.start_soon(watch.run)
+            inner.start_soon(run_channel, spec(connect), rec, random.Random(1))
+            await CHANGES.wait_until(lambda: len(rec.delivered) == count)
+            inner.cancel_scope.cancel()
+    assert [seq for seq, _, _ in rec.delivered] == [1, 2, 3, 4, 5]
+    assert watch.ends == [1, 2, 3, 4, 5]
+
+
+async def test_a_long_batch_does_not_run_the_stale_clock(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Three queued frames of 20 s work each (60 s, twice the stale limit) are one batch; the stale clock
+    restarts when the batch ends, so a mute server is declared stale exactly 30 s later, at 90 s."""
+
+    async def mute(ws: Any, index: int) -> None:
+        while True:
+            await ws.get_message()
+
+    server = FakeServer([burst(3, then=mute), pong_forever])
+    connect = await start_server(nursery, server, queue=64, gated=Gated)
+    rec = WatchedRecorder(clock=autojump_clock, busy=20.0)
+    watch = rec.watch = BatchWatch(rec)
+    with trio.fail_after(300):
+        async with trio.open_nursery() as inner:
+            inner.start_soon(watch.run)
+            inner.start_soon(run_channel, spec(connect), rec, random.Random(1))
+            await CHANGES.wait_until(lambda: any(k == "gap" for k, _, _ in rec.log))
+            inner.cancel_scope.cancel()
+    assert [(seq, now) for seq, now, _ in rec.delivered] == [(1, 0.0), (2, 20.0), (3, 40.0)]
+    assert watch.ends[0] == 3
+    gap = rec.log[1]
+    assert gap[:2] == ("gap", 90.0)
+    assert str(gap[2]).startswith("stale")
+
+
+async def test_a_close_behind_queued_frames_ends_the_batch_with_a_gap(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """The server sends five frames and closes: all five are handled (one batch), then the close is a gap
+    and the reader reconnects; sequence numbers continue on the new connection."""
+    server = FakeServer([burst(5, then=closing), burst(1)])
+    connect = await start_server(nursery, server, queue=64, gated=Gated)
+    rec = WatchedRecorder()
+    watch = rec.watch = BatchWatch(rec)
+    with trio.fail_after(100):
+        async with trio.open_nursery() as inner:
+            inner.start_soon(watch.run)
+            inner.start_soon(run_channel, spec(connect), rec, random.Random(1))
+            await CHANGES.wait_until(lambda: len(rec.delivered) == 6)
+            inner.cancel_scope.cancel()
+    assert [(seq, events) for seq, _, events in rec.delivered] == [(i + 1, [{"i": i}]) for i in range(5)] + [
+        (6, [{"i": 0}])
+    ]
+    assert watch.ends[0] == 5
+    assert [k for k, _, _ in rec.log] == ["connected", "gap", "connected"]
+    assert str(rec.log[1][2]).startswith("closed")
+
+
+@pytest.mark.parametrize("reconnect", [False, True])
+async def test_a_decode_error_inside_a_batch(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock, reconnect: bool
+) -> None:
+    """User channel: the undecodable frame is a point gap between its neighbours and the batch goes on.
+    Market channel: the batch stops at it and the reader reconnects; the frame behind it is not handled."""
+
+    async def good_bad_good(ws: Any, index: int) -> None:
+        await ws.get_message()
+        await ws.send_message('{"i":0}')
+        await ws.send_message("{not json")
+        await ws.send_message('{"i":2}')
+        await pong_forever(ws, index)
+
+    server = FakeServer([good_bad_good, burst(1)])
+    connect = await start_server(nursery, server, queue=64, gated=Gated)
+    rec = WatchedRecorder()
+    watch = rec.watch = BatchWatch(rec)
+    order: list[str] = []
+    timing = ChannelTiming(reconnect_on_decode_error=reconnect)
+    with trio.fail_after(100):
+        async with trio.open_nursery() as inner:
+            inner.start_soon(watch.run)
+            listener = Ordered(rec, order)
+            inner.start_soon(run_channel, spec(connect, timing), listener, random.Random(1))
+            await CHANGES.wait_until(lambda: len(rec.delivered) == 2)
+            inner.cancel_scope.cancel()
+    if reconnect:
+        assert order == ["connected", "deliver 1", "gap", "connected", "deliver 3"]
+        assert [events for _, _, events in rec.delivered] == [[{"i": 0}], [{"i": 0}]]
+        assert len(server.accepted) == 2
+    else:
+        assert order == ["connected", "deliver 1", "gap", "connected", "deliver 3"]
+        assert [events for _, _, events in rec.delivered] == [[{"i": 0}], [{"i": 2}]]
+        assert watch.ends[0] == 2  # both good frames in one batch, the gap between them
+        assert len(server.accepted) == 1
+    assert "decode error" in str(rec.log[1][2])
+
+
+@attrs.define
+class Ordered:
+    """A listener around a Recorder that also keeps one ordered list of what happened."""
+
+    inner: Recorder
+    order: list[str]
+
+    def connected(self, channel: str, now: float) -> None:
+        self.order.append("connected")
+        self.inner.connected(channel, now)
+
+    def gap(self, channel: str, reason: str, now: float) -> None:
+        self.order.append("gap")
+        self.inner.gap(channel, reason, now)
+
+    def alive(self, channel: str, now: float) -> None:
+        self.inner.alive(channel, now)
+
+    def deliver(self, channel: str, seq: int, now: float, raw: str, events: Sequence[dict[str, Any]]) -> None:
+        self.order.append(f"deliver {seq}")
+        self.inner.deliver(channel, seq, now, raw, events)
+
+
+async def test_cancellation_is_seen_between_batches_and_loses_no_taken_frame(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Cancelled while frames are queued: the batch in hand is finished, then the reader stops at its
+    checkpoint without taking another frame (the rest stay queued in trio-websocket)."""
+    count = 3 * BATCH_MAX
+    server = FakeServer([burst(count)])
+    connect = await start_server(nursery, server, queue=64, gated=Gated)
+    rec = WatchedRecorder()
+    with trio.fail_after(100):
+        async with trio.open_nursery() as inner:
+            reader = trio.CancelScope()
+            watch = rec.watch = BatchWatch(rec, cancel_after_first=reader)
+
+            async def read() -> None:
+                with reader:
+                    await run_channel(spec(connect), rec, random.Random(1))
+
+            inner.start_soon(watch.run)
+            inner.start_soon(read)
+            await CHANGES.wait_until(lambda: len(rec.delivered) > 0)
+            await trio.testing.wait_all_tasks_blocked()
+            inner.cancel_scope.cancel()
+    assert [seq for seq, _, _ in rec.delivered] == list(range(1, BATCH_MAX + 1))
+    assert watch.ends == [BATCH_MAX]
+
+
+async def test_queued_frames_adapter_returns_and_raises_as_get_message(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """``get_message_nowait``: WouldBlock when nothing is queued; the queued frames in order; once the peer
+    has closed, ConnectionClosed with the same reason as ``get_message``; after a local close likewise."""
+    server = FakeServer([burst(2, then=closing), burst(2)])
+    connect = await start_server(nursery, server, queue=64)
+    with trio.fail_after(100):
+        async with connect() as ws:
+            queued = batching(ws)
+            assert isinstance(queued, QueuedFrames)
+            with pytest.raises(trio.WouldBlock):
+                queued.get_message_nowait()
+            await ws.send_message("sub")
+            await trio.testing.wait_all_tasks_blocked()
+            assert [queued.get_message_nowait(), queued.get_message_nowait()] == ['{"i": 0}', '{"i": 1}']
+            with pytest.raises(trio_websocket.ConnectionClosed) as nowait:
+                queued.get_message_nowait()
+            with pytest.raises(trio_websocket.ConnectionClosed) as waiting:
+                await ws.get_message()
+            assert nowait.value.reason == waiting.value.reason == ws.closed
+        async with connect() as ws:
+            queued = batching(ws)
+            assert isinstance(queued, QueuedFrames)
+            await ws.send_message("sub")
+            await trio.testing.wait_all_tasks_blocked()
+            await ws.aclose()  # local close: pending frames are discarded
+            with pytest.raises(trio_websocket.ConnectionClosed) as nowait:
+                queued.get_message_nowait()
+            with pytest.raises(trio_websocket.ConnectionClosed) as waiting:
+                await ws.get_message()
+            assert nowait.value.reason == waiting.value.reason == ws.closed
+
+
+async def test_batching_falls_back_without_trio_websocket_internals(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A connection with no non-blocking take is read one frame at a time; a trio-websocket connection
+    without ``_recv_channel`` (internals changed) too, with a warning."""
+    assert batching(LateFrameConnection(hold=1.0)) is None
+    server = FakeServer([pong_forever])
+    connect = await start_server(nursery, server)
+    with trio.fail_after(100):
+        async with connect() as ws:
+            channel = ws._recv_channel
+            del ws._recv_channel
+            try:
+                assert batching(ws) is None
+            finally:
+                ws._recv_channel = channel
+    assert "_recv_channel" in caplog.text

@@ -62,7 +62,7 @@ async def test_gap_invalidates_every_book_until_snapshots(autojump_clock: trio.t
     board = BookBoard.for_markets([SPEC])
     gaps: list[str] = []
     feed = MarketFeed(board, on_gap=lambda reason, now: gaps.append(reason))
-    await feed.deliver("market", 1, 0.0, "[]", [])
+    feed.deliver("market", 1, 0.0, "[]", [])
     board.apply([snap("111"), snap("222")], 0.0)
     assert board.all_valid()
     feed.gap("market", "stale", 5.0)
