@@ -74,6 +74,7 @@ from aqbot.io.rest import RestTransport
 from aqbot.io.rest_api import ClobApi, CredsSigner, DataApi
 from aqbot.io.ws import (
     MESSAGE_QUEUE_SIZE,
+    RECEIVE_BUFFER_SIZE,
     ChannelSpec,
     ChannelTiming,
     WsConnection,
@@ -127,7 +128,11 @@ class ExchangeConnectors:
             info.rest_url,
             info.ws_url.rstrip("/") + "/ws/",
             info.data_api_url,
-            functools.partial(connector.ws_connect, message_queue_size=MESSAGE_QUEUE_SIZE),
+            functools.partial(
+                connector.ws_connect,
+                message_queue_size=MESSAGE_QUEUE_SIZE,
+                receive_buffer_size=RECEIVE_BUFFER_SIZE,
+            ),
             connector.http_transport,
             wall_clock=lambda: handle.now_ms() / 1000.0,
         )

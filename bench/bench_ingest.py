@@ -20,7 +20,7 @@ Three loops over the same frames, interleaved repetition by repetition:
   excluded; 16 other quotes rest in the core throughout (a market maker's usual open orders).
 * ``transport``: the ceiling of the network in front of it: a trio-websocket server in a *second process*
   sends the same frames over loopback, and this process receives them with trio-websocket
-  (``receive_buffer_size=65536``, as PERF-LIMITS b2, and the runtime's ``message_queue_size``) without
+  (the runtime's ``receive_buffer_size=65536``, as PERF-LIMITS b2, and ``message_queue_size``) without
   parsing.
 * ``json_loads``: bare ``json.loads`` of the same frames (the parsing floor).
 
@@ -56,7 +56,7 @@ from aqbot.io.hub import Hub
 from aqbot.io.ledger import LedgerStore
 from aqbot.io.ledger_events import LedgerEvent
 from aqbot.io.ledger_writer import run_ledger_writer
-from aqbot.io.ws import MESSAGE_QUEUE_SIZE, ChannelSpec, ChannelTiming, run_channel
+from aqbot.io.ws import MESSAGE_QUEUE_SIZE, RECEIVE_BUFFER_SIZE, ChannelSpec, ChannelTiming, run_channel
 from aqbot.io.ws_user import UserFeed
 from aqbot.sim.events import UserEvent
 from aqbot.sim.testkit import make_engine, order_id_of
@@ -163,9 +163,9 @@ def ready_core(w: Workload) -> Core:
     return core
 
 
-SOCKET_READ = 65536
-"""Bytes per socket read of the modelled trio-websocket connection (``receive_buffer_size``, as the
-transport ceiling reads)."""
+SOCKET_READ = RECEIVE_BUFFER_SIZE
+"""Bytes per socket read of the modelled trio-websocket connection (the runtime's ``receive_buffer_size``,
+as the transport ceiling reads)."""
 WS_HEADER = 4
 """Bytes of WebSocket framing per server frame of 126-65535 payload bytes."""
 

@@ -13,7 +13,7 @@ import trio.testing
 
 from aqbot.app import ExchangeConnectors, run_bot
 from aqbot.io.ledger import LedgerStore
-from aqbot.io.ws import MESSAGE_QUEUE_SIZE, QueuedFrames, batching
+from aqbot.io.ws import MESSAGE_QUEUE_SIZE, RECEIVE_BUFFER_SIZE, QueuedFrames, batching
 from aqbot.run import params_for_sim
 from aqbot.sim.runner import SimConfig, run_inprocess_simulator
 
@@ -71,4 +71,5 @@ async def test_bot_connections_queue_frames_for_batches(autojump_clock: trio.tes
                 queued = batching(ws)
                 assert isinstance(queued, QueuedFrames)
                 assert queued.queue.statistics().max_buffer_size == MESSAGE_QUEUE_SIZE
+                assert ws._receive_buffer_size == RECEIVE_BUFFER_SIZE
             nursery.cancel_scope.cancel()

@@ -83,11 +83,14 @@ _SLACK = 1e-6
 
 
 BATCH_MAX = 16
-"""Most frames handled between two checkpoints of a reader (see the module docstring and docs/runtime.md:
-a full batch of user frames keeps the quoters waiting for about a millisecond)."""
+"""Most frames handled between two checkpoints of a reader: amortises a scheduler pass to ~2 us a frame,
+while a quoter woken during a batch waits at most 16 frames' handling (docs/runtime.md)."""
 MESSAGE_QUEUE_SIZE = 64
 """trio-websocket's queue of received frames per connection (its default is 1): room for the reader's
 batches; a bound, so a stalled reader still stops reading the socket (TCP pushes back)."""
+RECEIVE_BUFFER_SIZE = 65536
+"""Bytes per socket read of trio-websocket (its default is 4 KiB, ~3 frames of a user channel): each read
+is one more scheduler pass of its reader task; 64 KiB is what the ingest bench's transport ceiling uses."""
 
 
 class WsConnection(Protocol):
@@ -115,8 +118,11 @@ Connect = Callable[[], AbstractAsyncContextManager[WsConnection]]
 
 
 def open_websocket(url: str) -> AbstractAsyncContextManager[trio_websocket.WebSocketConnection]:
-    """``trio_websocket.open_websocket_url`` with the readers' queue size (:data:`MESSAGE_QUEUE_SIZE`)."""
-    return trio_websocket.open_websocket_url(url, message_queue_size=MESSAGE_QUEUE_SIZE)
+    """``trio_websocket.open_websocket_url`` with the readers' :data:`MESSAGE_QUEUE_SIZE` and
+    :data:`RECEIVE_BUFFER_SIZE`."""
+    return trio_websocket.open_websocket_url(
+        url, message_queue_size=MESSAGE_QUEUE_SIZE, receive_buffer_size=RECEIVE_BUFFER_SIZE
+    )
 
 
 @attrs.frozen

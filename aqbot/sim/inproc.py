@@ -3,9 +3,10 @@
 A *connector* is what the bot's runtime takes to reach an exchange (real or simulated):
 
 * ``http_transport() -> httpx2.AsyncBaseTransport``: hand it to ``httpx2.AsyncClient(transport=...)``;
-* ``ws_connect(url, *, message_queue_size=1)``: an async context manager yielding a
-  ``trio_websocket.WebSocketConnection`` that queues up to ``message_queue_size`` received frames
-  (trio-websocket's own default is 1; the bot asks for its production size).
+* ``ws_connect(url, *, message_queue_size=1, receive_buffer_size=4096)``: an async context manager
+  yielding a ``trio_websocket.WebSocketConnection`` that queues up to ``message_queue_size`` received
+  frames and reads up to ``receive_buffer_size`` bytes at a time (trio-websocket's own defaults; the bot
+  asks for its production values).
 
 :class:`MemoryNetwork` runs both over memory (STYLE P8): REST requests go straight into the simulator's ASGI
 app (:class:`AsgiTransport`), and WebSocket clients connect through a :class:`MemoryListener` whose streams
@@ -52,6 +53,8 @@ PIPE_BUFFER = 64 * 1024
 """Bytes an in-memory pipe holds before ``send_all`` blocks (a socket's send + receive buffers)."""
 MESSAGE_QUEUE = 1
 """trio-websocket's default ``message_queue_size`` (frames a client connection holds unread)."""
+RECEIVE_BYTES = 4096
+"""trio-websocket's default ``receive_buffer_size`` (bytes per read)."""
 
 
 class Connector(Protocol):
@@ -62,7 +65,7 @@ class Connector(Protocol):
         ...
 
     def ws_connect(
-        self, url: str, *, message_queue_size: int = MESSAGE_QUEUE
+        self, url: str, *, message_queue_size: int = MESSAGE_QUEUE, receive_buffer_size: int = RECEIVE_BYTES
     ) -> AbstractAsyncContextManager[trio_websocket.WebSocketConnection]:
         """Open a WebSocket to ``url``; the connection closes when the context exits."""
         ...
@@ -270,14 +273,14 @@ class MemoryNetwork:
         return AsgiTransport(self.app)
 
     def ws_connect(
-        self, url: str, *, message_queue_size: int = MESSAGE_QUEUE
+        self, url: str, *, message_queue_size: int = MESSAGE_QUEUE, receive_buffer_size: int = RECEIVE_BYTES
     ) -> AbstractAsyncContextManager[trio_websocket.WebSocketConnection]:
-        return _memory_ws(self.ws_listener, url, message_queue_size)
+        return _memory_ws(self.ws_listener, url, message_queue_size, receive_buffer_size)
 
 
 @asynccontextmanager
 async def _memory_ws(
-    listener: MemoryListener, url: str, message_queue_size: int
+    listener: MemoryListener, url: str, message_queue_size: int, receive_buffer_size: int
 ) -> AsyncIterator[trio_websocket.WebSocketConnection]:
     """Like ``trio_websocket.open_websocket_url`` over ``listener``.
 
@@ -298,6 +301,7 @@ async def _memory_ws(
                 parts.hostname or "sim.test",
                 resource,
                 message_queue_size=message_queue_size,
+                receive_buffer_size=receive_buffer_size,
             )
             try:
                 async with ws:
@@ -319,6 +323,8 @@ class SocketConnector:
         return httpx2.AsyncHTTPTransport()
 
     def ws_connect(
-        self, url: str, *, message_queue_size: int = MESSAGE_QUEUE
+        self, url: str, *, message_queue_size: int = MESSAGE_QUEUE, receive_buffer_size: int = RECEIVE_BYTES
     ) -> AbstractAsyncContextManager[trio_websocket.WebSocketConnection]:
-        return trio_websocket.open_websocket_url(url, message_queue_size=message_queue_size)
+        return trio_websocket.open_websocket_url(
+            url, message_queue_size=message_queue_size, receive_buffer_size=receive_buffer_size
+        )
