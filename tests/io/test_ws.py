@@ -799,3 +799,34 @@ async def test_batching_falls_back_without_trio_websocket_internals(
             finally:
                 ws._recv_channel = channel
     assert "_recv_channel" in caplog.text
+
+
+async def test_the_asset_watchdog_runs_after_every_frame_of_a_batch(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Market channel, four queued frames for asset A of 25 s work each: after the third (t = 75 s) asset B
+    has been silent past its 60 s limit, so the batch stops there and the reader reconnects; the fourth
+    frame is not handled on that connection."""
+
+    async def four_for_a(ws: Any, index: int) -> None:
+        await ws.get_message()
+        for _ in range(4):
+            await ws.send_message('{"asset_id":"A"}')
+        await pong_forever(ws, index)
+
+    server = FakeServer([four_for_a, pong_forever])
+    connect = await start_server(nursery, server, queue=64, gated=Gated)
+    rec = Recorder(clock=autojump_clock, busy=25.0)
+    timing = ChannelTiming(asset_silence=60.0, ping_interval=1000.0)
+    market = spec(
+        connect, timing, name="market", asset_of=lambda e: e.get("asset_id"), assets=frozenset({"A", "B"})
+    )
+    with trio.fail_after(300):
+        async with trio.open_nursery() as inner:
+            inner.start_soon(run_channel, market, rec, random.Random(5))
+            await CHANGES.wait_until(lambda: any(k == "gap" for k, _, _ in rec.log))
+            inner.cancel_scope.cancel()
+    assert [(seq, now) for seq, now, _ in rec.delivered] == [(1, 0.0), (2, 25.0), (3, 50.0)]
+    gap = rec.log[1]
+    assert gap[:2] == ("gap", 75.0)
+    assert "asset B silent" in str(gap[2])
