@@ -9,9 +9,9 @@ user event of aqbot's account is encoded exactly as the simulator's WebSocket hu
 Three loops over the same frames, interleaved repetition by repetition:
 
 * ``ingest``: the runtime's own reader :func:`aqbot.io.ws.run_channel` (stale timer, sequence numbers,
-  batches of already queued frames, :func:`aqbot.wire.decode_user_frame`) over an in-memory model of a
-  trio-websocket connection (:class:`FrameConnection`: a reader task queues the frames one per scheduler
-  pass into a channel of the runtime's ``message_queue_size``, as trio-websocket's does),
+  :func:`aqbot.wire.decode_user_frame`) over an in-memory connection that hands over one frame per
+  scheduler pass, as trio-websocket does at a steady rate (:class:`FrameConnection`; trio-websocket's own
+  reader task, its wsproto parsing and its per-frame ``send`` are the transport's cost, measured below),
   feeding :class:`aqbot.io.ws_user.UserFeed` (raw frame to the ledger, :mod:`aqbot.io.edge` conversion,
   ``Core.on_order_event``/``on_trade_event``, every fact to the ledger through :class:`aqbot.io.hub.Hub`),
   with the real pump and :func:`~aqbot.io.ledger_writer.run_ledger_writer` (worker thread, production
@@ -163,55 +163,30 @@ def ready_core(w: Workload) -> Core:
     return core
 
 
-SOCKET_READ = RECEIVE_BUFFER_SIZE
-"""Bytes per socket read of the modelled trio-websocket connection (the runtime's ``receive_buffer_size``,
-as the transport ceiling reads)."""
-WS_HEADER = 4
-"""Bytes of WebSocket framing per server frame of 126-65535 payload bytes."""
-
-
 @attrs.define
 class FrameConnection:
-    """An in-memory model of a trio-websocket connection, task for task.
+    """An in-memory connection that hands aqbot's reader one frame per scheduler pass, as trio-websocket does.
 
-    trio-websocket 0.12's reader task reads the socket (``receive_some`` of up to :data:`SOCKET_READ`
-    bytes: ~54 frames of ~1.2 kB), parses it with wsproto and ``send``s each complete frame into a memory
-    channel of ``message_queue_size`` frames; ``get_message`` is ``receive`` on that channel. A memory
-    channel's ``send`` is a checkpoint even when there is room, so that task queues *one frame per
-    scheduler pass*, and blocks when the queue is full. :meth:`run_reader` is that task without the
-    parsing: one ``send`` per frame into a channel of ``queue_size`` (the runtime's
-    :data:`aqbot.io.ws.MESSAGE_QUEUE_SIZE`) and one more checkpoint per :data:`SOCKET_READ` bytes of
-    frames (the socket read). ``get_message`` / ``get_message_nowait`` take from that channel, so the
-    reader's batches hold exactly the frames trio-websocket would have queued.
+    trio-websocket 0.12's own reader task reads the socket, parses it with wsproto and ``send``s each frame
+    into a memory channel; a ``send`` is a checkpoint even when there is room, so at a steady rate that
+    channel holds a frame or two and aqbot's reader takes one frame per ``get_message`` (a ``receive``: one
+    checkpoint). Measured over loopback, the batches :func:`aqbot.io.ws.run_channel` finds queued average
+    1.5 frames whatever the ``message_queue_size`` (docs/bench.md). That task's work (socket reads, wsproto,
+    its ``send`` per frame) is the transport's: the ``transport`` loop measures it. This model keeps aqbot's
+    share: one checkpoint per ``get_message``, and a ``get_message_nowait`` (asked after every frame) that
+    finds nothing queued, so the reader's batches do not form here, as they do not at a steady rate.
 
-    Before an order's PLACEMENT frame is handed to the reader it places the order in the core as the
-    quoter would (through the hub, so its facts reach the ledger too); the seconds spent placing are kept
-    in ``excluded``. ``done`` is set when the reader asks for a frame after the last one.
+    Before an order's PLACEMENT frame is handed over it places the order in the core as the quoter would
+    (through the hub, so its facts reach the ledger too); the seconds spent placing are kept in
+    ``excluded``. ``done`` is set when the reader asks for a frame after the last one.
     """
 
     frames: tuple[str, ...]
     done: trio.Event
     hub: Hub
     placements: dict[int, PlacedOrder]
-    queue_size: int = MESSAGE_QUEUE_SIZE
     index: int = 0
     excluded: float = 0.0
-    _send: trio.MemorySendChannel[str] = attrs.field(init=False)
-    _recv: trio.MemoryReceiveChannel[str] = attrs.field(init=False)
-
-    def __attrs_post_init__(self) -> None:
-        self._send, self._recv = trio.open_memory_channel[str](self.queue_size)
-
-    async def run_reader(self) -> None:
-        """trio-websocket's reader task: queue the frames, one ``send`` each, as the socket delivers them."""
-        async with self._send:
-            read = 0
-            for text in self.frames:
-                read += len(text) + WS_HEADER
-                if read > SOCKET_READ:
-                    read -= SOCKET_READ
-                    await trio.lowlevel.checkpoint()  # receive_some: the next socket read
-                await self._send.send(text)
 
     async def send_message(self, message: str) -> None:
         await trio.lowlevel.checkpoint()
@@ -220,25 +195,21 @@ class FrameConnection:
         if self.index >= len(self.frames):
             self.done.set()
             await trio.sleep_forever()
-        return self._handed(await self._recv.receive())
+        await trio.lowlevel.checkpoint()  # trio-websocket's get_message is a memory-channel receive
+        return self.next_frame()
 
     def get_message_nowait(self) -> str:
-        if self.index >= len(self.frames):
-            raise trio.WouldBlock
-        return self._handed(self._recv.receive_nowait())
+        raise trio.WouldBlock  # trio-websocket queues one frame per pass: none is waiting here
 
     def next_frame(self) -> str:
-        """The next frame with no channel or task (for benchmarks that call the feed directly)."""
-        return self._handed(self.frames[self.index])
-
-    def _handed(self, text: str) -> str:
+        """The next frame with no checkpoint (for benchmarks that call the feed directly)."""
         placed = self.placements.get(self.index)
         if placed is not None:
             started = time.perf_counter()
             place(self.hub, placed, trio.current_time())
             self.excluded += time.perf_counter() - started
         self.index += 1
-        return text
+        return self.frames[self.index - 1]
 
 
 @attrs.frozen
@@ -267,7 +238,6 @@ async def _ingest(w: Workload, core: Core, ledger_path: Path) -> IngestRun:
         writer = await nursery.start(start_writer)
         await nursery.start(hub.sink.run_pump, send)
         started = time.perf_counter()
-        nursery.start_soon(conn.run_reader)
         nursery.start_soon(run_channel, spec, feed, random.Random(1))
         await done.wait()
         applied = time.perf_counter() - started - conn.excluded
@@ -323,7 +293,7 @@ async def _serve(frames_text: str, count: int) -> None:
 async def _receive(port: int, count: int) -> float:
     url = f"ws://127.0.0.1:{port}/"
     async with trio_websocket.open_websocket_url(
-        url, receive_buffer_size=SOCKET_READ, message_queue_size=MESSAGE_QUEUE_SIZE
+        url, receive_buffer_size=RECEIVE_BUFFER_SIZE, message_queue_size=MESSAGE_QUEUE_SIZE
     ) as ws:
         await ws.get_message()
         started = time.perf_counter()
