@@ -30,7 +30,7 @@ from aqbot.wire.account import Position
 from aqbot.wire.events import OrderEvent, PriceChangeEvent, TickSizeChange
 from aqbot.wire.market import BookSummary, PriceLevel
 from aqbot.wire.orders import CancelResponse, OpenOrder, PostOrderResponse, Trade
-from aqbot.wire.types import TraderSide
+from aqbot.wire.types import OrderEventType, TraderSide, TradeStatus
 
 log = logging.getLogger(__name__)
 
@@ -98,20 +98,65 @@ def _ms_to_s(value: int | None) -> float:
     return 0.0 if value is None else value / 1000.0
 
 
+# Wire enum value -> core enum: a dict lookup on the member's ``_value_`` (a plain attribute; Enum's
+# ``hash()`` and ``.value`` are Python-level) instead of an Enum call by value on the hot path.
+_ORDER_EVENT_TYPE = {t.value: ce.OrderEventType(t.value) for t in OrderEventType}
+_TRADE_STATUS = {s.value: ce.TradeStatus(s.value) for s in TradeStatus}
+_GTC = OrderType.GTC
+_TAKER = TraderSide.TAKER
+
+# The user-channel builders below pass the core events' fields by position (keywords cost ~40% more on
+# these 7-11 field attrs classes); this pins the order they rely on: a reordered core class fails at import.
+_POSITIONAL: dict[type, tuple[str, ...]] = {
+    ce.OrderEvent: (
+        "order_id",
+        "token",
+        "side",
+        "price",
+        "original_size",
+        "size_matched",
+        "status",
+        "type",
+        "order_type",
+        "expiration",
+        "timestamp",
+    ),
+    ce.MakerFill: ("order_id", "matched_amount", "price", "token", "owner", "maker_address", "side"),
+    ce.TradeEvent: (
+        "trade_id",
+        "status",
+        "taker_order_id",
+        "token",
+        "side",
+        "size",
+        "price",
+        "trader_side",
+        "maker_orders",
+        "match_time",
+    ),
+}
+for _cls, _names in _POSITIONAL.items():
+    if tuple(f.name for f in attrs.fields(_cls)) != _names:
+        raise RuntimeError(
+            f"edge: the fields of core {_cls.__name__} changed; update the user-channel builders"
+        )
+
+
 def order_event(event: OrderEvent) -> ce.OrderEvent:
     """A user-channel ``order`` event as a core event."""
+    ts = event.timestamp
     return ce.OrderEvent(
-        order_id=event.id.lower(),
-        token=event.asset_id,
-        side=event.side,
-        price=event.price,
-        original_size=event.original_size,
-        size_matched=event.size_matched,
-        status=event.status,
-        type=ce.OrderEventType(event.type.value),
-        order_type=event.order_type or OrderType.GTC,
-        expiration=float(event.expiration or 0),
-        timestamp=_ms_to_s(event.timestamp),
+        event.id.lower(),  # order_id
+        event.asset_id,  # token
+        event.side,
+        event.price,
+        event.original_size,
+        event.size_matched,
+        event.status,
+        _ORDER_EVENT_TYPE[event.type._value_],
+        event.order_type or _GTC,
+        float(event.expiration or 0),  # expiration
+        0.0 if ts is None else ts / 1000.0,  # timestamp (ms -> s)
     )
 
 
@@ -120,32 +165,41 @@ def trade_event(trade: Trade, me: Identity) -> ce.TradeEvent:
 
     ``trader_side`` says which side aqbot is on; when it is absent or TAKER but one of the maker entries is
     aqbot's (both sides of a self-cross), the maker entries are still kept: the core applies each order's
-    fills by order id, so nothing is counted twice.
+    fills by order id, so nothing is counted twice. (The ownership test and the side inference are
+    :meth:`Identity.owns` and :meth:`aqbot.wire.Trade.maker_side`, inlined.)
     """
-    makers = tuple(
-        ce.MakerFill(
-            order_id=m.order_id.lower(),
-            matched_amount=m.matched_amount,
-            price=m.price,
-            token=m.asset_id,
-            owner=m.owner,
-            maker_address=m.maker_address,
-            side=trade.maker_side(m),
-        )
-        for m in trade.maker_orders
-        if me.owns(m.owner, m.maker_address)
-    )
+    key = me.api_key
+    addr = me.maker_address.lower()
+    side = trade.side
+    asset = trade.asset_id
+    fills = []
+    for m in trade.maker_orders:
+        if m.owner == key or m.maker_address.lower() == addr:
+            maker_side = m.side
+            if maker_side is None:
+                maker_side = side.opposite if m.asset_id == asset else side
+            fills.append(
+                ce.MakerFill(
+                    m.order_id.lower(),  # order_id
+                    m.matched_amount,
+                    m.price,
+                    m.asset_id,  # token
+                    m.owner,
+                    m.maker_address,
+                    maker_side,
+                )
+            )
     return ce.TradeEvent(
-        trade_id=trade.id,
-        status=ce.TradeStatus(trade.status.value),
-        taker_order_id=trade.taker_order_id.lower(),
-        token=trade.asset_id,
-        side=trade.side,
-        size=trade.size,
-        price=trade.price,
-        trader_side="TAKER" if trade.trader_side is TraderSide.TAKER else "MAKER",
-        maker_orders=makers,
-        match_time=float(trade.match_time),
+        trade.id,  # trade_id
+        _TRADE_STATUS[trade.status._value_],
+        trade.taker_order_id.lower(),
+        asset,  # token
+        side,
+        trade.size,
+        trade.price,
+        "TAKER" if trade.trader_side is _TAKER else "MAKER",
+        tuple(fills),
+        float(trade.match_time),
     )
 
 
@@ -153,10 +207,11 @@ def user_events(events: Sequence[object], me: Identity) -> list[ce.OrderEvent | 
     """The core events of one decoded user frame, in order (unknown and control frames skipped)."""
     out: list[ce.OrderEvent | ce.TradeEvent] = []
     for event in events:
-        if isinstance(event, OrderEvent):
-            out.append(order_event(event))
-        elif isinstance(event, Trade):
-            out.append(trade_event(event, me))
+        cls = type(event)
+        if cls is OrderEvent or (cls is not Trade and isinstance(event, OrderEvent)):
+            out.append(order_event(event))  # type: ignore[arg-type]
+        elif cls is Trade or isinstance(event, Trade):
+            out.append(trade_event(event, me))  # type: ignore[arg-type]
     return out
 
 
