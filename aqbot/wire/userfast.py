@@ -33,7 +33,7 @@ import msgspec
 
 from aqbot.core.types import Side
 from aqbot.wire.events import OrderEvent, UserEvent
-from aqbot.wire.fast import _opt_order_type
+from aqbot.wire.fast import opt_order_type
 from aqbot.wire.orders import MakerOrder, Trade
 from aqbot.wire.scalars import (
     to_decimal,
@@ -52,7 +52,7 @@ _Num = str | int
 reference's scalar functions); JSON floats are declined."""
 
 
-class _Order(msgspec.Struct, tag_field="event_type", tag="order", forbid_unknown_fields=True, gc=False):
+class OrderMsg(msgspec.Struct, tag_field="event_type", tag="order", forbid_unknown_fields=True, gc=False):
     type: OrderEventType
     id: str
     market: str
@@ -73,7 +73,7 @@ class _Order(msgspec.Struct, tag_field="event_type", tag="order", forbid_unknown
     timestamp: _Num | None = None
 
 
-class _Maker(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+class MakerMsg(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     order_id: str
     owner: str
     maker_address: str
@@ -86,7 +86,7 @@ class _Maker(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     outcome_index: int | None = None
 
 
-class _Trade(msgspec.Struct, tag_field="event_type", tag="trade", forbid_unknown_fields=True, gc=False):
+class TradeMsg(msgspec.Struct, tag_field="event_type", tag="trade", forbid_unknown_fields=True, gc=False):
     id: str
     taker_order_id: str
     market: str
@@ -107,20 +107,32 @@ class _Trade(msgspec.Struct, tag_field="event_type", tag="trade", forbid_unknown
     maker_address: str | None = None
     bucket_index: int | None = None
     transaction_hash: str | None = None
-    maker_orders: tuple[_Maker, ...] | None = None
+    maker_orders: tuple[MakerMsg, ...] | None = None
     match_time_nano: str | None = None
     err_msg: str | None = None
 
 
-_DECODER: msgspec.json.Decoder[Any] = msgspec.json.Decoder(_Order | _Trade | list[_Order | _Trade])
-_DECLINE = (msgspec.MsgspecError, ValueError, TypeError, KeyError, ArithmeticError, RecursionError)
+_DECODER: msgspec.json.Decoder[Any] = msgspec.json.Decoder(OrderMsg | TradeMsg | list[OrderMsg | TradeMsg])
+DECLINE = (msgspec.MsgspecError, ValueError, TypeError, KeyError, ArithmeticError, RecursionError)
+"""What a fast conversion may raise to decline a frame (the reference path then decides)."""
+
+
+def decode_user_msgs(raw: str) -> list[OrderMsg | TradeMsg] | None:
+    """The typed structs of a text frame in the fast path's subset, or ``None``. The scalar conversions (which
+    may still decline) are left to the caller: :func:`decode_user_fast` here, or the edge's fused path
+    (:func:`aqbot.io.edge.user_frame_events`), which must run every one of them."""
+    try:
+        data = _DECODER.decode(raw)
+    except (msgspec.MsgspecError, ValueError, TypeError, RecursionError):  # as jsontext.loads' fast parse
+        return None
+    return data if type(data) is list else [data]
 
 
 _new = object.__new__
 _set = object.__setattr__
 
 
-def _order(o: _Order) -> OrderEvent:
+def order_model(o: OrderMsg) -> OrderEvent:
     ev: OrderEvent = _new(OrderEvent)
     _set(
         ev,
@@ -138,7 +150,7 @@ def _order(o: _Order) -> OrderEvent:
             "size_matched": to_decimal_or_zero(o.size_matched),
             "associate_trades": o.associate_trades,
             "outcome": o.outcome,
-            "order_type": _opt_order_type(o.order_type),
+            "order_type": opt_order_type(o.order_type),
             "status": o.status,
             "created_at": to_opt_unix_s(o.created_at),
             "expiration": to_opt_unix_s(o.expiration),
@@ -149,7 +161,7 @@ def _order(o: _Order) -> OrderEvent:
     return ev
 
 
-def _maker(m: _Maker) -> MakerOrder:
+def maker_model(m: MakerMsg) -> MakerOrder:
     mo: MakerOrder = _new(MakerOrder)
     _set(
         mo,
@@ -170,7 +182,7 @@ def _maker(m: _Maker) -> MakerOrder:
     return mo
 
 
-def _trade(t: _Trade) -> Trade:
+def trade_model(t: TradeMsg) -> Trade:
     makers = t.maker_orders
     tr: Trade = _new(Trade)
     _set(
@@ -196,7 +208,7 @@ def _trade(t: _Trade) -> Trade:
             "bucket_index": t.bucket_index,
             "transaction_hash": t.transaction_hash,
             "trader_side": t.trader_side,
-            "maker_orders": () if makers is None else tuple([_maker(m) for m in makers]),
+            "maker_orders": () if makers is None else tuple([maker_model(m) for m in makers]),
             "match_time_nano": t.match_time_nano,
             "err_msg": t.err_msg,
         },
@@ -204,17 +216,17 @@ def _trade(t: _Trade) -> Trade:
     return tr
 
 
-def _model(ev: _Order | _Trade) -> UserEvent:
-    return _order(ev) if type(ev) is _Order else _trade(ev)  # type: ignore[arg-type]
+def _model(ev: OrderMsg | TradeMsg) -> UserEvent:
+    return order_model(ev) if type(ev) is OrderMsg else trade_model(ev)  # type: ignore[arg-type]
 
 
 def decode_user_fast(raw: str) -> list[UserEvent] | None:
     """The models of a user-channel text frame made only of well-formed ``order``/``trade`` objects, or
     ``None`` when the frame is anything else (then the reference path decides; see the module docstring)."""
+    msgs = decode_user_msgs(raw)
+    if msgs is None:
+        return None
     try:
-        data = _DECODER.decode(raw)
-        if type(data) is list:
-            return [_model(ev) for ev in data]
-        return [_model(data)]
-    except _DECLINE:
+        return [_model(ev) for ev in msgs]
+    except DECLINE:
         return None

@@ -1,15 +1,19 @@
-"""The typed user-channel fast path (:mod:`aqbot.wire.userfast`) changes nothing observable.
+"""The typed user-channel fast paths (:mod:`aqbot.wire.userfast`, :func:`aqbot.io.edge.user_frame_events`)
+change nothing observable.
 
 Differential: for every text, :func:`aqbot.wire.decode_user_frame` (fast path first) gives exactly what the
 reference path (``codec._decode_frame`` with the default converter) gives: the same models with the same
-Decimal digits, or the same :class:`WireError` (message, path, excerpt). And the fast path on its own never
-accepts a frame the reference rejects, nor returns anything but the reference's models. The inputs are
-random valid frames, the same with one mutation (missing, retyped, extra, duplicated or renamed keys, numbers
-for numeric strings, unknown event types, unicode, text-level damage), lists of events and hand-made edges.
+Decimal digits, or the same :class:`WireError` (message, path, excerpt). The fused decoder
+:func:`edge.user_frame_events` gives what ``edge.user_events`` makes of the reference models, or the same
+error. And the fast path on its own never accepts a frame the reference rejects, nor returns anything but
+the reference's models. The inputs are random valid frames, the same with one mutation (missing, retyped,
+extra, duplicated or renamed keys, numbers for numeric strings, unknown event types, unicode, text-level
+damage), lists of events and hand-made edges.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from decimal import Decimal
 from typing import Any
@@ -18,10 +22,11 @@ import attrs
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
-from wire_samples import FOK_KILLED, ORDER_EVENT, TRADE_EVENT, TRADE_ISO_TIMES
+from wire_samples import FOK_KILLED, FUNDER, ORDER_EVENT, OWNER, TRADE_EVENT, TRADE_ISO_TIMES
 from wire_strategies import json_values, strategy_for
 
 import aqbot.wire as w
+from aqbot.io import edge
 from aqbot.wire import codec
 from aqbot.wire.userfast import decode_user_fast
 
@@ -55,10 +60,36 @@ def _reference(text: str) -> list[Any]:
     return codec._decode_frame(text, codec.default_converter(), "user")
 
 
+SAMPLE_ME = edge.Identity(api_key=OWNER, maker_address=FUNDER.upper())
+NOBODY = edge.Identity(api_key="nobody", maker_address="0xnobody")
+
+
+def _identities(models: object) -> list[edge.Identity]:
+    """aqbot's identity as the samples' owner, as nobody, and as each maker entry's key or (upper-cased)
+    address, so the fused path's ownership filter is exercised both ways."""
+    out = [SAMPLE_ME, NOBODY]
+    for model in models if isinstance(models, list) else ():
+        for m in model.maker_orders if isinstance(model, w.Trade) else ():
+            out += [edge.Identity(m.owner, "0xnobody"), edge.Identity("nobody", m.maker_address.upper())]
+    return out[:6]
+
+
 def check_same(text: str) -> bool:
-    """Assert the fast path agrees with the reference on ``text``; return whether it accepted it."""
+    """Assert both fast paths agree with the reference on ``text``; return whether the wire one took it.
+
+    Wire models: :func:`aqbot.wire.decode_user_frame` against ``codec._decode_frame``. Core events:
+    :func:`edge.user_frame_events` against ``edge.user_events`` of the reference models, for several
+    identities.
+    """
     reference = _outcome(_reference, text)
     assert _outcome(w.decode_user_frame, text) == reference
+    try:
+        models: object = _reference(text)
+    except w.WireError:
+        models = None
+    for me in _identities(models):
+        fused = _outcome(lambda t, me=me: edge.user_frame_events(t, me), text)
+        assert fused == _outcome(lambda t, me=me: edge.user_events(_reference(t), me), text)
     fast = decode_user_fast(text)
     if fast is None:
         return False
@@ -106,56 +137,64 @@ def test_the_realistic_samples_are_taken() -> None:
 floats = st.sampled_from(
     ["1.5", "0.0", "-0.0", "1e999", "1E-50", "1e40", "0.10", "1" * 50 + ".0", "NaN", "-Infinity"]
 )
-junk = st.one_of(
-    json_values.map(json.dumps),
-    floats,
-    st.sampled_from(
-        [
-            '""',
-            '"0"',
-            '"0.5"',
-            '"-1"',
-            '" 1"',
-            '"1_000"',
-            '"١٢"',
-            '"NaN"',
-            '"1e99"',
-            '"TRADE_STATUS_CONFIRMED"',
-            '"MATCHED"',
-            '"buy"',
-            '"BUY"',
-            '"GTD"',
-            '"TAKER"',
-            '"PLACEMENT"',
-            '"2024-01-01T00:01:00Z"',
-            '"2024-01-01T00:01:00"',
-            '"1703875200500"',
-            '"17038752005"',
-            '"0017038752005"',
-            '"\\ud800"',
-            '"\\u00e9\\u4e2d"',
-            '"\U0001f600"',
-            "true",
-            "null",
-            "[]",
-            '["a",1]',
-            "{}",
-            "17038752005",
-            "-5",
-            "9" * 30,
-            "9" * 4301,
-        ]
-    ),
-)
+EDGE_VALUES: list[str] = [
+    '""',
+    '"0"',
+    '"0.5"',
+    '"-1"',
+    '" 1"',
+    '"1_000"',
+    '"١٢"',
+    '"NaN"',
+    '"1e99"',
+    '"TRADE_STATUS_CONFIRMED"',
+    '"MATCHED"',
+    '"buy"',
+    '"BUY"',
+    '"GTD"',
+    '"TAKER"',
+    '"PLACEMENT"',
+    '"2024-01-01T00:01:00Z"',
+    '"2024-01-01T00:01:00"',
+    '"1703875200500"',
+    '"17038752005"',
+    '"0017038752005"',
+    '"\\ud800"',
+    '"\\u00e9\\u4e2d"',
+    '"\U0001f600"',
+    "true",
+    "null",
+    "[]",
+    '["a",1]',
+    "{}",
+    "17038752005",
+    "-5",
+    "9" * 30,
+    "9" * 4301,
+]
 """JSON value texts that sit on the edges of what some field accepts."""
+junk = st.one_of(json_values.map(json.dumps), floats, st.sampled_from(EDGE_VALUES))
+
+
+_MARKER = "\u0000marker\u0000"
+
+
+def _at(body: dict[str, Any], path: tuple[str | int, ...], value_text: str | None) -> str:
+    """``body`` as JSON with the key or index at ``path`` set to the raw JSON text ``value_text`` (kept
+    verbatim: floats, big ints and escapes must reach the parser as written), or deleted when ``None``."""
+    root: Any = copy.deepcopy(body)
+    parent = root
+    for step in path[:-1]:
+        parent = parent[step]
+    if value_text is None:
+        del parent[path[-1]]
+        return json.dumps(root, ensure_ascii=False)
+    parent[path[-1]] = _MARKER
+    return json.dumps(root, ensure_ascii=False).replace(json.dumps(_MARKER, ensure_ascii=False), value_text)
 
 
 def _with(body: dict[str, Any], key: str, value_text: str) -> str:
-    """``body`` as JSON with ``key`` set to the raw JSON text ``value_text`` (kept verbatim: floats, big
-    ints and escapes must reach the parser as written)."""
-    marker = "\u0000marker\u0000"
-    text = json.dumps({**body, key: marker}, ensure_ascii=False)
-    return text.replace(json.dumps(marker, ensure_ascii=False), value_text)
+    return _at(body, (key,), value_text)
 
 
 def _mutate(body: dict[str, Any], data: st.DataObject) -> str:
@@ -187,6 +226,21 @@ def _mutate(body: dict[str, Any], data: st.DataObject) -> str:
 @given(user_models.map(_body), st.data())
 def test_mutated_frames_agree(body: dict[str, Any], data: st.DataObject) -> None:
     check_same(_mutate(body, data))
+
+
+@pytest.mark.parametrize("index", range(len(SAMPLES)))
+def test_every_key_of_the_samples_deleted_or_retyped_agrees(index: int) -> None:
+    """Exhaustive: every top-level and maker-entry key deleted, and set to every edge value; plus an extra
+    key holding every edge value, at both levels."""
+    body = json.loads(SAMPLES[index])
+    paths: list[tuple[str | int, ...]] = [(key,) for key in [*body, "extra"]]
+    for i, entry in enumerate(body.get("maker_orders") or []):
+        paths += [("maker_orders", i, key) for key in [*entry, "extra"]]
+    for path in paths:
+        for value in [None, *EDGE_VALUES, "1e999", "1E-50", "0.5"]:
+            if value is None and path[-1] == "extra":
+                continue
+            check_same(_at(body, path, value))
 
 
 @given(st.sampled_from(SAMPLES).map(json.loads), st.data())
