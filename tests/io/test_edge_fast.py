@@ -168,3 +168,21 @@ def test_the_reference_keeps_own_makers_only() -> None:
     (event,) = edge.user_events([tr], ME)
     assert isinstance(event, ce.TradeEvent)
     assert [(m.order_id, m.side) for m in event.maker_orders] == [("0xa", Side.SELL)]
+
+
+def test_user_events_pass_core_events_through() -> None:
+    """A frame decoded by the fused ``user_frame_events`` (core events) takes the same route unchanged."""
+    order = OrderEvent(
+        type=OrderEventType.UPDATE,
+        id="0xAB",
+        market="0xm",
+        asset_id="111",
+        side=Side.BUY,
+        price=Decimal("0.5"),
+        original_size=Decimal(10),
+        size_matched=Decimal(0),
+        status="LIVE",
+    )
+    core = edge.user_events([order], ME)
+    assert edge.user_events([*core, ControlFrame(text="PONG")], ME) == core
+    assert edge.user_events(core, ME)[0] is core[0]
