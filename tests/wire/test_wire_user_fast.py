@@ -27,7 +27,8 @@ from wire_strategies import json_values, strategy_for
 
 import aqbot.wire as w
 from aqbot.io import edge
-from aqbot.wire import codec
+from aqbot.wire import codec, scalars
+from aqbot.wire.types import MS_THRESHOLD
 from aqbot.wire.userfast import decode_user_fast
 
 SAMPLES = [ORDER_EVENT, TRADE_EVENT, FOK_KILLED, TRADE_ISO_TIMES]
@@ -356,3 +357,28 @@ def test_fast_models_are_ordinary_frozen_models() -> None:
         assert set(vars(model)) == {f.name for f in attrs.fields(type(model))}
         with pytest.raises(attrs.exceptions.FrozenInstanceError):
             model.id = "x"  # type: ignore[misc]
+
+
+def _old_to_unix_s(v: object) -> int:
+    """``to_unix_s`` before its digit-string shortcut took up to 10 digits (it took exactly 10)."""
+    if type(v) is str and len(v) == 10 and v.isdigit() and v.isascii():
+        return int(v)
+    n = scalars._in_range(scalars._int_or_iso(v, iso_scale=1))
+    return n // 1000 if n >= MS_THRESHOLD else n
+
+
+@given(st.text(alphabet="0123456789", max_size=14) | st.text(alphabet="0123456789²٣ -T:Z", max_size=12))
+@example("0")
+@example("0000000000")
+@example("9999999999")
+@example("99999999999")
+def test_seconds_shortcut_is_unchanged(text: str) -> None:
+    def outcome(fn: Any) -> tuple[str, object]:
+        try:
+            return ("ok", fn(text))
+        except ValueError:
+            return ("error", None)
+
+    assert outcome(scalars.to_unix_s) == outcome(_old_to_unix_s)
+    if text:
+        assert outcome(scalars.to_opt_unix_s) == outcome(_old_to_unix_s)
