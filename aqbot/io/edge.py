@@ -147,7 +147,7 @@ _POSITIONAL: dict[type, tuple[str, ...]] = {
     ),
 }
 for _cls, _names in _POSITIONAL.items():
-    if tuple(f.name for f in attrs.fields(_cls)) != _names:
+    if tuple(f.name for f in attrs.fields(_cls) if f.init and not f.kw_only) != _names:
         raise RuntimeError(
             f"edge: the fields of core {_cls.__name__} changed; update the user-channel builders"
         )
