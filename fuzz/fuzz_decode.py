@@ -7,7 +7,9 @@ types):
   ``KeyError``/``TypeError``/``ValueError``/``JSONDecodeError``/``RecursionError``/cattrs errors, no crash);
 * whatever decodes re-encodes, and the re-encoded text decodes to an equal value (encode/decode is a
   round trip on everything the decoder accepts);
-* the fast converter and the generated-hooks converter agree (same value or same error and path).
+* the fast converter and the generated-hooks converter agree (same value or same error and path);
+* on the text of the input, the typed user-channel fast paths (``decode_user_frame``'s and the fused
+  ``aqbot.io.edge.user_frame_events``) agree with the reference path (same models, same error).
 
 Run with atheris on a scratch copy of the corpus (libFuzzer writes new inputs into its first directory):
 ``cp -r fuzz/corpus/decode /tmp/decode && python -m fuzz.fuzz_decode /tmp/decode -max_total_time=60``
@@ -26,6 +28,8 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import aqbot.wire as w
+from aqbot.io import edge
+from aqbot.wire import codec
 
 FAST = w.make_converter(fast=True)
 GENERATED = w.make_converter(fast=False)
@@ -67,6 +71,26 @@ def _frames(data: bytes) -> None:
             assert decode(text) == events, (text[:200], data[:200])
 
 
+ME = edge.Identity(
+    api_key="9180014b-33c8-9240-a14b-bdca11c0a465", maker_address="0xF39FD6E51AAD88F6F4CE6AB8827279CFFFB92266"
+)
+
+
+def _text_outcome(decode: Callable[[str], Any], text: str) -> tuple[str, Any]:
+    try:
+        return ("ok", repr(decode(text)))  # repr keeps Decimal digits
+    except w.WireError as exc:
+        return ("error", (str(exc), exc.path, exc.raw))
+
+
+def _user_fast(data: bytes) -> None:
+    text = data.decode("utf-8", "replace")
+    reference = _text_outcome(lambda t: codec._decode_frame(t, codec.default_converter(), "user"), text)
+    assert _text_outcome(w.decode_user_frame, text) == reference, text[:200]
+    fused = _text_outcome(lambda t: edge.user_frame_events(t, ME), text)
+    assert fused == _text_outcome(lambda t: edge.user_events(w.decode_user_frame(t), ME), text), text[:200]
+
+
 def _client(data: bytes) -> None:
     try:
         frame = w.decode_client_frame(data)
@@ -87,6 +111,7 @@ def _rest(data: bytes) -> None:
 def test_one_input(data: bytes) -> None:
     """Feed ``data`` to every decoder; see the module docstring for the invariant."""
     _frames(data)
+    _user_fast(data)
     _client(data)
     _rest(data)
 

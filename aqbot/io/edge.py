@@ -27,10 +27,21 @@ from aqbot.core.book import BookEvent, BookSnapshot, Level, LevelChange
 from aqbot.core.book import TickSizeChange as CoreTickSizeChange
 from aqbot.core.types import OrderId, OrderType
 from aqbot.wire.account import Position
+from aqbot.wire.codec import decode_user_frame
 from aqbot.wire.events import OrderEvent, PriceChangeEvent, TickSizeChange
+from aqbot.wire.fast import opt_order_type
 from aqbot.wire.market import BookSummary, PriceLevel
 from aqbot.wire.orders import CancelResponse, OpenOrder, PostOrderResponse, Trade
-from aqbot.wire.types import TraderSide
+from aqbot.wire.scalars import (
+    to_decimal,
+    to_decimal_or_zero,
+    to_opt_decimal,
+    to_opt_unix_ms,
+    to_opt_unix_s,
+    to_unix_s,
+)
+from aqbot.wire.types import OrderEventType, TraderSide, TradeStatus
+from aqbot.wire.userfast import DECLINE, OrderMsg, TradeMsg, decode_user_msgs
 
 log = logging.getLogger(__name__)
 
@@ -98,20 +109,65 @@ def _ms_to_s(value: int | None) -> float:
     return 0.0 if value is None else value / 1000.0
 
 
+# Wire enum value -> core enum: a dict lookup on the member's ``_value_`` (a plain attribute; Enum's
+# ``hash()`` and ``.value`` are Python-level) instead of an Enum call by value on the hot path.
+_ORDER_EVENT_TYPE = {t.value: ce.OrderEventType(t.value) for t in OrderEventType}
+_TRADE_STATUS = {s.value: ce.TradeStatus(s.value) for s in TradeStatus}
+_GTC = OrderType.GTC
+_TAKER = TraderSide.TAKER
+
+# The user-channel builders below pass the core events' fields by position (keywords cost ~40% more on
+# these 7-11 field attrs classes); this pins the order they rely on: a reordered core class fails at import.
+_POSITIONAL: dict[type, tuple[str, ...]] = {
+    ce.OrderEvent: (
+        "order_id",
+        "token",
+        "side",
+        "price",
+        "original_size",
+        "size_matched",
+        "status",
+        "type",
+        "order_type",
+        "expiration",
+        "timestamp",
+    ),
+    ce.MakerFill: ("order_id", "matched_amount", "price", "token", "owner", "maker_address", "side"),
+    ce.TradeEvent: (
+        "trade_id",
+        "status",
+        "taker_order_id",
+        "token",
+        "side",
+        "size",
+        "price",
+        "trader_side",
+        "maker_orders",
+        "match_time",
+    ),
+}
+for _cls, _names in _POSITIONAL.items():
+    if tuple(f.name for f in attrs.fields(_cls) if f.init and not f.kw_only) != _names:
+        raise RuntimeError(
+            f"edge: the fields of core {_cls.__name__} changed; update the user-channel builders"
+        )
+
+
 def order_event(event: OrderEvent) -> ce.OrderEvent:
     """A user-channel ``order`` event as a core event."""
+    ts = event.timestamp
     return ce.OrderEvent(
-        order_id=event.id.lower(),
-        token=event.asset_id,
-        side=event.side,
-        price=event.price,
-        original_size=event.original_size,
-        size_matched=event.size_matched,
-        status=event.status,
-        type=ce.OrderEventType(event.type.value),
-        order_type=event.order_type or OrderType.GTC,
-        expiration=float(event.expiration or 0),
-        timestamp=_ms_to_s(event.timestamp),
+        event.id.lower(),  # order_id
+        event.asset_id,  # token
+        event.side,
+        event.price,
+        event.original_size,
+        event.size_matched,
+        event.status,
+        _ORDER_EVENT_TYPE[event.type._value_],
+        event.order_type or _GTC,
+        float(event.expiration or 0),  # expiration
+        0.0 if ts is None else ts / 1000.0,  # timestamp (ms -> s)
     )
 
 
@@ -120,44 +176,142 @@ def trade_event(trade: Trade, me: Identity) -> ce.TradeEvent:
 
     ``trader_side`` says which side aqbot is on; when it is absent or TAKER but one of the maker entries is
     aqbot's (both sides of a self-cross), the maker entries are still kept: the core applies each order's
-    fills by order id, so nothing is counted twice.
+    fills by order id, so nothing is counted twice. (The ownership test and the side inference are
+    :meth:`Identity.owns` and :meth:`aqbot.wire.Trade.maker_side`, inlined.)
     """
-    makers = tuple(
-        ce.MakerFill(
-            order_id=m.order_id.lower(),
-            matched_amount=m.matched_amount,
-            price=m.price,
-            token=m.asset_id,
-            owner=m.owner,
-            maker_address=m.maker_address,
-            side=trade.maker_side(m),
-        )
-        for m in trade.maker_orders
-        if me.owns(m.owner, m.maker_address)
-    )
+    key = me.api_key
+    addr = me.maker_address.lower()
+    side = trade.side
+    asset = trade.asset_id
+    fills = []
+    for m in trade.maker_orders:
+        if m.owner == key or m.maker_address.lower() == addr:
+            maker_side = m.side
+            if maker_side is None:
+                maker_side = side.opposite if m.asset_id == asset else side
+            fills.append(
+                ce.MakerFill(
+                    m.order_id.lower(),  # order_id
+                    m.matched_amount,
+                    m.price,
+                    m.asset_id,  # token
+                    m.owner,
+                    m.maker_address,
+                    maker_side,
+                )
+            )
     return ce.TradeEvent(
-        trade_id=trade.id,
-        status=ce.TradeStatus(trade.status.value),
-        taker_order_id=trade.taker_order_id.lower(),
-        token=trade.asset_id,
-        side=trade.side,
-        size=trade.size,
-        price=trade.price,
-        trader_side="TAKER" if trade.trader_side is TraderSide.TAKER else "MAKER",
-        maker_orders=makers,
-        match_time=float(trade.match_time),
+        trade.id,  # trade_id
+        _TRADE_STATUS[trade.status._value_],
+        trade.taker_order_id.lower(),
+        asset,  # token
+        side,
+        trade.size,
+        trade.price,
+        "TAKER" if trade.trader_side is _TAKER else "MAKER",
+        tuple(fills),
+        float(trade.match_time),
     )
 
 
 def user_events(events: Sequence[object], me: Identity) -> list[ce.OrderEvent | ce.TradeEvent]:
-    """The core events of one decoded user frame, in order (unknown and control frames skipped)."""
+    """The core events of one decoded user frame, in order (unknown and control frames skipped).
+
+    Core events are passed through as they are, so a frame decoded by :func:`user_frame_events` (already
+    core events) can take the same route as one decoded by :func:`aqbot.wire.decode_user_frame`.
+    """
     out: list[ce.OrderEvent | ce.TradeEvent] = []
     for event in events:
-        if isinstance(event, OrderEvent):
-            out.append(order_event(event))
-        elif isinstance(event, Trade):
-            out.append(trade_event(event, me))
+        cls = type(event)
+        if cls is OrderEvent or (cls is not Trade and isinstance(event, OrderEvent)):
+            out.append(order_event(event))  # type: ignore[arg-type]
+        elif cls is Trade or isinstance(event, Trade):
+            out.append(trade_event(event, me))  # type: ignore[arg-type]
+        elif isinstance(event, ce.OrderEvent | ce.TradeEvent):
+            out.append(event)
     return out
+
+
+def user_frame_events(raw: str, me: Identity) -> list[ce.OrderEvent | ce.TradeEvent]:
+    """Decode a user-channel text frame straight to core events: equal to
+    ``user_events(decode_user_frame(raw), me)``, and the same :class:`~aqbot.errors.WireError` for bad input.
+
+    A frame in the typed fast path's subset (:mod:`aqbot.wire.userfast`) skips the wire models: the typed
+    structs become core events directly, after *every* scalar conversion the wire model would have run
+    (fields the core ignores, such as ``created_at`` and the other makers' amounts, are still checked), so a
+    frame the models would refuse is declined here too. Every other frame, and any declined one, takes the
+    reference route.
+
+    Raises:
+        WireError: malformed JSON, a missing field or a wrongly typed value.
+    """
+    if raw[:1] in _OBJECT_OR_ARRAY:
+        msgs = decode_user_msgs(raw)
+        if msgs is not None:
+            try:
+                return [_order_msg(m) if type(m) is OrderMsg else _trade_msg(m, me) for m in msgs]  # type: ignore[arg-type]
+            except DECLINE:
+                pass
+    return user_events(decode_user_frame(raw), me)
+
+
+_OBJECT_OR_ARRAY = ("{", "[")
+
+
+def _order_msg(o: OrderMsg) -> ce.OrderEvent:
+    """:func:`order_event` of :func:`aqbot.wire.userfast.order_model` without building the model."""
+    to_opt_unix_s(o.created_at)  # checked like the model's field; the core does not use it
+    expiration = to_opt_unix_s(o.expiration)
+    ts = to_opt_unix_ms(o.timestamp)
+    return ce.OrderEvent(
+        o.id.lower(),  # order_id
+        o.asset_id,  # token
+        o.side,
+        to_decimal(o.price),
+        to_decimal(o.original_size),
+        to_decimal_or_zero(o.size_matched),
+        o.status,
+        _ORDER_EVENT_TYPE[o.type._value_],
+        opt_order_type(o.order_type) or _GTC,
+        float(expiration or 0),
+        0.0 if ts is None else ts / 1000.0,
+    )
+
+
+def _trade_msg(t: TradeMsg, me: Identity) -> ce.TradeEvent:
+    """:func:`trade_event` of :func:`aqbot.wire.userfast.trade_model` without building the model."""
+    to_opt_decimal(t.fee_rate_bps)  # checked like the model's fields; the core does not use them
+    to_opt_unix_s(t.last_update)
+    to_opt_unix_ms(t.timestamp)
+    key = me.api_key
+    addr = me.maker_address.lower()
+    side = t.side
+    asset = t.asset_id
+    fills = []
+    for m in t.maker_orders or ():
+        matched, price = to_decimal(m.matched_amount), to_decimal(m.price)
+        to_opt_decimal(m.fee_rate_bps)
+        if m.owner == key or m.maker_address.lower() == addr:
+            maker_side = m.side
+            if maker_side is None:
+                maker_side = side.opposite if m.asset_id == asset else side
+            fills.append(
+                ce.MakerFill(
+                    m.order_id.lower(), matched, price, m.asset_id, m.owner, m.maker_address, maker_side
+                )
+            )
+    return ce.TradeEvent(
+        t.id,  # trade_id
+        _TRADE_STATUS[t.status._value_],
+        t.taker_order_id.lower(),
+        asset,  # token
+        side,
+        to_decimal(t.size),
+        to_decimal(t.price),
+        "TAKER" if t.trader_side is _TAKER else "MAKER",
+        tuple(fills),
+        float(to_unix_s(t.match_time)),
+    )
 
 
 # --- REST answers -----------------------------------------------------------------------------------

@@ -45,6 +45,7 @@ from aqbot.wire.jsontext import Raw, dumps, excerpt, loads
 from aqbot.wire.market import BookSummary
 from aqbot.wire.orders import Trade
 from aqbot.wire.types import CONTROL_TEXTS, ControlFrame
+from aqbot.wire.userfast import decode_user_fast
 
 logger = logging.getLogger(__name__)
 
@@ -201,10 +202,21 @@ def decode_user_frame(raw: Raw, *, converter: cattrs.Converter | None = None) ->
     """Decode one user-channel frame into :class:`OrderEvent` / :class:`Trade` / :class:`UnknownEvent` /
     :class:`ControlFrame` items.
 
+    With the default converter, a text frame of well-formed ``order``/``trade`` objects takes the typed fast
+    path (:mod:`aqbot.wire.userfast`, equal models); every other frame, and every call with an explicit
+    ``converter``, takes the reference path.
+
     Raises:
         WireError: malformed JSON, a missing field or a wrongly typed value.
     """
+    if converter is None and type(raw) is str and raw[:1] in _OBJECT_OR_ARRAY:
+        events = decode_user_fast(raw)
+        if events is not None:
+            return events
     return _decode_frame(raw, converter or default_converter(), "user")
+
+
+_OBJECT_OR_ARRAY = ("{", "[")
 
 
 def decode_rest(raw_or_obj: object, cls: type[T], *, converter: cattrs.Converter | None = None) -> T:

@@ -66,7 +66,8 @@ def _opt_str_tuple(v: object) -> tuple[str, ...] | None:
     return None if v is None else to_str_tuple(v)
 
 
-def _opt_order_type(v: object) -> OrderType | None:
+def opt_order_type(v: object) -> OrderType | None:
+    """``None``/``""`` -> ``None``, else the :class:`OrderType` of that exact value (``KeyError`` if none)."""
     if v is None or v == "":
         return None
     return _ORDER_TYPE[v]  # type: ignore[index]
@@ -113,7 +114,7 @@ def structure_order_event(o: Any, _: object = None) -> OrderEvent:
         size_matched=to_decimal_or_zero(o["size_matched"]),
         associate_trades=_opt_str_tuple(g("associate_trades")),
         outcome=outcome,
-        order_type=_opt_order_type(g("order_type")),
+        order_type=opt_order_type(g("order_type")),
         status=status,
         created_at=to_opt_unix_s(g("created_at")),
         expiration=to_opt_unix_s(g("expiration")),

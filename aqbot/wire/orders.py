@@ -155,7 +155,7 @@ class OpenOrder:
         return order_status_cancel_reason(self.status)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)  # not slotted: built from one dict by the fast path (see OrderEvent)
 class MakerOrder:
     """One resting order hit by a trade. Its fill is ``matched_amount`` at its own ``price`` in its own
     ``asset_id``. ``side`` is absent in older payloads: use :meth:`Trade.maker_side`."""
@@ -172,7 +172,7 @@ class MakerOrder:
     outcome_index: int | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)  # not slotted: built from one dict by the fast path (see OrderEvent)
 class Trade:
     """A trade, both the user-channel ``trade`` event and the ``/data/trades`` row (PROTOCOL 5.2, 5.3).
 

@@ -155,8 +155,8 @@ def _in_range(n: int) -> int:
 def to_unix_s(v: object) -> UnixS:
     """Seconds from an int, a digit string or an ISO-8601 string with a zone. Values that are clearly
     milliseconds (>= 1e11) are floored to seconds; negative or absurd (>= 1e14) values are refused."""
-    if type(v) is str and len(v) == 10 and v.isdigit() and v.isascii():
-        return int(v)  # type: ignore[return-value]  # hot path: skip the NewType call
+    if type(v) is str and len(v) <= 10 and v.isdigit() and v.isascii():
+        return int(v)  # type: ignore[return-value]  # hot path (< 1e10: in range, not ms): skip the NewType call
     n = _in_range(_int_or_iso(v, iso_scale=1))
     if n >= MS_THRESHOLD:
         n //= 1000
@@ -176,8 +176,8 @@ def to_unix_ms(v: object) -> UnixMs:
 
 def to_opt_unix_s(v: object) -> UnixS | None:
     if type(v) is str:
-        if len(v) == 10 and v.isdigit() and v.isascii():
-            return int(v)  # type: ignore[return-value]  # hot path: skip the NewType call
+        if len(v) <= 10 and v.isdigit() and v.isascii():
+            return int(v)  # type: ignore[return-value]  # hot path (as in to_unix_s): skip the NewType call
         if v == "":
             return None
     elif v is None:
