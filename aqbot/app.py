@@ -84,7 +84,7 @@ from aqbot.io.ws import (
 from aqbot.io.ws_market import BookBoard, MarketFeed, run_book_resync
 from aqbot.io.ws_replay import replay_ledger, snapshot_event
 from aqbot.io.ws_user import UserFeed, market_subscribe_frame, user_subscribe_frame
-from aqbot.wire.codec import decode_market_frame, decode_user_frame
+from aqbot.wire.codec import decode_market_frame
 
 log = logging.getLogger(__name__)
 
@@ -329,7 +329,7 @@ async def _run_tree(
     user = _channel(
         "user", connectors.ws_base_url + "user", connectors,
         user_subscribe_frame(creds.api_key, creds.secret, creds.passphrase, cids),
-        timing, decode_user_frame, stats=stats.user,
+        timing, functools.partial(edge.user_frame_events, me=me), stats=stats.user,
     )  # fmt: skip
 
     async def fetch_book(token: str) -> BookSnapshot:

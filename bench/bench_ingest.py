@@ -9,9 +9,10 @@ user event of aqbot's account is encoded exactly as the simulator's WebSocket hu
 Three loops over the same frames, interleaved repetition by repetition:
 
 * ``ingest``: the runtime's own reader :func:`aqbot.io.ws.run_channel` (stale timer, sequence numbers,
-  :func:`aqbot.wire.decode_user_frame`) over an in-memory connection that hands over one frame per
-  scheduler pass, as trio-websocket does at a steady rate (:class:`FrameConnection`; trio-websocket's own
-  reader task, its wsproto parsing and its per-frame ``send`` are the transport's cost, measured below),
+  :func:`aqbot.io.edge.user_frame_events`: text to core events) over an in-memory connection that hands
+  over one frame per scheduler pass, as trio-websocket does at a steady rate (:class:`FrameConnection`;
+  trio-websocket's own reader task, its wsproto parsing and its per-frame ``send`` are the transport's
+  cost, measured below),
   feeding :class:`aqbot.io.ws_user.UserFeed` (raw frame to the ledger, :mod:`aqbot.io.edge` conversion,
   ``Core.on_order_event``/``on_trade_event``, every fact to the ledger through :class:`aqbot.io.hub.Hub`),
   with the real pump and :func:`~aqbot.io.ledger_writer.run_ledger_writer` (worker thread, production
@@ -62,7 +63,6 @@ from aqbot.sim.events import UserEvent
 from aqbot.sim.testkit import make_engine, order_id_of
 from aqbot.sim.units import ONE
 from aqbot.sim.ws import encode
-from aqbot.wire.codec import decode_user_frame
 from bench._common import interleaved, median, profile_top, quiet_logs, ratio, rounded, scaled
 
 FULL_FRAMES = 20_000
@@ -230,7 +230,8 @@ async def _ingest(w: Workload, core: Core, ledger_path: Path) -> IngestRun:
     async def connect() -> AsyncIterator[FrameConnection]:
         yield conn
 
-    spec: ChannelSpec[Any] = ChannelSpec("user", connect, "{}", decode_user_frame, ChannelTiming())
+    decode = functools.partial(edge.user_frame_events, me=w.me)  # what the runtime reads with (aqbot.app)
+    spec: ChannelSpec[Any] = ChannelSpec("user", connect, "{}", decode, ChannelTiming())
     send, recv = trio.open_memory_channel[LedgerEvent](LEDGER_CHANNEL)
     store_factory = functools.partial(LedgerStore.open, ledger_path, synchronous=LEDGER_SYNCHRONOUS)
     async with trio.open_nursery() as nursery:
@@ -336,10 +337,12 @@ def json_rate(frames: tuple[str, ...]) -> float:
     return len(frames) / (time.perf_counter() - started)
 
 
-def decode_rate(frames: tuple[str, ...]) -> float:
+def decode_rate(frames: tuple[str, ...], me: edge.Identity) -> float:
+    """Frames to core events as the runtime's reader decodes them (:func:`edge.user_frame_events`)."""
+    decode = edge.user_frame_events
     started = time.perf_counter()
     for text in frames:
-        decode_user_frame(text)
+        decode(text, me)
     return len(frames) / (time.perf_counter() - started)
 
 
@@ -365,7 +368,7 @@ def run(scale: float = 1.0) -> dict[str, Any]:
                     "ingest": ingest,
                     "transport": server.rate,
                     "json_loads": functools.partial(json_rate, w.frames),
-                    "decode": functools.partial(decode_rate, w.frames),
+                    "decode": functools.partial(decode_rate, w.frames, w.me),
                 },
                 repeats,
             )
@@ -387,7 +390,7 @@ def run(scale: float = 1.0) -> dict[str, Any]:
         "ingest_applied_events_per_s": round(applied),
         "transport_msgs_per_s": round(med["transport"]),
         "json_loads_msgs_per_s": round(med["json_loads"]),
-        "decode_user_frame_msgs_per_s": round(med["decode"]),
+        "decode_to_core_events_msgs_per_s": round(med["decode"]),
         "ratio_vs_transport": round(r_transport[0], 3),
         "ratio_vs_transport_range": [round(r_transport[1], 3), round(r_transport[2], 3)],
         "ratio_vs_json_loads": round(r_json[0], 4),

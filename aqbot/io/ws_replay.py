@@ -49,7 +49,6 @@ from aqbot.errors import WireError
 from aqbot.io import edge
 from aqbot.io.ledger import LedgerStore
 from aqbot.io.ledger_events import LedgerEvent
-from aqbot.wire.codec import decode_user_frame
 
 log = logging.getLogger(__name__)
 
@@ -169,11 +168,11 @@ def replay_ledger(
             continue
         text = str(event.payload.get("text", ""))
         try:
-            frame = decode_user_frame(text)
+            items = edge.user_frame_events(text, me)
         except WireError as exc:
             log.warning("replay: undecodable user message #%s: %s", event.seq, exc)
             continue
-        for item in edge.user_events(frame, me):
+        for item in items:
             if isinstance(item, OrderEvent):
                 out.extend(core.on_order_event(item, now))
             else:
