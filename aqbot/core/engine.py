@@ -27,6 +27,8 @@ from aqbot.core.events import (
 from aqbot.core.exposure import Exposure, TokenExposure
 from aqbot.core.facts import (
     Defect,
+    FillApplied,
+    FillReversed,
     GapClosed,
     GapOpened,
     GapResolved,
@@ -415,20 +417,18 @@ class Core:
         if reason in CORE_OWNED:
             raise ValueError(f"{reason.value} is raised and cleared by the core only")
 
+    def _order_price(self, order_id: OrderId) -> Decimal | None:
+        order = self.tracker.orders.get(order_id)
+        return None if order is None else order.price
+
+    def _average_cost(self, token: TokenId) -> Decimal:
+        e = self.exposure.token(token)
+        return e.cost / e.held if e.held > ZERO else ZERO
+
     def _book_pnl(self, out: Outcome, now: float) -> None:
         """Book this call's fills, reversals and position adjustments (:meth:`PnlBook.book`), then check
         the daily loss."""
-        orders, exposure = self.tracker.orders, self.exposure
-
-        def order_price(order_id: OrderId) -> Decimal | None:
-            order = orders.get(order_id)
-            return None if order is None else order.price
-
-        def average_cost(token: TokenId) -> Decimal:
-            e = exposure.token(token)
-            return e.cost / e.held if e.held > ZERO else ZERO
-
-        if self.pnl.book(out.facts, order_price, average_cost):
+        if self.pnl.book(out.facts, self._order_price, self._average_cost):
             self._check_daily_loss(now, out)
 
     def _check_daily_loss(self, now: float, out: Outcome) -> None:
@@ -439,23 +439,36 @@ class Core:
 
     def _settle(self, out: Outcome, now: float) -> Outcome:
         """Derive the latches from the state, then cancel every order that the gates now forbid."""
-        self._book_pnl(out, now)
-        for fact in list(out.facts):
-            if isinstance(fact, Defect):
-                scope = Scope.token(fact.token) if fact.token else Scope.global_()
-                self._raise(HaltReason.DEFECT, scope, now, fact.detail, out)
-        over_limit = self.exposure.over_limit
-        breached = sorted(t for t in self.exposure.market_of if over_limit(t))
+        facts = out.facts
+        book = defects = False
+        for fact in facts:  # one pass tells which of the two (rarer) steps below have work
+            kind = type(fact)
+            if kind is FillApplied or kind is FillReversed or kind is PositionDecision:
+                book = True
+            elif kind is Defect:
+                defects = True
+        if book:  # (PnlBook.book books nothing without these)
+            self._book_pnl(out, now)
+        if defects:
+            for fact in list(facts):
+                if isinstance(fact, Defect):
+                    scope = Scope.token(fact.token) if fact.token else Scope.global_()
+                    self._raise(HaltReason.DEFECT, scope, now, fact.detail, out)
+        breached = self.tracker.exposure.breached()
+        halts = self.halts
         if breached:
             self._raise(HaltReason.LIMIT_BREACH, _GLOBAL, now, f"worst > max on {breached}", out)
-        elif self.halts.active:  # clearing when nothing is latched is a no-op
+        elif halts.active:  # clearing when nothing is latched is a no-op
             self._clear(HaltReason.LIMIT_BREACH, _GLOBAL, out)
-        if self.gaps.latched:
-            detail = f"{self.gaps.failures} failed reconciliations"
+        gaps = self.gaps
+        if gaps.gaps and gaps.failures >= gaps.attempts:  # gaps.latched
+            detail = f"{gaps.failures} failed reconciliations"
             self._raise(HaltReason.WS_GAP_UNRESOLVED, _GLOBAL, now, detail, out)
-        elif self.halts.active:
+        elif halts.active:
             self._clear(HaltReason.WS_GAP_UNRESOLVED, _GLOBAL, out)
-        if not self.halts.active and not self._gap_pending():
+        if not halts.active and not (  # nor self._gap_pending()
+            self.config.halt_on_ws_gaps and gaps.gaps and gaps.failures < gaps.attempts
+        ):
             return out  # every gate is open: nothing to sweep (the common case, on every event)
         allowed: dict[TokenId, bool] = {}  # the gates cannot change during the sweep (cancels only)
         for order in self.tracker.open_orders():

@@ -200,6 +200,21 @@ class Exposure:
         """L1 broken right now (possible only through adoption, positions raise or exchange overfill)."""
         return self.token(token).worst > self.limits.max_for(token)
 
+    def breached(self) -> list[TokenId]:
+        """The tokens over their cap (:meth:`over_limit`), sorted: checked after every core call."""
+        limits, tokens = self.limits, self.tokens
+        default, per_token = limits.max_position, limits.token_max_position
+        over = []
+        for token in self.market_of:
+            e = tokens.get(token)
+            if e is None:
+                e = self.token(token)
+            cap = limits.max_for(token) if per_token else default
+            if e.held + e.open_buy + e.unsettled_sell > cap:  # e.worst, inline: a property call per token
+                over.append(token)
+        over.sort()
+        return over
+
     def recompute(self) -> dict[TokenId, tuple[Decimal, Decimal, Decimal]]:
         """Re-derive (open_buy, open_sell, open_buy_notional) per token from the reservations."""
         out: dict[TokenId, tuple[Decimal, Decimal, Decimal]] = dict.fromkeys(self.tokens, (ZERO, ZERO, ZERO))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from decimal import Decimal
+from typing import NamedTuple
 
 import attrs
 
@@ -25,9 +26,9 @@ logger = logging.getLogger(__name__)
 ZERO = Decimal(0)
 
 
-@attrs.frozen
-class OwnFill:
-    """One of aqbot's fills inside a trade."""
+class OwnFill(NamedTuple):
+    """One of aqbot's fills inside a trade (a named tuple: built for every own fill of every trade, and
+    a tuple is built several times faster than a frozen attrs record)."""
 
     order_id: OrderId
     amount: Decimal
@@ -89,6 +90,11 @@ class Observation:
     failed_after_confirmed: bool = False
 
 
+# The answers that carry no amount, shared (they are frozen): most sightings are status re-sends.
+_UNCHANGED = Observation(new=False)
+_STATUS_CHANGED = Observation(new=False, status_changed=True)
+
+
 @attrs.define
 class FillBook:
     """Every fill key ever seen, with its latest status."""
@@ -106,14 +112,14 @@ class FillBook:
     def observe(
         self, trade_id: str, order_id: OrderId, amount: Decimal, price: Decimal, status: TradeStatus
     ) -> Observation:
-        key = fill_key(trade_id, order_id)
+        key = f"{trade_id}|{order_id}"  # fill_key(trade_id, order_id)
         record = self.records.get(key)
         if record is None:
             record = FillRecord(
                 trade_id, order_id, amount, price, status, reversed=status is TradeStatus.FAILED
             )
             self.records[key] = record
-            self.trade_sums[order_id] = self.trade_sum(order_id) + amount
+            self.trade_sums[order_id] = self.trade_sums.get(order_id, ZERO) + amount
             reverse = amount if record.reversed else ZERO
             if reverse:
                 self.failed_sums[order_id] = self.failed_amount(order_id) + reverse
@@ -124,7 +130,7 @@ class FillBook:
                 new=False, conflict=f"fill {key}: amount {amount} differs from recorded {record.amount}"
             )
         if record.reversed:
-            return Observation(new=False)  # FAILED is permanent: later statuses are stale or reordered
+            return _UNCHANGED  # FAILED is permanent: later statuses are stale or reordered
         if status is TradeStatus.FAILED and record.confirmed:
             # A trade ends CONFIRMED or FAILED, never both: the caller reports it and decides.
             conflict = f"fill {key}: FAILED after CONFIRMED"
@@ -133,11 +139,12 @@ class FillBook:
             self.fail(record)
             return Observation(new=False, reverse=amount, status_changed=True)
         if record.confirmed:
-            return Observation(new=False)  # CONFIRMED is final: a later MATCHED/MINED is a stale re-send
+            return _UNCHANGED  # CONFIRMED is final: a later MATCHED/MINED is a stale re-send
         changed = status is not record.status
         record.status = status
-        self._confirm(record)
-        return Observation(new=False, status_changed=changed)
+        if status is TradeStatus.CONFIRMED:  # (not confirmed yet: checked above)
+            self._confirm(record)
+        return _STATUS_CHANGED if changed else _UNCHANGED
 
     def fail(self, record: FillRecord) -> None:
         """Mark a fill FAILED (reversed), also one that was CONFIRMED."""

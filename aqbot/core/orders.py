@@ -39,8 +39,8 @@ from aqbot.core.facts import (
     TradeRecorded,
 )
 from aqbot.core.fills import FillBook, Observation, OwnFill
-from aqbot.core.lifecycle import IllegalTransition, OrderState, Trigger, classify, transition
-from aqbot.core.order import ZERO, Order
+from aqbot.core.lifecycle import IllegalTransition, OrderState, Trigger, classify, next_state, transition
+from aqbot.core.order import MINUS_ONE, ONE, ZERO, Order
 from aqbot.core.types import OrderId, Side, TokenId
 
 __all__ = ["ACCEPTED_STATUSES", "HISTORY_LIMIT", "Order", "OrderTracker"]
@@ -96,20 +96,23 @@ class OrderTracker:
     def _move(self, order: Order, trigger: Trigger, source: str, now: float, out: Outcome) -> bool:
         """Apply one trigger; returns False (and reports a defect) when it is illegal."""
         old = order.state
-        try:
-            new = transition(old, trigger)
-        except IllegalTransition as exc:
-            self.defect(out, order, order.token, order.order_id, f"{exc} (source {source})")
-            return False
+        new = next_state((old, trigger))
+        if new is None:
+            try:
+                new = transition(old, trigger)  # illegal: raises (and logs) IllegalTransition
+            except IllegalTransition as exc:
+                self.defect(out, order, order.token, order.order_id, f"{exc} (source {source})")
+                return False
         if new is not old:
             order.state = new
             if new.terminal:
                 self._open.pop(order.order_id, None)
             elif old.terminal:
                 self.reindex()  # revived: rare; keeps the index in the same order as ``orders``
-            order.history.append(f"{now:.3f} {old.value}->{new.value} on {trigger.value} ({source})")
+            # ``_value_`` is ``value`` without the enum property's descriptor call
+            order.history.append(f"{now:.3f} {old._value_}->{new._value_} on {trigger._value_} ({source})")
             del order.history[:-HISTORY_LIMIT]
-            out.fact(OrderTransitioned(order.order_id, order.token, old, new, trigger, source))
+            out.facts.append(OrderTransitioned(order.order_id, order.token, old, new, trigger, source))
             if new.terminal:
                 order.terminal_at, order.ended_by = now, source
                 self._release(order, source, out)
@@ -123,36 +126,52 @@ class OrderTracker:
 
     def _resize(self, order: Order, cause: str, out: Outcome) -> None:
         """Set a non-terminal order's reservation from its matched/failed amounts."""
-        if order.state.terminal:
-            return
-        failed = self.fills.failed_amount(order.order_id)
-        target = min(order.original_size, order.original_size - self.matched(order) + failed)
+        if not order.state.terminal:
+            self._resize_to(order, self.matched(order), self.fills.failed_amount(order.order_id), cause, out)
+
+    def _resize_to(self, order: Order, matched: Decimal, failed: Decimal, cause: str, out: Outcome) -> None:
+        """:meth:`_resize` of a non-terminal order whose matched and failed amounts the caller has."""
+        original = order.original_size
+        target = original - matched + failed
+        if not target < original:  # min(original, target), the same operand on a tie
+            target = original
         delta = self.exposure.set_remaining(order.order_id, target)
         if delta:
             remaining = self.exposure.remaining(order.order_id)
-            out.fact(ReservationChanged(order.order_id, order.token, order.side, delta, remaining, cause))
+            out.facts.append(
+                ReservationChanged(order.order_id, order.token, order.side, delta, remaining, cause)
+            )
 
     def _sync_matched(self, order: Order, source: str, now: float, out: Outcome, trade_id: str = "") -> None:
         """Move ``held`` by the growth of ``matched`` since last counted, then resize the reservation."""
-        matched = self.matched(order)
+        order_id, fills = order.order_id, self.fills
+        event_matched, trade_sum = order.event_matched, fills.trade_sums.get(order_id, ZERO)
+        matched = trade_sum if trade_sum > event_matched else event_matched  # self.matched(order)
         delta = matched - order.counted
         if delta > ZERO:
             order.counted = matched
-            self.exposure.add_held(order.token, order.sign * delta, order.price)
+            signed = (ONE if order.side is Side.BUY else MINUS_ONE) * delta  # order.sign * delta
+            self.exposure.add_held(order.token, signed, order.price)
             self.last_fill_at[order.token] = now
-            out.fact(
-                FillApplied(
-                    order.order_id, order.token, order.side, order.sign * delta, matched, source, trade_id
-                )
+            out.facts.append(
+                FillApplied(order_id, order.token, order.side, signed, matched, source, trade_id)
             )
-        self._resettle(order)
-        self._resize(order, f"fill:{source}", out)
+        failed = fills.failed_sums.get(order_id, ZERO)
+        self._resettle_with(order, failed, fills.confirmed_sums.get(order_id, ZERO))
+        if not order.state.terminal:
+            self._resize_to(order, matched, failed, f"fill:{source}", out)
 
     def _resettle(self, order: Order) -> None:
         """Keep the order's not-yet-final fills (and the token's total of them) up to date."""
         fills = self.fills
-        failed, confirmed = fills.failed_amount(order.order_id), fills.confirmed_amount(order.order_id)
-        unsettled = max(order.counted - failed - confirmed, ZERO)
+        self._resettle_with(
+            order, fills.failed_amount(order.order_id), fills.confirmed_amount(order.order_id)
+        )
+
+    def _resettle_with(self, order: Order, failed: Decimal, confirmed: Decimal) -> None:
+        unsettled = order.counted - failed - confirmed
+        if unsettled < ZERO:  # max(unsettled, ZERO), the same operand on a tie
+            unsettled = ZERO
         if unsettled != order.unsettled:
             self.exposure.add_unsettled(order.token, order.side, unsettled - order.unsettled)
             order.unsettled = unsettled
@@ -390,8 +409,11 @@ class OrderTracker:
             self.fills.fail(record)  # a SELL's shares come back: count them (worst must not drop)
             obs = Observation(new=False, reverse=fill.amount, status_changed=True)
         if obs.status_changed:
-            out.fact(TradeRecorded(trade.trade_id, order.order_id, fill.amount, fill.price, trade.status))
-        if obs.added:
+            out.facts.append(
+                TradeRecorded(trade.trade_id, order.order_id, fill.amount, fill.price, trade.status)
+            )
+        added = obs.added
+        if added:
             self._sync_matched(order, source, now, out, trade.trade_id)
         if obs.reverse:
             delta = -order.sign * obs.reverse
@@ -399,7 +421,8 @@ class OrderTracker:
             self.last_fill_at[order.token] = now
             out.fact(FillReversed(trade.trade_id, order.order_id, order.token, delta))
             self._resize(order, "fill-failed", out)
-        self._resettle(order)
+        if not added:  # (``_sync_matched`` resettled it, and nothing since changed what that reads)
+            self._resettle(order)
         return []
 
     def on_open_row(self, row: OpenOrderRow, started_at: float, now: float, out: Outcome) -> None:
