@@ -149,18 +149,19 @@ class Core:
         """Check the gates and limits and reserve, atomically. Send the order only if ``ok``."""
         out = Outcome()
         refused: str | None
-        gate = self.can_quote(token, now) if token in self.exposure.market_of else None
+        exposure = self.tracker.exposure
+        gate = self.can_quote(token, now) if token in exposure.market_of else None
         if order_id in self.tracker.orders:
             refused = f"duplicate order id {order_id}"
         elif gate is not None and not gate.allowed:
             refused = "halted: " + ",".join(r.value for r in gate.reasons)
         else:
-            refused = self.exposure.reserve(order_id, token, side, price, size)
+            refused = exposure.reserve(order_id, token, side, price, size)
         if refused is not None:
             out.fact(ReserveRefused(token, side, price, size, refused))
             return PlaceResult(refused, out)
         order = Order(
-            order_id, token, self.market_of(token), side, price, size, OrderState.PENDING_SUBMIT,
+            order_id, token, exposure.market_of[token], side, price, size, OrderState.PENDING_SUBMIT,
             created_at=now, last_action_at=now, order_type=order_type, expiration=expiration,
             post_in_flight=True,
         )  # fmt: skip
@@ -432,8 +433,11 @@ class Core:
             self._check_daily_loss(now, out)
 
     def _check_daily_loss(self, now: float, out: Outcome) -> None:
-        limit, daily = self.config.daily_loss_limit, self.pnl.daily()
-        if limit is not None and daily is not None and daily <= -limit:
+        limit = self.config.daily_loss_limit
+        if limit is None:
+            return  # (without a limit, no need to sum every token's PnL)
+        daily = self.pnl.daily()
+        if daily is not None and daily <= -limit:
             detail = f"daily PnL {daily:.4f} <= -{limit} pUSD (UTC day {self.pnl.day})"
             self._raise(HaltReason.DAILY_LOSS, Scope.global_(), now, detail, out)
 
