@@ -3,6 +3,10 @@
 Every :class:`~aqbot.core.engine.Core` method returns an :class:`Outcome`. The runtime appends every fact to
 the ledger in order and executes every command. Facts are plain frozen attrs records (no serialization
 logic here: the ledger's converter unstructures them; ``kind`` is the class name).
+
+Facts are built on every user-channel event, so they are dict-backed (``slots=False``): a frozen slotted
+attrs class sets each field through ``object.__setattr__``, a frozen dict-backed one writes its
+``__dict__`` directly, ~40% faster to build. Still frozen, hashable and compared by value.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ logger = logging.getLogger(__name__)
 # --- facts ------------------------------------------------------------------------------------------
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)
 class OrderTransitioned:
     order_id: OrderId
     token: TokenId
@@ -34,7 +38,7 @@ class OrderTransitioned:
     source: str
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)
 class ReservationChanged:
     """A reservation was created, shrunk by a fill, or released. ``delta`` < 0 is a release."""
 
@@ -46,7 +50,7 @@ class ReservationChanged:
     cause: str
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)
 class ReserveRefused:
     token: TokenId
     side: Side
@@ -55,7 +59,7 @@ class ReserveRefused:
     reason: str
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)
 class FillApplied:
     """``held`` moved by ``delta`` (signed, shares) because the order's matched grew; ``source`` says who
     reported it first (``order_event``, ``trade``, ``rest``)."""
@@ -69,7 +73,7 @@ class FillApplied:
     trade_id: str = ""
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)
 class TradeRecorded:
     """A (trade id, order id) fill key seen for the first time, or a status change of a known one."""
 
@@ -80,7 +84,7 @@ class TradeRecorded:
     status: TradeStatus
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)
 class FillReversed:
     """A FAILED trade: ``held`` moved back by ``delta`` (signed)."""
 
@@ -103,7 +107,7 @@ class PositionDecisionKind(enum.Enum):
     DIVERGENT = "divergent"
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)
 class PositionDecision:
     token: TokenId
     kind: PositionDecisionKind
@@ -113,20 +117,20 @@ class PositionDecision:
     divergent_syncs: int
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)
 class HaltRaised:
     reason: HaltReason
     scope: Scope
     detail: str
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)
 class HaltCleared:
     reason: HaltReason
     scope: Scope
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)
 class GapOpened:
     gap_id: int
     channel: Channel
@@ -134,25 +138,25 @@ class GapOpened:
     reason: str
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)
 class GapClosed:
     gap_id: int
     ended: float
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)
 class GapResolved:
     gap_id: int
     recon_id: int
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)
 class ReconciliationStarted:
     recon_id: int
     started: float
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)
 class ReconciliationFinished:
     recon_id: int
     ok: bool
@@ -160,7 +164,7 @@ class ReconciliationFinished:
     detail: str = ""
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)
 class OrderAdopted:
     """An order of aqbot that the core did not know (seen on an event or a snapshot): now tracked."""
 
@@ -171,7 +175,7 @@ class OrderAdopted:
     source: str
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)
 class Defect:
     """A bug or a contradiction; the token is halted (``HaltReason.DEFECT``)."""
 

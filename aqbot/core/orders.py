@@ -258,7 +258,7 @@ class OrderTracker:
     def add(self, order: Order, out: Outcome) -> None:
         """Track a freshly reserved order (its reservation already exists)."""
         self._track(order)
-        order.history.append(f"{order.created_at:.3f} reserved {order.side.value} {order.original_size}")
+        order.history.append(f"{order.created_at:.3f} reserved {order.side._value_} {order.original_size}")
         out.fact(
             ReservationChanged(
                 order.order_id, order.token, order.side, order.original_size, order.original_size, "reserve"
@@ -350,13 +350,14 @@ class OrderTracker:
             order = self.adopt(event, "order_event", now, out)
             if order is None:
                 return gaps
-        if not self._consistent(order, event.token, event.side, event.original_size, out):
+        if (order.token, order.side, order.original_size) != (event.token, event.side, event.original_size):
+            self._consistent(order, event.token, event.side, event.original_size, out)  # reports the defect
             return gaps
-        if event.size_matched < order.event_matched:
-            gaps.append(
-                f"size_matched went down on {order.order_id}: {order.event_matched} -> {event.size_matched}"
-            )
-        order.event_matched = max(order.event_matched, event.size_matched)
+        event_matched, size_matched = order.event_matched, event.size_matched
+        if size_matched < event_matched:
+            gaps.append(f"size_matched went down on {order.order_id}: {event_matched} -> {size_matched}")
+        elif size_matched > event_matched:  # max(event_matched, size_matched): the first on a tie
+            order.event_matched = size_matched
         trigger = classify(event, order.original_size, order.order_type, order.expiration)
         if order.state is OrderState.REJECTED:
             self._revive(
@@ -367,7 +368,8 @@ class OrderTracker:
             self._revive(order, "order_event", now, out, f"order event {event.status} after absence")
         order.seen_on_exchange = True
         if trigger is Trigger.EXCH_OPEN:
-            if self._move(order, trigger, "order_event", now, out):
+            state = order.state  # (an open event that leaves the state as it is needs no _move)
+            if next_state((state, trigger)) is state or self._move(order, trigger, "order_event", now, out):
                 clear_absence(order)
                 self._sync_matched(order, "order_event", now, out)
         else:
@@ -395,9 +397,14 @@ class OrderTracker:
                 out, order, order.token, order.order_id, f"trade {trade.trade_id} in token {fill.token}"
             )
             return []
-        if order.state is OrderState.REJECTED:
+        state = order.state
+        if state is OrderState.REJECTED:
             self._revive(order, source, now, out, f"trade {trade.trade_id} fills an order answered REJECTED")
-        if not self._move(order, Trigger.FILL, source, now, out):
+            state = order.state
+        # (a FILL that leaves the state as it is, the usual case, is a legal no-op: no need for _move)
+        if next_state((state, Trigger.FILL)) is not state and not self._move(
+            order, Trigger.FILL, source, now, out
+        ):
             return []
         order.seen_on_exchange = True
         obs = self.fills.observe(trade.trade_id, order.order_id, fill.amount, fill.price, trade.status)

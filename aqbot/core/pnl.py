@@ -59,6 +59,9 @@ def _part(cost: Decimal, qty: Decimal, position: Decimal) -> Decimal:
     return (cost * qty / position).quantize(QUANTUM)
 
 
+_FILL_FACTS = (FillApplied, FillReversed)
+
+
 def utc_day(wall: float) -> int:
     """The UTC day number of a Unix time (days since 1970-01-01)."""
     return int(wall // DAY_SECONDS)
@@ -166,7 +169,7 @@ class PnlBook:
         moment). Returns whether anything was booked."""
         booked = False
         for fact in facts:
-            if isinstance(fact, FillApplied | FillReversed):
+            if isinstance(fact, _FILL_FACTS):
                 price = order_price(fact.order_id)
                 if price is None:  # cannot happen: the tracker has just moved the order
                     logger.error("pnl: no order %s for %s", fact.order_id, type(fact).__name__)
