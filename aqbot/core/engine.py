@@ -16,7 +16,6 @@ from aqbot.core.config import CoreConfig, Gate, PlaceResult
 from aqbot.core.events import (
     CancelAnswer,
     Channel,
-    MakerFill,
     OrderEvent,
     OrdersSnapshot,
     PlacementAnswer,
@@ -42,7 +41,7 @@ from aqbot.core.facts import (
     ReconciliationStarted,
     ReserveRefused,
 )
-from aqbot.core.fills import own_fills
+from aqbot.core.fills import own_fills_of
 from aqbot.core.gaps import GapTracker
 from aqbot.core.halts import CORE_OWNED, HaltReason, Halts, Scope
 from aqbot.core.lifecycle import OrderState
@@ -63,6 +62,7 @@ class Core:
 
     def __init__(self, config: CoreConfig, markets: Sequence[MarketSpec], now: float) -> None:
         self.config = config
+        self._funder = config.funder.lower()  # (the config is frozen)
         self.markets = {m.condition_id: m for m in markets}
         market_of = {t: m.condition_id for m in markets for t in m.tokens}
         self.tracker = OrderTracker(Exposure(config.limits, market_of), grace=config.grace)
@@ -236,7 +236,11 @@ class Core:
 
     def on_trade_event(self, event: TradeEvent, now: float) -> Outcome:
         out = Outcome()
-        for reason in self._apply_trade(event, "trade", now, out):
+        gaps: list[str] = []  # opened after every fill of the trade is applied
+        tracker = self.tracker
+        for fill in own_fills_of(event, tracker.orders, self.config.owner, self._funder):
+            gaps.extend(tracker.on_trade_fill(fill, event, "trade", now, out))
+        for reason in gaps:
             self._gap(Channel.USER, now, reason, out)
         return self._settle(out, now)
 
@@ -321,21 +325,6 @@ class Core:
 
     # --- internals --------------------------------------------------------------------------------------
 
-    def _is_ours(self, order_id: OrderId, entry: MakerFill | None) -> bool:
-        if order_id in self.tracker.orders:
-            return True
-        if entry is None:
-            return False
-        if self.config.owner and entry.owner == self.config.owner:
-            return True
-        return bool(self.config.funder) and entry.maker_address.lower() == self.config.funder.lower()
-
-    def _apply_trade(self, event: TradeEvent, source: str, now: float, out: Outcome) -> list[str]:
-        gaps: list[str] = []
-        for fill in own_fills(event, self._is_ours):
-            gaps.extend(self.tracker.on_trade_fill(fill, event, source, now, out))
-        return gaps
-
     def _apply_orders_snapshot(
         self, snapshot: OrdersSnapshot, begun_seq: int, now: float, out: Outcome
     ) -> None:
@@ -344,7 +333,7 @@ class Core:
             listed.add(row.order_id)
             self.tracker.on_open_row(row, snapshot.started_at, now, out)
         for trade in snapshot.trades:
-            for fill in own_fills(trade, self._is_ours):
+            for fill in own_fills_of(trade, self.tracker.orders, self.config.owner, self._funder):
                 if fill.order_id not in self.tracker.orders and fill.order_id not in self.tracker.pruned:
                     self.tracker.adopt_fill(fill, now, out)  # an order lost in a crash: count its fills
                 # (a pruned order's new trade is adopted by on_trade_fill; a known one is ignored there)

@@ -12,7 +12,7 @@ snapshot, so a FAILED that arrives after a restart still reverses.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -50,6 +50,29 @@ def own_fills(trade: TradeEvent, is_ours: Callable[[OrderId, MakerFill | None], 
         fills.append(OwnFill(trade.taker_order_id, trade.size, trade.price, trade.token, "taker", trade.side))
     for entry in trade.maker_orders:
         if is_ours(entry.order_id, entry):
+            side = entry.side
+            if side is None:  # same token: the maker is on the other side; cross-asset: the same side
+                side = trade.side.opposite if entry.token == trade.token else trade.side
+            fills.append(
+                OwnFill(entry.order_id, entry.matched_amount, entry.price, entry.token, "maker", side)
+            )
+    return fills
+
+
+def own_fills_of(trade: TradeEvent, orders: Container[OrderId], owner: str, funder: str) -> list[OwnFill]:
+    """:func:`own_fills` with the engine's ownership rule inline (it runs on every trade event): an order
+    id in ``orders`` is ours, and so is a maker entry whose ``owner`` is ``owner`` (the API key) or whose
+    ``maker_address``, lowercased, is ``funder`` (already lowercase); empty ``owner``/``funder`` match
+    nothing. Same fills, same order (a differential test pins it)."""
+    fills: list[OwnFill] = []
+    if trade.trader_side.upper() == "TAKER" or trade.taker_order_id in orders:
+        fills.append(OwnFill(trade.taker_order_id, trade.size, trade.price, trade.token, "taker", trade.side))
+    for entry in trade.maker_orders:
+        if (
+            entry.order_id in orders
+            or (owner and entry.owner == owner)
+            or (funder and entry.maker_address.lower() == funder)
+        ):
             side = entry.side
             if side is None:  # same token: the maker is on the other side; cross-asset: the same side
                 side = trade.side.opposite if entry.token == trade.token else trade.side

@@ -157,19 +157,22 @@ class OrderTracker:
                 FillApplied(order_id, order.token, order.side, signed, matched, source, trade_id)
             )
         failed = fills.failed_sums.get(order_id, ZERO)
-        self._resettle_with(order, failed, fills.confirmed_sums.get(order_id, ZERO))
+        # _resettle and _resize, inline (this runs for most events)
+        unsettled = order.counted - failed - fills.confirmed_sums.get(order_id, ZERO)
+        if unsettled < ZERO:  # max(unsettled, ZERO), the same operand on a tie
+            unsettled = ZERO
+        if unsettled != order.unsettled:
+            self.exposure.add_unsettled(order.token, order.side, unsettled - order.unsettled)
+            order.unsettled = unsettled
         if not order.state.terminal:
             self._resize_to(order, matched, failed, f"fill:{source}", out)
 
     def _resettle(self, order: Order) -> None:
         """Keep the order's not-yet-final fills (and the token's total of them) up to date."""
-        fills = self.fills
-        self._resettle_with(
-            order, fills.failed_amount(order.order_id), fills.confirmed_amount(order.order_id)
+        fills, order_id = self.fills, order.order_id
+        unsettled = (
+            order.counted - fills.failed_sums.get(order_id, ZERO) - fills.confirmed_sums.get(order_id, ZERO)
         )
-
-    def _resettle_with(self, order: Order, failed: Decimal, confirmed: Decimal) -> None:
-        unsettled = order.counted - failed - confirmed
         if unsettled < ZERO:  # max(unsettled, ZERO), the same operand on a tie
             unsettled = ZERO
         if unsettled != order.unsettled:
