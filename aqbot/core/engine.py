@@ -35,7 +35,6 @@ from aqbot.core.facts import (
     HaltRaised,
     Outcome,
     PositionDecision,
-    PositionDecisionKind,
     Reconcile,
     ReconciliationFinished,
     ReconciliationStarted,
@@ -55,6 +54,7 @@ logger = logging.getLogger(__name__)
 ZERO = Decimal(0)
 _OPEN = Gate(True, ())
 _GLOBAL = Scope.global_()
+_BOOKED = frozenset({FillApplied, FillReversed, PositionDecision})  # the facts PnlBook.book books
 
 
 class Core:
@@ -249,6 +249,12 @@ class Core:
         self._apply_positions(snapshot, out)
         return self._settle(out, now)
 
+    def _apply_positions(self, snapshot: PositionsSnapshot, out: Outcome) -> None:
+        """Every configured token's positions decision (:meth:`PositionPolicy.apply`)."""
+        self.positions.apply(
+            snapshot, self.tracker.exposure, self.tracker.last_fill_at, out, self._raise, self._clear
+        )
+
     # --- channels and gaps ------------------------------------------------------------------------------
 
     def on_channel_down(self, channel: Channel, now: float, reason: str) -> Outcome:
@@ -346,45 +352,6 @@ class Core:
             if snapshot.started_at - order.last_action_at > self.config.grace:
                 self.tracker.on_absent(order, begun_seq, snapshot.started_at, self.gaps.seq, now, out)
 
-    def _apply_positions(self, snapshot: PositionsSnapshot, out: Outcome) -> None:
-        rows = {r.token: r for r in snapshot.rows}
-        at = snapshot.started_at
-        for token in sorted(self.exposure.market_of):
-            e = self.exposure.token(token)
-            row = rows.get(token)
-            before = e.held
-            verdict = self.positions.decide(
-                token,
-                None if row is None else row.size,
-                e.held,
-                e.open_buy,
-                self.tracker.last_fill_at.get(token),
-                at,
-                unsettled_buy=e.unsettled_buy,
-                unsettled_sell=e.unsettled_sell,
-                open_sell=e.open_sell,
-            )
-            if verdict.new_held is not None:
-                # Shares of unknown cost are costed at 1 pUSD (the most an outcome share can cost), so a
-                # row without avgPrice cannot slip under the notional caps.
-                price = row.avg_price if row is not None and row.avg_price > ZERO else Decimal(1)
-                self.exposure.set_held(token, verdict.new_held, price)
-            out.fact(
-                PositionDecision(
-                    token,
-                    verdict.kind,
-                    None if row is None else row.size,
-                    before,
-                    e.held,
-                    verdict.divergent_syncs,
-                )
-            )
-            scope = Scope.token(token)
-            if verdict.kind is PositionDecisionKind.DIVERGENT:
-                self._raise(HaltReason.POSITION_MISMATCH, scope, at, f"api {row} vs held {e.held}", out)
-            elif verdict.divergent_syncs == 0:
-                self._clear(HaltReason.POSITION_MISMATCH, scope, out)
-
     def _gap(
         self, channel: Channel, now: float, reason: str, out: Outcome, *, ended: float | None = -1.0
     ) -> None:
@@ -436,7 +403,7 @@ class Core:
         book = defects = False
         for fact in facts:  # one pass tells which of the two (rarer) steps below have work
             kind = type(fact)
-            if kind is FillApplied or kind is FillReversed or kind is PositionDecision:
+            if kind in _BOOKED:
                 book = True
             elif kind is Defect:
                 defects = True

@@ -97,7 +97,7 @@ class FillRecord:
     confirmed: bool = False
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # dict-backed: cheaper to build (see aqbot.core.facts)
 class Observation:
     """What one sighting of a fill key changed.
 

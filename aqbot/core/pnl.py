@@ -118,7 +118,7 @@ class PnlBook:
 
     def fill(self, token: TokenId, qty: Decimal, price: Decimal) -> None:
         """A fill of signed ``qty`` shares (BUY > 0) at ``price``."""
-        t = self.token(token)
+        t = self.tokens.get(token) or self.token(token)
         if qty == ZERO:
             return
         pos = t.position
@@ -131,7 +131,8 @@ class PnlBook:
             qty -= closing
         t.cost += qty * price
         t.position += qty
-        self._normalize(t)
+        if t.position == ZERO and t.cost != ZERO:  # self._normalize(t), inline: a call per fill
+            self._normalize(t)
 
     def reverse(self, token: TokenId, qty: Decimal, price: Decimal) -> None:
         """A FAILED fill of signed ``qty`` (the original fill's sign) at ``price`` is taken back."""
