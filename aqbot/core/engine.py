@@ -96,7 +96,10 @@ class Core:
 
     def can_quote(self, token_or_market: str, now: float) -> Gate:
         """Whether new orders may be placed on a token (or on every token of a market), and why not."""
-        if not self.halts.active and not self._gap_pending():
+        gaps = self.gaps  # (self._gap_pending(), inline)
+        if not self.halts.active and not (
+            self.config.halt_on_ws_gaps and gaps.gaps and gaps.failures < gaps.attempts
+        ):
             return _OPEN  # hot path (every quote, every sweep): nothing latched, nothing pending
         if token_or_market in self.markets:
             tokens: Iterable[TokenId] = self.markets[token_or_market].tokens
@@ -385,7 +388,9 @@ class Core:
     def _book_pnl(self, out: Outcome, now: float) -> None:
         """Book this call's fills, reversals and position adjustments (:meth:`PnlBook.book`), then check
         the daily loss."""
-        if self.pnl.book(out.facts, self._order_price, self._average_cost):
+        if self.pnl.book(out.facts, self._order_price, self._average_cost) and (
+            self.config.daily_loss_limit is not None  # (_check_daily_loss does nothing without one)
+        ):
             self._check_daily_loss(now, out)
 
     def _check_daily_loss(self, now: float, out: Outcome) -> None:

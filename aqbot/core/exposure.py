@@ -216,15 +216,15 @@ class Exposure:
     def breached(self) -> list[TokenId]:
         """The tokens of ``market_of`` over their cap (:meth:`over_limit`), sorted: checked after every
         core call, so only the tokens whose ``worst`` moved since the last answer are looked at again."""
-        limits, tokens, market_of, over = self.limits, self.tokens, self.market_of, self._over
         moved: Iterable[TokenId] = self._moved
-        checked = self._checked
+        limits, tokens, checked = self.limits, self.tokens, self._checked
         if checked is None or checked[0] is not tokens or checked[1] is not limits:
-            moved = market_of  # every token, as the first time
-            over.clear()
+            moved = self.market_of  # every token, as the first time
+            self._over.clear()
             self._checked = (tokens, limits)
         elif not moved:
-            return sorted(over)
+            return sorted(self._over)  # (the usual answer: nothing moved)
+        market_of, over = self.market_of, self._over
         self._moved = set()
         default, per_token = limits.max_position, limits.token_max_position
         for token in moved:

@@ -3,10 +3,6 @@
 Every :class:`~aqbot.core.engine.Core` method returns an :class:`Outcome`. The runtime appends every fact to
 the ledger in order and executes every command. Facts are plain frozen attrs records (no serialization
 logic here: the ledger's converter unstructures them; ``kind`` is the class name).
-
-Facts are built on every user-channel event, so they are dict-backed (``slots=False``): a frozen slotted
-attrs class sets each field through ``object.__setattr__``, a frozen dict-backed one writes its
-``__dict__`` directly, ~40% faster to build. Still frozen, hashable and compared by value.
 """
 
 from __future__ import annotations
@@ -28,7 +24,7 @@ logger = logging.getLogger(__name__)
 # --- facts ------------------------------------------------------------------------------------------
 
 
-@attrs.frozen(slots=False)
+@attrs.frozen
 class OrderTransitioned:
     order_id: OrderId
     token: TokenId
@@ -38,7 +34,7 @@ class OrderTransitioned:
     source: str
 
 
-@attrs.frozen(slots=False)
+@attrs.frozen
 class ReservationChanged:
     """A reservation was created, shrunk by a fill, or released. ``delta`` < 0 is a release."""
 
@@ -50,7 +46,7 @@ class ReservationChanged:
     cause: str
 
 
-@attrs.frozen(slots=False)
+@attrs.frozen
 class ReserveRefused:
     token: TokenId
     side: Side
@@ -59,7 +55,7 @@ class ReserveRefused:
     reason: str
 
 
-@attrs.frozen(slots=False)
+@attrs.frozen
 class FillApplied:
     """``held`` moved by ``delta`` (signed, shares) because the order's matched grew; ``source`` says who
     reported it first (``order_event``, ``trade``, ``rest``)."""
@@ -73,7 +69,7 @@ class FillApplied:
     trade_id: str = ""
 
 
-@attrs.frozen(slots=False)
+@attrs.frozen
 class TradeRecorded:
     """A (trade id, order id) fill key seen for the first time, or a status change of a known one."""
 
@@ -84,7 +80,7 @@ class TradeRecorded:
     status: TradeStatus
 
 
-@attrs.frozen(slots=False)
+@attrs.frozen
 class FillReversed:
     """A FAILED trade: ``held`` moved back by ``delta`` (signed)."""
 
@@ -107,7 +103,7 @@ class PositionDecisionKind(enum.Enum):
     DIVERGENT = "divergent"
 
 
-@attrs.frozen(slots=False)
+@attrs.frozen
 class PositionDecision:
     token: TokenId
     kind: PositionDecisionKind
@@ -117,20 +113,20 @@ class PositionDecision:
     divergent_syncs: int
 
 
-@attrs.frozen(slots=False)
+@attrs.frozen
 class HaltRaised:
     reason: HaltReason
     scope: Scope
     detail: str
 
 
-@attrs.frozen(slots=False)
+@attrs.frozen
 class HaltCleared:
     reason: HaltReason
     scope: Scope
 
 
-@attrs.frozen(slots=False)
+@attrs.frozen
 class GapOpened:
     gap_id: int
     channel: Channel
@@ -138,25 +134,25 @@ class GapOpened:
     reason: str
 
 
-@attrs.frozen(slots=False)
+@attrs.frozen
 class GapClosed:
     gap_id: int
     ended: float
 
 
-@attrs.frozen(slots=False)
+@attrs.frozen
 class GapResolved:
     gap_id: int
     recon_id: int
 
 
-@attrs.frozen(slots=False)
+@attrs.frozen
 class ReconciliationStarted:
     recon_id: int
     started: float
 
 
-@attrs.frozen(slots=False)
+@attrs.frozen
 class ReconciliationFinished:
     recon_id: int
     ok: bool
@@ -164,7 +160,7 @@ class ReconciliationFinished:
     detail: str = ""
 
 
-@attrs.frozen(slots=False)
+@attrs.frozen
 class OrderAdopted:
     """An order of aqbot that the core did not know (seen on an event or a snapshot): now tracked."""
 
@@ -175,7 +171,7 @@ class OrderAdopted:
     source: str
 
 
-@attrs.frozen(slots=False)
+@attrs.frozen
 class Defect:
     """A bug or a contradiction; the token is halted (``HaltReason.DEFECT``)."""
 

@@ -97,7 +97,7 @@ class FillRecord:
     confirmed: bool = False
 
 
-@attrs.frozen(slots=False)  # dict-backed: cheaper to build (see aqbot.core.facts)
+@attrs.frozen
 class Observation:
     """What one sighting of a fill key changed.
 

@@ -85,7 +85,8 @@ class OrderTracker(OrderRecords):
             self.on_submit_failed(order, f"http {answer.http_status}", now, out)
             return
         accepted_shape = answer.success and answer.returned_order_id != "" and answer.error == ""
-        if accepted_shape and answer.returned_order_id.lower() != order.order_id.lower():
+        returned = answer.returned_order_id
+        if accepted_shape and returned != order.order_id and returned.lower() != order.order_id.lower():
             self.defect(out, order, order.token, order.order_id, f"exchange id {answer.returned_order_id}")
             self.on_submit_failed(order, "id mismatch", now, out)
             return
