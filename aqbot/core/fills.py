@@ -65,8 +65,9 @@ def own_fills_of(trade: TradeEvent, orders: Container[OrderId], owner: str, fund
     ``maker_address``, lowercased, is ``funder`` (already lowercase); empty ``owner``/``funder`` match
     nothing. Same fills, same order (a differential test pins it)."""
     fills: list[OwnFill] = []
+    make = OwnFill._make  # (tuple.__new__: no Python frame, unlike OwnFill(...))
     if trade.trader_side.upper() == "TAKER" or trade.taker_order_id in orders:
-        fills.append(OwnFill(trade.taker_order_id, trade.size, trade.price, trade.token, "taker", trade.side))
+        fills.append(make((trade.taker_order_id, trade.size, trade.price, trade.token, "taker", trade.side)))
     for entry in trade.maker_orders:
         if (
             entry.order_id in orders
@@ -76,9 +77,8 @@ def own_fills_of(trade: TradeEvent, orders: Container[OrderId], owner: str, fund
             side = entry.side
             if side is None:  # same token: the maker is on the other side; cross-asset: the same side
                 side = trade.side.opposite if entry.token == trade.token else trade.side
-            fills.append(
-                OwnFill(entry.order_id, entry.matched_amount, entry.price, entry.token, "maker", side)
-            )
+            fill = (entry.order_id, entry.matched_amount, entry.price, entry.token, "maker", side)
+            fills.append(make(fill))
     return fills
 
 

@@ -152,8 +152,19 @@ class OrderRecords:
         if unsettled != order.unsettled:
             self.exposure.add_unsettled(order.token, order.side, unsettled - order.unsettled)
             order.unsettled = unsettled
-        if not order.state.terminal:
-            self._resize_to(order, matched, failed, f"fill:{source}", out)
+        if not order.state.terminal:  # self._resize_to(order, matched, failed, f"fill:{source}", out), inline
+            original = order.original_size
+            target = original - matched + failed
+            if not target < original:  # min(original, target), the same operand on a tie
+                target = original
+            exposure = self.exposure
+            reserved = exposure.set_remaining(order_id, target)
+            if reserved:
+                remaining = exposure.reservations[order_id].remaining  # exposure.remaining(order_id)
+                change = ReservationChanged(
+                    order_id, order.token, order.side, reserved, remaining, f"fill:{source}"
+                )
+                out.facts.append(change)
 
     def _resettle(self, order: Order) -> None:
         """Keep the order's not-yet-final fills (and the token's total of them) up to date."""
