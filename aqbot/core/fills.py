@@ -138,16 +138,14 @@ class FillBook:
         key = f"{trade_id}|{order_id}"  # fill_key(trade_id, order_id)
         record = self.records.get(key)
         if record is None:
-            record = FillRecord(
-                trade_id, order_id, amount, price, status, reversed=status is TradeStatus.FAILED
-            )
+            record = FillRecord(trade_id, order_id, amount, price, status, status is TradeStatus.FAILED)
             self.records[key] = record
             self.trade_sums[order_id] = self.trade_sums.get(order_id, ZERO) + amount
             reverse = amount if record.reversed else ZERO
             if reverse:
                 self.failed_sums[order_id] = self.failed_amount(order_id) + reverse
             self._confirm(record)
-            return Observation(new=True, added=amount, reverse=reverse, status_changed=True)
+            return Observation(True, amount, reverse, True)  # new, added, reverse, status_changed
         if record.amount != amount:
             return Observation(
                 new=False, conflict=f"fill {key}: amount {amount} differs from recorded {record.amount}"
