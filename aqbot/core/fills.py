@@ -144,7 +144,8 @@ class FillBook:
             reverse = amount if record.reversed else ZERO
             if reverse:
                 self.failed_sums[order_id] = self.failed_amount(order_id) + reverse
-            self._confirm(record)
+            if status is TradeStatus.CONFIRMED:  # (what _confirm acts on)
+                self._confirm(record)
             return Observation(True, amount, reverse, True)  # new, added, reverse, status_changed
         if record.amount != amount:
             return Observation(
