@@ -16,7 +16,6 @@ from aqbot.core.config import CoreConfig, Gate, PlaceResult
 from aqbot.core.events import (
     CancelAnswer,
     Channel,
-    MakerFill,
     OrderEvent,
     OrdersSnapshot,
     PlacementAnswer,
@@ -27,6 +26,8 @@ from aqbot.core.events import (
 from aqbot.core.exposure import Exposure, TokenExposure
 from aqbot.core.facts import (
     Defect,
+    FillApplied,
+    FillReversed,
     GapClosed,
     GapOpened,
     GapResolved,
@@ -34,13 +35,12 @@ from aqbot.core.facts import (
     HaltRaised,
     Outcome,
     PositionDecision,
-    PositionDecisionKind,
     Reconcile,
     ReconciliationFinished,
     ReconciliationStarted,
     ReserveRefused,
 )
-from aqbot.core.fills import own_fills
+from aqbot.core.fills import own_fills_of
 from aqbot.core.gaps import GapTracker
 from aqbot.core.halts import CORE_OWNED, HaltReason, Halts, Scope
 from aqbot.core.lifecycle import OrderState
@@ -54,6 +54,7 @@ logger = logging.getLogger(__name__)
 ZERO = Decimal(0)
 _OPEN = Gate(True, ())
 _GLOBAL = Scope.global_()
+_BOOKED = frozenset({FillApplied, FillReversed, PositionDecision})  # the facts PnlBook.book books
 
 
 class Core:
@@ -61,6 +62,7 @@ class Core:
 
     def __init__(self, config: CoreConfig, markets: Sequence[MarketSpec], now: float) -> None:
         self.config = config
+        self._funder = config.funder.lower()  # (the config is frozen)
         self.markets = {m.condition_id: m for m in markets}
         market_of = {t: m.condition_id for m in markets for t in m.tokens}
         self.tracker = OrderTracker(Exposure(config.limits, market_of), grace=config.grace)
@@ -94,7 +96,10 @@ class Core:
 
     def can_quote(self, token_or_market: str, now: float) -> Gate:
         """Whether new orders may be placed on a token (or on every token of a market), and why not."""
-        if not self.halts.active and not self._gap_pending():
+        gaps = self.gaps  # (self._gap_pending(), inline)
+        if not self.halts.active and not (
+            self.config.halt_on_ws_gaps and gaps.gaps and gaps.failures < gaps.attempts
+        ):
             return _OPEN  # hot path (every quote, every sweep): nothing latched, nothing pending
         if token_or_market in self.markets:
             tokens: Iterable[TokenId] = self.markets[token_or_market].tokens
@@ -147,18 +152,19 @@ class Core:
         """Check the gates and limits and reserve, atomically. Send the order only if ``ok``."""
         out = Outcome()
         refused: str | None
-        gate = self.can_quote(token, now) if token in self.exposure.market_of else None
+        exposure = self.tracker.exposure
+        gate = self.can_quote(token, now) if token in exposure.market_of else None
         if order_id in self.tracker.orders:
             refused = f"duplicate order id {order_id}"
         elif gate is not None and not gate.allowed:
             refused = "halted: " + ",".join(r.value for r in gate.reasons)
         else:
-            refused = self.exposure.reserve(order_id, token, side, price, size)
+            refused = exposure.reserve(order_id, token, side, price, size)
         if refused is not None:
             out.fact(ReserveRefused(token, side, price, size, refused))
             return PlaceResult(refused, out)
         order = Order(
-            order_id, token, self.market_of(token), side, price, size, OrderState.PENDING_SUBMIT,
+            order_id, token, exposure.market_of[token], side, price, size, OrderState.PENDING_SUBMIT,
             created_at=now, last_action_at=now, order_type=order_type, expiration=expiration,
             post_in_flight=True,
         )  # fmt: skip
@@ -233,7 +239,11 @@ class Core:
 
     def on_trade_event(self, event: TradeEvent, now: float) -> Outcome:
         out = Outcome()
-        for reason in self._apply_trade(event, "trade", now, out):
+        gaps: list[str] = []  # opened after every fill of the trade is applied
+        tracker = self.tracker
+        for fill in own_fills_of(event, tracker.orders, self.config.owner, self._funder):
+            gaps.extend(tracker.on_trade_fill(fill, event, "trade", now, out))
+        for reason in gaps:
             self._gap(Channel.USER, now, reason, out)
         return self._settle(out, now)
 
@@ -241,6 +251,12 @@ class Core:
         out = Outcome()
         self._apply_positions(snapshot, out)
         return self._settle(out, now)
+
+    def _apply_positions(self, snapshot: PositionsSnapshot, out: Outcome) -> None:
+        """Every configured token's positions decision (:meth:`PositionPolicy.apply`)."""
+        self.positions.apply(
+            snapshot, self.tracker.exposure, self.tracker.last_fill_at, out, self._raise, self._clear
+        )
 
     # --- channels and gaps ------------------------------------------------------------------------------
 
@@ -318,21 +334,6 @@ class Core:
 
     # --- internals --------------------------------------------------------------------------------------
 
-    def _is_ours(self, order_id: OrderId, entry: MakerFill | None) -> bool:
-        if order_id in self.tracker.orders:
-            return True
-        if entry is None:
-            return False
-        if self.config.owner and entry.owner == self.config.owner:
-            return True
-        return bool(self.config.funder) and entry.maker_address.lower() == self.config.funder.lower()
-
-    def _apply_trade(self, event: TradeEvent, source: str, now: float, out: Outcome) -> list[str]:
-        gaps: list[str] = []
-        for fill in own_fills(event, self._is_ours):
-            gaps.extend(self.tracker.on_trade_fill(fill, event, source, now, out))
-        return gaps
-
     def _apply_orders_snapshot(
         self, snapshot: OrdersSnapshot, begun_seq: int, now: float, out: Outcome
     ) -> None:
@@ -341,7 +342,7 @@ class Core:
             listed.add(row.order_id)
             self.tracker.on_open_row(row, snapshot.started_at, now, out)
         for trade in snapshot.trades:
-            for fill in own_fills(trade, self._is_ours):
+            for fill in own_fills_of(trade, self.tracker.orders, self.config.owner, self._funder):
                 if fill.order_id not in self.tracker.orders and fill.order_id not in self.tracker.pruned:
                     self.tracker.adopt_fill(fill, now, out)  # an order lost in a crash: count its fills
                 # (a pruned order's new trade is adopted by on_trade_fill; a known one is ignored there)
@@ -353,45 +354,6 @@ class Core:
                 continue  # a POST still in flight may rest after the snapshot was taken
             if snapshot.started_at - order.last_action_at > self.config.grace:
                 self.tracker.on_absent(order, begun_seq, snapshot.started_at, self.gaps.seq, now, out)
-
-    def _apply_positions(self, snapshot: PositionsSnapshot, out: Outcome) -> None:
-        rows = {r.token: r for r in snapshot.rows}
-        at = snapshot.started_at
-        for token in sorted(self.exposure.market_of):
-            e = self.exposure.token(token)
-            row = rows.get(token)
-            before = e.held
-            verdict = self.positions.decide(
-                token,
-                None if row is None else row.size,
-                e.held,
-                e.open_buy,
-                self.tracker.last_fill_at.get(token),
-                at,
-                unsettled_buy=e.unsettled_buy,
-                unsettled_sell=e.unsettled_sell,
-                open_sell=e.open_sell,
-            )
-            if verdict.new_held is not None:
-                # Shares of unknown cost are costed at 1 pUSD (the most an outcome share can cost), so a
-                # row without avgPrice cannot slip under the notional caps.
-                price = row.avg_price if row is not None and row.avg_price > ZERO else Decimal(1)
-                self.exposure.set_held(token, verdict.new_held, price)
-            out.fact(
-                PositionDecision(
-                    token,
-                    verdict.kind,
-                    None if row is None else row.size,
-                    before,
-                    e.held,
-                    verdict.divergent_syncs,
-                )
-            )
-            scope = Scope.token(token)
-            if verdict.kind is PositionDecisionKind.DIVERGENT:
-                self._raise(HaltReason.POSITION_MISMATCH, scope, at, f"api {row} vs held {e.held}", out)
-            elif verdict.divergent_syncs == 0:
-                self._clear(HaltReason.POSITION_MISMATCH, scope, out)
 
     def _gap(
         self, channel: Channel, now: float, reason: str, out: Outcome, *, ended: float | None = -1.0
@@ -415,47 +377,63 @@ class Core:
         if reason in CORE_OWNED:
             raise ValueError(f"{reason.value} is raised and cleared by the core only")
 
+    def _order_price(self, order_id: OrderId) -> Decimal | None:
+        order = self.tracker.orders.get(order_id)
+        return None if order is None else order.price
+
+    def _average_cost(self, token: TokenId) -> Decimal:
+        e = self.exposure.token(token)
+        return e.cost / e.held if e.held > ZERO else ZERO
+
     def _book_pnl(self, out: Outcome, now: float) -> None:
         """Book this call's fills, reversals and position adjustments (:meth:`PnlBook.book`), then check
         the daily loss."""
-        orders, exposure = self.tracker.orders, self.exposure
-
-        def order_price(order_id: OrderId) -> Decimal | None:
-            order = orders.get(order_id)
-            return None if order is None else order.price
-
-        def average_cost(token: TokenId) -> Decimal:
-            e = exposure.token(token)
-            return e.cost / e.held if e.held > ZERO else ZERO
-
-        if self.pnl.book(out.facts, order_price, average_cost):
+        if self.pnl.book(out.facts, self._order_price, self._average_cost) and (
+            self.config.daily_loss_limit is not None  # (_check_daily_loss does nothing without one)
+        ):
             self._check_daily_loss(now, out)
 
     def _check_daily_loss(self, now: float, out: Outcome) -> None:
-        limit, daily = self.config.daily_loss_limit, self.pnl.daily()
-        if limit is not None and daily is not None and daily <= -limit:
+        limit = self.config.daily_loss_limit
+        if limit is None:
+            return  # (without a limit, no need to sum every token's PnL)
+        daily = self.pnl.daily()
+        if daily is not None and daily <= -limit:
             detail = f"daily PnL {daily:.4f} <= -{limit} pUSD (UTC day {self.pnl.day})"
             self._raise(HaltReason.DAILY_LOSS, Scope.global_(), now, detail, out)
 
     def _settle(self, out: Outcome, now: float) -> Outcome:
         """Derive the latches from the state, then cancel every order that the gates now forbid."""
-        self._book_pnl(out, now)
-        for fact in list(out.facts):
-            if isinstance(fact, Defect):
-                scope = Scope.token(fact.token) if fact.token else Scope.global_()
-                self._raise(HaltReason.DEFECT, scope, now, fact.detail, out)
-        over_limit = self.exposure.over_limit
-        breached = sorted(t for t in self.exposure.market_of if over_limit(t))
+        facts = out.facts
+        book = defects = False
+        for fact in facts:  # one pass tells which of the two (rarer) steps below have work
+            kind = type(fact)
+            if kind in _BOOKED:
+                book = True
+            elif kind is Defect:
+                defects = True
+        if book:  # (PnlBook.book books nothing without these)
+            self._book_pnl(out, now)
+        if defects:
+            for fact in list(facts):
+                if isinstance(fact, Defect):
+                    scope = Scope.token(fact.token) if fact.token else Scope.global_()
+                    self._raise(HaltReason.DEFECT, scope, now, fact.detail, out)
+        breached = self.tracker.exposure.breached()
+        halts = self.halts
         if breached:
             self._raise(HaltReason.LIMIT_BREACH, _GLOBAL, now, f"worst > max on {breached}", out)
-        elif self.halts.active:  # clearing when nothing is latched is a no-op
+        elif halts.active:  # clearing when nothing is latched is a no-op
             self._clear(HaltReason.LIMIT_BREACH, _GLOBAL, out)
-        if self.gaps.latched:
-            detail = f"{self.gaps.failures} failed reconciliations"
+        gaps = self.gaps
+        if gaps.gaps and gaps.failures >= gaps.attempts:  # gaps.latched
+            detail = f"{gaps.failures} failed reconciliations"
             self._raise(HaltReason.WS_GAP_UNRESOLVED, _GLOBAL, now, detail, out)
-        elif self.halts.active:
+        elif halts.active:
             self._clear(HaltReason.WS_GAP_UNRESOLVED, _GLOBAL, out)
-        if not self.halts.active and not self._gap_pending():
+        if not halts.active and not (  # nor self._gap_pending()
+            self.config.halt_on_ws_gaps and gaps.gaps and gaps.failures < gaps.attempts
+        ):
             return out  # every gate is open: nothing to sweep (the common case, on every event)
         allowed: dict[TokenId, bool] = {}  # the gates cannot change during the sweep (cancels only)
         for order in self.tracker.open_orders():

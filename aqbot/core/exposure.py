@@ -90,11 +90,20 @@ class Exposure:
     market_of: dict[TokenId, ConditionId]
     tokens: dict[TokenId, TokenExposure] = attrs.Factory(dict)
     reservations: dict[OrderId, Reservation] = attrs.Factory(dict)
+    # What :meth:`breached` (after every core call) needs to look at again: the tokens whose ``worst`` may
+    # have moved since its last answer (every method here that changes held, open_buy or unsettled_sell
+    # adds its token), the tokens over their cap at that answer, and the ``tokens`` dict and ``limits``
+    # it read (a restore that replaces ``tokens``, or ``rebuild_aggregates``, makes it check every token).
+    _moved: set[TokenId] = attrs.field(factory=set, init=False, repr=False, eq=False)
+    _over: set[TokenId] = attrs.field(factory=set, init=False, repr=False, eq=False)
+    _checked: tuple[object, object] | None = attrs.field(default=None, init=False, repr=False, eq=False)
 
     def token(self, token: TokenId) -> TokenExposure:
-        if token not in self.tokens:
-            self.tokens[token] = TokenExposure()
-        return self.tokens[token]
+        e = self.tokens.get(token)
+        if e is None:
+            e = self.tokens[token] = TokenExposure()
+            self._moved.add(token)
+        return e
 
     def market_notional(self, market: ConditionId) -> Decimal:
         return sum(
@@ -153,12 +162,14 @@ class Exposure:
     def set_remaining(self, order_id: OrderId, remaining: Decimal) -> Decimal:
         """Set an order's reserved remaining size; returns the signed change."""
         r = self.reservations[order_id]
-        remaining = max(remaining, ZERO)
+        if remaining < ZERO:  # max(remaining, ZERO), the same operand on a tie
+            remaining = ZERO
         delta = remaining - r.remaining
-        e = self.token(r.token)
+        e = self.tokens.get(r.token) or self.token(r.token)
         if r.side is Side.BUY:
             e.open_buy += delta
             e.open_buy_notional += delta * r.price
+            self._moved.add(r.token)
         else:
             e.open_sell += delta
         r.remaining = remaining
@@ -174,12 +185,13 @@ class Exposure:
 
     def add_held(self, token: TokenId, qty: Decimal, price: Decimal) -> None:
         """Move ``held`` by a signed quantity; buys add cost at ``price``, sells remove average cost."""
-        e = self.token(token)
+        e = self.tokens.get(token) or self.token(token)
         if qty >= ZERO:
             e.cost += qty * price
         elif e.held > ZERO:
             e.cost += e.cost * qty / e.held
         e.held += qty
+        self._moved.add(token)
         if e.held <= ZERO:
             e.cost = ZERO
 
@@ -190,15 +202,41 @@ class Exposure:
         self.add_held(token, value - e.held, price)
 
     def add_unsettled(self, token: TokenId, side: Side, delta: Decimal) -> None:
-        e = self.token(token)
+        e = self.tokens.get(token) or self.token(token)
         if side is Side.BUY:
             e.unsettled_buy += delta
         else:
             e.unsettled_sell += delta
+            self._moved.add(token)
 
     def over_limit(self, token: TokenId) -> bool:
         """L1 broken right now (possible only through adoption, positions raise or exchange overfill)."""
         return self.token(token).worst > self.limits.max_for(token)
+
+    def breached(self) -> list[TokenId]:
+        """The tokens of ``market_of`` over their cap (:meth:`over_limit`), sorted: checked after every
+        core call, so only the tokens whose ``worst`` moved since the last answer are looked at again."""
+        moved: Iterable[TokenId] = self._moved
+        limits, tokens, checked = self.limits, self.tokens, self._checked
+        if checked is None or checked[0] is not tokens or checked[1] is not limits:
+            moved = self.market_of  # every token, as the first time
+            self._over.clear()
+            self._checked = (tokens, limits)
+        elif not moved:
+            return sorted(self._over)  # (the usual answer: nothing moved)
+        market_of, over = self.market_of, self._over
+        self._moved = set()
+        default, per_token = limits.max_position, limits.token_max_position
+        for token in moved:
+            if token not in market_of:
+                continue
+            e = tokens.get(token) or self.token(token)
+            cap = limits.max_for(token) if per_token else default
+            if e.held + e.open_buy + e.unsettled_sell > cap:  # e.worst, inline: a property call per token
+                over.add(token)
+            else:
+                over.discard(token)
+        return sorted(over)
 
     def recompute(self) -> dict[TokenId, tuple[Decimal, Decimal, Decimal]]:
         """Re-derive (open_buy, open_sell, open_buy_notional) per token from the reservations."""
@@ -216,6 +254,7 @@ class Exposure:
         for token, (b, s, n) in self.recompute().items():
             e = self.token(token)
             e.open_buy, e.open_sell, e.open_buy_notional = b, s, n
+        self._checked = None  # breached() looks at every token again
 
     def tokens_of(self, market: ConditionId) -> Iterable[TokenId]:
         return (t for t, m in self.market_of.items() if m == market)

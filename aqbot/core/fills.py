@@ -12,8 +12,9 @@ snapshot, so a FAILED that arrives after a restart still reverses.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from decimal import Decimal
+from typing import NamedTuple
 
 import attrs
 
@@ -25,9 +26,9 @@ logger = logging.getLogger(__name__)
 ZERO = Decimal(0)
 
 
-@attrs.frozen
-class OwnFill:
-    """One of aqbot's fills inside a trade."""
+class OwnFill(NamedTuple):
+    """One of aqbot's fills inside a trade (a named tuple: built for every own fill of every trade, and
+    a tuple is built several times faster than a frozen attrs record)."""
 
     order_id: OrderId
     amount: Decimal
@@ -55,6 +56,29 @@ def own_fills(trade: TradeEvent, is_ours: Callable[[OrderId, MakerFill | None], 
             fills.append(
                 OwnFill(entry.order_id, entry.matched_amount, entry.price, entry.token, "maker", side)
             )
+    return fills
+
+
+def own_fills_of(trade: TradeEvent, orders: Container[OrderId], owner: str, funder: str) -> list[OwnFill]:
+    """:func:`own_fills` with the engine's ownership rule inline (it runs on every trade event): an order
+    id in ``orders`` is ours, and so is a maker entry whose ``owner`` is ``owner`` (the API key) or whose
+    ``maker_address``, lowercased, is ``funder`` (already lowercase); empty ``owner``/``funder`` match
+    nothing. Same fills, same order (a differential test pins it)."""
+    fills: list[OwnFill] = []
+    make = OwnFill._make  # (measured ~35% cheaper than calling OwnFill(...))
+    if trade.trader_side.upper() == "TAKER" or trade.taker_order_id in orders:
+        fills.append(make((trade.taker_order_id, trade.size, trade.price, trade.token, "taker", trade.side)))
+    for entry in trade.maker_orders:
+        if (
+            entry.order_id in orders
+            or (owner and entry.owner == owner)
+            or (funder and entry.maker_address.lower() == funder)
+        ):
+            side = entry.side
+            if side is None:  # same token: the maker is on the other side; cross-asset: the same side
+                side = trade.side.opposite if entry.token == trade.token else trade.side
+            fill = (entry.order_id, entry.matched_amount, entry.price, entry.token, "maker", side)
+            fills.append(make(fill))
     return fills
 
 
@@ -89,6 +113,11 @@ class Observation:
     failed_after_confirmed: bool = False
 
 
+# The answers that carry no amount, shared (they are frozen): most sightings are status re-sends.
+_UNCHANGED = Observation(new=False)
+_STATUS_CHANGED = Observation(new=False, status_changed=True)
+
+
 @attrs.define
 class FillBook:
     """Every fill key ever seen, with its latest status."""
@@ -106,25 +135,24 @@ class FillBook:
     def observe(
         self, trade_id: str, order_id: OrderId, amount: Decimal, price: Decimal, status: TradeStatus
     ) -> Observation:
-        key = fill_key(trade_id, order_id)
+        key = f"{trade_id}|{order_id}"  # fill_key(trade_id, order_id)
         record = self.records.get(key)
         if record is None:
-            record = FillRecord(
-                trade_id, order_id, amount, price, status, reversed=status is TradeStatus.FAILED
-            )
+            record = FillRecord(trade_id, order_id, amount, price, status, status is TradeStatus.FAILED)
             self.records[key] = record
-            self.trade_sums[order_id] = self.trade_sum(order_id) + amount
+            self.trade_sums[order_id] = self.trade_sums.get(order_id, ZERO) + amount
             reverse = amount if record.reversed else ZERO
             if reverse:
                 self.failed_sums[order_id] = self.failed_amount(order_id) + reverse
-            self._confirm(record)
-            return Observation(new=True, added=amount, reverse=reverse, status_changed=True)
+            if status is TradeStatus.CONFIRMED:  # (what _confirm acts on)
+                self._confirm(record)
+            return Observation(True, amount, reverse, True)  # new, added, reverse, status_changed
         if record.amount != amount:
             return Observation(
                 new=False, conflict=f"fill {key}: amount {amount} differs from recorded {record.amount}"
             )
         if record.reversed:
-            return Observation(new=False)  # FAILED is permanent: later statuses are stale or reordered
+            return _UNCHANGED  # FAILED is permanent: later statuses are stale or reordered
         if status is TradeStatus.FAILED and record.confirmed:
             # A trade ends CONFIRMED or FAILED, never both: the caller reports it and decides.
             conflict = f"fill {key}: FAILED after CONFIRMED"
@@ -133,11 +161,12 @@ class FillBook:
             self.fail(record)
             return Observation(new=False, reverse=amount, status_changed=True)
         if record.confirmed:
-            return Observation(new=False)  # CONFIRMED is final: a later MATCHED/MINED is a stale re-send
+            return _UNCHANGED  # CONFIRMED is final: a later MATCHED/MINED is a stale re-send
         changed = status is not record.status
         record.status = status
-        self._confirm(record)
-        return Observation(new=False, status_changed=changed)
+        if status is TradeStatus.CONFIRMED:  # (not confirmed yet: checked above)
+            self._confirm(record)
+        return _STATUS_CHANGED if changed else _UNCHANGED
 
     def fail(self, record: FillRecord) -> None:
         """Mark a fill FAILED (reversed), also one that was CONFIRMED."""

@@ -46,12 +46,16 @@ class OrderState(enum.Enum):
     REJECTED = "REJECTED"
     EXPIRED = "EXPIRED"
 
-    @property
-    def terminal(self) -> bool:
-        return self in TERMINAL
+    # Whether the state ends the order: a plain attribute of each member (set below), read on every event.
+    terminal: bool
+    # Identity hashing (members are singletons compared by identity): Enum's own ``__hash__`` is a Python
+    # function, called for every table lookup and set membership test on the hot path.
+    __hash__ = object.__hash__
 
 
 TERMINAL = frozenset({OrderState.FILLED, OrderState.CANCELED, OrderState.REJECTED, OrderState.EXPIRED})
+for _state in OrderState:
+    _state.terminal = _state in TERMINAL
 
 
 class Trigger(enum.Enum):
@@ -75,6 +79,8 @@ class Trigger(enum.Enum):
     # snapshot, begun after this one was applied, has to confirm the absence.
     EXCH_ABSENT = "EXCH_ABSENT"
     REVIVE = "REVIVE"  # the exchange contradicts a terminal state (always reported as a Defect too)
+
+    __hash__ = object.__hash__  # as OrderState's: the table lookup hashes a (state, trigger) pair
 
 
 class IllegalTransition(InvariantViolation):
@@ -165,15 +171,18 @@ _TERMINAL_ROWS: dict[OrderState, dict[Trigger, OrderState]] = {
 for _state, _row in _TERMINAL_ROWS.items():
     _row[_T.REVIVE] = _S.UNKNOWN
 
-TABLE: Mapping[tuple[OrderState, Trigger], OrderState] = MappingProxyType(
-    {
-        (state, trigger): target
-        for rows in (_NON_TERMINAL_ROWS, _TERMINAL_ROWS)
-        for state, row in rows.items()
-        for trigger, target in row.items()
-    }
-)
+_TABLE: dict[tuple[OrderState, Trigger], OrderState] = {
+    (state, trigger): target
+    for rows in (_NON_TERMINAL_ROWS, _TERMINAL_ROWS)
+    for state, row in rows.items()
+    for trigger, target in row.items()
+}
+TABLE: Mapping[tuple[OrderState, Trigger], OrderState] = MappingProxyType(_TABLE)
 """(state, trigger) -> next state. Pairs not present are illegal."""
+
+next_state = _TABLE.get
+"""``next_state((state, trigger))``: the state after ``trigger``, or ``None`` when the pair is illegal (the
+table's own ``dict.get``, for the tracker's hot path; :func:`transition` is the raising, logging form)."""
 
 
 def is_legal(state: OrderState, trigger: Trigger) -> bool:

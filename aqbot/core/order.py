@@ -10,6 +10,8 @@ from aqbot.core.lifecycle import OrderState
 from aqbot.core.types import ConditionId, OrderId, OrderType, Side, TokenId
 
 ZERO = Decimal(0)
+ONE = Decimal(1)
+MINUS_ONE = Decimal(-1)
 
 
 @attrs.define
@@ -43,4 +45,4 @@ class Order:
 
     @property
     def sign(self) -> Decimal:
-        return Decimal(1) if self.side is Side.BUY else Decimal(-1)
+        return ONE if self.side is Side.BUY else MINUS_ONE

@@ -2,7 +2,9 @@
 
 The tracker owns three things that must move together: order records (states through
 :func:`~aqbot.core.lifecycle.transition`), the :class:`~aqbot.core.fills.FillBook`, and the
-:class:`~aqbot.core.exposure.Exposure` reservations and ``held``.
+:class:`~aqbot.core.exposure.Exposure` reservations and ``held``. They, and the steps that move them
+together, are :class:`~aqbot.core.records.OrderRecords` (its base class); this module decides what each
+exchange fact and local action does with them.
 
 Per order ``matched = max(size_matched seen on order events or REST rows, sum of its trade fills)``; ``held``
 moves by the change of ``matched`` (``counted`` remembers how much already moved), whichever source reports
@@ -20,226 +22,42 @@ string, and the engine opens a gap for it.
 from __future__ import annotations
 
 import logging
-from decimal import Decimal
 
 import attrs
 
 from aqbot.core.absence import clear_absence, confirms_absence, recheck_at
 from aqbot.core.events import CancelAnswer, OpenOrderRow, OrderEvent, PlacementAnswer, TradeEvent
-from aqbot.core.exposure import Exposure
 from aqbot.core.facts import (
     CancelOrder,
-    Defect,
-    FillApplied,
     FillReversed,
     OrderAdopted,
-    OrderTransitioned,
     Outcome,
     ReservationChanged,
     TradeRecorded,
 )
-from aqbot.core.fills import FillBook, Observation, OwnFill
-from aqbot.core.lifecycle import IllegalTransition, OrderState, Trigger, classify, transition
-from aqbot.core.order import ZERO, Order
-from aqbot.core.types import OrderId, Side, TokenId
+from aqbot.core.fills import Observation, OwnFill
+from aqbot.core.lifecycle import OrderState, Trigger, classify, next_state
+from aqbot.core.order import Order
+from aqbot.core.records import HISTORY_LIMIT, OrderRecords
+from aqbot.core.types import Side
 
 __all__ = ["ACCEPTED_STATUSES", "HISTORY_LIMIT", "Order", "OrderTracker"]
 
 logger = logging.getLogger(__name__)
 
-HISTORY_LIMIT = 32
 ACCEPTED_STATUSES = frozenset({"live", "matched", "delayed"})
 
 
 @attrs.define
-class OrderTracker:
-    exposure: Exposure
-    grace: float = 5.0  # CoreConfig.grace: also the least spacing of the two snapshots that end an absence
-    fills: FillBook = attrs.Factory(FillBook)
-    orders: dict[OrderId, Order] = attrs.Factory(dict)
-    last_fill_at: dict[TokenId, float] = attrs.Factory(dict)
-    pruned: dict[OrderId, float] = attrs.Factory(dict)  # order id -> when it was pruned
-    # The trade ids of each pruned order that had fills: a trade id not in it is new, not a late duplicate.
-    pruned_trades: dict[OrderId, list[str]] = attrs.Factory(dict)
-    # The non-terminal subset of ``orders``, in the same (insertion) order: the hot paths (settle on every
-    # event, the quoters) visit only these instead of every order still remembered until pruning.
-    _open: dict[OrderId, Order] = attrs.field(factory=dict, init=False, repr=False, eq=False)
-
-    # --- helpers --------------------------------------------------------------------------------------
-
-    def matched(self, order: Order) -> Decimal:
-        return max(order.event_matched, self.fills.trade_sum(order.order_id))
-
-    def open_orders(self) -> list[Order]:
-        return list(self._open.values())
-
-    def reindex(self) -> None:
-        """Rebuild the open-order index from ``orders`` (after a restore or an out-of-order revival)."""
-        self._open = {k: o for k, o in self.orders.items() if not o.state.terminal}
-
-    def _track(self, order: Order) -> None:
-        """Insert ``order`` into ``orders`` and keep the index in ``orders``' iteration order."""
-        replaced = order.order_id in self.orders
-        self.orders[order.order_id] = order
-        if replaced:
-            self.reindex()
-        elif not order.state.terminal:
-            self._open[order.order_id] = order
-
-    def defect(
-        self, out: Outcome, order: Order | None, token: TokenId, order_id: OrderId, detail: str
-    ) -> None:
-        logger.error("defect on %s / %s: %s", token, order_id, detail)
-        history = tuple(order.history) if order is not None else ()
-        out.fact(Defect(token, order_id, detail, history))
-
-    def _move(self, order: Order, trigger: Trigger, source: str, now: float, out: Outcome) -> bool:
-        """Apply one trigger; returns False (and reports a defect) when it is illegal."""
-        old = order.state
-        try:
-            new = transition(old, trigger)
-        except IllegalTransition as exc:
-            self.defect(out, order, order.token, order.order_id, f"{exc} (source {source})")
-            return False
-        if new is not old:
-            order.state = new
-            if new.terminal:
-                self._open.pop(order.order_id, None)
-            elif old.terminal:
-                self.reindex()  # revived: rare; keeps the index in the same order as ``orders``
-            order.history.append(f"{now:.3f} {old.value}->{new.value} on {trigger.value} ({source})")
-            del order.history[:-HISTORY_LIMIT]
-            out.fact(OrderTransitioned(order.order_id, order.token, old, new, trigger, source))
-            if new.terminal:
-                order.terminal_at, order.ended_by = now, source
-                self._release(order, source, out)
-        return True
-
-    def _release(self, order: Order, cause: str, out: Outcome) -> None:
-        released = self.exposure.release(order.order_id)
-        out.fact(
-            ReservationChanged(order.order_id, order.token, order.side, -released, ZERO, f"released:{cause}")
-        )
-
-    def _resize(self, order: Order, cause: str, out: Outcome) -> None:
-        """Set a non-terminal order's reservation from its matched/failed amounts."""
-        if order.state.terminal:
-            return
-        failed = self.fills.failed_amount(order.order_id)
-        target = min(order.original_size, order.original_size - self.matched(order) + failed)
-        delta = self.exposure.set_remaining(order.order_id, target)
-        if delta:
-            remaining = self.exposure.remaining(order.order_id)
-            out.fact(ReservationChanged(order.order_id, order.token, order.side, delta, remaining, cause))
-
-    def _sync_matched(self, order: Order, source: str, now: float, out: Outcome, trade_id: str = "") -> None:
-        """Move ``held`` by the growth of ``matched`` since last counted, then resize the reservation."""
-        matched = self.matched(order)
-        delta = matched - order.counted
-        if delta > ZERO:
-            order.counted = matched
-            self.exposure.add_held(order.token, order.sign * delta, order.price)
-            self.last_fill_at[order.token] = now
-            out.fact(
-                FillApplied(
-                    order.order_id, order.token, order.side, order.sign * delta, matched, source, trade_id
-                )
-            )
-        self._resettle(order)
-        self._resize(order, f"fill:{source}", out)
-
-    def _resettle(self, order: Order) -> None:
-        """Keep the order's not-yet-final fills (and the token's total of them) up to date."""
-        fills = self.fills
-        failed, confirmed = fills.failed_amount(order.order_id), fills.confirmed_amount(order.order_id)
-        unsettled = max(order.counted - failed - confirmed, ZERO)
-        if unsettled != order.unsettled:
-            self.exposure.add_unsettled(order.token, order.side, unsettled - order.unsettled)
-            order.unsettled = unsettled
-
-    def _revive(
-        self, order: Order, source: str, now: float, out: Outcome, detail: str, *, defect: bool = True
-    ) -> bool:
-        """The exchange contradicts the order's terminal state: reserve it again and cancel it.
-
-        With ``defect`` the contradiction is reported (the DEFECT halt's sweep sends the cancel); without it
-        (a lagging read of a state the user channel already ended, review N6) the cancel is sent here and
-        nothing latches. Returns whether the order was revived.
-        """
-        if defect:
-            self.defect(out, order, order.token, order.order_id, detail)
-        else:
-            order.history.append(f"{now:.3f} revived without defect: {detail}")
-        if not self._move(order, Trigger.REVIVE, source, now, out):
-            return False
-        order.terminal_at, order.ended_by, order.cancel_sent, order.post_in_flight = None, "", False, False
-        clear_absence(order)
-        order.last_action_at = now
-        self.exposure.force_reserve(order.order_id, order.token, order.side, order.price, order.original_size)
-        self._resize(order, f"revive:{source}", out)
-        return True
-
-    def adopt_fill(self, fill: OwnFill, now: float, out: Outcome) -> None:
-        """A REST trade of ours for an order the core never knew (lost in a crash): track it so that the
-        fill counts. It reserves nothing beyond the fill; if it were still open the snapshot's open orders
-        (applied first) would have adopted it with its full size."""
-        market = self.exposure.market_of.get(fill.token)
-        if market is None:
-            self.defect(out, None, fill.token, fill.order_id, "REST trade in an unknown token")
-            return
-        order = Order(
-            fill.order_id, fill.token, market, fill.side, fill.price, fill.amount, OrderState.UNKNOWN,
-            created_at=now, last_action_at=now, seen_on_exchange=True,
-        )  # fmt: skip
-        self._track(order)
-        self.exposure.force_reserve(order.order_id, order.token, order.side, order.price, order.original_size)
-        out.fact(OrderAdopted(order.order_id, order.token, order.side, order.original_size, "rest-trade"))
-
-    def _consistent(self, order: Order, token: TokenId, side: Side, original: Decimal, out: Outcome) -> bool:
-        if (order.token, order.side, order.original_size) != (token, side, original):
-            self.defect(
-                out, order, order.token, order.order_id,
-                f"exchange says {side.value} {original} of {token}, we placed "
-                f"{order.side.value} {order.original_size} of {order.token}",
-            )  # fmt: skip
-            return False
-        return True
-
-    def prune(self, now: float, retention: float, horizon: float) -> int:
-        """Forget orders that ended more than ``retention`` seconds ago and whose fills are all final
-        (CONFIRMED or FAILED): nothing can change them any more. Their ids are remembered for ``horizon``
-        seconds so that late duplicates are ignored instead of looking like unknown orders."""
-        done = [
-            o for o in self.orders.values()
-            if o.terminal_at is not None and now - o.terminal_at >= retention and o.unsettled == ZERO
-            and self.fills.all_final(o.order_id)
-        ]  # fmt: skip
-        for order in done:
-            del self.orders[order.order_id]
-            self._open.pop(order.order_id, None)
-            trades = self.fills.trade_ids(order.order_id)
-            if trades:
-                self.pruned_trades[order.order_id] = trades
-            self.fills.forget(order.order_id)
-            self.pruned[order.order_id] = now
-        for order_id in [k for k, at in self.pruned.items() if now - at > horizon]:
-            self._unprune(order_id)
-        return len(done)
-
-    def _unprune(self, order_id: OrderId) -> None:
-        self.pruned.pop(order_id, None)
-        self.pruned_trades.pop(order_id, None)
-
-    def is_late_duplicate(self, order_id: OrderId, trade_id: str) -> bool:
-        """Whether a fill of a pruned order is one the core already counted before pruning it."""
-        return order_id in self.pruned and trade_id in self.pruned_trades.get(order_id, ())
+class OrderTracker(OrderRecords):
+    """Applies each exchange fact (and each local action) to the records (:class:`OrderRecords`)."""
 
     # --- local actions --------------------------------------------------------------------------------
 
     def add(self, order: Order, out: Outcome) -> None:
         """Track a freshly reserved order (its reservation already exists)."""
         self._track(order)
-        order.history.append(f"{order.created_at:.3f} reserved {order.side.value} {order.original_size}")
+        order.history.append(f"{order.created_at:.3f} reserved {order.side._value_} {order.original_size}")
         out.fact(
             ReservationChanged(
                 order.order_id, order.token, order.side, order.original_size, order.original_size, "reserve"
@@ -267,7 +85,8 @@ class OrderTracker:
             self.on_submit_failed(order, f"http {answer.http_status}", now, out)
             return
         accepted_shape = answer.success and answer.returned_order_id != "" and answer.error == ""
-        if accepted_shape and answer.returned_order_id.lower() != order.order_id.lower():
+        returned = answer.returned_order_id
+        if accepted_shape and returned != order.order_id and returned.lower() != order.order_id.lower():
             self.defect(out, order, order.token, order.order_id, f"exchange id {answer.returned_order_id}")
             self.on_submit_failed(order, "id mismatch", now, out)
             return
@@ -331,13 +150,14 @@ class OrderTracker:
             order = self.adopt(event, "order_event", now, out)
             if order is None:
                 return gaps
-        if not self._consistent(order, event.token, event.side, event.original_size, out):
+        if (order.token, order.side, order.original_size) != (event.token, event.side, event.original_size):
+            self._consistent(order, event.token, event.side, event.original_size, out)  # reports the defect
             return gaps
-        if event.size_matched < order.event_matched:
-            gaps.append(
-                f"size_matched went down on {order.order_id}: {order.event_matched} -> {event.size_matched}"
-            )
-        order.event_matched = max(order.event_matched, event.size_matched)
+        event_matched, size_matched = order.event_matched, event.size_matched
+        if size_matched < event_matched:
+            gaps.append(f"size_matched went down on {order.order_id}: {event_matched} -> {size_matched}")
+        elif size_matched > event_matched:  # max(event_matched, size_matched): the first on a tie
+            order.event_matched = size_matched
         trigger = classify(event, order.original_size, order.order_type, order.expiration)
         if order.state is OrderState.REJECTED:
             self._revive(
@@ -348,7 +168,8 @@ class OrderTracker:
             self._revive(order, "order_event", now, out, f"order event {event.status} after absence")
         order.seen_on_exchange = True
         if trigger is Trigger.EXCH_OPEN:
-            if self._move(order, trigger, "order_event", now, out):
+            state = order.state  # (an open event that leaves the state as it is needs no _move)
+            if next_state((state, trigger)) is state or self._move(order, trigger, "order_event", now, out):
                 clear_absence(order)
                 self._sync_matched(order, "order_event", now, out)
         else:
@@ -376,9 +197,14 @@ class OrderTracker:
                 out, order, order.token, order.order_id, f"trade {trade.trade_id} in token {fill.token}"
             )
             return []
-        if order.state is OrderState.REJECTED:
+        state = order.state
+        if state is OrderState.REJECTED:
             self._revive(order, source, now, out, f"trade {trade.trade_id} fills an order answered REJECTED")
-        if not self._move(order, Trigger.FILL, source, now, out):
+            state = order.state
+        # (a FILL that leaves the state as it is, the usual case, is a legal no-op: no need for _move)
+        if next_state((state, Trigger.FILL)) is not state and not self._move(
+            order, Trigger.FILL, source, now, out
+        ):
             return []
         order.seen_on_exchange = True
         obs = self.fills.observe(trade.trade_id, order.order_id, fill.amount, fill.price, trade.status)
@@ -390,8 +216,11 @@ class OrderTracker:
             self.fills.fail(record)  # a SELL's shares come back: count them (worst must not drop)
             obs = Observation(new=False, reverse=fill.amount, status_changed=True)
         if obs.status_changed:
-            out.fact(TradeRecorded(trade.trade_id, order.order_id, fill.amount, fill.price, trade.status))
-        if obs.added:
+            out.facts.append(
+                TradeRecorded(trade.trade_id, order.order_id, fill.amount, fill.price, trade.status)
+            )
+        added = obs.added
+        if added:
             self._sync_matched(order, source, now, out, trade.trade_id)
         if obs.reverse:
             delta = -order.sign * obs.reverse
@@ -399,7 +228,8 @@ class OrderTracker:
             self.last_fill_at[order.token] = now
             out.fact(FillReversed(trade.trade_id, order.order_id, order.token, delta))
             self._resize(order, "fill-failed", out)
-        self._resettle(order)
+        if not added:  # (``_sync_matched`` resettled it, and nothing since changed what that reads)
+            self._resettle(order)
         return []
 
     def on_open_row(self, row: OpenOrderRow, started_at: float, now: float, out: Outcome) -> None:

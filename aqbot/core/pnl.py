@@ -59,6 +59,9 @@ def _part(cost: Decimal, qty: Decimal, position: Decimal) -> Decimal:
     return (cost * qty / position).quantize(QUANTUM)
 
 
+_FILL_FACTS = (FillApplied, FillReversed)
+
+
 def utc_day(wall: float) -> int:
     """The UTC day number of a Unix time (days since 1970-01-01)."""
     return int(wall // DAY_SECONDS)
@@ -115,7 +118,7 @@ class PnlBook:
 
     def fill(self, token: TokenId, qty: Decimal, price: Decimal) -> None:
         """A fill of signed ``qty`` shares (BUY > 0) at ``price``."""
-        t = self.token(token)
+        t = self.tokens.get(token) or self.token(token)
         if qty == ZERO:
             return
         pos = t.position
@@ -128,7 +131,8 @@ class PnlBook:
             qty -= closing
         t.cost += qty * price
         t.position += qty
-        self._normalize(t)
+        if t.position == ZERO and t.cost != ZERO:  # self._normalize(t), inline: a call per fill
+            self._normalize(t)
 
     def reverse(self, token: TokenId, qty: Decimal, price: Decimal) -> None:
         """A FAILED fill of signed ``qty`` (the original fill's sign) at ``price`` is taken back."""
@@ -166,7 +170,7 @@ class PnlBook:
         moment). Returns whether anything was booked."""
         booked = False
         for fact in facts:
-            if isinstance(fact, FillApplied | FillReversed):
+            if isinstance(fact, _FILL_FACTS):
                 price = order_price(fact.order_id)
                 if price is None:  # cannot happen: the tracker has just moved the order
                     logger.error("pnl: no order %s for %s", fact.order_id, type(fact).__name__)

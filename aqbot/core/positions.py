@@ -19,17 +19,23 @@ The Data API lags aqbot's own fill accounting, so it is evidence of a lower rank
   a ``DIVERGENT`` decision, and the engine latches ``POSITION_MISMATCH`` on the token until a sync agrees
   or is accepted.
 
-Every decision is returned; the engine turns it into a :class:`~aqbot.core.facts.PositionDecision` fact.
+Every decision is returned by :meth:`PositionPolicy.decide`; :meth:`PositionPolicy.apply` (called by the
+engine for every positions snapshot) applies it and records it as a
+:class:`~aqbot.core.facts.PositionDecision` fact.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 
 import attrs
 
-from aqbot.core.facts import PositionDecisionKind
+from aqbot.core.events import PositionsSnapshot
+from aqbot.core.exposure import Exposure
+from aqbot.core.facts import Outcome, PositionDecision, PositionDecisionKind
+from aqbot.core.halts import HaltReason, Scope
 from aqbot.core.types import TokenId
 
 logger = logging.getLogger(__name__)
@@ -94,6 +100,48 @@ class PositionPolicy:
         if unsettled_buy > ZERO:
             return self._diverge(token, K.SKIPPED_UNSETTLED_FILLS)
         return self._settle(token, K.ACCEPTED_LOWER, api)
+
+    def apply(
+        self,
+        snapshot: PositionsSnapshot,
+        exposure: Exposure,
+        last_fill_at: Mapping[TokenId, float],
+        out: Outcome,
+        halt: Callable[[HaltReason, Scope, float, str, Outcome], None],
+        unhalt: Callable[[HaltReason, Scope, Outcome], None],
+    ) -> None:
+        """Decide every configured token (sorted) from ``snapshot`` and apply the verdicts to ``exposure``:
+        a :class:`PositionDecision` fact each, then ``POSITION_MISMATCH`` on the token latched
+        (``halt``, the engine's) on a divergent decision or cleared (``unhalt``) when one settles."""
+        rows = {r.token: r for r in snapshot.rows}
+        at = snapshot.started_at
+        for token in sorted(exposure.market_of):
+            e = exposure.token(token)
+            row = rows.get(token)
+            before = e.held
+            verdict = self.decide(
+                token,
+                None if row is None else row.size,
+                e.held,
+                e.open_buy,
+                last_fill_at.get(token),
+                at,
+                unsettled_buy=e.unsettled_buy,
+                unsettled_sell=e.unsettled_sell,
+                open_sell=e.open_sell,
+            )
+            if verdict.new_held is not None:
+                # Shares of unknown cost are costed at 1 pUSD (the most an outcome share can cost), so a
+                # row without avgPrice cannot slip under the notional caps.
+                price = row.avg_price if row is not None and row.avg_price > ZERO else Decimal(1)
+                exposure.set_held(token, verdict.new_held, price)
+            api_size = None if row is None else row.size
+            out.fact(PositionDecision(token, verdict.kind, api_size, before, e.held, verdict.divergent_syncs))
+            scope = Scope.token(token)
+            if verdict.kind is PositionDecisionKind.DIVERGENT:
+                halt(HaltReason.POSITION_MISMATCH, scope, at, f"api {row} vs held {e.held}", out)
+            elif verdict.divergent_syncs == 0:
+                unhalt(HaltReason.POSITION_MISMATCH, scope, out)
 
     def _settle(self, token: TokenId, kind: PositionDecisionKind, new_held: Decimal | None) -> Verdict:
         self.divergent.pop(token, None)

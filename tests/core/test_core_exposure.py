@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
+import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from aqbot.core.exposure import Exposure, Limits
+from aqbot.core.exposure import Exposure, Limits, Reservation, TokenExposure
 from aqbot.core.types import Side
 
 MARKETS = {"Y": "m1", "N": "m1", "Z": "m2"}
@@ -132,3 +135,64 @@ def test_refusal_does_not_reserve(side: Side) -> None:
     assert "a" not in e.reservations
     assert e.token("Y").open_buy == D(0)
     assert e.token("Y").open_sell == D(0)
+
+
+# --- breached(): the incremental L1 check against a full recompute ----------------------------------
+
+_TOKENS = ["Y", "N", "Z", "X"]  # "X" is in no market: never reported
+_SIZES = st.decimals(min_value=-4, max_value=6, places=1, allow_nan=False, allow_infinity=False)
+_OP = st.one_of(
+    st.tuples(st.just("reserve"), st.integers(0, 5), st.sampled_from(_TOKENS), st.sampled_from(Side), _SIZES),
+    st.tuples(st.just("remaining"), st.integers(0, 5), _SIZES),
+    st.tuples(st.just("release"), st.integers(0, 5)),
+    st.tuples(st.just("held"), st.sampled_from(_TOKENS), _SIZES),
+    st.tuples(st.just("set_held"), st.sampled_from(_TOKENS), _SIZES),
+    st.tuples(st.just("unsettled"), st.sampled_from(_TOKENS), st.sampled_from(Side), _SIZES),
+    st.tuples(st.just("token"), st.sampled_from(_TOKENS)),
+    st.tuples(st.just("save")),
+    st.tuples(st.just("restore")),
+    st.tuples(st.just("rebuild")),
+)
+
+
+def _full_check(e: Exposure) -> list[str]:
+    return sorted(t for t in e.market_of if e.token(t).worst > e.limits.max_for(t))
+
+
+@settings(max_examples=300)
+@given(ops=st.lists(st.tuples(_OP, st.booleans()), max_size=30), per_token=st.booleans())
+def test_breached_equals_a_full_recompute_after_any_operations(
+    ops: list[tuple[tuple[object, ...], bool]], per_token: bool
+) -> None:
+    """``breached()`` looks again only at the tokens whose worst moved; after any sequence of exposure
+    operations (checked after some of them) it names exactly the tokens over their cap."""
+    limits = Limits(D(3), token_max_position=(("Z", D(1)),) if per_token else ())
+    e = Exposure(limits, dict(MARKETS))
+    saved: tuple[dict[str, TokenExposure], dict[str, Reservation]] = ({}, {})
+    for op, check in ops:
+        kind = op[0]
+        if kind == "reserve":
+            e.force_reserve(f"o{op[1]}", op[2], op[3], D("0.5"), op[4])  # type: ignore[arg-type]
+        elif kind == "remaining" and f"o{op[1]}" in e.reservations:
+            e.set_remaining(f"o{op[1]}", op[2])  # type: ignore[arg-type]
+        elif kind == "release":
+            e.release(f"o{op[1]}")
+        elif kind == "held":
+            e.add_held(op[1], op[2], D("0.5"))  # type: ignore[arg-type]
+        elif kind == "set_held":
+            e.set_held(op[1], op[2], D("0.5"))  # type: ignore[arg-type]
+        elif kind == "unsettled":
+            e.add_unsettled(op[1], op[2], op[3])  # type: ignore[arg-type]
+        elif kind == "token":
+            e.token(op[1])  # type: ignore[arg-type]
+        elif kind == "save":
+            saved = ({t: attrs.evolve(x) for t, x in e.tokens.items()}, dict(e.reservations))
+        elif kind == "restore":  # as snapshot.restore does: the saved records in new dicts
+            e.tokens = {t: attrs.evolve(x) for t, x in saved[0].items()}
+            e.reservations = {k: attrs.evolve(r) for k, r in saved[1].items()}
+        elif kind == "rebuild":
+            e.rebuild_aggregates()
+        if check:
+            assert e.breached() == _full_check(e)
+    assert e.breached() == _full_check(e)
+    assert e.breached() == _full_check(e)  # twice: nothing moved in between

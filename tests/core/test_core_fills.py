@@ -21,10 +21,12 @@ from core_helpers import (
     order_event,
     ready_core,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 
 from aqbot.core.events import MakerFill, OrderEventType, TradeEvent, TradeStatus
 from aqbot.core.facts import FillReversed, GapOpened
-from aqbot.core.fills import FillBook, own_fills
+from aqbot.core.fills import FillBook, own_fills, own_fills_of
 from aqbot.core.halts import HaltReason, Scope
 from aqbot.core.lifecycle import OrderState
 from aqbot.core.snapshot import restore, snapshot
@@ -59,6 +61,59 @@ def test_own_fills_taker_and_maker_entries() -> None:
     ]
     assert fills[3].token == NO  # cross-asset entry keeps its own token and price
     assert fills[3].price == D("0.6")
+
+
+_IDS = st.sampled_from([oid(1), oid(2), oid(3), oid(4)])
+_ADDRESSES = st.sampled_from(["", "0x0", FUNDER, FUNDER.upper().replace("0X", "0x")])
+_ENTRY = st.builds(
+    MakerFill,
+    _IDS,
+    st.sampled_from([D(1), D("2.5")]),
+    st.sampled_from([D("0.4"), D("0.6")]),
+    st.sampled_from([YES, NO]),
+    st.sampled_from(["", "other", OWNER]),
+    _ADDRESSES,
+    st.sampled_from([None, Side.BUY, Side.SELL]),
+)
+_TRADE = st.builds(
+    TradeEvent,
+    st.just("t"),
+    st.sampled_from(TradeStatus),
+    _IDS,
+    st.sampled_from([YES, NO]),
+    st.sampled_from(Side),
+    st.just(D(3)),
+    st.just(D("0.5")),
+    st.sampled_from(["TAKER", "taker", "MAKER", ""]),
+    st.lists(_ENTRY, max_size=4).map(tuple),
+)
+
+
+@given(
+    trade=_TRADE,
+    known=st.sets(_IDS),
+    owner=st.sampled_from(["", OWNER]),
+    funder=st.sampled_from(["", FUNDER, FUNDER.upper()]),
+)
+def test_own_fills_of_equals_own_fills_with_the_engine_rule(
+    trade: TradeEvent, known: set[str], owner: str, funder: str
+) -> None:
+    """The engine's inline ownership rule (``own_fills_of``) against ``own_fills`` with the rule as a
+    callable (the engine's former ``Core._is_ours``)."""
+
+    def is_ours(order_id: str, entry: MakerFill | None) -> bool:
+        if order_id in known:
+            return True
+        if entry is None:
+            return False
+        if owner and entry.owner == owner:
+            return True
+        return bool(funder) and entry.maker_address.lower() == funder.lower()
+
+    expected = own_fills(trade, is_ours)
+    got = own_fills_of(trade, known, owner, funder.lower())
+    assert got == expected
+    assert [repr(f) for f in got] == [repr(f) for f in expected]
 
 
 def test_several_maker_entries_in_one_trade_are_separate_fills() -> None:

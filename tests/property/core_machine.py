@@ -433,6 +433,13 @@ class CoreMachine(RuleBasedStateMachine):
             assert worst <= MAX, f"L1 broken on {token}: worst {worst}"
 
     @invariant()
+    def breach_check_matches_a_full_recompute(self) -> None:
+        """The engine's incremental L1 check (``Exposure.breached``) against every token's worst."""
+        exposure = self.core.exposure
+        full = sorted(t for t in exposure.market_of if exposure.token(t).worst > exposure.limits.max_for(t))
+        assert exposure.breached() == full
+
+    @invariant()
     def l2_exchange_position_within_limit(self) -> None:
         for token in TOKENS:
             pos = self.ex.true_position(token)
