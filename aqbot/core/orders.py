@@ -37,7 +37,7 @@ from aqbot.core.facts import (
 )
 from aqbot.core.fills import Observation, OwnFill
 from aqbot.core.lifecycle import OrderState, Trigger, classify, next_state
-from aqbot.core.order import Order
+from aqbot.core.order import ZERO, Order
 from aqbot.core.records import HISTORY_LIMIT, OrderRecords
 from aqbot.core.types import Side
 
@@ -279,7 +279,10 @@ class OrderTracker(OrderRecords):
         the larger of what the core knew and what the trades say) only if it began after this one was
         applied and more than ``grace`` seconds later (see :func:`aqbot.core.absence.confirms_absence`)."""
         self._sync_matched(order, "rest", now, out)
-        if self.matched(order) >= order.original_size:
+        # Fully filled only by fills that have not FAILED: a failed fill gives its shares back to what the
+        # order might still fill (the reservation's target is ``size - matched + failed``), so an order
+        # whose fills failed is not shown filled, and the two-snapshot rule below applies to it.
+        if self.matched(order) - self.fills.failed_sums.get(order.order_id, ZERO) >= order.original_size:
             self._move(order, Trigger.EXCH_FILLED, "rest", now, out)
         elif confirms_absence(order, begun_seq, started_at, self.grace):
             self._move(order, Trigger.EXCH_CANCELED, "rest", now, out)

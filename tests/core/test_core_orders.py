@@ -552,3 +552,29 @@ def test_follow_up_after_a_failed_reconciliation_waits_for_the_recovery_interval
     assert core.next_reconcile_at(16.5) == 16.5 + 30.0  # not at once, again and again
     _snap(core, 46.5)
     assert _state(core, 1) is OrderState.CANCELED
+
+
+def test_absent_order_whose_fill_failed_is_not_ended_as_filled() -> None:
+    """An order absent from the open listing whose only fill FAILED is not shown filled: the failed shares
+    may still fill (the reservation's target is ``size - matched + failed``), so the two-snapshot absence
+    rule applies to it, as to any order with fewer fills than its size (found by the core machine: ending
+    it FILLED released its room, and a late LIVE event then revived it over the cap)."""
+    from core_helpers import maker_trade
+
+    from aqbot.core.events import TradeStatus
+
+    core = ready_core()
+    live_buy(core, 1, size="10", now=1.0)
+    failed = (maker_trade("t1", [(oid(1), "10")], status=TradeStatus.FAILED),)
+    recon, _ = core.begin_reconciliation(20.0)
+    core.on_reconciliation(recon, OrdersSnapshot(20.0, (), failed), None, 20.0)
+    order = core.order(oid(1))
+    assert order is not None
+    assert order.state is OrderState.UNKNOWN
+    e = core.token_exposure(YES)
+    assert (e.held, e.open_buy) == (D(0), D(10))
+    assert not core.place(oid(2), YES, Side.BUY, D("0.5"), D(1), 21.0).ok  # the room is not free
+    recon, _ = core.begin_reconciliation(30.0)
+    core.on_reconciliation(recon, OrdersSnapshot(30.0, (), failed), None, 30.0)  # the second snapshot
+    assert order.state is OrderState.CANCELED
+    assert core.token_exposure(YES).open_buy == D(0)

@@ -36,8 +36,9 @@ from aqbot.core.config import CoreConfig
 from aqbot.core.engine import Core
 from aqbot.core.events import Channel, OrdersSnapshot, SubmitFailed, TradeEvent, TradeStatus
 from aqbot.core.exposure import Limits
-from aqbot.core.facts import CancelOrder, Outcome
-from aqbot.core.lifecycle import OrderState
+from aqbot.core.facts import CancelOrder, OrderTransitioned, Outcome
+from aqbot.core.halts import HaltReason
+from aqbot.core.lifecycle import OrderState, Trigger
 from aqbot.core.orders import Order
 from aqbot.core.snapshot import restore, snapshot
 from aqbot.core.types import OrderId, Side
@@ -70,6 +71,8 @@ class CoreMachine(RuleBasedStateMachine):
         self.next_oid = 0
         self.recon: tuple[int, OrdersSnapshot] | None = None
         self.trades_at_last_full = 0
+        # Tokens on which the exchange contradicted an end the core had taken (Trigger.REVIVE, review B4).
+        self.revived: set[str] = set()
 
     # --- plumbing -------------------------------------------------------------------------------------
 
@@ -83,6 +86,9 @@ class CoreMachine(RuleBasedStateMachine):
                 self.ex.cancel_requests.append(command.order_id)
         for fact in out.facts:
             note(f"  {fact!r}")
+            if isinstance(fact, OrderTransitioned) and fact.trigger is Trigger.REVIVE:
+                self.revived.add(fact.token)
+                self._count("revived")
 
     def _order(self, oid: OrderId, morder: MOrder) -> Order | None:
         """The core's record of an order; ``None`` only if the core pruned it, which it may do only
@@ -428,9 +434,19 @@ class CoreMachine(RuleBasedStateMachine):
 
     @invariant()
     def l1_worst_within_limit(self) -> None:
+        """The core's worst stays within the cap. The one way past it is the exchange contradicting an end
+        the core took on its evidence (review B4: a user-channel event arriving, late, LIVE for an order two
+        REST snapshots past grace no longer listed): the order is counted again, conservatively, while the
+        room may already be reused. Then LIMIT_BREACH must be latched (nothing is bought; the sweep cancels
+        everything) for as long as the cap is exceeded."""
         for token in TOKENS:
             worst = self.core.token_exposure(token).worst
-            assert worst <= MAX, f"L1 broken on {token}: worst {worst}"
+            if worst <= MAX:
+                continue
+            assert token in self.revived, f"L1 broken on {token}: worst {worst}"
+            reasons = self.core.can_quote(token, self.now).reasons
+            assert HaltReason.LIMIT_BREACH in reasons, f"{token} over the cap ({worst}) without LIMIT_BREACH"
+            event("over the cap after a revive, LIMIT_BREACH latched")
 
     @invariant()
     def breach_check_matches_a_full_recompute(self) -> None:
