@@ -61,7 +61,7 @@ from aqbot.io import edge
 from aqbot.io.heartbeat import run_heartbeat
 from aqbot.io.hub import Hub, run_canceller, run_ledger_health
 from aqbot.io.ledger import LedgerStore
-from aqbot.io.ledger_events import LedgerEvent
+from aqbot.io.ledger_events import LedgerItem
 from aqbot.io.ledger_writer import LedgerWriterHandle, Offload, run_ledger_writer, to_thread
 from aqbot.io.metrics import AqbotMetrics, make_aqbot_metrics, run_metrics_server
 from aqbot.io.observe import FactObserver, ObservedListener, StormThresholds, server_clock
@@ -88,7 +88,8 @@ from aqbot.wire.codec import decode_market_frame
 
 log = logging.getLogger(__name__)
 
-# Capacity of the channel between the ledger pump and the ledger writer.
+# Capacity of the channel between the ledger pump and the ledger writer, in items (the pump hands over
+# lists of up to aqbot.io.hub.CHUNK_ROWS rows).
 LEDGER_CHANNEL_SIZE = 1000
 
 WsOpener = Callable[[str], AbstractAsyncContextManager[WsConnection]]
@@ -236,7 +237,7 @@ async def run_bot(
     hub.sink.record([snapshot_event(hub.core, trio.current_time())])
     # Set after the replay: it counts this process's fills, not the replayed ones.
     hub.on_facts = FactObserver(metrics, alert, params.storms.refusal())
-    send, recv = trio.open_memory_channel[LedgerEvent](LEDGER_CHANNEL_SIZE)
+    send, recv = trio.open_memory_channel[LedgerItem](LEDGER_CHANNEL_SIZE)
     async with contextlib.AsyncExitStack() as stack:
         transport = connectors.http_transport
         clob_http = await stack.enter_async_context(

@@ -240,10 +240,11 @@ def update_metrics(metrics: AqbotMetrics, state: BotState) -> None:
 
 def update_runtime_metrics(metrics: AqbotMetrics, handle: BotHandle, now: float) -> None:
     """The ledger lag (events recorded and not yet durable: the hub's buffer, the writer's channel and
-    its pending batch), the writer's failed attempts, and the seconds since each channel's last frame."""
+    its pending batch; the hub's sink is the channel's only producer), the writer's failed attempts, and
+    the seconds since each channel's last frame."""
     if handle.ledger is not None:
         writer = handle.ledger.statistics()
-        lag = handle.hub.sink.buffered + writer.buffered + writer.received - writer.written
+        lag = handle.hub.sink.recorded - writer.written
         metrics.ledger_lag_events.set(lag)
         metrics.ledger_failures_total.set_total(writer.failures)
     for channel, stats in (("user", handle.stats.user), ("market", handle.stats.market)):

@@ -10,8 +10,8 @@ rows, interleaved per repetition, each on a fresh database file:
   ``executemany`` in transactions of ``BATCH`` rows (the floor: no numbering, no checks, no indexes, no
   triggers, no JSON encoding);
 * ``store``: :meth:`aqbot.io.ledger.LedgerStore.append_batch` with ``BATCH`` events per call (encodes);
-* ``writer``: the runtime's ledger path end to end, as the app wires it: each frame's rows go into a
-  :class:`~aqbot.io.hub.LedgerSink` (``record``, as :class:`~aqbot.io.hub.Hub` does) followed by one
+* ``writer``: the runtime's ledger path end to end, as the app wires it: each frame's rows (encoded, as
+  :class:`~aqbot.io.hub.Hub` records them) go into a :class:`~aqbot.io.hub.LedgerSink` followed by one
   checkpoint (the reader awaiting its next frame), :meth:`~aqbot.io.hub.LedgerSink.run_pump` moves them
   into the bounded channel, :func:`aqbot.io.ledger_writer.run_ledger_writer` batches them (up to 2048 or
   50 ms) into a worker thread; timed until the last event is durable;
@@ -39,7 +39,7 @@ import trio
 from aqbot.app import LEDGER_CHANNEL_SIZE
 from aqbot.io.hub import Hub, LedgerSink
 from aqbot.io.ledger import LedgerStore
-from aqbot.io.ledger_events import LedgerEvent, encode_payload
+from aqbot.io.ledger_events import LedgerEvent, LedgerItem, LedgerRow, encode_payload, row_event
 from aqbot.io.ledger_writer import BATCH_MAX, run_ledger_writer
 from aqbot.io.ws_user import UserFeed
 from aqbot.wire.codec import decode_user_frame
@@ -60,11 +60,11 @@ _BARE_SCHEMA = (
 _BARE_INSERT = "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 
 
-async def _collect(w: Workload) -> list[list[LedgerEvent]]:
+async def _collect(w: Workload) -> list[list[LedgerRow]]:
     hub = Hub(ready_core(w))
     feed = UserFeed(hub, w.me)
     conn = FrameConnection(w.frames, trio.Event(), hub, w.placements)
-    groups: list[list[LedgerEvent]] = []
+    groups: list[list[LedgerRow]] = []
     for seq in range(1, len(w.frames) + 1):
         raw = conn.next_frame()
         feed.deliver("user", seq, trio.current_time(), raw, decode_user_frame(raw))
@@ -73,7 +73,7 @@ async def _collect(w: Workload) -> list[list[LedgerEvent]]:
     return [g for g in groups if g]
 
 
-def ledger_rows(count: int) -> list[list[LedgerEvent]]:
+def ledger_rows(count: int) -> list[list[LedgerRow]]:
     """The ledger rows the runtime records while ingesting the benchmark workload, per frame (``count``
     rows in all)."""
     frames = max(50, count // 2)
@@ -81,7 +81,7 @@ def ledger_rows(count: int) -> list[list[LedgerEvent]]:
         with quiet_logs():
             groups = trio.run(_collect, build_workload(frames))
         if sum(map(len, groups)) >= count:
-            out: list[list[LedgerEvent]] = []
+            out: list[list[LedgerRow]] = []
             left = count
             for g in groups:
                 if left <= 0:
@@ -141,9 +141,9 @@ def _fail(exc: Exception) -> NoReturn:
     raise RuntimeError(f"ledger write failed during the benchmark: {exc}") from exc
 
 
-async def _writer(groups: list[list[LedgerEvent]], path: Path) -> float:
+async def _writer(groups: list[list[LedgerRow]], path: Path) -> float:
     sink = LedgerSink()
-    send, recv = trio.open_memory_channel[LedgerEvent](LEDGER_CHANNEL_SIZE)
+    send, recv = trio.open_memory_channel[LedgerItem](LEDGER_CHANNEL_SIZE)
     factory = functools.partial(LedgerStore.open, path, synchronous=SYNCHRONOUS)
     count = sum(map(len, groups))
     async with trio.open_nursery() as nursery:
@@ -151,7 +151,7 @@ async def _writer(groups: list[list[LedgerEvent]], path: Path) -> float:
         await nursery.start(sink.run_pump, send)
         started = time.perf_counter()
         for group in groups:
-            sink.record(group)
+            sink.record_rows(group)
             await trio.lowlevel.checkpoint()
         sink.close()  # the pump hands everything over and closes the channel; the writer then returns
     seconds = time.perf_counter() - started  # the writer returned: everything is written
@@ -161,7 +161,7 @@ async def _writer(groups: list[list[LedgerEvent]], path: Path) -> float:
 
 
 async def _writer_send(rows: list[LedgerEvent], path: Path) -> float:
-    send, recv = trio.open_memory_channel[LedgerEvent](LEDGER_CHANNEL_SIZE)
+    send, recv = trio.open_memory_channel[LedgerItem](LEDGER_CHANNEL_SIZE)
     factory = functools.partial(LedgerStore.open, path, synchronous=SYNCHRONOUS)
     async with trio.open_nursery() as nursery:
         handle = await nursery.start(functools.partial(run_ledger_writer, factory, recv, on_failure=_fail))
@@ -175,7 +175,7 @@ async def _writer_send(rows: list[LedgerEvent], path: Path) -> float:
     return len(rows) / seconds
 
 
-def writer_rate(groups: list[list[LedgerEvent]], tmp: Path) -> float:
+def writer_rate(groups: list[list[LedgerRow]], tmp: Path) -> float:
     path = _fresh(tmp, "writer")
     with quiet_logs():
         rate = trio.run(_writer, groups, path)
@@ -193,7 +193,7 @@ def writer_send_rate(rows: list[LedgerEvent], tmp: Path) -> float:
 
 async def _flush_latencies(rows: list[LedgerEvent], path: Path, samples: int) -> tuple[list[float], int]:
     """Seconds from sending one event to ``flush()`` returning; and how often it returned too early."""
-    send, recv = trio.open_memory_channel[LedgerEvent](LEDGER_CHANNEL_SIZE)
+    send, recv = trio.open_memory_channel[LedgerItem](LEDGER_CHANNEL_SIZE)
     factory = functools.partial(LedgerStore.open, path, synchronous=SYNCHRONOUS)
     out: list[float] = []
     early = 0
@@ -218,7 +218,7 @@ def run(scale: float = 1.0) -> dict[str, Any]:
     samples = scaled(FLUSH_SAMPLES, scale, 3)
     repeats = REPEATS if scale >= 0.2 else 2
     groups = ledger_rows(n)
-    rows = [e for g in groups for e in g]
+    rows = [row_event(r) for g in groups for r in g]  # the same rows as events (store, writer_send, flush)
     payload_bytes = median([len(encode_payload(e.payload)) for e in rows])
     with tempfile.TemporaryDirectory(prefix="aqbot-bench-ledger-") as tmpdir:
         tmp = Path(tmpdir)

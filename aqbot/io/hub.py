@@ -38,7 +38,20 @@ from aqbot.core.events import OrdersSnapshot, PositionsSnapshot
 from aqbot.core.halts import HaltReason, Scope
 from aqbot.errors import ExchangeError, ExchangeUnavailable, TransportError, WireError
 from aqbot.io import edge
-from aqbot.io.ledger_events import LedgerEvent, gap_close, gap_open, gap_resolve
+from aqbot.io.ledger_events import (
+    FAST_ENCODER,
+    NO_KEY,
+    LedgerEvent,
+    LedgerRow,
+    event_row,
+    gap_close,
+    gap_open,
+    gap_resolve,
+    make_row,
+    new_row,
+    payload_text,
+)
+from aqbot.io.ledger_writer import POLL
 from aqbot.io.reconcile import ReconcileWaker
 from aqbot.wire.orders import CancelResponse
 
@@ -77,6 +90,9 @@ def _plain(value: object) -> object:
 
 # Field types whose values go into a payload as they are (JSON encoding turns Decimal into its string).
 _AS_IS: frozenset[object] = frozenset({str, int, float, bool, Decimal, type(None)})
+# Field types msgspec writes exactly as _plain + encode_payload do (no float: json refuses NaN, msgspec
+# writes null).
+_DIRECT: frozenset[object] = frozenset({str, int, bool, Decimal, type(None)})
 
 
 def _as_is(tp: object) -> bool:
@@ -89,6 +105,26 @@ def _as_is(tp: object) -> bool:
     return tp in _AS_IS
 
 
+def _direct(tp: object) -> bool:
+    """Whether ``msgspec`` (:data:`~aqbot.io.ledger_events.FAST_ENCODER`) writes every value of the
+    declared type ``tp`` as ``encode_payload(_plain(value))`` does: the flat types but float, enums whose
+    values are all ``str`` or ``int``, tuples of such, attrs records of such (with no private field:
+    msgspec leaves those out)."""
+    supertype = getattr(tp, "__supertype__", None)
+    if supertype is not None:
+        return _direct(supertype)
+    if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
+        return all(_direct(arg) for arg in typing.get_args(tp))
+    if typing.get_origin(tp) is tuple:
+        return all(_direct(arg) for arg in typing.get_args(tp) if arg is not Ellipsis)
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return all(type(m.value) in (str, int) for m in tp)
+    if isinstance(tp, type) and attrs.has(tp):
+        attrs.resolve_types(tp, globalns=vars(sys.modules[tp.__module__]))
+        return all(not a.name.startswith("_") and _direct(a.type) for a in attrs.fields(tp))
+    return tp in _DIRECT
+
+
 def _field_expr(name: str, tp: object) -> str:
     """Python source converting field ``name`` of ``f`` exactly as :func:`_plain` would."""
     if _as_is(tp):
@@ -99,27 +135,73 @@ def _field_expr(name: str, tp: object) -> str:
 
 
 FactEncoder = Callable[[cf.Fact, float, float], LedgerEvent]
+FactRow = Callable[[cf.Fact, float, float], LedgerRow]
+
+
+def _compile(cls: type, body: str, name: str) -> Callable[[cf.Fact, float, float], typing.Any]:
+    """``name(f, now, wall)`` running ``body`` (its lines), compiled with the fact's fields as
+    ``f.<field>``."""
+    namespace: dict[str, object] = {
+        "_plain": _plain, "LedgerEvent": LedgerEvent, "TYPE": _FACT_TYPES[cls],
+        "ENCODE_INTO": FAST_ENCODER.encode_into, "payload_text": payload_text,
+    }  # fmt: skip
+    source = f"def {name}(f, now, wall):\n" + "".join(f"    {line}\n" for line in body.splitlines())
+    # Generated from the class's own field names only (as aqbot.wire.unstructure does for wire records).
+    exec(compile(source, f"<aqbot.io.hub fact {name} {cls.__qualname__}>", "exec"), namespace)
+    return typing.cast(Callable[[cf.Fact, float, float], typing.Any], namespace[name])
+
+
+_KEY_FIELDS = ("token", "order_id", "trade_id")
+
+
+def _fact_parts(cls: type, missing: str) -> tuple[str, str]:
+    """The payload dict and the key columns (token, order_id, trade_id) of ``cls`` as Python source; an
+    empty or absent key is ``missing``."""
+    attrs.resolve_types(cls, globalns=vars(sys.modules[cls.__module__]))
+    fields = attrs.fields(cls)
+    names = {a.name for a in fields}
+    payload = "{" + ", ".join(f"{a.name!r}: {_field_expr(a.name, a.type)}" for a in fields) + "}"
+    keys = ", ".join(f"f.{k} or {missing}" if k in names else missing for k in _KEY_FIELDS)
+    return payload, keys
 
 
 def _fact_encoder(cls: type) -> FactEncoder:
-    """``encode(fact, mono_time, wall_time)``: the ledger row of a fact of class ``cls``.
+    """``encode(fact, mono_time, wall_time)``: the ledger event of a fact of class ``cls``.
 
     Compiled once per class from its resolved field types; the payload equals ``_plain(fact)`` (pinned by
     tests/io/test_hub.py), without an ``attrs.asdict`` and a type dispatch per field per fact.
     """
-    attrs.resolve_types(cls, globalns=vars(sys.modules[cls.__module__]))
-    fields = attrs.fields(cls)
-    names = {a.name for a in fields}
-    payload = ", ".join(f"{a.name!r}: {_field_expr(a.name, a.type)}" for a in fields)
-    keys = ", ".join(f"f.{k} or None" if k in names else "None" for k in ("token", "order_id", "trade_id"))
-    namespace: dict[str, object] = {"_plain": _plain, "LedgerEvent": LedgerEvent, "TYPE": _FACT_TYPES[cls]}
-    source = f"def encode(f, now, wall):\n    return LedgerEvent(TYPE, {{{payload}}}, {keys}, now, wall)\n"
-    # Generated from the class's own field names only (as aqbot.wire.unstructure does for wire records).
-    exec(compile(source, f"<aqbot.io.hub fact encoder {cls.__qualname__}>", "exec"), namespace)
-    return typing.cast(FactEncoder, namespace["encode"])
+    payload, keys = _fact_parts(cls, "None")
+    body = f"return LedgerEvent(TYPE, {payload}, {keys}, now, wall)"
+    return typing.cast(FactEncoder, _compile(cls, body, "encode"))
+
+
+def _fact_row(cls: type) -> FactRow:
+    """``row(fact, mono_time, wall_time)``: the :data:`LedgerRow` of :func:`_fact_encoder`'s event.
+
+    When every field is :func:`_direct`, msgspec encodes the attrs record itself (its fields sorted by
+    name: the keys of ``_plain(fact)``), else the compiled payload dict is encoded with
+    :func:`~aqbot.io.ledger_events.payload_text`. The decoded payloads are equal (tests/io/test_hub.py).
+    """
+    payload, keys = _fact_parts(cls, str(NO_KEY))
+    if all(not a.name.startswith("_") and _direct(a.type) for a in attrs.fields(cls)):
+        # 256 bytes up front (a fact's payload is about 200): fewer reallocations; msgspec truncates it
+        body = f"text = bytearray(256)\nENCODE_INTO(f, text)\nreturn (wall, now, TYPE, {keys}, text)"
+    else:
+        body = f"return (wall, now, TYPE, {keys}, payload_text({payload}))"
+    return typing.cast(FactRow, _compile(cls, body, "row"))
+
+
+def _gap_row(fact: cf.Fact, now: float, wall: float) -> LedgerRow:
+    """A gap fact's row (its event feeds the ``gaps`` table)."""
+    return event_row(fact_event(fact, now))
 
 
 _ENCODERS: dict[type, FactEncoder] = {cls: _fact_encoder(cls) for cls in _FACT_TYPES}
+_ROWS: dict[type, FactRow] = {cls: _fact_row(cls) for cls in _FACT_TYPES}
+_ROWS.update(dict.fromkeys((cf.GapOpened, cf.GapClosed, cf.GapResolved), _gap_row))
+# Facts the hub announces (log and alert) besides recording them.
+_ANNOUNCED: frozenset[type] = frozenset({cf.HaltRaised, cf.HaltCleared, cf.Defect})
 
 
 def fact_event(fact: cf.Fact, now: float) -> LedgerEvent:
@@ -133,30 +215,68 @@ def fact_event(fact: cf.Fact, now: float) -> LedgerEvent:
     return _ENCODERS[type(fact)](fact, now, time.time())  # wall time: a label, never for scheduling
 
 
+# Rows per item the pump hands to the ledger writer's channel at most (the channel's bound counts items).
+CHUNK_ROWS = 32
+# How long the pump lets rows gather after a hand-over while the writer is busy (its POLL).
+GATHER = POLL
+
+
 @attrs.define
 class LedgerSink:
     """A never-blocking buffer in front of the ledger writer's bounded channel.
 
-    :meth:`record` is sync and never drops; :func:`run_ledger_pump` moves events into the channel
-    (awaiting when it is full). ``overflowing`` is True while more than ``max_buffered`` events wait.
+    :meth:`record` (and :meth:`record_row`, :meth:`record_rows`) is sync and never drops; the rows wait
+    here encoded (:data:`~aqbot.io.ledger_events.LedgerRow`). :func:`run_ledger_pump` moves them into the
+    channel in lists of up to :data:`CHUNK_ROWS` (awaiting when it is full). ``overflowing`` is True while
+    more than ``max_buffered`` rows wait here.
     """
 
     max_buffered: int = MAX_BUFFERED
-    _buffer: collections.deque[LedgerEvent] = attrs.Factory(collections.deque)
+    _buffer: collections.deque[LedgerRow] = attrs.Factory(collections.deque)
     _ready: trio.Event = attrs.Factory(trio.Event)
+    _signalled: bool = False  # _ready is set (saves a call of Event.set per record)
     _closing: bool = False
     recorded: int = 0
 
     def close(self) -> None:
         """Let :meth:`run_pump` return once the buffer is empty (the ledger writer then finishes)."""
         self._closing = True
+        self._signalled = True
         self._ready.set()
 
     def record(self, events: Iterable[LedgerEvent]) -> None:
-        for event in events:
-            self._buffer.append(event)
-            self.recorded += 1
-        if self._buffer:
+        """Record events, each encoded now (:func:`~aqbot.io.ledger_events.event_row`)."""
+        self.record_rows([event_row(e) for e in events])
+
+    def record_rows(self, rows: list[LedgerRow]) -> None:
+        if rows:
+            self._buffer.extend(rows)
+            self.recorded += len(rows)
+            if not self._signalled:
+                self._signalled = True
+                self._ready.set()
+
+    def record_row(self, row: LedgerRow) -> None:
+        self._buffer.append(row)
+        self.recorded += 1
+        if not self._signalled:
+            self._signalled = True
+            self._ready.set()
+
+    def record_facts(self, facts: Sequence[cf.Fact], now: float) -> None:
+        """Record the rows of ``facts``: ``record([fact_event(f, now) for f in facts])`` without the events
+        (the payloads decode to equal values; the facts share one wall-clock label)."""
+        wall = time.time()  # a label, never for scheduling
+        append = self._buffer.append
+        rows = _ROWS
+        for fact in facts:
+            try:
+                append(rows[fact.__class__](fact, now, wall))
+            except (TypeError, ValueError, OverflowError):  # a value its declared type does not allow
+                append(event_row(fact_event(fact, now)))  # json's verdict (or a defect row)
+        self.recorded += len(facts)
+        if not self._signalled:
+            self._signalled = True
             self._ready.set()
 
     @property
@@ -167,39 +287,62 @@ class LedgerSink:
     def overflowing(self) -> bool:
         return len(self._buffer) > self.max_buffered
 
+    def _chunk(self) -> list[LedgerRow]:
+        """Take up to :data:`CHUNK_ROWS` rows off the front of the buffer."""
+        buffer = self._buffer
+        if len(buffer) <= CHUNK_ROWS:
+            chunk = list(buffer)
+            buffer.clear()
+            return chunk
+        return [buffer.popleft() for _ in range(CHUNK_ROWS)]
+
     async def run_pump(
         self,
-        send: trio.MemorySendChannel[LedgerEvent],
+        send: trio.MemorySendChannel[list[LedgerRow]],
         *,
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Move buffered events into ``send`` in order; on cancellation, move what fits without waiting.
+        """Move buffered rows into ``send`` in order, as lists of up to :data:`CHUNK_ROWS`; on
+        cancellation, move what fits without waiting.
 
         Returns after :meth:`close` once everything is handed over, or when cancelled; closes ``send``
         on exit, so the ledger writer then drains and returns.
         """
+        buffer = self._buffer
+        chunk: list[LedgerRow] | None = None
         async with send:
             task_status.started()
             try:
                 while True:
-                    while self._buffer:
-                        try:  # no checkpoint per event: the writer then takes a burst in one wake-up
-                            send.send_nowait(self._buffer[0])
+                    while buffer:
+                        chunk = self._chunk()
+                        try:  # no checkpoint per chunk: the writer then takes a burst in one wake-up
+                            send.send_nowait(chunk)
                         except trio.WouldBlock:
-                            await send.send(self._buffer[0])  # the channel is full: wait for room
-                        self._buffer.popleft()
+                            await send.send(chunk)  # the channel is full: wait for room
+                        chunk = None
                     if self._closing:
                         return
                     self._ready = trio.Event()
+                    self._signalled = False
+                    if send.statistics().tasks_waiting_receive == 0:
+                        # The writer is gathering or writing a batch: it takes rows at its next look, so
+                        # let them gather here meanwhile (one wake-up per GATHER, not one per frame).
+                        await trio.sleep(GATHER)
+                        if buffer:
+                            continue
                     await self._ready.wait()
             finally:
-                while self._buffer:
+                if chunk is not None:  # not handed over (a send that raises has not sent)
+                    buffer.extendleft(reversed(chunk))
+                while buffer:
+                    chunk = self._chunk()
                     try:
-                        send.send_nowait(self._buffer[0])
+                        send.send_nowait(chunk)
                     except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
-                        log.error("ledger: %d event(s) still buffered at shutdown", len(self._buffer))
+                        buffer.extendleft(reversed(chunk))
+                        log.error("ledger: %d event(s) still buffered at shutdown", len(buffer))
                         break
-                    self._buffer.popleft()
 
 
 @attrs.define
@@ -250,7 +393,7 @@ class Hub:
     version: int = 0
     ledger_failing: bool = False
     writer_failing: bool = False
-    _changed: trio.Event = attrs.Factory(trio.Event)
+    _changed: trio.Event | None = None  # made by the first waiter, set and dropped by the next change
 
     @staticmethod
     def now() -> float:
@@ -258,10 +401,34 @@ class Hub:
 
     def apply(self, out: cf.Outcome) -> cf.Outcome:
         """Record, execute and announce one outcome (sync)."""
-        now = trio.current_time()
-        if out.facts:
-            self.sink.record(fact_event(f, now) for f in out.facts)
-        for fact in out.facts:
+        facts = out.facts
+        commands = out.commands
+        if facts:
+            now = trio.current_time()
+            self.sink.record_facts(facts, now)
+            if not _ANNOUNCED.isdisjoint(map(type, facts)):
+                self._announce(facts)
+        for command in commands:
+            if isinstance(command, cf.CancelOrder):
+                self.cancels.add(command.order_id, command.reason)
+            else:
+                self.waker.wake(command.reason)
+        if facts and self.on_facts is not None:  # after the commands: an observer cannot lose one
+            self.on_facts(facts, now)
+        sink = self.sink
+        if len(sink._buffer) > sink.max_buffered and not self.ledger_failing:  # sink.overflowing, inlined
+            self.ledger_failed(f"{sink.buffered} events waiting for the ledger")
+        if facts or commands:
+            self.version += 1
+            changed = self._changed
+            if changed is not None:
+                self._changed = None
+                changed.set()
+        return out
+
+    def _announce(self, facts: Sequence[cf.Fact]) -> None:
+        """Log and alert halts, resumes and defects."""
+        for fact in facts:
             if isinstance(fact, cf.HaltRaised):
                 log.warning("HALT %s %s: %s", fact.reason.value, fact.scope.key or "global", fact.detail)
                 where = fact.scope.key or "global"
@@ -275,28 +442,23 @@ class Hub:
             elif isinstance(fact, cf.Defect):
                 log.error("DEFECT %s: %s", fact.order_id, fact.detail)
                 self.alert("defect", f"defect on {fact.order_id}: {fact.detail}")
-        for command in out.commands:
-            if isinstance(command, cf.CancelOrder):
-                self.cancels.add(command.order_id, command.reason)
-            else:
-                self.waker.wake(command.reason)
-        if out.facts and self.on_facts is not None:  # after the commands: an observer cannot lose one
-            self.on_facts(out.facts, now)
-        if self.sink.overflowing and not self.ledger_failing:
-            self.ledger_failed(f"{self.sink.buffered} events waiting for the ledger")
-        if out.facts or out.commands:
-            self.version += 1
-            self._changed.set()
-            self._changed = trio.Event()
-        return out
 
     def record(self, type_: str, payload: dict[str, object], **keys: str | None) -> None:
-        """Record a runtime event (a command sent, a raw message, an answer used as evidence)."""
-        self.sink.record([LedgerEvent.create(type_, payload, mono_time=trio.current_time(), **keys)])
+        """Record a runtime event (a command sent, a raw message, an answer used as evidence).
+
+        Raises:
+            ValueError, TypeError: a malformed type or payload (as :meth:`LedgerEvent.create`).
+        """
+        if keys:
+            self.sink.record_row(new_row(type_, payload, mono_time=trio.current_time(), **keys))
+        else:
+            self.sink.record_row(make_row(type_, payload, trio.current_time()))
 
     async def wait_changed(self, seen: int) -> int:
         """Wait until an outcome with facts or commands was applied after version ``seen``."""
         while self.version == seen:
+            if self._changed is None:
+                self._changed = trio.Event()
             await self._changed.wait()
         return self.version
 

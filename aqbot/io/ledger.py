@@ -33,7 +33,9 @@ landed) idempotent.
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
+import operator
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -43,7 +45,7 @@ from typing import Any
 import attrs
 
 from aqbot.errors import LedgerError
-from aqbot.io.ledger_events import LedgerEvent, decode_payload, encode_payload
+from aqbot.io.ledger_events import GAP_EVENT_KEYS, NO_KEY, LedgerEvent, decode_payload, payload_text
 from aqbot.io.ledger_verify import SCHEMA_VERSION, VerifyReport, verify_connection
 
 log = logging.getLogger(__name__)
@@ -103,8 +105,22 @@ _INSERT_COLUMNS = ("seq", "wall_time", "mono_time", "type", "token", "order_id",
 # Rows per INSERT statement at most, a power of two (8 parameters each: 16384, within SQLite's 32766 since
 # 3.32; an older SQLite's lower limit is read from the connection).
 INSERT_ROWS = 2048
-# (seq or None, event, its payload as encode_payload wrote it): a row for LedgerStore.append_encoded.
-EncodedEvent = tuple[int | None, LedgerEvent, str]
+# A row for LedgerStore.append_encoded, in column order: (seq or None, wall_time, mono_time, type, token,
+# order_id, trade_id, payload as payload_text wrote it: UTF-8 JSON in a bytearray, or text). A token,
+# order_id or trade_id of None or NO_KEY (0) is stored as NULL.
+EncodedRow = tuple[
+    int | None,
+    float,
+    float,
+    str,
+    str | int | None,
+    str | int | None,
+    str | int | None,
+    bytearray | bytes | str,
+]
+_SEQ = operator.itemgetter(0)
+_TYPE = operator.itemgetter(3)
+_GAP_TYPES = frozenset(GAP_EVENT_KEYS)
 _COLUMNS = "seq, wall_time, mono_time, type, token, order_id, trade_id, payload"
 
 
@@ -234,12 +250,26 @@ class LedgerStore:
             sqlite3.Error: the write failed; nothing of the batch is stored (the transaction rolled back).
             LedgerError: a ``seq`` would leave a hole (a bug in the caller).
         """
-        return self.append_encoded([(e.seq, e, encode_payload(e.payload)) for e in events])
+        return self.append_encoded(
+            [
+                (
+                    e.seq,
+                    e.wall_time,
+                    e.mono_time,
+                    e.type,
+                    e.token,
+                    e.order_id,
+                    e.trade_id,
+                    payload_text(e.payload),
+                )
+                for e in events
+            ]
+        )
 
-    def append_encoded(self, rows: Sequence[EncodedEvent]) -> int:
-        """:meth:`append_batch` for events whose payload is already encoded (the writer encodes each
-        payload once, when it takes the event): ``(seq, event, encode_payload(event.payload))``, where
-        ``seq`` overrides ``event.seq``. Same numbering rules, same errors (but no encoding).
+    def append_encoded(self, rows: Sequence[EncodedRow]) -> int:
+        """:meth:`append_batch` for rows whose payload is already encoded (the hub encodes each row once,
+        when it is recorded; :data:`EncodedRow`). Same numbering rules, same errors (but no encoding).
+        A payload given as bytes (UTF-8 JSON) is stored as text (``CAST`` in the statement).
 
         The rows go in with as few statements as possible, one for a batch of up to :data:`INSERT_ROWS`
         rows, rather than one per row: the ``sqlite3`` module releases and retakes the GIL around every
@@ -247,60 +277,75 @@ class LedgerStore:
         let go of the GIL (about a millisecond; see docs/io.md). The rows stored are the same.
         """
         with self._transaction():
-            stored = last = self.last_seq()
-            values: list[object] = []
-            gaps: list[tuple[LedgerEvent, int]] = []
-            for want, event, text in rows:
-                if want is not None and want <= stored:
-                    continue  # stored by an earlier attempt whose COMMIT landed
-                seq = last + 1
-                if want is not None and want != seq:
-                    raise LedgerError(f"ledger {self.path}: seq {want} would leave a hole after {last}")
-                last = seq
-                values += (seq, event.wall_time, event.mono_time, event.type, event.token, event.order_id,
-                           event.trade_id, text)  # fmt: skip
-                if event.type.startswith("gap."):
-                    gaps.append((event, seq))
-            self._insert_rows(values)
-            for event, seq in gaps:  # gaps has no reference to events: after the inserts, in order
-                self._apply_gap(event, seq)
+            stored = self.last_seq()
+            count = len(rows)
+            if (
+                count
+                and rows[0][0] == stored + 1
+                and list(map(_SEQ, rows)) == list(range(stored + 1, stored + 1 + count))
+            ):
+                fresh, last = rows, stored + count  # the writer's case: numbered, continuing the store
+            else:
+                fresh, last = self._numbered(rows, stored)
+            self._insert_rows(fresh)
+            if not _GAP_TYPES.isdisjoint(map(_TYPE, fresh)):
+                for row in fresh:  # gaps has no reference to events: after the inserts, in order
+                    if row[3] in _GAP_TYPES:
+                        self._apply_gap(row)
         return last
 
-    def _insert_rows(self, values: list[object]) -> None:
-        """Insert the rows whose columns are laid out flat in ``values`` (8 per row).
+    def _numbered(self, rows: Sequence[EncodedRow], stored: int) -> tuple[list[EncodedRow], int]:
+        """The rows not stored yet, each with its ``seq`` (``None`` takes the next number), and the last."""
+        fresh: list[EncodedRow] = []
+        last = stored
+        for row in rows:
+            want = row[0]
+            if want is not None and want <= stored:
+                continue  # stored by an earlier attempt whose COMMIT landed
+            seq = last + 1
+            if want is not None and want != seq:
+                raise LedgerError(f"ledger {self.path}: seq {want} would leave a hole after {last}")
+            last = seq
+            fresh.append(row if want is not None else (seq, *row[1:]))
+        return fresh, last
 
-        One statement per :attr:`_rows_per_insert` rows; the last one is padded with rows of NULLs up
-        to a power of two, which its ``WHERE`` drops, so that only a dozen distinct statements exist
-        and all stay prepared in the connection's statement cache.
+    def _insert_rows(self, rows: Sequence[EncodedRow]) -> None:
+        """Insert ``rows`` (numbered).
+
+        One statement per :attr:`_rows_per_insert` rows, their columns laid out flat; the last one is
+        padded with rows of zeros up to a power of two, which its ``WHERE`` drops, so that only a dozen
+        distinct statements exist and all stay prepared in the connection's statement cache.
         """
         width = len(_INSERT_COLUMNS)
-        step = self._rows_per_insert * width
-        for start in range(0, len(values), step):
-            chunk = values[start : start + step]
-            rows = len(chunk) // width
-            size = 1 << (rows - 1).bit_length()
-            if size > rows:
-                chunk += (None,) * ((size - rows) * width)
-            self._conn.execute(_insert_sql(size), chunk)
+        step = self._rows_per_insert
+        for start in range(0, len(rows), step):
+            part = rows[start : start + step]
+            count = len(part)
+            size = 1 << (count - 1).bit_length()
+            values: list[object] = list(itertools.chain.from_iterable(part))
+            if size > count:
+                values += (0,) * ((size - count) * width)  # seq 0: dropped (0 binds faster than None)
+            self._conn.execute(_insert_sql(size), values)
 
-    def _apply_gap(self, event: LedgerEvent, seq: int) -> None:
-        p = event.payload
+    def _apply_gap(self, row: EncodedRow) -> None:
+        seq, wall_time, type_, text = row[0], row[1], row[3], row[7]
+        p = decode_payload(text)
         gap_id = str(p["gap_id"])
-        if event.type == "gap.open":
+        if type_ == "gap.open":
             self._conn.execute(
                 "INSERT OR IGNORE INTO gaps(id, channel, reason, opened_at, open_seq) VALUES (?, ?, ?, ?, ?)",
-                (gap_id, str(p["channel"]), str(p["reason"]), event.wall_time, seq),
+                (gap_id, str(p["channel"]), str(p["reason"]), wall_time, seq),
             )
-        elif event.type == "gap.close":
+        elif type_ == "gap.close":
             self._conn.execute(
                 "UPDATE gaps SET closed_at = ?, closed_seq = ? WHERE id = ? AND closed_seq IS NULL",
-                (event.wall_time, seq, gap_id),
+                (wall_time, seq, gap_id),
             )
-        elif event.type == "gap.resolve":
+        elif type_ == "gap.resolve":
             self._conn.execute(
                 "UPDATE gaps SET resolved_by_reconcile_id = ?, resolved_at = ?, resolved_seq = ? "
                 "WHERE id = ? AND resolved_seq IS NULL",
-                (str(p["reconcile_id"]), event.wall_time, seq, gap_id),
+                (str(p["reconcile_id"]), wall_time, seq, gap_id),
             )
 
     def query(
@@ -380,16 +425,20 @@ class LedgerStore:
 
 @functools.cache
 def _insert_sql(rows: int) -> str:
-    """Insert the non-NULL-``seq`` rows of ``rows`` rows of parameters (:meth:`LedgerStore._insert_rows`).
+    """Insert those of ``rows`` rows of parameters whose ``seq`` is not 0 (``LedgerStore._insert_rows``).
 
     The columns of a ``VALUES`` subquery are named ``column1`` ... ``column8``; the target columns'
-    affinities apply as for a plain ``INSERT ... VALUES``.
+    affinities apply as for a plain ``INSERT ... VALUES``. A key column bound as ``NO_KEY`` (the integer 0,
+    never a key: keys are text) is stored as NULL. The payload is cast to text: a payload bound as a blob
+    (UTF-8 JSON from msgspec) is stored as the same text a ``str`` gives, without decoding it in Python
+    (the cast runs in SQLite, outside the GIL).
     """
     one = "(" + ", ".join("?" * len(_INSERT_COLUMNS)) + ")"
     values = ", ".join([one] * rows)
     return (
         f"INSERT INTO events({', '.join(_INSERT_COLUMNS)}) "
-        f"SELECT * FROM (VALUES {values}) WHERE column1 IS NOT NULL"
+        f"SELECT column1, column2, column3, column4, NULLIF(column5, {NO_KEY}), NULLIF(column6, {NO_KEY}), "
+        f"NULLIF(column7, {NO_KEY}), CAST(column8 AS TEXT) FROM (VALUES {values}) WHERE column1 <> 0"
     )
 
 

@@ -1,6 +1,7 @@
 """The ledger's Trio shell: one writer task batching events from a bounded channel into SQLite.
 
-Producers ``send`` :class:`~aqbot.io.ledger_events.LedgerEvent` values into a *bounded* memory channel
+Producers ``send`` :class:`~aqbot.io.ledger_events.LedgerEvent` values, or lists of already encoded
+:data:`~aqbot.io.ledger_events.LedgerRow` (what the hub's sink hands over), into a *bounded* memory channel
 (the runtime chooses its size; a full channel pushes back on producers instead of losing events). One
 task, :func:`run_ledger_writer`, takes them off in arrival order, numbers them (``seq`` continues the
 stored sequence, so there is never a hole), and writes a batch in one transaction in a worker thread
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import typing
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
@@ -32,8 +34,8 @@ import attrs
 import trio
 
 from aqbot.errors import LedgerError
-from aqbot.io.ledger import EncodedEvent, LedgerStore
-from aqbot.io.ledger_events import LedgerEvent, encode_payload
+from aqbot.io.ledger import EncodedRow, LedgerStore
+from aqbot.io.ledger_events import LedgerItem, LedgerRow, event_row
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,8 @@ T = TypeVar("T")
 # each, see docs/io.md); 2048 (one INSERT statement, LedgerStore.INSERT_ROWS) keeps that small under load.
 BATCH_MAX = 2048
 BATCH_INTERVAL = 0.05
+# While a batch gathers, the writer looks at the channel this often instead of waking per item.
+POLL = 0.005
 # Retry backoff after a failed write: first delay, factor, ceiling (seconds).
 RETRY_FIRST = 0.05
 RETRY_FACTOR = 2.0
@@ -67,7 +71,8 @@ async def to_thread(fn: Callable[[], T], /) -> T:
 
 @attrs.frozen
 class LedgerWriterStatistics:
-    """A snapshot of the writer (for metrics: ``aqbot_ledger_lag_events`` = ``received - written``)."""
+    """A snapshot of the writer. ``received`` and ``written`` count rows (events); ``buffered`` counts the
+    items in the channel, each an event or a list of up to ``aqbot.io.hub.CHUNK_ROWS`` rows."""
 
     received: int
     written: int
@@ -78,14 +83,19 @@ class LedgerWriterStatistics:
     buffered: int
 
 
+# (seq,) + row: the store's row (tuple.__add__, typed).
+_numbered = typing.cast(Callable[[tuple[int], LedgerRow], EncodedRow], tuple.__add__)
+
+
 class LedgerWriterHandle:
     """What :func:`run_ledger_writer` hands to ``task_status.started``."""
 
-    def __init__(self, receive_channel: trio.MemoryReceiveChannel[LedgerEvent], last_seq: int) -> None:
+    def __init__(self, receive_channel: trio.MemoryReceiveChannel[LedgerItem], last_seq: int) -> None:
         self._channel = receive_channel
         self._next_seq = last_seq + 1
-        # Numbered events with their payload encoded once (the store writes that text as it is).
-        self._pending: list[EncodedEvent] = []
+        # Numbered rows, payloads encoded once (the store writes them as they are).
+        self._pending: list[EncodedRow] = []
+        self._items = 0  # channel items taken (an event or a list of rows)
         self._progress = trio.Event()
         # True while the writer task is inside ``await channel.receive()``; ``_woke`` fires when it leaves.
         self._receiving = False
@@ -118,22 +128,27 @@ class LedgerWriterHandle:
     async def flush(self) -> None:
         """Wait until every event sent into the channel before this call is durable.
 
-        "Sent" means a ``send``/``send_nowait`` that returned. Such an event is in the channel's buffer,
-        taken by the writer (``received``), or *in flight*: handed straight to the writer parked in
-        ``receive()``, or taken from the buffer by a ``receive()`` that has not returned yet. An event in
-        flight is in neither count, so while the writer is inside ``receive()`` without being parked
-        there (parked means no event is in flight), this first waits for that ``receive()`` to return.
-        Bounded by the caller's scope (it waits for ever if the writer has stopped).
+        "Sent" means a ``send``/``send_nowait`` that returned. Such an item (an event or a list of rows)
+        is in the channel's buffer, taken by the writer, or *in flight*: handed straight to the writer
+        parked in ``receive()``, or taken from the buffer by a ``receive()`` that has not returned yet.
+        An item in flight is in neither count, so while the writer is inside ``receive()`` without being
+        parked there (parked means no item is in flight), this first waits for that ``receive()`` to
+        return. Then it waits until the writer has taken the items buffered at the call, and until every
+        row taken by then is written. Bounded by the caller's scope (it waits for ever if the writer has
+        stopped).
         """
         while self._receiving and self._channel.statistics().tasks_waiting_receive == 0:
             await self._woke.wait()
-        target = self.received + self._channel.statistics().current_buffer_used
-        while self.written < target:
+        target = self._items + self._channel.statistics().current_buffer_used
+        while self._items < target:
+            await self._progress.wait()
+        rows = self.received
+        while self.written < rows:
             await self._progress.wait()
         await trio.lowlevel.checkpoint()
 
-    async def _receive(self) -> LedgerEvent:
-        """``channel.receive()``, marked so that :meth:`flush` can see an event in flight."""
+    async def _receive(self) -> LedgerItem:
+        """``channel.receive()``, marked so that :meth:`flush` can see an item in flight."""
         self._receiving = True
         try:
             return await self._channel.receive()
@@ -142,22 +157,19 @@ class LedgerWriterHandle:
             self._woke.set()
             self._woke = trio.Event()
 
-    def _take(self, event: LedgerEvent) -> None:
-        """Number an event, encode its payload, add it to the pending batch (no checkpoint: nothing can
-        be lost here)."""
-        try:
-            text = encode_payload(event.payload)
-        except (TypeError, ValueError) as exc:
-            log.error("ledger event %s has an unencodable payload (%s); writing a defect", event.type, exc)
-            event = attrs.evolve(
-                event,
-                type="defect",
-                payload={"what": "unencodable ledger payload", "event_type": event.type, "error": str(exc)},
-            )
-            text = encode_payload(event.payload)
-        self._pending.append((self._next_seq, event, text))
-        self._next_seq += 1
-        self.received += 1
+    def _take(self, item: LedgerItem) -> None:
+        """Number the rows of an item (a list of rows, or an event whose payload is encoded here) and add
+        them to the pending batch (no checkpoint: nothing can be lost here)."""
+        seq = self._next_seq
+        if isinstance(item, list):
+            count = len(item)
+            self._pending.extend(map(_numbered, zip(range(seq, seq + count)), item))  # no Python loop
+        else:
+            count = 1
+            self._pending.append(_numbered((seq,), event_row(item)))
+        self._next_seq = seq + count
+        self.received += count
+        self._items += 1
 
     def _take_nowait(self, limit: int) -> None:
         """Take what the channel holds, up to ``limit`` pending events, without a checkpoint."""
@@ -179,24 +191,29 @@ class LedgerWriterHandle:
         self._progress = trio.Event()
 
 
-async def _collect(handle: LedgerWriterHandle, channel: trio.MemoryReceiveChannel[LedgerEvent],
+async def _collect(handle: LedgerWriterHandle, channel: trio.MemoryReceiveChannel[LedgerItem],
                    batch_max: int, batch_interval: float) -> bool:  # fmt: skip
     """Fill ``handle._pending`` up to ``batch_max`` or ``batch_interval`` after the first event.
 
-    Each wake-up takes every event already in the channel without a checkpoint per event (the pump hands
-    over a frame's events in one pass; taking them one ``receive()`` at a time cost a pass of the
-    scheduler per event, and up to 31 per burst when bursts below 32 events were taken that way).
-    Returns False when the channel has ended (every sender closed).
+    The first item is awaited with ``receive()``. After it the writer does not park in ``receive()``
+    (where every hand-over of the pump, one per frame under load, woke it: a pass of the scheduler
+    each): it takes everything already in the channel without a checkpoint per item, then sleeps
+    :data:`POLL` (or until the deadline) and looks again, so a full batch is seen within ``POLL``. A list of
+    rows may take the batch past ``batch_max``: the writer then writes the first ``batch_max`` and the
+    rest at once after. Returns False when the channel has ended (every sender closed).
     """
     try:
         if not handle._pending:
             handle._take(await handle._receive())
-        with trio.move_on_after(batch_interval):
-            while len(handle._pending) < batch_max:
-                handle._take_nowait(batch_max)  # what is already there, in one wake-up
-                if len(handle._pending) >= batch_max:
-                    break
-                handle._take(await handle._receive())
+        deadline = trio.current_time() + batch_interval
+        while True:
+            handle._take_nowait(batch_max)  # what is already there, in one wake-up
+            if len(handle._pending) >= batch_max:
+                break
+            now = trio.current_time()
+            if now >= deadline:
+                break
+            await trio.sleep_until(min(now + POLL, deadline))
     except trio.EndOfChannel:
         return False
     return True
@@ -261,7 +278,7 @@ class _Writer:
                 log.warning("closing the ledger failed", exc_info=True)
 
 
-def _drain_nowait(handle: LedgerWriterHandle, channel: trio.MemoryReceiveChannel[LedgerEvent]) -> None:
+def _drain_nowait(handle: LedgerWriterHandle, channel: trio.MemoryReceiveChannel[LedgerItem]) -> None:
     while True:
         try:
             handle._take(channel.receive_nowait())
@@ -271,7 +288,7 @@ def _drain_nowait(handle: LedgerWriterHandle, channel: trio.MemoryReceiveChannel
 
 async def run_ledger_writer(
     store_factory: Callable[[], LedgerStore],
-    receive_channel: trio.MemoryReceiveChannel[LedgerEvent],
+    receive_channel: trio.MemoryReceiveChannel[LedgerItem],
     *,
     on_failure: Callable[[Exception], None],
     on_recovered: Callable[[], None] | None = None,

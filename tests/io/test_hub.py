@@ -20,8 +20,14 @@ from aqbot.core.halts import HaltReason, Scope
 from aqbot.core.lifecycle import OrderState, Trigger
 from aqbot.core.types import MarketSpec, Side
 from aqbot.errors import ExchangeUnavailable, TransportError
-from aqbot.io.hub import Hub, LedgerSink, fact_event, run_canceller
-from aqbot.io.ledger_events import LedgerEvent, encode_payload
+from aqbot.io.hub import CHUNK_ROWS, Hub, LedgerSink, fact_event, run_canceller
+from aqbot.io.ledger_events import (
+    LedgerEvent,
+    LedgerRow,
+    decode_payload,
+    encode_payload,
+    event_row,
+)
 from aqbot.wire.orders import CancelResponse
 
 D = Decimal
@@ -123,16 +129,25 @@ async def test_apply_records_executes_and_wakes(autojump_clock: trio.testing.Moc
 
 
 async def test_sink_never_blocks_and_keeps_order(autojump_clock: trio.testing.MockClock) -> None:
-    """record() is sync even when the writer's channel is full; the pump delivers everything in order."""
+    """record() is sync even when the writer's channel is full; the pump delivers everything in order,
+    in lists of at most CHUNK_ROWS rows."""
     sink = LedgerSink()
-    send, recv = trio.open_memory_channel[LedgerEvent](2)
-    events = [LedgerEvent.create("defect", {"n": i}, mono_time=0.0) for i in range(50)]
-    async with trio.open_nursery() as nursery:
-        await nursery.start(sink.run_pump, send)
-        sink.record(events)  # 50 events, channel of 2: nothing blocks here
-        got = [await recv.receive() for _ in range(50)]
-        sink.close()
-    assert [e.payload["n"] for e in got] == list(range(50))
+    send, recv = trio.open_memory_channel[list[LedgerRow]](2)
+    events = [LedgerEvent.create("defect", {"n": i}, mono_time=0.0) for i in range(200)]
+    got: list[LedgerRow] = []
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(sink.run_pump, send)
+            sink.record(events)  # 200 events, channel of 2 lists: nothing blocks here
+            assert sink.buffered == 200
+            while len(got) < 200:
+                chunk = await recv.receive()
+                assert isinstance(chunk, list)
+                assert 0 < len(chunk) <= CHUNK_ROWS
+                got += chunk
+            sink.close()
+    assert [decode_payload(row[6])["n"] for row in got] == list(range(200))
+    assert got == [event_row(e) for e in events]
 
 
 async def test_overflow_latches_ledger_failure(autojump_clock: trio.testing.MockClock) -> None:

@@ -17,7 +17,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aqbot.io.ledger import LedgerStore
-from aqbot.io.ledger_events import LedgerEvent, encode_payload, gap_close, gap_open, gap_resolve
+from aqbot.io.ledger_events import (
+    LedgerEvent,
+    decode_payload,
+    encode_payload,
+    gap_close,
+    gap_open,
+    gap_resolve,
+    payload_text,
+)
 
 # tmpfs when available: this tests logic, not durability, and fsyncs on a loaded disk cost ~15 ms each.
 _SCRATCH = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
@@ -103,11 +111,27 @@ def test_store_equals_model(batches: list[tuple[list[LedgerEvent], bool]]) -> No
 
 
 _JSON = json.JSONEncoder(default=str, separators=(",", ":"), sort_keys=True, allow_nan=False)
+_JSON_UTF8 = json.JSONEncoder(
+    default=str, separators=(",", ":"), sort_keys=True, allow_nan=False, ensure_ascii=False
+)
+_FLAT = (str, int, bool, type(None), Decimal)
 
 
 @given(payload=_PAYLOADS)
 def test_payload_encoding_is_canonical(payload: dict[str, Any]) -> None:
+    """What json.JSONEncoder.encode writes with the ledger's options; a flat payload (msgspec's fast path)
+    writes characters outside printable ASCII as UTF-8, as json does with ensure_ascii=False. Either way the
+    text decodes to the same value."""
     text = encode_payload(payload)
     assert text == encode_payload(dict(reversed(list(payload.items()))))  # key order does not matter
     assert "\n" not in text
-    assert text == _JSON.encode(payload)  # what json.JSONEncoder.encode writes with the ledger's options
+    flat = all(type(v) in _FLAT for v in payload.values())
+    assert text == (_JSON_UTF8 if flat else _JSON).encode(payload)
+    assert json.loads(text) == json.loads(_JSON.encode(payload))
+    assert payload_text(payload) == (text.encode() if flat else text)  # the fast path hands over bytes
+
+
+def test_payload_encoding_of_a_lone_surrogate_falls_back_to_escapes() -> None:
+    """UTF-8 cannot hold a lone surrogate: the flat payload is written by json, escaped, as before."""
+    assert payload_text({"text": "a\ud800b"}) == '{"text":"a\\ud800b"}'
+    assert decode_payload(encode_payload({"text": "a\ud800b", "n": 1})) == {"n": 1, "text": "a\ud800b"}

@@ -15,7 +15,7 @@ from typing import TypeVar
 import trio
 import trio.testing
 
-from aqbot.io.ledger import EncodedEvent, LedgerStore
+from aqbot.io.ledger import EncodedRow, LedgerStore
 from aqbot.io.ledger_events import LedgerEvent
 from aqbot.io.ledger_writer import LedgerWriterHandle, run_ledger_writer
 
@@ -36,7 +36,7 @@ class RecordingStore(LedgerStore):
 
     batches: list[tuple[float, int]]
 
-    def append_encoded(self, rows: Sequence[EncodedEvent]) -> int:
+    def append_encoded(self, rows: Sequence[EncodedRow]) -> int:
         self.batches.append((trio.current_time(), len(rows)))
         return super().append_encoded(rows)
 

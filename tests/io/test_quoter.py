@@ -28,7 +28,7 @@ from aqbot.core.types import MarketSpec, Side
 from aqbot.errors import ExchangeUnavailable, OrderRejected, TransportError
 from aqbot.io import quoter
 from aqbot.io.hub import Hub
-from aqbot.io.ledger_events import LedgerEvent
+from aqbot.io.ledger_events import LedgerRow, row_event
 from aqbot.io.quoter import QuoteContext, QuoterConfig, quote_once, run_market, run_quoter
 from aqbot.io.quoter_guards import ErrorRateGuard, ExchangeGuard, SellBackoff, run_timed_halts
 from aqbot.io.ws_market import BookBoard
@@ -210,12 +210,12 @@ async def test_dry_run_records_signed_orders_and_releases(autojump_clock: trio.t
     (released); the poster is never called and no ``command.place`` is written."""
     poster = FakePoster()
     ctx = attrs.evolve(context(poster), dry_run=True)
-    send, recv = trio.open_memory_channel[LedgerEvent](1000)
+    send, recv = trio.open_memory_channel[list[LedgerRow]](1000)
     with trio.fail_after(5):
         assert await quote_once(ctx, SPEC)
         ctx.hub.sink.close()
         await ctx.hub.sink.run_pump(send)
-    events = [e async for e in recv]
+    events = [row_event(row) async for rows in recv for row in rows]
     assert poster.batches == []
     assert ctx.hub.core.open_orders() == []
     assert ctx.hub.core.token_exposure("111").worst == D(0)
@@ -319,11 +319,11 @@ async def test_a_sell_refused_for_balance_pauses_that_tokens_sells(
     assert ctx.sells.blocked("111", now)
     assert not ctx.sells.blocked("222", now)
     assert ctx.rejected == 1
-    send, recv = trio.open_memory_channel[LedgerEvent](1000)
+    send, recv = trio.open_memory_channel[list[LedgerRow]](1000)
     with trio.fail_after(5):
         ctx.hub.sink.close()
         await ctx.hub.sink.run_pump(send)
-    evidence = [e for e in [e async for e in recv] if e.type == "rest.answer"]
+    evidence = [e for e in [row_event(row) async for rows in recv for row in rows] if e.type == "rest.answer"]
     assert [(e.order_id, e.payload["status"], e.payload["body"]) for e in evidence] == [
         (signed[0].order_id, 200, {"success": False, "errorMsg": "not enough balance / allowance"})
     ], "the refusal that released the SELL is in the ledger, in the exchange's words"
