@@ -55,7 +55,7 @@ from aqbot.core.types import MarketSpec, Side
 from aqbot.io import edge
 from aqbot.io.hub import Hub
 from aqbot.io.ledger import LedgerStore
-from aqbot.io.ledger_events import LedgerEvent
+from aqbot.io.ledger_events import LedgerItem
 from aqbot.io.ledger_writer import run_ledger_writer
 from aqbot.io.ws import MESSAGE_QUEUE_SIZE, RECEIVE_BUFFER_SIZE, ChannelSpec, ChannelTiming, run_channel
 from aqbot.io.ws_user import UserFeed
@@ -232,7 +232,7 @@ async def _ingest(w: Workload, core: Core, ledger_path: Path) -> IngestRun:
 
     decode = functools.partial(edge.user_frame_events, me=w.me)  # what the runtime reads with (aqbot.app)
     spec: ChannelSpec[Any] = ChannelSpec("user", connect, "{}", decode, ChannelTiming())
-    send, recv = trio.open_memory_channel[LedgerEvent](LEDGER_CHANNEL)
+    send, recv = trio.open_memory_channel[LedgerItem](LEDGER_CHANNEL)
     store_factory = functools.partial(LedgerStore.open, ledger_path, synchronous=LEDGER_SYNCHRONOUS)
     async with trio.open_nursery() as nursery:
         start_writer = functools.partial(run_ledger_writer, store_factory, recv, on_failure=_fail)

@@ -50,7 +50,7 @@ from aqbot.core.exposure import Limits
 from aqbot.core.strategy import SkewedMidStrategy, StrategyConfig
 from aqbot.core.types import MarketSpec
 from aqbot.io.hub import Hub
-from aqbot.io.ledger_events import LedgerEvent
+from aqbot.io.ledger_events import LedgerItem
 from aqbot.io.quoter import QuoteContext, QuoterConfig, run_quoter
 from aqbot.io.quoter_guards import ErrorRateGuard, ExchangeGuard
 from aqbot.io.ratelimit import DEFAULT_LIMITS, RateLimiter
@@ -147,7 +147,7 @@ def _cancellation(core: Core, order_id: str) -> OrderEvent:
     )  # fmt: skip
 
 
-async def _discard(recv: trio.MemoryReceiveChannel[LedgerEvent]) -> None:
+async def _discard(recv: trio.MemoryReceiveChannel[LedgerItem]) -> None:
     async for _ in recv:
         pass
 
@@ -169,7 +169,7 @@ async def _tick_to_order(samples: int) -> list[float]:
     }
     book, moves = frames()
     latencies: list[float] = []
-    send, recv = trio.open_memory_channel[LedgerEvent](1000)
+    send, recv = trio.open_memory_channel[LedgerItem](1000)
     async with httpx2.AsyncClient(transport=transport, base_url="http://clob.bench") as http:
         rest = RestTransport(http, RateLimiter(limits), CredsSigner(creds, signer.maker), random.Random(1))
         ctx = QuoteContext(
