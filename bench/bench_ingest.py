@@ -9,7 +9,7 @@ user event of aqbot's account is encoded exactly as the simulator's WebSocket hu
 Three loops over the same frames, interleaved repetition by repetition:
 
 * ``ingest``: the runtime's own reader :func:`aqbot.io.ws.run_channel` (stale timer, sequence numbers,
-  :func:`aqbot.io.edge.user_frame_events`: text to core events) over an in-memory connection that hands
+  :func:`aqbot.wire.decode_user_frame`) over an in-memory connection that hands
   over one frame per scheduler pass, as trio-websocket does at a steady rate (:class:`FrameConnection`;
   trio-websocket's own reader task, its wsproto parsing and its per-frame ``send`` are the transport's
   cost, measured below),
@@ -63,6 +63,7 @@ from aqbot.sim.events import UserEvent
 from aqbot.sim.testkit import make_engine, order_id_of
 from aqbot.sim.units import ONE
 from aqbot.sim.ws import encode
+from aqbot.wire.codec import decode_user_frame
 from bench._common import interleaved, median, profile_top, quiet_logs, ratio, rounded, scaled
 
 FULL_FRAMES = 20_000
@@ -230,8 +231,7 @@ async def _ingest(w: Workload, core: Core, ledger_path: Path) -> IngestRun:
     async def connect() -> AsyncIterator[FrameConnection]:
         yield conn
 
-    decode = functools.partial(edge.user_frame_events, me=w.me)  # what the runtime reads with (aqbot.app)
-    spec: ChannelSpec[Any] = ChannelSpec("user", connect, "{}", decode, ChannelTiming())
+    spec: ChannelSpec[Any] = ChannelSpec("user", connect, "{}", decode_user_frame, ChannelTiming())
     send, recv = trio.open_memory_channel[LedgerItem](LEDGER_CHANNEL)
     store_factory = functools.partial(LedgerStore.open, ledger_path, synchronous=LEDGER_SYNCHRONOUS)
     async with trio.open_nursery() as nursery:
@@ -338,11 +338,12 @@ def json_rate(frames: tuple[str, ...]) -> float:
 
 
 def decode_rate(frames: tuple[str, ...], me: edge.Identity) -> float:
-    """Frames to core events as the runtime's reader decodes them (:func:`edge.user_frame_events`)."""
-    decode = edge.user_frame_events
+    """Frames to core events as the runtime does it: the reader's ``decode_user_frame``, then
+    ``UserFeed``'s :func:`edge.user_events`."""
+    decode, convert = decode_user_frame, edge.user_events
     started = time.perf_counter()
     for text in frames:
-        decode(text, me)
+        convert(decode(text), me)
     return len(frames) / (time.perf_counter() - started)
 
 
