@@ -20,6 +20,11 @@ Shutdown: closing every send side ends the writer after it has written everythin
 it is cancelled instead, it drains what is already buffered and writes it inside a shielded scope
 bounded by ``shutdown_grace``, then re-raises. :meth:`LedgerWriterHandle.flush` waits until everything
 sent before the call is durable; :meth:`LedgerWriterHandle.wait_flushed` waits for a given ``seq``.
+
+:func:`run_ledger_process_writer` (``[ledger] writer = "process"``) is the same writer with the store in a
+child process (:mod:`aqbot.io.ledger_child`) instead of a worker thread: only how a batch is written
+differs (sent over a pipe, the child's answer awaited); a child that dies is a failed write, and the
+retry starts a new one.
 """
 
 from __future__ import annotations

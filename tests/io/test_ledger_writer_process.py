@@ -13,6 +13,8 @@ import marshal
 import os
 import signal
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -241,3 +243,80 @@ def test_child_answers_map_to_the_thread_writers_errors() -> None:
 def test_child_environment_holds_no_credentials() -> None:
     parent = {"PATH": "/bin", "AQBOT_API_SECRET": "s3cret", "AQBOT_PRIVATE_KEY": "0xkey", "PYTHONPATH": "/x"}
     assert ledger_child.child_env(parent, "/root") == {"PATH": "/bin", "PYTHONPATH": f"/root{os.pathsep}/x"}
+
+
+WRITER_SCRIPT = r"""
+import os, sys, trio
+from aqbot.io.ledger_events import LedgerEvent
+from aqbot.io.ledger_writer import run_ledger_process_writer
+
+def fail(exc):
+    print("FAIL", exc, flush=True)
+
+async def main(path):
+    send, recv = trio.open_memory_channel(1000)
+    async with trio.open_nursery() as nursery:
+        handle = await nursery.start(lambda task_status: run_ledger_process_writer(
+            path, recv, on_failure=fail, task_status=task_status))
+        i = 0
+        while True:
+            for _ in range(37):
+                await send.send(LedgerEvent(type="ws.user.raw", payload={"i": i, "pad": "p" * 200}))
+                i += 1
+            await handle.wait_flushed(i)
+            print("ACK", handle.last_seq, flush=True)
+
+trio.run(main, sys.argv[1])
+"""
+
+
+async def test_the_child_exits_when_the_bot_is_killed_and_acknowledged_rows_survive(tmp_path: Path) -> None:
+    """``kill -9`` of the bot's process: its child writer sees stdin end and exits; every row the writer
+    acknowledged (``wait_flushed``) is stored, with no hole."""
+    path = tmp_path / "crash.db"
+    acked = 0
+    with trio.fail_after(60):
+        bot = await trio.lowlevel.open_process(
+            [sys.executable, "-c", WRITER_SCRIPT, str(path)], stdout=subprocess.PIPE
+        )
+        assert bot.stdout is not None
+        buffer = b""
+        try:
+            while acked < 300:
+                chunk = await bot.stdout.receive_some(65536)
+                assert chunk, "the writer script exited early"
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    assert not line.startswith(b"FAIL"), line
+                    acked = max(acked, int(line.split()[1]))
+            (child,) = ledger_writers_of(str(path))
+            pidfd = os.pidfd_open(child)
+        finally:
+            bot.kill()
+            await bot.wait()
+            await bot.stdout.aclose()
+        try:
+            await trio.lowlevel.wait_readable(pidfd)  # the orphaned child exits (its stdin ended)
+        finally:
+            os.close(pidfd)
+    assert ledger_writers_of(str(path)) == []
+    events = stored(path)
+    assert len(events) >= acked
+    assert [e.payload["i"] for e in events] == list(range(len(events)))
+
+
+def ledger_writers_of(path: str) -> list[int]:
+    """Pids of the running (not zombie) ``aqbot.io.ledger_child`` processes writing ``path``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+            state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if b"aqbot.io.ledger_child" in cmdline and path.encode() in cmdline and state != "Z":
+            found.append(int(entry))
+    return found
