@@ -387,7 +387,8 @@ class _ProcessBackend:
             process.kill()
             with trio.move_on_after(CHILD_EXIT_GRACE, shield=True):
                 await process.wait()
-        await self.stdout.aclose()
+        with trio.move_on_after(CHILD_EXIT_GRACE, shield=True):
+            await self.stdout.aclose()
 
 
 class _Writer:
