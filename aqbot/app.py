@@ -221,7 +221,8 @@ async def run_bot(
     docs/io.md). ``metrics`` are fed whether or not they are served (``params.metrics.enabled``); a new set
     is made when ``None``.
     ``offload`` runs the ledger's blocking calls (a worker thread; deterministic MockClock tests pass an
-    inline runner, because a thread in flight lets the autojump clock jump).
+    inline runner, because a thread in flight lets the autojump clock jump); with
+    ``params.ledger_writer == "process"`` only the startup replay, the writes going to a child process.
 
     Raises:
         LedgerError: the ledger cannot be opened or replayed (nothing was started).
