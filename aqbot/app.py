@@ -62,7 +62,13 @@ from aqbot.io.heartbeat import run_heartbeat
 from aqbot.io.hub import Hub, run_canceller, run_ledger_health
 from aqbot.io.ledger import LedgerStore
 from aqbot.io.ledger_events import LedgerItem
-from aqbot.io.ledger_writer import LedgerWriterHandle, Offload, run_ledger_writer, to_thread
+from aqbot.io.ledger_writer import (
+    LedgerWriterHandle,
+    Offload,
+    run_ledger_process_writer,
+    run_ledger_writer,
+    to_thread,
+)
 from aqbot.io.metrics import AqbotMetrics, make_aqbot_metrics, run_metrics_server
 from aqbot.io.observe import FactObserver, ObservedListener, StormThresholds, server_clock
 from aqbot.io.positions import run_position_sync
@@ -164,6 +170,8 @@ class BotParams:
         address: the signer EOA (``POLY_ADDRESS``).
         signer: the order signer (its ``maker`` is the funder).
         ledger_path: the SQLite ledger.
+        ledger_writer: ``"thread"`` (SQLite writes in a worker thread, through ``run_bot``'s ``offload``)
+            or ``"process"`` (in a child process: :func:`aqbot.io.ledger_writer.run_ledger_process_writer`).
         dry_run: the full pipeline with orders reserved, signed and written to the ledger
             (``dryrun.order``) but answered locally as rejected: nothing is placed, cancelled or beat.
         metrics: the Prometheus endpoint (served when ``enabled``; ``None``: off).
@@ -182,6 +190,7 @@ class BotParams:
     seed: int = 0
     dry_run: bool = False
     ledger_synchronous: str = "FULL"
+    ledger_writer: str = "thread"
     max_order_error_rate: float = 0.5
     metrics: MetricsConfig | None = None
     storms: StormThresholds = attrs.Factory(StormThresholds)
@@ -212,7 +221,8 @@ async def run_bot(
     docs/io.md). ``metrics`` are fed whether or not they are served (``params.metrics.enabled``); a new set
     is made when ``None``.
     ``offload`` runs the ledger's blocking calls (a worker thread; deterministic MockClock tests pass an
-    inline runner, because a thread in flight lets the autojump clock jump).
+    inline runner, because a thread in flight lets the autojump clock jump); with
+    ``params.ledger_writer == "process"`` only the startup replay, the writes going to a child process.
 
     Raises:
         LedgerError: the ledger cannot be opened or replayed (nothing was started).
@@ -259,16 +269,18 @@ async def run_bot(
                           on_latency=latency)
         )  # fmt: skip
         async with trio.open_nursery() as infra:
-            writer = await infra.start(
-                functools.partial(
-                    run_ledger_writer,
-                    store_factory,
-                    recv,
-                    on_failure=hub.writer_failed,
-                    on_recovered=hub.writer_recovered,
-                    offload=offload,
-                )
-            )
+            if params.ledger_writer == "process":
+                start_writer = functools.partial(
+                    run_ledger_process_writer, params.ledger_path, recv,
+                    synchronous=params.ledger_synchronous,
+                    on_failure=hub.writer_failed, on_recovered=hub.writer_recovered,
+                )  # fmt: skip
+            else:
+                start_writer = functools.partial(
+                    run_ledger_writer, store_factory, recv,
+                    on_failure=hub.writer_failed, on_recovered=hub.writer_recovered, offload=offload,
+                )  # fmt: skip
+            writer = await infra.start(start_writer)
             await infra.start(hub.sink.run_pump, send)
             try:
                 await _run_tree(

@@ -170,6 +170,7 @@ def params_from_config(
         signer=signer,
         ledger_path=Path(config.ledger.path),
         ledger_synchronous=config.ledger.synchronous,
+        ledger_writer=config.ledger.writer,
         max_order_error_rate=config.halt.max_order_error_rate,
         quoter=QuoterConfig(requote_interval=config.strategy.requote_interval),
         timers=timers_of(config),

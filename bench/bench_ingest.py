@@ -6,7 +6,7 @@ so each trade carries 1-3 ``maker_orders`` entries; settlement then re-sends it 
 user event of aqbot's account is encoded exactly as the simulator's WebSocket hub sends it
 (:func:`aqbot.sim.ws.encode`): PLACEMENT, trade MATCHED, UPDATE, trade MINED, trade CONFIRMED.
 
-Three loops over the same frames, interleaved repetition by repetition:
+Four loops over the same frames, interleaved repetition by repetition:
 
 * ``ingest``: the runtime's own reader :func:`aqbot.io.ws.run_channel` (stale timer, sequence numbers,
   :func:`aqbot.wire.decode_user_frame`) over an in-memory connection that hands
@@ -19,6 +19,9 @@ Three loops over the same frames, interleaved repetition by repetition:
   durability ``synchronous=FULL``). The clock stops when the last event is durable. Each order is placed in
   the core (reserve + accepted answer, as the quoter does) just before its PLACEMENT frame, with that time
   excluded; 16 other quotes rest in the core throughout (a market maker's usual open orders).
+* ``ingest_process``: ``ingest`` with the ledger writer of ``[ledger] writer = "process"``
+  (:func:`~aqbot.io.ledger_writer.run_ledger_process_writer`: SQLite in a child process instead of a
+  worker thread; same rows, same ``synchronous=FULL``, the clock stops when the last event is durable).
 * ``transport``: the ceiling of the network in front of it: a trio-websocket server in a *second process*
   sends the same frames over loopback, and this process receives them with trio-websocket
   (the runtime's ``receive_buffer_size=65536``, as PERF-LIMITS b2, and ``message_queue_size``) without
@@ -56,7 +59,7 @@ from aqbot.io import edge
 from aqbot.io.hub import Hub
 from aqbot.io.ledger import LedgerStore
 from aqbot.io.ledger_events import LedgerItem
-from aqbot.io.ledger_writer import run_ledger_writer
+from aqbot.io.ledger_writer import run_ledger_process_writer, run_ledger_writer
 from aqbot.io.ws import MESSAGE_QUEUE_SIZE, RECEIVE_BUFFER_SIZE, ChannelSpec, ChannelTiming, run_channel
 from aqbot.io.ws_user import UserFeed
 from aqbot.sim.events import UserEvent
@@ -221,7 +224,7 @@ class IngestRun:
     ledger_rows: int
 
 
-async def _ingest(w: Workload, core: Core, ledger_path: Path) -> IngestRun:
+async def _ingest(w: Workload, core: Core, ledger_path: Path, writer_kind: str = "thread") -> IngestRun:
     hub = Hub(core)
     feed = UserFeed(hub, w.me)
     done = trio.Event()
@@ -235,7 +238,12 @@ async def _ingest(w: Workload, core: Core, ledger_path: Path) -> IngestRun:
     send, recv = trio.open_memory_channel[LedgerItem](LEDGER_CHANNEL)
     store_factory = functools.partial(LedgerStore.open, ledger_path, synchronous=LEDGER_SYNCHRONOUS)
     async with trio.open_nursery() as nursery:
-        start_writer = functools.partial(run_ledger_writer, store_factory, recv, on_failure=_fail)
+        if writer_kind == "process":  # [ledger] writer = "process": SQLite in a child process
+            start_writer = functools.partial(
+                run_ledger_process_writer, ledger_path, recv, synchronous=LEDGER_SYNCHRONOUS, on_failure=_fail
+            )
+        else:
+            start_writer = functools.partial(run_ledger_writer, store_factory, recv, on_failure=_fail)
         writer = await nursery.start(start_writer)
         await nursery.start(hub.sink.run_pump, send)
         # As the runtime does (aqbot.app): a ``startup`` row is the ledger's first write, made before any
@@ -263,11 +271,11 @@ def _fail(exc: Exception) -> NoReturn:
     raise RuntimeError(f"ledger write failed during the benchmark: {exc}") from exc
 
 
-def ingest_once(w: Workload, tmp: Path, rep: int) -> IngestRun:
+def ingest_once(w: Workload, tmp: Path, rep: int, writer_kind: str = "thread") -> IngestRun:
     path = tmp / f"ingest-{rep}-{time.monotonic_ns()}.sqlite3"
     with quiet_logs():
         core = ready_core(w)  # untimed setup
-        result = trio.run(_ingest, w, core, path)
+        result = trio.run(_ingest, w, core, path, writer_kind)
     for suffix in ("", "-wal", "-shm"):
         Path(str(path) + suffix).unlink(missing_ok=True)
     if result.events_applied != len(w.frames):
@@ -363,17 +371,25 @@ def run(scale: float = 1.0) -> dict[str, Any]:
         tmp = Path(tmpdir)
         server = TransportServer(w.frames, n, tmp)
         runs: list[IngestRun] = []
+        process_runs: list[IngestRun] = []
 
         def ingest() -> float:
             r = ingest_once(w, tmp, len(runs))
             runs.append(r)
             return n / r.seconds
 
+        def ingest_process() -> float:
+            r = ingest_once(w, tmp, 100 + len(process_runs), "process")
+            process_runs.append(r)
+            return n / r.seconds
+
         try:
             ingest_once(w, tmp, -1)  # warm-up (imports, first-use caches)
+            ingest_once(w, tmp, -2, "process")
             rates = interleaved(
                 {
                     "ingest": ingest,
+                    "ingest_process": ingest_process,
                     "transport": server.rate,
                     "json_loads": functools.partial(json_rate, w.frames),
                     "decode": functools.partial(decode_rate, w.frames, w.me),
@@ -387,6 +403,7 @@ def run(scale: float = 1.0) -> dict[str, Any]:
     r_json = ratio(rates["ingest"], rates["json_loads"])
     med = {k: median(v) for k, v in rates.items()}
     applied = median([n / r.applied_seconds for r in runs])
+    applied_process = median([n / r.applied_seconds for r in process_runs])
     return {
         "frames": n,
         "repeats": repeats,
@@ -396,6 +413,9 @@ def run(scale: float = 1.0) -> dict[str, Any]:
         "ledger_synchronous": LEDGER_SYNCHRONOUS,
         "ingest_events_per_s": round(med["ingest"]),
         "ingest_applied_events_per_s": round(applied),
+        # The same loop with [ledger] writer = "process" (same rows, same durability, same clock rule).
+        "ingest_process_events_per_s": round(med["ingest_process"]),
+        "ingest_process_applied_events_per_s": round(applied_process),
         "transport_msgs_per_s": round(med["transport"]),
         "json_loads_msgs_per_s": round(med["json_loads"]),
         "decode_to_core_events_msgs_per_s": round(med["decode"]),

@@ -143,6 +143,7 @@ BAD_INPUTS: list[tuple[str, str]] = [
         "logging.level: must be one of 'DEBUG', 'INFO', 'WARNING', 'ERROR', 'CRITICAL', got 'LOUD'",
     ),
     ("[ledger]\nsynchronous = 'OFF'", "ledger.synchronous: must be one of 'NORMAL', 'FULL', got 'OFF'"),
+    ("[ledger]\nwriter = 'fork'", "ledger.writer: must be one of 'thread', 'process', got 'fork'"),
     ("[ledger]\npath = ''", "ledger.path: expected a file path string, got string ''"),
     (
         "[endpoints]\nclob_url = 'ftp://x'",

@@ -23,6 +23,7 @@ _CONDITION_ID = re.compile(r"^0x[0-9a-fA-F]{64}$")
 _TOKEN_ID = re.compile(r"^[0-9]{1,80}$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 SYNC_MODES = ("NORMAL", "FULL")
+LEDGER_WRITERS = ("thread", "process")
 SIGNATURE_TYPES = (0, 1, 2, 3)
 
 
@@ -221,6 +222,8 @@ class LedgerConfig:
 
     path: Path = Path("aqbot-ledger.sqlite3")
     synchronous: str = attrs.field(default="FULL", validator=_one_of(SYNC_MODES))
+    # Where the SQLite writes run: a worker thread of the bot's process, or a child process.
+    writer: str = attrs.field(default="thread", validator=_one_of(LEDGER_WRITERS))
 
 
 @attrs.frozen

@@ -1,0 +1,125 @@
+"""The ledger writer's child process (``[ledger] writer = "process"``): a synchronous loop around
+:meth:`~aqbot.io.ledger.LedgerStore.append_encoded`.
+
+``python -m aqbot.io.ledger_child <path> <FULL|NORMAL>`` opens the store and answers on stdout; then it
+reads batches from stdin, writes each in one transaction and answers each. Every message, both ways, is a
+frame: a 4-byte little-endian length and a :mod:`marshal` dump (parent and child run the same
+interpreter, ``sys.executable``). A batch is a list of :data:`~aqbot.io.ledger.EncodedRow` tuples (rows
+the parent has already numbered and encoded: redacted, as the thread writer writes them; a ``bytearray``
+payload arrives as ``bytes``, which the store writes as the same text). An answer is ``("ok", last_seq)``,
+``("retry", error class, message)`` for a write error the parent retries (:data:`WRITE_ERRORS`, as the
+thread writer does), or ``("fatal", error class, message)`` for anything else (a bug: the child exits).
+
+The child exits when its stdin ends (the parent closed it, or died): a frame cut short is not written. It
+ignores SIGINT and SIGTERM, which a terminal or a service manager sends to the whole process group: the
+parent decides when the ledger stops (it drains first). It imports no Trio and no configuration; its
+environment is the one :func:`child_env` keeps (no credentials).
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import signal
+import sqlite3
+import struct
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any, BinaryIO
+
+from aqbot.errors import LedgerError
+from aqbot.io.ledger import LedgerStore
+
+# Errors that mean "this write failed, try again later" (the thread writer's too).
+WRITE_ERRORS = (sqlite3.Error, OSError, LedgerError)
+_HEADER = struct.Struct("<I")
+HEADER_SIZE = _HEADER.size
+# Environment variables the child keeps (what the interpreter and SQLite need; nothing secret).
+_KEEP_ENV = ("PATH", "PYTHONPATH", "PYTHONHOME", "PYTHONSAFEPATH", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR",
+             "SYSTEMROOT")  # fmt: skip
+
+
+def frame(value: Any) -> bytes:
+    """``value`` as one frame (header + marshal dump)."""
+    body = marshal.dumps(value)
+    return _HEADER.pack(len(body)) + body
+
+
+def frame_header(length: int) -> bytes:
+    """The header of a frame whose body is ``length`` bytes."""
+    return _HEADER.pack(length)
+
+
+def frame_length(header: bytes | bytearray) -> int:
+    """The body length a frame header announces."""
+    length: int = _HEADER.unpack(header)[0]
+    return length
+
+
+def child_env(environ: Mapping[str, str], package_root: str) -> dict[str, str]:
+    """The child's environment: the few variables of :data:`_KEEP_ENV` that are set, and ``package_root``
+    (the directory holding the ``aqbot`` package) first on ``PYTHONPATH``, so the child imports the same
+    aqbot as the parent. API keys, secrets and tokens in the parent's environment are not passed on."""
+    env = {k: environ[k] for k in _KEEP_ENV if k in environ}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def _describe(kind: str, exc: BaseException) -> tuple[str, str, str]:
+    return (kind, type(exc).__name__, str(exc))
+
+
+def serve(open_store: Callable[[], LedgerStore], inp: BinaryIO, out: BinaryIO) -> int:
+    """Open the store, answer, then write batch after batch until ``inp`` ends; return the exit status."""
+
+    def answer(value: object) -> None:
+        out.write(frame(value))
+        out.flush()
+
+    try:
+        store = open_store()
+    except WRITE_ERRORS as exc:
+        answer(_describe("retry", exc))
+        return 1
+    except Exception as exc:
+        answer(_describe("fatal", exc))
+        return 2
+    with store:
+        try:
+            answer(("ok", store.last_seq()))
+        except WRITE_ERRORS as exc:
+            answer(_describe("retry", exc))
+            return 1
+        while True:
+            header = inp.read(HEADER_SIZE)
+            if len(header) < HEADER_SIZE:
+                return 0 if not header else 1  # the parent closed stdin (or died mid-frame)
+            length = frame_length(header)
+            body = inp.read(length)
+            if len(body) < length:
+                return 1
+            try:
+                last = store.append_encoded(marshal.loads(body))
+            except WRITE_ERRORS as exc:
+                answer(_describe("retry", exc))  # the parent closes us and retries with a new child
+                continue
+            except Exception as exc:
+                answer(_describe("fatal", exc))
+                return 2
+            answer(("ok", last))
+
+
+def main(argv: list[str]) -> int:
+    """``python -m aqbot.io.ledger_child <path> <synchronous>``."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    path, synchronous = argv
+    # Answers go to a copy of stdout; fd 1 becomes stderr, so a stray print cannot corrupt a frame.
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    with out:
+        return serve(lambda: LedgerStore.open(path, synchronous=synchronous), sys.stdin.buffer, out)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,63 @@
+"""The composition root with ``[ledger] writer = "process"`` against the loopback simulator (real sockets,
+real clock): the bot quotes, shuts down cleanly, the child writer is gone and the ledger is complete."""
+
+from __future__ import annotations
+
+import functools
+import os
+from decimal import Decimal
+from pathlib import Path
+
+import attrs
+import pytest
+import trio
+
+from aqbot.app import ExchangeConnectors, run_bot
+from aqbot.core.lifecycle import OrderState
+from aqbot.io.ledger import LedgerStore
+from aqbot.run import params_for_sim
+from aqbot.sim.runner import SimConfig, run_loopback_simulator
+
+
+def ledger_children() -> list[int]:
+    """Pids of this process's ``aqbot.io.ledger_child`` children that have not been reaped."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid() and b"aqbot.io.ledger_child" in cmdline:
+                found.append(int(entry))
+    return found
+
+
+@pytest.mark.e2e
+async def test_bot_with_the_process_writer_quotes_and_stops_cleanly(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            sim = await nursery.start(run_loopback_simulator, SimConfig(seed=4, markets=1, tick_ms=50))
+            params = params_for_sim(sim, path, max_position=Decimal(30))
+            params = attrs.evolve(params, ledger_writer="process")
+            bot = functools.partial(run_bot, params, ExchangeConnectors.simulator(sim))
+            async with trio.open_nursery() as bot_nursery:
+                handle = await bot_nursery.start(bot)
+                assert len(ledger_children()) == 1
+                core = handle.hub.core
+                seen = handle.hub.version
+                while not any(o.state is OrderState.LIVE for o in core.open_orders()):
+                    seen = await handle.hub.wait_changed(seen)
+                handle.request_shutdown()
+            assert sim.engine.open_orders(params.creds.api_key) == []
+            nursery.cancel_scope.cancel()
+    assert ledger_children() == []
+    with LedgerStore.open(path) as store:
+        report = store.verify()
+        assert report.ok, report.problems
+        types = [e.type for e in store.iter_events()]
+    assert types[0] == "startup"
+    assert "command.place" in types
+    assert types[-1] == "shutdown"  # the last row recorded is durable: the writer drained at exit
