@@ -43,6 +43,7 @@ def write_config(sim: SimHandle, tmp_path: Path, *, chain_id: int | None = None)
         "max_position = 30",
         "[ledger]",
         f'path = "{tmp_path / "ledger.sqlite3"}"',
+        'writer = "thread"',  # MockClock: a child's answer would be timed on the virtual clock
         "[[markets]]",
         f'condition_id = "{market["condition_id"]}"',
         f'yes_token = "{market["tokens"][0]["token_id"]}"',

@@ -223,7 +223,7 @@ class LedgerConfig:
     path: Path = Path("aqbot-ledger.sqlite3")
     synchronous: str = attrs.field(default="FULL", validator=_one_of(SYNC_MODES))
     # Where the SQLite writes run: a worker thread of the bot's process, or a child process.
-    writer: str = attrs.field(default="thread", validator=_one_of(LEDGER_WRITERS))
+    writer: str = attrs.field(default="process", validator=_one_of(LEDGER_WRITERS))
 
 
 @attrs.frozen
