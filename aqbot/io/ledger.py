@@ -53,6 +53,9 @@ log = logging.getLogger(__name__)
 
 # Rows fetched per query while iterating (bounds memory during replay).
 ITER_CHUNK = 1000
+# Page size of new ledgers: rows of ~0.3-1.3 kB and five indexes cost 20-28% less SQLite CPU per row
+# than with the default 4096 (measured, docs/io.md).
+PAGE_SIZE = 16384
 # How long a connection waits for another process's lock (e.g. a concurrent `aqbot ledger verify`).
 BUSY_TIMEOUT_MS = 5000
 
@@ -185,6 +188,8 @@ class LedgerStore:
                 conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             if not read_only:
+                # Only a database not yet written takes it (an existing ledger keeps its page size).
+                conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
                 mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
                 if str(mode).lower() != "wal":
                     raise LedgerError(f"ledger {path}: cannot enable WAL mode (got {mode})")

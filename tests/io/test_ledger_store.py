@@ -58,6 +58,25 @@ def test_wal_mode_and_synchronous(tmp_path: Path) -> None:
     normal.close()
 
 
+def test_new_ledgers_use_large_pages_and_old_ones_keep_theirs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    new = LedgerStore.open(tmp_path / "new.db")
+    assert new._conn.execute("PRAGMA page_size").fetchone()[0] == ledger_mod.PAGE_SIZE == 16384
+    new.close()
+    monkeypatch.setattr(ledger_mod, "PAGE_SIZE", 4096)  # a ledger created before the larger pages
+    old = LedgerStore.open(tmp_path / "old.db")
+    old.append_batch([ev(i=0)])
+    old.close()
+    monkeypatch.undo()
+    reopened = LedgerStore.open(tmp_path / "old.db")
+    assert reopened._conn.execute("PRAGMA page_size").fetchone()[0] == 4096  # never rewritten
+    assert reopened.append_batch([ev(i=1)]) == 2
+    assert [e.payload["i"] for e in reopened.iter_events()] == [0, 1]
+    assert reopened.verify().ok
+    reopened.close()
+
+
 @pytest.mark.parametrize(
     "sql",
     [
