@@ -62,13 +62,8 @@ from aqbot.io.heartbeat import run_heartbeat
 from aqbot.io.hub import Hub, run_canceller, run_ledger_health
 from aqbot.io.ledger import LedgerStore
 from aqbot.io.ledger_events import LedgerItem
-from aqbot.io.ledger_writer import (
-    LedgerWriterHandle,
-    Offload,
-    run_ledger_process_writer,
-    run_ledger_writer,
-    to_thread,
-)
+from aqbot.io.ledger_process import run_ledger_process_writer
+from aqbot.io.ledger_writer import LedgerWriterHandle, Offload, run_ledger_writer, to_thread
 from aqbot.io.metrics import AqbotMetrics, make_aqbot_metrics, run_metrics_server
 from aqbot.io.observe import FactObserver, ObservedListener, StormThresholds, server_clock
 from aqbot.io.positions import run_position_sync
@@ -171,7 +166,7 @@ class BotParams:
         signer: the order signer (its ``maker`` is the funder).
         ledger_path: the SQLite ledger.
         ledger_writer: ``"thread"`` (SQLite writes in a worker thread, through ``run_bot``'s ``offload``)
-            or ``"process"`` (in a child process: :func:`aqbot.io.ledger_writer.run_ledger_process_writer`).
+            or ``"process"`` (in a child process: :func:`aqbot.io.ledger_process.run_ledger_process_writer`).
         dry_run: the full pipeline with orders reserved, signed and written to the ledger
             (``dryrun.order``) but answered locally as rejected: nothing is placed, cancelled or beat.
         metrics: the Prometheus endpoint (served when ``enabled``; ``None``: off).

@@ -16,7 +16,7 @@ Four loops over the same frames, interleaved repetition by repetition:
   feeding :class:`aqbot.io.ws_user.UserFeed` (raw frame to the ledger, :mod:`aqbot.io.edge` conversion,
   ``Core.on_order_event``/``on_trade_event``, every fact to the ledger through :class:`aqbot.io.hub.Hub`),
   with the real pump and the ledger writer ``aqbot run`` uses by default (``[ledger] writer = "process"``:
-  :func:`~aqbot.io.ledger_writer.run_ledger_process_writer`, SQLite in a child process, production
+  :func:`~aqbot.io.ledger_process.run_ledger_process_writer`, SQLite in a child process, production
   durability ``synchronous=FULL``). The clock stops when the last event is durable. Each order is placed in
   the core (reserve + accepted answer, as the quoter does) just before its PLACEMENT frame, with that time
   excluded; 16 other quotes rest in the core throughout (a market maker's usual open orders).
@@ -60,7 +60,8 @@ from aqbot.io import edge
 from aqbot.io.hub import Hub
 from aqbot.io.ledger import LedgerStore
 from aqbot.io.ledger_events import LedgerItem
-from aqbot.io.ledger_writer import run_ledger_process_writer, run_ledger_writer
+from aqbot.io.ledger_process import run_ledger_process_writer
+from aqbot.io.ledger_writer import run_ledger_writer
 from aqbot.io.ws import MESSAGE_QUEUE_SIZE, RECEIVE_BUFFER_SIZE, ChannelSpec, ChannelTiming, run_channel
 from aqbot.io.ws_user import UserFeed
 from aqbot.sim.events import UserEvent

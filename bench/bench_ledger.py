@@ -11,10 +11,10 @@ rows, interleaved per repetition, each on a fresh database file:
   triggers, no JSON encoding);
 * ``store``: :meth:`aqbot.io.ledger.LedgerStore.append_batch` with ``BATCH`` events per call (encodes);
 * ``writer``: the runtime's ledger path end to end, as the app wires it: each frame's rows (encoded, as
-  :class:`~aqbot.io.hub.Hub` records them) go into a :class:`~aqbot.io.hub.LedgerSink` followed by one
-  checkpoint (the reader awaiting its next frame), :meth:`~aqbot.io.hub.LedgerSink.run_pump` moves them
-  into the bounded channel, :func:`aqbot.io.ledger_writer.run_ledger_writer` batches them (up to 2048 or
-  50 ms) into a worker thread; timed until the last event is durable;
+  :class:`~aqbot.io.hub.Hub` records them) go into a :class:`~aqbot.io.ledger_sink.LedgerSink` followed
+  by one checkpoint (the reader awaiting its next frame), :meth:`~aqbot.io.ledger_sink.LedgerSink.run_pump`
+  moves them into the bounded channel, :func:`aqbot.io.ledger_writer.run_ledger_writer` batches them (up to
+  2048 or 50 ms) into a worker thread; timed until the last event is durable;
 * ``writer_send``: the same writer fed by a producer that awaits ``send()`` for every event (a Trio
   schedule point per event: the worst producer; kept for comparison with earlier figures).
 
@@ -37,9 +37,10 @@ from typing import Any, NoReturn
 import trio
 
 from aqbot.app import LEDGER_CHANNEL_SIZE
-from aqbot.io.hub import Hub, LedgerSink
+from aqbot.io.hub import Hub
 from aqbot.io.ledger import LedgerStore
 from aqbot.io.ledger_events import LedgerEvent, LedgerItem, LedgerRow, encode_payload, row_event
+from aqbot.io.ledger_sink import LedgerSink
 from aqbot.io.ledger_writer import BATCH_MAX, run_ledger_writer
 from aqbot.io.ws_user import UserFeed
 from aqbot.wire.codec import decode_user_frame

@@ -21,31 +21,22 @@ it is cancelled instead, it drains what is already buffered and writes it inside
 bounded by ``shutdown_grace``, then re-raises. :meth:`LedgerWriterHandle.flush` waits until everything
 sent before the call is durable; :meth:`LedgerWriterHandle.wait_flushed` waits for a given ``seq``.
 
-:func:`run_ledger_process_writer` (``[ledger] writer = "process"``) is the same writer with the store in a
-child process (:mod:`aqbot.io.ledger_child`) instead of a worker thread: only how a batch is written
-differs (sent over a pipe, the child's answer awaited); a child that dies is a failed write, and the
-retry starts a new one.
+:func:`aqbot.io.ledger_process.run_ledger_process_writer` (``[ledger] writer = "process"``) is the same
+writer (:class:`BatchWriter`, :func:`serve_batches`) with the store in a child process instead of a worker
+thread: only the :class:`WriteBackend` differs.
 """
 
 from __future__ import annotations
 
 import logging
-import marshal
-import os
 import sqlite3
-import subprocess
-import sys
 import typing
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Protocol, TypeVar
 
 import attrs
 import trio
 
-import aqbot
-from aqbot.errors import LedgerError
-from aqbot.io import ledger_child
 from aqbot.io.ledger import EncodedRow, LedgerStore
 from aqbot.io.ledger_child import WRITE_ERRORS
 from aqbot.io.ledger_events import LedgerItem, LedgerRow, event_row
@@ -67,14 +58,6 @@ RETRY_FACTOR = 2.0
 RETRY_MAX = 5.0
 # How long a cancelled writer may spend writing what it already holds.
 SHUTDOWN_GRACE = 5.0
-# The directory holding the aqbot package (first on the child writer's PYTHONPATH).
-_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(aqbot.__file__)))
-# A child writer that does not answer a batch (or its start) within this many seconds is hung: it is
-# killed and the write counts as failed. The exchange is shielded up to this bound, as a worker thread's
-# write cannot be cancelled either.
-CHILD_ANSWER_TIMEOUT = 60.0
-# How long a child writer may take to exit after its stdin is closed (it closes the store), then killed.
-CHILD_EXIT_GRACE = 5.0
 
 
 class Offload(Protocol):
@@ -238,7 +221,7 @@ async def _collect(handle: LedgerWriterHandle, channel: trio.MemoryReceiveChanne
     return True
 
 
-class _Backend(Protocol):
+class WriteBackend(Protocol):
     """Where the writer's batches go: the store in a worker thread, or a child process."""
 
     async def append(self, rows: list[EncodedRow]) -> int: ...
@@ -271,139 +254,19 @@ class _ThreadBackend:
             log.warning("closing the ledger failed", exc_info=True)
 
 
-class LedgerChildError(RuntimeError):
-    """The ledger writer's child process hit an error that is not a write error (a bug); not retried."""
-
-
-def _child_error(kind: str, name: str, message: str) -> Exception:
-    """The exception a child's ``retry`` or ``fatal`` answer stands for: a ``sqlite3`` error or a
-    :class:`LedgerError` of the same class and message (what the thread writer would raise), else a
-    :class:`LedgerError` naming the class (an ``OSError``)."""
-    if kind != "retry":
-        return LedgerChildError(f"ledger writer process: {name}: {message}")
-    cls = getattr(sqlite3, name, None)
-    if isinstance(cls, type) and issubclass(cls, sqlite3.Error):
-        return cls(message)
-    if name == "LedgerError":
-        return LedgerError(message)
-    return LedgerError(f"ledger writer process: {name}: {message}")
-
-
-class _ProcessBackend:
-    """A child process (``python -m aqbot.io.ledger_child``) that owns the store; see
-    :func:`run_ledger_process_writer`. ``in_sync`` is False while a batch is on its way or unanswered
-    (then the pipe's state is unknown, and closing kills the child rather than asking it to stop)."""
-
-    def __init__(self, process: trio.Process) -> None:
-        self.process = process
-        assert process.stdin is not None
-        assert process.stdout is not None
-        self.stdin = process.stdin
-        self.stdout = process.stdout
-        self.buffer = bytearray()
-        self.in_sync = False
-        self.opened_seq = 0
-
-    @classmethod
-    async def open(cls, path: Path, synchronous: str) -> _ProcessBackend:
-        try:
-            process = await trio.lowlevel.open_process(
-                [sys.executable, "-m", "aqbot.io.ledger_child", str(path), synchronous],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                env=ledger_child.child_env(os.environ, _PACKAGE_ROOT),
-            )  # fmt: skip
-        except OSError as exc:
-            raise LedgerError(f"ledger {path}: cannot start the writer process ({exc})") from exc
-        backend = cls(process)
-        try:
-            backend.opened_seq = await backend._answer()
-        except BaseException:
-            await backend.aclose()
-            raise
-        return backend
-
-    async def append(self, rows: list[EncodedRow]) -> int:
-        body = marshal.dumps(rows)
-        self.in_sync = False
-        with trio.move_on_after(CHILD_ANSWER_TIMEOUT, shield=True):
-            try:
-                await self.stdin.send_all(ledger_child.frame_header(len(body)))
-                await self.stdin.send_all(body)
-            except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-                raise self._dead("its stdin broke") from exc
-            return await self._answer()
-        raise self._hung()
-
-    async def _answer(self) -> int:
-        """Read the child's next answer (bounded, shielded: the pipe must not be left mid-answer)."""
-        with trio.move_on_after(CHILD_ANSWER_TIMEOUT, shield=True):
-            header_size = ledger_child.HEADER_SIZE
-            buffer = self.buffer
-            need = header_size
-            while True:
-                if len(buffer) >= header_size:
-                    need = header_size + ledger_child.frame_length(buffer[:header_size])
-                    if len(buffer) >= need:
-                        break
-                try:
-                    chunk = await self.stdout.receive_some(max(65536, need - len(buffer)))
-                except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-                    raise self._dead("its stdout broke") from exc
-                if not chunk:
-                    raise self._dead("it exited")
-                buffer += chunk
-            answer = marshal.loads(buffer[header_size:need])
-            del buffer[:need]
-            self.in_sync = True
-            if answer[0] == "ok":
-                last: int = answer[1]
-                return last
-            raise _child_error(*answer)
-        raise self._hung()
-
-    def _dead(self, what: str) -> LedgerError:
-        self.in_sync = False
-        code = self.process.poll()
-        status = "" if code is None else f", exit status {code}"
-        return LedgerError(f"ledger writer process {self.process.pid}: {what}{status}")
-
-    def _hung(self) -> LedgerError:
-        self.in_sync = False
-        return LedgerError(
-            f"ledger writer process {self.process.pid}: no answer within {CHILD_ANSWER_TIMEOUT:g} s"
-        )
-
-    async def aclose(self) -> None:
-        """End the child: close its stdin and let it exit (it closes the store), or kill it when the pipe
-        is out of step; reap it. Shielded, bounded by :data:`CHILD_EXIT_GRACE` (then it is killed)."""
-        process = self.process
-        with trio.move_on_after(CHILD_EXIT_GRACE, shield=True):
-            if not self.in_sync:
-                process.kill()
-            await self.stdin.aclose()
-            await process.wait()
-        if process.poll() is None:
-            log.error("ledger writer process %d did not exit; killing it", process.pid)
-            process.kill()
-            with trio.move_on_after(CHILD_EXIT_GRACE, shield=True):
-                await process.wait()
-        with trio.move_on_after(CHILD_EXIT_GRACE, shield=True):
-            await self.stdout.aclose()
-
-
-class _Writer:
+class BatchWriter:
     """Owns the backend and the retry policy; one per :func:`run_ledger_writer`."""
 
     def __init__(
         self,
-        opener: Callable[[], Awaitable[_Backend]],
+        opener: Callable[[], Awaitable[WriteBackend]],
         on_failure: Callable[[Exception], None],
         on_recovered: Callable[[], None] | None,
     ) -> None:
         self.opener = opener
         self.on_failure = on_failure
         self.on_recovered = on_recovered
-        self.backend: _Backend | None = None
+        self.backend: WriteBackend | None = None
 
     async def write_once(self, handle: LedgerWriterHandle, batch_max: int) -> None:
         """One attempt at writing the head of the pending batch; raises a WRITE_ERRORS on failure."""
@@ -485,58 +348,29 @@ async def run_ledger_writer(
         LedgerError: the store cannot be opened at start (nothing was started).
     """
 
-    async def opener() -> _Backend:
+    async def opener() -> WriteBackend:
         return await _ThreadBackend.open(store_factory, offload)
 
     first = await _ThreadBackend.open(store_factory, offload)
-    writer = _Writer(opener, on_failure, on_recovered)
+    writer = BatchWriter(opener, on_failure, on_recovered)
     writer.backend = first
-    await _run(writer, await first.last_seq(), receive_channel, batch_max, batch_interval, shutdown_grace,
-               task_status)  # fmt: skip
+    last_seq = await first.last_seq()
+    await serve_batches(
+        writer, last_seq, receive_channel, batch_max, batch_interval, shutdown_grace, task_status
+    )
 
 
-async def run_ledger_process_writer(
-    path: Path | str,
+async def serve_batches(
+    writer: BatchWriter,
+    last_seq: int,
     receive_channel: trio.MemoryReceiveChannel[LedgerItem],
-    *,
-    synchronous: str = "FULL",
-    on_failure: Callable[[Exception], None],
-    on_recovered: Callable[[], None] | None = None,
-    batch_max: int = BATCH_MAX,
-    batch_interval: float = BATCH_INTERVAL,
-    shutdown_grace: float = SHUTDOWN_GRACE,
-    task_status: trio.TaskStatus[LedgerWriterHandle] = trio.TASK_STATUS_IGNORED,
+    batch_max: int,
+    batch_interval: float,
+    shutdown_grace: float,
+    task_status: trio.TaskStatus[LedgerWriterHandle],
 ) -> None:
-    """:func:`run_ledger_writer` with the store in a child process (:mod:`aqbot.io.ledger_child`) instead
-    of a worker thread: same handle, batching, numbering, failure and shutdown semantics.
-
-    Each batch goes to the child over its stdin and the writer awaits the child's answer (the last stored
-    ``seq``, or the write error). A child that dies, breaks the pipe or does not answer within
-    :data:`CHILD_ANSWER_TIMEOUT` is a failed write (a :class:`LedgerError`): it is killed, and the retry
-    starts a new one (idempotent: the store skips numbers it holds). An error in the child that is not a
-    write error (a bug) is raised as :class:`LedgerChildError`, as the thread writer would raise it.
-
-    Raises:
-        LedgerError: the child cannot be started or cannot open the store (nothing was started).
-        ValueError: ``synchronous`` is not FULL or NORMAL.
-    """
-    if synchronous not in ("FULL", "NORMAL"):
-        raise ValueError(f"synchronous must be FULL or NORMAL, got {synchronous!r}")
-    path = Path(path)
-
-    async def opener() -> _Backend:
-        return await _ProcessBackend.open(path, synchronous)
-
-    first = await _ProcessBackend.open(path, synchronous)
-    writer = _Writer(opener, on_failure, on_recovered)
-    writer.backend = first
-    await _run(writer, first.opened_seq, receive_channel, batch_max, batch_interval, shutdown_grace,
-               task_status)  # fmt: skip
-
-
-async def _run(writer: _Writer, last_seq: int, receive_channel: trio.MemoryReceiveChannel[LedgerItem],
-               batch_max: int, batch_interval: float, shutdown_grace: float,
-               task_status: trio.TaskStatus[LedgerWriterHandle]) -> None:  # fmt: skip
+    """The writer's loop (shared by both backends): hand out the handle, collect and write batches until
+    the channel ends, and on the way out write what is held within ``shutdown_grace``, shielded."""
     handle = LedgerWriterHandle(receive_channel, last_seq)
     task_status.started(handle)
     try:

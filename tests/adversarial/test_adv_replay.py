@@ -14,8 +14,8 @@ from adv_helpers import CONFIG, FUNDER, MARKET, OWNER, YES, ZERO, D, buy, maker_
 from aqbot.core.events import Channel, OpenOrderRow, OrdersSnapshot, PlacementAnswer, TradeStatus
 from aqbot.core.types import Side
 from aqbot.io import edge
-from aqbot.io.hub import fact_event
 from aqbot.io.ledger import LedgerStore
+from aqbot.io.ledger_sink import fact_event
 from aqbot.io.ws_replay import replay_ledger, snapshot_event
 
 OLD = 10_000.0  # the old process's clock origin

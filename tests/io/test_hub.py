@@ -20,7 +20,7 @@ from aqbot.core.halts import HaltReason, Scope
 from aqbot.core.lifecycle import OrderState, Trigger
 from aqbot.core.types import MarketSpec, Side
 from aqbot.errors import ExchangeUnavailable, TransportError
-from aqbot.io.hub import CHUNK_ROWS, Hub, LedgerSink, fact_event, run_canceller
+from aqbot.io.hub import Hub, run_canceller
 from aqbot.io.ledger_events import (
     LedgerEvent,
     LedgerRow,
@@ -28,6 +28,7 @@ from aqbot.io.ledger_events import (
     encode_payload,
     event_row,
 )
+from aqbot.io.ledger_sink import CHUNK_ROWS, LedgerSink, fact_event
 from aqbot.wire.orders import CancelResponse
 
 D = Decimal

@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 
 from aqbot.core import facts as cf
 from aqbot.core.events import Channel, TradeStatus
-from aqbot.io.hub import GATHER, Hub, LedgerSink, fact_event
+from aqbot.io.hub import Hub
 from aqbot.io.ledger import LedgerStore
 from aqbot.io.ledger_events import (
     NO_KEY,
@@ -43,6 +43,7 @@ from aqbot.io.ledger_events import (
     make_row,
     row_event,
 )
+from aqbot.io.ledger_sink import GATHER, LedgerSink, fact_event
 from aqbot.io.ledger_writer import run_ledger_writer
 from aqbot.secrets import Secret
 

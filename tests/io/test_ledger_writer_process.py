@@ -26,13 +26,8 @@ from aqbot.errors import LedgerError
 from aqbot.io import ledger_child
 from aqbot.io.ledger import LedgerStore
 from aqbot.io.ledger_events import LedgerEvent, LedgerItem, LedgerRow, new_row
-from aqbot.io.ledger_writer import (
-    LedgerChildError,
-    LedgerWriterHandle,
-    _child_error,
-    run_ledger_process_writer,
-    run_ledger_writer,
-)
+from aqbot.io.ledger_process import LedgerChildError, _child_error, run_ledger_process_writer
+from aqbot.io.ledger_writer import LedgerWriterHandle, run_ledger_writer
 
 WRITERS = ("thread", "process")
 
@@ -248,7 +243,7 @@ def test_child_environment_holds_no_credentials() -> None:
 WRITER_SCRIPT = r"""
 import os, sys, trio
 from aqbot.io.ledger_events import LedgerEvent
-from aqbot.io.ledger_writer import run_ledger_process_writer
+from aqbot.io.ledger_process import run_ledger_process_writer
 
 def fail(exc):
     print("FAIL", exc, flush=True)
