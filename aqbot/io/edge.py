@@ -19,19 +19,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 
 import attrs
 
 from aqbot.core import events as ce
 from aqbot.core.book import BookEvent, BookSnapshot, Level, LevelChange
 from aqbot.core.book import TickSizeChange as CoreTickSizeChange
-from aqbot.core.types import OrderId, OrderType
+from aqbot.core.types import OrderId, OrderType, Side
 from aqbot.wire.account import Position
 from aqbot.wire.codec import decode_user_frame
 from aqbot.wire.events import OrderEvent, PriceChangeEvent, TickSizeChange
 from aqbot.wire.fast import opt_order_type
 from aqbot.wire.market import BookSummary, PriceLevel
-from aqbot.wire.orders import CancelResponse, OpenOrder, PostOrderResponse, Trade
+from aqbot.wire.orders import CancelResponse, MakerOrder, OpenOrder, PostOrderResponse, Trade
 from aqbot.wire.scalars import (
     to_decimal,
     to_decimal_or_zero,
@@ -41,7 +42,7 @@ from aqbot.wire.scalars import (
     to_unix_s,
 )
 from aqbot.wire.types import OrderEventType, TraderSide, TradeStatus
-from aqbot.wire.userfast import DECLINE, OrderMsg, TradeMsg, decode_user_msgs
+from aqbot.wire.userfast import DECLINE, MakerMsg, OrderMsg, TradeMsg, decode_user_msgs
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +172,18 @@ def order_event(event: OrderEvent) -> ce.OrderEvent:
     )
 
 
+def _own_fill(
+    m: MakerOrder | MakerMsg, matched: Decimal, price: Decimal, side: Side, asset: str
+) -> ce.MakerFill:
+    """One of aqbot's maker entries as a core fill (both decoding routes). A maker entry without ``side``
+    (older payloads) is on the taker's opposite side in the taker's token, else on the same side
+    (:meth:`aqbot.wire.Trade.maker_side`)."""
+    maker_side = m.side
+    if maker_side is None:
+        maker_side = side.opposite if m.asset_id == asset else side
+    return ce.MakerFill(m.order_id.lower(), matched, price, m.asset_id, m.owner, m.maker_address, maker_side)
+
+
 def trade_event(trade: Trade, me: Identity) -> ce.TradeEvent:
     """A trade (WS event or REST row) as a core event, keeping only aqbot's own maker entries.
 
@@ -186,20 +199,7 @@ def trade_event(trade: Trade, me: Identity) -> ce.TradeEvent:
     fills = []
     for m in trade.maker_orders:
         if m.owner == key or m.maker_address.lower() == addr:
-            maker_side = m.side
-            if maker_side is None:
-                maker_side = side.opposite if m.asset_id == asset else side
-            fills.append(
-                ce.MakerFill(
-                    m.order_id.lower(),  # order_id
-                    m.matched_amount,
-                    m.price,
-                    m.asset_id,  # token
-                    m.owner,
-                    m.maker_address,
-                    maker_side,
-                )
-            )
+            fills.append(_own_fill(m, m.matched_amount, m.price, side, asset))
     return ce.TradeEvent(
         trade.id,  # trade_id
         _TRADE_STATUS[trade.status._value_],
@@ -292,14 +292,7 @@ def _trade_msg(t: TradeMsg, me: Identity) -> ce.TradeEvent:
         matched, price = to_decimal(m.matched_amount), to_decimal(m.price)
         to_opt_decimal(m.fee_rate_bps)
         if m.owner == key or m.maker_address.lower() == addr:
-            maker_side = m.side
-            if maker_side is None:
-                maker_side = side.opposite if m.asset_id == asset else side
-            fills.append(
-                ce.MakerFill(
-                    m.order_id.lower(), matched, price, m.asset_id, m.owner, m.maker_address, maker_side
-                )
-            )
+            fills.append(_own_fill(m, matched, price, side, asset))
     return ce.TradeEvent(
         t.id,  # trade_id
         _TRADE_STATUS[t.status._value_],
