@@ -32,7 +32,6 @@ landed) idempotent.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import logging
 import operator
@@ -45,7 +44,8 @@ from typing import Any
 import attrs
 
 from aqbot.errors import LedgerError
-from aqbot.io.ledger_events import GAP_EVENT_KEYS, NO_KEY, LedgerEvent, decode_payload, payload_text
+from aqbot.io.ledger_events import GAP_EVENT_KEYS, LedgerEvent, decode_payload, payload_text
+from aqbot.io.ledger_schema import INSERT_COLUMNS, SCHEMA, insert_sql
 from aqbot.io.ledger_verify import SCHEMA_VERSION, VerifyReport, verify_connection
 
 log = logging.getLogger(__name__)
@@ -59,52 +59,6 @@ PAGE_SIZE = 16384
 # How long a connection waits for another process's lock (e.g. a concurrent `aqbot ledger verify`).
 BUSY_TIMEOUT_MS = 5000
 
-_SCHEMA = """
-CREATE TABLE meta(key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
-CREATE TABLE events(
-    seq INTEGER PRIMARY KEY NOT NULL,
-    wall_time REAL NOT NULL,
-    mono_time REAL NOT NULL,
-    type TEXT NOT NULL,
-    token TEXT,
-    order_id TEXT,
-    trade_id TEXT,
-    payload TEXT NOT NULL CHECK (json_valid(payload))
-);
-CREATE INDEX events_by_type ON events(type, seq);
-CREATE INDEX events_by_token ON events(token, seq) WHERE token IS NOT NULL;
-CREATE INDEX events_by_order ON events(order_id, seq) WHERE order_id IS NOT NULL;
-CREATE INDEX events_by_trade ON events(trade_id, seq) WHERE trade_id IS NOT NULL;
-CREATE INDEX events_by_wall_time ON events(wall_time);
-CREATE TRIGGER events_no_update BEFORE UPDATE ON events
-BEGIN SELECT RAISE(ABORT, 'ledger events are append-only: UPDATE refused'); END;
-CREATE TRIGGER events_no_delete BEFORE DELETE ON events
-BEGIN SELECT RAISE(ABORT, 'ledger events are append-only: DELETE refused'); END;
-CREATE TABLE gaps(
-    id TEXT PRIMARY KEY NOT NULL,
-    channel TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    opened_at REAL NOT NULL,
-    open_seq INTEGER NOT NULL,
-    closed_at REAL,
-    closed_seq INTEGER,
-    resolved_by_reconcile_id TEXT,
-    resolved_at REAL,
-    resolved_seq INTEGER
-);
-CREATE TRIGGER gaps_no_delete BEFORE DELETE ON gaps
-BEGIN SELECT RAISE(ABORT, 'gaps rows are never deleted'); END;
-CREATE TRIGGER gaps_guard_update BEFORE UPDATE ON gaps
-WHEN NEW.id IS NOT OLD.id OR NEW.channel IS NOT OLD.channel OR NEW.reason IS NOT OLD.reason
-  OR NEW.opened_at IS NOT OLD.opened_at OR NEW.open_seq IS NOT OLD.open_seq
-  OR (OLD.closed_seq IS NOT NULL AND (NEW.closed_at IS NOT OLD.closed_at
-      OR NEW.closed_seq IS NOT OLD.closed_seq))
-  OR (OLD.resolved_seq IS NOT NULL AND (NEW.resolved_at IS NOT OLD.resolved_at
-      OR NEW.resolved_seq IS NOT OLD.resolved_seq
-      OR NEW.resolved_by_reconcile_id IS NOT OLD.resolved_by_reconcile_id))
-BEGIN SELECT RAISE(ABORT, 'gaps rows may only be closed once and resolved once'); END;
-"""
-_INSERT_COLUMNS = ("seq", "wall_time", "mono_time", "type", "token", "order_id", "trade_id", "payload")
 # Rows per INSERT statement at most, a power of two (8 parameters each: 16384, within SQLite's 32766 since
 # 3.32; an older SQLite's lower limit is read from the connection).
 INSERT_ROWS = 2048
@@ -165,7 +119,7 @@ class LedgerStore:
         self.path = path
         # An older SQLite may bind fewer parameters per statement (999 before 3.32).
         variables = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-        most = max(1, min(INSERT_ROWS, variables // len(_INSERT_COLUMNS)))
+        most = max(1, min(INSERT_ROWS, variables // len(INSERT_COLUMNS)))
         self._rows_per_insert = 1 << (most.bit_length() - 1)
 
     @classmethod
@@ -216,7 +170,7 @@ class LedgerStore:
                 # One script, one transaction: a crash leaves either no schema or all of it.
                 self._conn.executescript(
                     "BEGIN IMMEDIATE;"
-                    + _SCHEMA
+                    + SCHEMA
                     + f"INSERT INTO meta(key, value) VALUES ('schema_version', '{SCHEMA_VERSION}'),"
                     + f" ('created', '{time.time()!r}'), ('app', 'aqbot');"
                     + "COMMIT;"
@@ -321,7 +275,7 @@ class LedgerStore:
         padded with rows of zeros up to a power of two, which its ``WHERE`` drops, so that only a dozen
         distinct statements exist and all stay prepared in the connection's statement cache.
         """
-        width = len(_INSERT_COLUMNS)
+        width = len(INSERT_COLUMNS)
         step = self._rows_per_insert
         for start in range(0, len(rows), step):
             part = rows[start : start + step]
@@ -330,7 +284,7 @@ class LedgerStore:
             values: list[object] = list(itertools.chain.from_iterable(part))
             if size > count:
                 values += (0,) * ((size - count) * width)  # seq 0: dropped (0 binds faster than None)
-            self._conn.execute(_insert_sql(size), values)
+            self._conn.execute(insert_sql(size), values)
 
     def _apply_gap(self, row: EncodedRow) -> None:
         seq, wall_time, type_, text = row[0], row[1], row[3], row[7]
@@ -426,25 +380,6 @@ class LedgerStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-@functools.cache
-def _insert_sql(rows: int) -> str:
-    """Insert those of ``rows`` rows of parameters whose ``seq`` is not 0 (``LedgerStore._insert_rows``).
-
-    The columns of a ``VALUES`` subquery are named ``column1`` ... ``column8``; the target columns'
-    affinities apply as for a plain ``INSERT ... VALUES``. A key column bound as ``NO_KEY`` (the integer 0,
-    never a key: keys are text) is stored as NULL. The payload is cast to text: a payload bound as a blob
-    (UTF-8 JSON from msgspec) is stored as the same text a ``str`` gives, without decoding it in Python
-    (the cast runs in SQLite, outside the GIL).
-    """
-    one = "(" + ", ".join("?" * len(_INSERT_COLUMNS)) + ")"
-    values = ", ".join([one] * rows)
-    return (
-        f"INSERT INTO events({', '.join(_INSERT_COLUMNS)}) "
-        f"SELECT column1, column2, column3, column4, NULLIF(column5, {NO_KEY}), NULLIF(column6, {NO_KEY}), "
-        f"NULLIF(column7, {NO_KEY}), CAST(column8 AS TEXT) FROM (VALUES {values}) WHERE column1 <> 0"
-    )
 
 
 class _Transaction:

@@ -1,0 +1,77 @@
+"""The ledger's SQL: the schema a new ledger is created with, and the batch INSERT statements.
+
+Split out of :mod:`aqbot.io.ledger` (the store); :mod:`aqbot.io.ledger_verify` checks a database against
+the rules written here (append-only triggers, the gaps guard, JSON payloads).
+"""
+
+from __future__ import annotations
+
+import functools
+
+from aqbot.io.ledger_events import NO_KEY
+
+SCHEMA = """
+CREATE TABLE meta(key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
+CREATE TABLE events(
+    seq INTEGER PRIMARY KEY NOT NULL,
+    wall_time REAL NOT NULL,
+    mono_time REAL NOT NULL,
+    type TEXT NOT NULL,
+    token TEXT,
+    order_id TEXT,
+    trade_id TEXT,
+    payload TEXT NOT NULL CHECK (json_valid(payload))
+);
+CREATE INDEX events_by_type ON events(type, seq);
+CREATE INDEX events_by_token ON events(token, seq) WHERE token IS NOT NULL;
+CREATE INDEX events_by_order ON events(order_id, seq) WHERE order_id IS NOT NULL;
+CREATE INDEX events_by_trade ON events(trade_id, seq) WHERE trade_id IS NOT NULL;
+CREATE INDEX events_by_wall_time ON events(wall_time);
+CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'ledger events are append-only: UPDATE refused'); END;
+CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'ledger events are append-only: DELETE refused'); END;
+CREATE TABLE gaps(
+    id TEXT PRIMARY KEY NOT NULL,
+    channel TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    opened_at REAL NOT NULL,
+    open_seq INTEGER NOT NULL,
+    closed_at REAL,
+    closed_seq INTEGER,
+    resolved_by_reconcile_id TEXT,
+    resolved_at REAL,
+    resolved_seq INTEGER
+);
+CREATE TRIGGER gaps_no_delete BEFORE DELETE ON gaps
+BEGIN SELECT RAISE(ABORT, 'gaps rows are never deleted'); END;
+CREATE TRIGGER gaps_guard_update BEFORE UPDATE ON gaps
+WHEN NEW.id IS NOT OLD.id OR NEW.channel IS NOT OLD.channel OR NEW.reason IS NOT OLD.reason
+  OR NEW.opened_at IS NOT OLD.opened_at OR NEW.open_seq IS NOT OLD.open_seq
+  OR (OLD.closed_seq IS NOT NULL AND (NEW.closed_at IS NOT OLD.closed_at
+      OR NEW.closed_seq IS NOT OLD.closed_seq))
+  OR (OLD.resolved_seq IS NOT NULL AND (NEW.resolved_at IS NOT OLD.resolved_at
+      OR NEW.resolved_seq IS NOT OLD.resolved_seq
+      OR NEW.resolved_by_reconcile_id IS NOT OLD.resolved_by_reconcile_id))
+BEGIN SELECT RAISE(ABORT, 'gaps rows may only be closed once and resolved once'); END;
+"""
+INSERT_COLUMNS = ("seq", "wall_time", "mono_time", "type", "token", "order_id", "trade_id", "payload")
+
+
+@functools.cache
+def insert_sql(rows: int) -> str:
+    """Insert those of ``rows`` rows of parameters whose ``seq`` is not 0 (``LedgerStore._insert_rows``).
+
+    The columns of a ``VALUES`` subquery are named ``column1`` ... ``column8``; the target columns'
+    affinities apply as for a plain ``INSERT ... VALUES``. A key column bound as ``NO_KEY`` (the integer 0,
+    never a key: keys are text) is stored as NULL. The payload is cast to text: a payload bound as a blob
+    (UTF-8 JSON from msgspec) is stored as the same text a ``str`` gives, without decoding it in Python
+    (the cast runs in SQLite, outside the GIL).
+    """
+    one = "(" + ", ".join("?" * len(INSERT_COLUMNS)) + ")"
+    values = ", ".join([one] * rows)
+    return (
+        f"INSERT INTO events({', '.join(INSERT_COLUMNS)}) "
+        f"SELECT column1, column2, column3, column4, NULLIF(column5, {NO_KEY}), NULLIF(column6, {NO_KEY}), "
+        f"NULLIF(column7, {NO_KEY}), CAST(column8 AS TEXT) FROM (VALUES {values}) WHERE column1 <> 0"
+    )
