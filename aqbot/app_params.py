@@ -22,7 +22,7 @@ from aqbot.core.types import MarketSpec
 from aqbot.io import edge
 from aqbot.io.observe import StormThresholds
 from aqbot.io.quoter import QuoterConfig
-from aqbot.io.ws import MESSAGE_QUEUE_SIZE, RECEIVE_BUFFER_SIZE, WsConnection, open_websocket
+from aqbot.io.ws_conn import MESSAGE_QUEUE_SIZE, RECEIVE_BUFFER_SIZE, WsConnection, open_websocket
 
 WsOpener = Callable[[str], AbstractAsyncContextManager[WsConnection]]
 
