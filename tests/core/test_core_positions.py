@@ -6,6 +6,8 @@ from decimal import Decimal
 
 import pytest
 from core_helpers import NO, YES, D, live_buy, maker_trade, oid, ready_core
+from hypothesis import given
+from hypothesis import strategies as st
 
 from aqbot.core.events import OrdersSnapshot, PlacementAnswer, PositionRow, PositionsSnapshot, TradeStatus
 from aqbot.core.facts import FillApplied, FillReversed, PositionDecision, PositionDecisionKind
@@ -259,3 +261,30 @@ def test_fills_of_the_same_reconciliation_explain_its_positions_lag() -> None:
     out = core.on_reconciliation(recon_id, OrdersSnapshot(600.0, (), (trade,)), positions, 600.0)
     decision = next(f for f in out.facts if isinstance(f, PositionDecision) and f.token == YES)
     assert (decision.held_after, decision.divergent_syncs) == (D(9), 0)
+
+
+@given(
+    moves=st.lists(st.integers(-20, 20).filter(bool), min_size=1, max_size=8),
+    unseen=st.lists(st.booleans(), min_size=8, max_size=8),
+    outside=st.sampled_from([None, "below", "above"]),
+)
+def test_any_subset_of_the_window_moves_is_explained_and_nothing_beyond(
+    moves: list[int], unseen: list[bool], outside: str | None
+) -> None:
+    """The API may lack any subset of the window's moves (in any settlement order): never counted, never
+    moves ``held``; one share beyond every rise or every fall counts."""
+    policy = PositionPolicy(protection_window=60.0, mismatch_syncs=3)
+    held = D(200)
+    for i, move in enumerate(moves):
+        side = Side.BUY if move > 0 else Side.SELL
+        policy.observe([FillApplied(oid(i), "t", side, D(move), D(abs(move)), "trade")], 100.0 + i)
+        held += move
+    if outside is None:
+        api = held - sum((D(m) for m, u in zip(moves, unseen, strict=False) if u), start=D(0))
+    elif outside == "below":
+        api = held - sum(D(m) for m in moves if m > 0) - 1
+    else:
+        api = held - sum(D(m) for m in moves if m < 0) + 1
+    verdict = policy.decide("t", api, held, D(0), 100.0 + len(moves), 150.0)
+    assert verdict.new_held is None  # a fill inside the window: held never moves either way
+    assert verdict.divergent_syncs == (0 if outside is None else 1)
