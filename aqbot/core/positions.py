@@ -21,12 +21,12 @@ catch fills aqbot never saw, not the API's lag behind fills aqbot already applie
 difference is
 
 * **explained** (counts nothing, resets nothing) when its row is missing (a missing row proves neither a
-  flat position nor a missed fill), or when the API's size is one ``held`` itself had within the
-  protection window, widened by the fills that may still settle: inside
-  ``[low - unsettled_buy, high + unsettled_sell]``, ``low``/``high`` the least and greatest ``held`` since
-  ``snapshot.started_at - protection_window`` (:meth:`PositionPolicy.observe` keeps that path from the
-  call's fill, reversal and position facts). A lagging API shows ``held`` as it was a little while ago,
-  so such a value is what aqbot's own accounting predicts;
+  flat position nor a missed fill), or when the API's size is one a lagging API may show: inside
+  ``[held - rises - unsettled_buy, held + falls + unsettled_sell]``, ``rises``/``falls`` the sums of
+  ``held``'s upward/downward moves since ``snapshot.started_at - protection_window``
+  (:meth:`PositionPolicy.observe` records them from each call's fill, reversal and position facts). The
+  API lacks some of the recent moves, in whatever order the chain settled them, so such a value is what
+  aqbot's own accounting predicts;
 * **divergent** otherwise (a zero row included: it is a reading, not an absence): ``mismatch_syncs``
   divergent syncs without an agreeing or accepted sync between them give a ``DIVERGENT`` decision, and the
   engine latches ``POSITION_MISMATCH`` on the token until a sync agrees or is accepted.
