@@ -414,6 +414,7 @@ class Core:
                 defects = True
         if book:  # (PnlBook.book books nothing without these)
             self._book_pnl(out, now)
+            self.positions.observe(facts, now)  # held's path, for the lag test
         if defects:
             for fact in list(facts):
                 if isinstance(fact, Defect):

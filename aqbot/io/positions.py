@@ -2,10 +2,13 @@
 
 Every ``interval`` seconds (drift-free) the task reads ``GET /positions?user=<funder>`` for the bot's
 markets and hands a :class:`~aqbot.core.events.PositionsSnapshot` stamped with the local time the request
-*started* to ``Core.on_positions``. The core decides per token (raise at any time; lower only without open
-buys and without a fill inside the protection window; a missing or zero row never means flat; a
-persistent divergence latches ``POSITION_MISMATCH``) and every decision becomes a ``position.decision``
-ledger row through the hub. The task never blocks quoting: it is asynchronous to everything else.
+*started* to ``Core.on_positions``. The core decides per token (:mod:`aqbot.core.positions`: raise or
+lower ``held`` only when no open order, recent fill or unsettled fill could explain the difference; a
+missing or zero row never means flat; a difference the API's lag does not explain, persisting over
+``position_mismatch_syncs`` syncs, latches ``POSITION_MISMATCH``; a missing row or the lag behind fills
+aqbot already applied does not) and every decision becomes a ``position.decision`` ledger row through
+the hub. The snapshot's start time matters: the lag test looks at the fills of the protection window
+before it. The task never blocks quoting: it is asynchronous to everything else.
 
 Failures (transport, exchange, undecodable body) are logged and counted; the next tick tries again.
 """

@@ -67,12 +67,14 @@ def test_api_cannot_lower_held_within_the_protection_window() -> None:
 
 @pytest.mark.parametrize("size", [None, "0"])
 def test_missing_or_zero_row_never_means_flat(size: str | None) -> None:
+    """Neither lowers ``held``. A zero row is a reading that no recent move explains, so it latches
+    ``POSITION_MISMATCH``; a missing row proves nothing (neither flat nor a missed fill) and does not."""
     core = ready()
     _filled(core, 1, "6")
     for at in (500.0, 600.0, 700.0):
         _api(core, at, size)
     assert core.token_exposure(YES).held == D(6)
-    assert HaltReason.POSITION_MISMATCH in core.can_quote(YES, 700.0).reasons
+    assert (HaltReason.POSITION_MISMATCH in core.can_quote(YES, 700.0).reasons) is (size == "0")
 
 
 def test_api_cannot_lower_held_while_the_buy_may_still_fail() -> None:
