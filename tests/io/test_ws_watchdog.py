@@ -22,9 +22,11 @@ import attrs
 import pytest
 import trio
 import trio.testing
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aqbot.errors import WireError
-from aqbot.io.ws import ChannelSpec, ChannelTiming, run_channel
+from aqbot.io.ws import ChannelSpec, ChannelTiming, _Reader, run_channel
 
 Frames = list[tuple[float, str]]
 
@@ -251,3 +253,32 @@ async def test_handling_past_the_deadline_loses_nothing(autojump_clock: trio.tes
             inner.cancel_scope.cancel()
     assert [(seq, now) for seq, now, _ in log.delivered] == [(1, 1.0), (2, 41.0), (3, 81.0)]
     assert [(at, reason[:6]) for at, reason in log.gaps] == [(151.0, "stale:")]
+
+
+@settings(max_examples=200)
+@given(
+    steps=st.lists(
+        st.tuples(st.sampled_from(["A", "B", "C", "other", None]), st.floats(0.0, 40.0, allow_nan=False)),
+        max_size=60,
+    )
+)
+def test_the_silence_check_equals_the_minimum_over_the_assets(steps: list[tuple[str | None, float]]) -> None:
+    """Old vs new: after every frame the reader asks whether a watched asset is silent, from a lower bound
+    of the assets' last data that it refreshes only when that bound could show one; the answer is always
+    the one the minimum over all assets gives (``None``: a frame with no watched asset's data)."""
+    conn = Scripted.new()
+    spec = channel(conn, ChannelTiming(asset_silence=60.0), assets=frozenset({"A", "B", "C"}))
+    spec.asset_of = lambda e: e.get("asset_id")
+    now = 0.0
+    reader = _Reader(spec, Log(trio.testing.MockClock()), conn, conn, 0, now=lambda: now)
+    reader.asset_seen = dict.fromkeys(spec.assets, 0.0)
+    reader.oldest_seen = 0.0
+    for asset, elapsed in steps:
+        now += elapsed
+        if asset is not None:
+            reader._note_assets([{"asset_id": asset}], now)
+        expected = now - min(reader.asset_seen.values()) >= 60.0 - 1e-6
+        assert reader._any_silent(now) == expected
+        if expected:  # _check_assets: the silent asset is verified quiet, its watchdog restarts
+            silent = min(reader.asset_seen, key=lambda a: reader.asset_seen[a])
+            reader.asset_seen[silent] = now
