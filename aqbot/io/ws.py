@@ -36,7 +36,7 @@ channel (``message_queue_size``, :data:`MESSAGE_QUEUE_SIZE` with :func:`open_web
 scheduler pass (its ``send`` is a checkpoint), so frames pile up only while the reader is held up. After each
 ``get_message`` (a checkpoint) the reader also takes the frames already queued, without waiting
 (:func:`batching`: ``get_message_nowait``, which returns or raises exactly as ``get_message`` would,
-``ConnectionClosed`` included, or ``trio.WouldBlock`` when nothing is queued), and handles them all, in
+``ConnectionClosed`` included, or ``None`` when nothing is queued), and handles them all, in
 order and synchronously, up to :data:`BATCH_MAX` frames; the next ``get_message`` is the batch's one
 checkpoint. A batch is the frames that were already there: the reader never waits to fill one. Every
 frame still gets its own sequence number, ``alive``, decode (a failure is still a point gap or a
@@ -321,10 +321,12 @@ class _Reader(Generic[T]):
             if taken >= BATCH_MAX or self.queued is None:
                 return last, False
             try:
-                raw = self.queued.get_message_nowait()
+                queued = self.queued.get_message_nowait()
             except trio.WouldBlock:
                 return last, False
-            last = self._frame(raw)
+            if queued is None:
+                return last, False
+            last = self._frame(queued)
             taken += 1
 
     def _frame(self, raw: str | bytes) -> float:
