@@ -17,7 +17,8 @@ loaded 2-core box): 2.0 and 2.3 us a frame with CPython's defaults, 1.3 and 1.8 
 0.8 and 0.5 with both; the longest single collection went from 60 to 66 ms (full collections over the
 whole heap) to 5 to 15 ms. A young threshold of 10,000 saved no more (0.8 and 0.9 us) and cost memory:
 the paper memory bench (scale 0.05) ended ~1.2 MiB higher (growth +7.2% and +7.7% against +6.8% twice
-without the policy); with 5,000 it grew +6.3% and +6.8% (the freeze alone: +6.8% twice).
+without the policy); with 5,000 it grew +6.3%, +6.8% and +7.0%, ending ~0.5 MiB higher (the freeze alone:
++6.8% twice).
 
 The policy is process-wide, so :func:`running` restores what it found when the last bot using it stops
 (thresholds back, ``gc.unfreeze()``): runs may nest or overlap in one process (tests, paper campaigns);
