@@ -40,7 +40,7 @@ import attrs
 import httpx2
 import trio
 
-from aqbot import __version__
+from aqbot import __version__, gc_policy
 from aqbot.app_params import BotParams as BotParams
 from aqbot.app_params import BotTimers as BotTimers
 from aqbot.app_params import ExchangeConnectors as ExchangeConnectors
@@ -272,7 +272,7 @@ async def _run_tree(
 
     await clob.check_version()
     await clob.sync_time()
-    async with trio.open_nursery() as bot:
+    async with trio.open_nursery() as bot, contextlib.AsyncExitStack() as started:
         await bot.start(run_channel, user, user_feed, random.Random(rng.random()))
         await bot.start(run_channel, market, market_feed, random.Random(rng.random()))
         bot.start_soon(run_book_resync, board, fetch_book, name="book-resync")
@@ -303,6 +303,7 @@ async def _run_tree(
         quoting_done = trio.Event()
         bot.start_soon(_run_quoting, ctx, markets, quoting, quoting_done, name="quoting")
         task_status.started(handle)
+        started.enter_context(gc_policy.running())  # startup is over: freeze it, fewer collections
         mode = " (dry run: nothing is sent)" if params.dry_run else ""
         hub.alert("startup", f"aqbot {__version__} quoting {len(markets)} market(s){mode}")
         await handle.shutdown_requested.wait()

@@ -51,6 +51,7 @@ import attrs
 import trio
 import trio_websocket
 
+from aqbot import gc_policy
 from aqbot.core.config import CoreConfig
 from aqbot.core.engine import Core
 from aqbot.core.events import Channel, OrdersSnapshot, PlacementAnswer
@@ -277,7 +278,8 @@ def ingest_once(w: Workload, tmp: Path, rep: int, writer_kind: str = "thread") -
     path = tmp / f"ingest-{rep}-{time.monotonic_ns()}.sqlite3"
     with quiet_logs():
         core = ready_core(w)  # untimed setup
-        result = trio.run(_ingest, w, core, path, writer_kind)
+        with gc_policy.running():  # as aqbot run once started (aqbot.gc_policy)
+            result = trio.run(_ingest, w, core, path, writer_kind)
     for suffix in ("", "-wal", "-shm"):
         Path(str(path) + suffix).unlink(missing_ok=True)
     if result.events_applied != len(w.frames):

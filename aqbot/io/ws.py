@@ -18,7 +18,12 @@ channel an optional per-asset watchdog (``asset_silence``) also reconnects when 
 had no data frame for that long: the "silent freeze" of PROTOCOL 10.1, where PING/PONG keeps working but
 books stop. An optional
 ``verify_quiet`` check (a REST ``/book`` compared with the local book) tells a quiet market from a
-frozen feed, so quiet markets are not reconnected over and over.
+frozen feed, so quiet markets are not reconnected over and over. Both limits are watched lazily: the
+cancel scope's deadline is set when the reader starts waiting under it and is not moved as frames arrive
+(moving it cost ~3 us a frame); frames only push the real limits later, so when it fires the reader checks
+the real conditions (the last frame's time, each asset's last data) and waits again under the limits as
+they stand. Staleness and silence are declared at exactly the same times as with a deadline moved per
+frame, and ``verify_quiet`` never runs inside the scope.
 
 Gaps. Every disconnect, stale connection and decode failure calls ``listener.gap(channel, reason, now)``;
 the next successful subscribe calls ``listener.connected(channel, now)``, which ends the gap. A decode
@@ -31,7 +36,7 @@ channel (``message_queue_size``, :data:`MESSAGE_QUEUE_SIZE` with :func:`open_web
 scheduler pass (its ``send`` is a checkpoint), so frames pile up only while the reader is held up. After each
 ``get_message`` (a checkpoint) the reader also takes the frames already queued, without waiting
 (:func:`batching`: ``get_message_nowait``, which returns or raises exactly as ``get_message`` would,
-``ConnectionClosed`` included, or ``trio.WouldBlock`` when nothing is queued), and handles them all, in
+``ConnectionClosed`` included, or ``None`` when nothing is queued), and handles them all, in
 order and synchronously, up to :data:`BATCH_MAX` frames; the next ``get_message`` is the batch's one
 checkpoint. A batch is the frames that were already there: the reader never waits to fill one. Every
 frame still gets its own sequence number, ``alive``, decode (a failure is still a point gap or a
@@ -261,38 +266,45 @@ class _Reader(Generic[T]):
     seq: int
     got_frame: bool = False
     asset_seen: dict[str, float] = attrs.Factory(dict)
+    oldest_seen: float = math.inf
+    """At most every watched asset's ``asset_seen`` (which only grow): a frame's silence check compares with
+    it and takes the minimum again only when it could show a silent asset."""
+    now: Callable[[], float] = attrs.field(factory=lambda: trio.lowlevel.current_clock().current_time)
+    """``trio.current_time`` without its two lookups (the run's clock, bound once)."""
 
     async def run(self) -> NoReturn:
-        timing = self.spec.timing
-        last_frame = trio.current_time()
+        now = self.now
+        stale_after = self.spec.timing.stale_after
+        last_frame = now()
         self.asset_seen = dict.fromkeys(self.spec.assets, last_frame)
+        self.oldest_seen = min(self.asset_seen.values(), default=math.inf)
+        checked = False
         while True:
-            # One cancel scope serves batch after batch while frames keep coming (a scope per frame was a
-            # large part of the reader's cost); its deadline is the stale limit while waiting for the
-            # network and infinite while frames are handled.
-            raw: str | bytes | None = None
-            with trio.CancelScope(deadline=self._deadline(last_frame)) as scope:
-                while True:
-                    raw = await self.ws.get_message()  # the batch's one checkpoint
-                    if scope.cancel_called:
-                        break  # the limit passed just as this frame arrived: handle it outside the scope
-                    scope.deadline = math.inf  # the stale clock only runs while waiting for the network
-                    last_frame, silent = self._batch(raw)
-                    raw = None
-                    if silent:
-                        await self._check_assets(last_frame)
-                        last_frame = trio.current_time()
+            # The watchdog is lazy: one cancel scope serves batch after batch, its deadline set once when it
+            # is entered (the stale limit or the earliest asset's silence limit) and never moved. Frames only
+            # move the real limits later, so the deadline may fire early: the real conditions are checked
+            # below, and the reader waits again under the limits as they now stand. The scope holds only
+            # ``get_message`` (the batch's one checkpoint) and the synchronous ``_batch``, so a deadline that
+            # passes while frames are handled cancels the next ``get_message``, before it takes a frame; no
+            # other await (``_check_assets``: ``verify_quiet``) ever runs inside the scope.
+            silent = False
+            with trio.CancelScope(deadline=math.inf if checked else self._deadline(last_frame)) as scope:
+                if checked:
+                    # After the asset check that ended a batch: a deadline set in an entered scope fires at
+                    # the next wait, so a frame already queued is taken first even if a limit passed during
+                    # the check (on entry, a deadline already passed cancels at once).
                     scope.deadline = self._deadline(last_frame)
-            if raw is not None:
-                last_frame, silent = self._batch(raw)
-                if silent:
-                    await self._check_assets(last_frame)
-                    last_frame = trio.current_time()
+                while not silent:
+                    last_frame, silent = self._batch(await self.ws.get_message())
+            checked = silent
+            if silent:  # an asset went silent during a batch: check it, then restart the stale clock
+                await self._check_assets(last_frame)
+                last_frame = now()
                 continue
-            now = trio.current_time()
-            if now - last_frame >= timing.stale_after - _SLACK:
-                raise StaleConnection(f"no frame for {timing.stale_after:g}s")
-            await self._check_assets(now)
+            waited = now()
+            if waited - last_frame >= stale_after - _SLACK:
+                raise StaleConnection(f"no frame for {stale_after:g}s")
+            await self._check_assets(waited)
 
     def _batch(self, raw: str | bytes) -> tuple[float, bool]:
         """Handle ``raw`` and the frames already queued behind it, at most :data:`BATCH_MAX` in all.
@@ -309,15 +321,17 @@ class _Reader(Generic[T]):
             if taken >= BATCH_MAX or self.queued is None:
                 return last, False
             try:
-                raw = self.queued.get_message_nowait()
+                queued = self.queued.get_message_nowait()
             except trio.WouldBlock:
                 return last, False
-            last = self._frame(raw)
+            if queued is None:
+                return last, False
+            last = self._frame(queued)
             taken += 1
 
     def _frame(self, raw: str | bytes) -> float:
         """Handle one frame; returns the time the stale clock restarts from."""
-        now = trio.current_time()
+        now = self.now()
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
         spec = self.spec
         spec.stats.last_frame_at = now
@@ -341,7 +355,7 @@ class _Reader(Generic[T]):
         if spec.asset_of is not None:
             self._note_assets(events, now)
         self.listener.deliver(spec.name, self.seq, now, text, events)
-        return trio.current_time()  # the stale clock only runs while waiting for the network
+        return self.now()  # the stale clock only runs while waiting for the network
 
     def _deadline(self, last_frame: float) -> float:
         """When the wait for the next frame gives up: the stale limit, or an asset's silence limit."""
@@ -362,9 +376,10 @@ class _Reader(Generic[T]):
     def _any_silent(self, now: float) -> bool:
         """A watched asset has had no data for ``asset_silence`` (what :meth:`_check_assets` acts on)."""
         silence = self.spec.timing.asset_silence
-        if silence is None or not self.asset_seen:
-            return False
-        return now - min(self.asset_seen.values()) >= silence - _SLACK
+        if silence is None or now - self.oldest_seen < silence - _SLACK:
+            return False  # (``oldest_seen`` is inf when no asset is watched)
+        self.oldest_seen = min(self.asset_seen.values())
+        return now - self.oldest_seen >= silence - _SLACK
 
     async def _check_assets(self, now: float) -> None:
         """Reconnect when an asset has been silent too long, unless ``verify_quiet`` shows its book is
@@ -377,6 +392,6 @@ class _Reader(Generic[T]):
                 continue
             verify = self.spec.verify_quiet
             if verify is not None and await verify(asset):
-                self.asset_seen[asset] = trio.current_time()
+                self.asset_seen[asset] = self.now()
                 continue
             raise StaleConnection(f"asset {asset[:12]} silent for {now - seen:g}s")

@@ -29,6 +29,7 @@ from aqbot.io.ws import (
     batching,
     run_channel,
 )
+from aqbot.io.ws_conn import peekable
 
 Session = Callable[[Any, int], Awaitable[None]]
 
@@ -748,19 +749,26 @@ async def test_cancellation_is_seen_between_batches_and_loses_no_taken_frame(
     assert watch.ends == [BATCH_MAX]
 
 
+@pytest.mark.parametrize("peek", [True, False])
 async def test_queued_frames_adapter_returns_and_raises_as_get_message(
-    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock, peek: bool
 ) -> None:
-    """``get_message_nowait``: WouldBlock when nothing is queued; the queued frames in order; once the peer
-    has closed, ConnectionClosed with the same reason as ``get_message``; after a local close likewise."""
+    """``get_message_nowait``: None when nothing is queued; the queued frames in order; once the peer has
+    closed, ConnectionClosed with the same reason as ``get_message``; after a local close likewise. The
+    same with and without reading the channel's state first (``peek``)."""
     server = FakeServer([burst(2, then=closing), burst(2)])
     connect = await start_server(nursery, server, queue=64)
+
+    def adapter(ws: Any) -> QueuedFrames:
+        queued = batching(ws)
+        assert isinstance(queued, QueuedFrames)
+        assert queued.peek
+        return attrs.evolve(queued, peek=peek)
+
     with trio.fail_after(100):
         async with connect() as ws:
-            queued = batching(ws)
-            assert isinstance(queued, QueuedFrames)
-            with pytest.raises(trio.WouldBlock):
-                queued.get_message_nowait()
+            queued = adapter(ws)
+            assert queued.get_message_nowait() is None
             await ws.send_message("sub")
             await trio.testing.wait_all_tasks_blocked()
             assert [queued.get_message_nowait(), queued.get_message_nowait()] == ['{"i": 0}', '{"i": 1}']
@@ -770,8 +778,7 @@ async def test_queued_frames_adapter_returns_and_raises_as_get_message(
                 await ws.get_message()
             assert nowait.value.reason == waiting.value.reason == ws.closed
         async with connect() as ws:
-            queued = batching(ws)
-            assert isinstance(queued, QueuedFrames)
+            queued = adapter(ws)
             await ws.send_message("sub")
             await trio.testing.wait_all_tasks_blocked()
             await ws.aclose()  # local close: pending frames are discarded
@@ -780,6 +787,67 @@ async def test_queued_frames_adapter_returns_and_raises_as_get_message(
             with pytest.raises(trio_websocket.ConnectionClosed) as waiting:
                 await ws.get_message()
             assert nowait.value.reason == waiting.value.reason == ws.closed
+
+
+@attrs.define
+class ClosedReason:
+    """Stands for a trio-websocket connection in :class:`QueuedFrames` (only ``closed`` is read)."""
+
+    closed: str = "the close reason"
+
+
+def nowait_outcome(queued: QueuedFrames) -> object:
+    try:
+        return queued.get_message_nowait()
+    except trio_websocket.ConnectionClosed as exc:
+        return ("ConnectionClosed", exc.reason)
+
+
+async def test_peeking_at_the_channel_answers_as_receive_nowait(nursery: trio.Nursery) -> None:
+    """Old vs new, in every state of the channel: a frame queued or not, a sender blocked on a full (zero)
+    buffer, the send side closed with or without frames left, the receive side closed. Reading the state
+    first gives what ``receive_nowait`` gives, frame for frame, and leaves the channel as it does."""
+    reason = ClosedReason()
+
+    async def states(
+        size: int, frames: int, blocked: bool, close_send: bool, close_recv: bool
+    ) -> list[object]:
+        results: list[object] = []
+        for peek in (True, False):
+            send, recv = trio.open_memory_channel[str | bytes](size)
+            for i in range(frames):
+                send.send_nowait(f"f{i}")
+            if blocked:
+                nursery.start_soon(send.send, "blocked")
+                await trio.testing.wait_all_tasks_blocked()
+            if close_send and not blocked:
+                send.close()
+            if close_recv:
+                recv.close()
+            queued = QueuedFrames(reason, recv, peek)  # type: ignore[arg-type]
+            results.append([nowait_outcome(queued) for _ in range(frames + 2)])
+            if not close_recv:
+                recv.close()
+            await trio.testing.wait_all_tasks_blocked()
+        return results
+
+    with trio.fail_after(10):
+        cases = [
+            (64, 0, False, False, False),
+            (64, 3, False, False, False),
+            (64, 0, False, True, False),
+            (64, 2, False, True, False),
+            (64, 2, False, False, True),
+            (64, 0, False, False, True),
+            (0, 0, False, False, False),
+            (0, 0, True, False, False),
+        ]
+        for case in cases:
+            with_peek, without = await states(*case)
+            assert with_peek == without, case
+    assert peekable(trio.open_memory_channel[str | bytes](1)[1])  # this trio has the state that is read
+    closed = ("ConnectionClosed", reason.closed)
+    assert await states(64, 2, False, True, False) == [["f0", "f1", closed, closed]] * 2
 
 
 async def test_batching_falls_back_without_trio_websocket_internals(
