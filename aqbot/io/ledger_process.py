@@ -22,8 +22,7 @@ import trio
 import aqbot
 from aqbot.errors import LedgerError
 from aqbot.io import ledger_child
-from aqbot.io.ledger import EncodedRow
-from aqbot.io.ledger_events import LedgerItem
+from aqbot.io.ledger_events import LedgerItem, LedgerRow
 from aqbot.io.ledger_writer import (
     BATCH_INTERVAL,
     BATCH_MAX,
@@ -97,13 +96,15 @@ class _ProcessBackend:
             raise
         return backend
 
-    async def append(self, rows: list[EncodedRow]) -> int:
-        body = marshal.dumps(rows)
+    async def append(self, first_seq: int, rows: list[LedgerRow]) -> int:
+        try:
+            message = ledger_child.batch_frame(first_seq, rows)
+        except (TypeError, ValueError, OverflowError) as exc:  # a producer's bug; nothing was sent
+            raise LedgerChildError(f"ledger writer process: {type(exc).__name__}: {exc}") from exc
         self.in_sync = False
         with trio.move_on_after(CHILD_ANSWER_TIMEOUT, shield=True):
             try:
-                await self.stdin.send_all(ledger_child.frame_header(len(body)))
-                await self.stdin.send_all(body)
+                await self.stdin.send_all(message)
             except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
                 raise self._dead("its stdin broke") from exc
             return await self._answer()
