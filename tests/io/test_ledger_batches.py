@@ -1,0 +1,133 @@
+"""The process writer's batch frames (``ledger_child.batch_frame``/``read_batch``) and row numbering
+(``ledger.number_rows``) against what they replace: numbered rows (``(seq,) + row`` per row, on the event
+loop) sent as a :mod:`marshal` dump. Same rows reach the store, same values, same types; a row MessagePack
+cannot carry is refused before anything is sent; the child's stdin pipe is enlarged where Linux allows it.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+from hypothesis import given
+from hypothesis import strategies as st
+
+from aqbot.io import ledger_child
+from aqbot.io.ledger import LedgerStore, number_rows
+from aqbot.io.ledger_events import NO_KEY, LedgerRow, new_row, payload_text
+from aqbot.io.ledger_process import PIPE_SIZE, LedgerChildError, _ProcessBackend, enlarge_pipe
+
+# What a row's columns hold: floats (any, NaN and infinities included), the type, keys (text or NO_KEY),
+# and a payload as payload_text writes it (UTF-8 JSON in a bytearray, or json's text).
+_TEXT = st.text(st.characters(blacklist_categories=["Cs"]), max_size=12)  # no lone surrogate
+_KEYS = st.one_of(st.just(NO_KEY), _TEXT)
+_PAYLOADS = st.dictionaries(_TEXT, st.one_of(st.none(), st.booleans(), st.integers(), _TEXT), max_size=4)
+_ROWS = st.lists(
+    st.tuples(st.floats(), st.floats(), st.sampled_from(["ws.user.raw", "fill.applied", "defect"]),
+              _KEYS, _KEYS, _KEYS, _PAYLOADS.map(payload_text)),
+    max_size=40,
+)  # fmt: skip
+
+
+def old_body(first_seq: int, rows: list[LedgerRow]) -> list[Any]:
+    """What the child got before: the rows numbered on the loop, through marshal."""
+    numbered = [(seq, *row) for seq, row in zip(range(first_seq, first_seq + len(rows)), rows, strict=True)]
+    loaded: list[Any] = marshal.loads(marshal.dumps(numbered))
+    return loaded
+
+
+def new_body(first_seq: int, rows: list[LedgerRow]) -> list[Any]:
+    frame = ledger_child.batch_frame(first_seq, rows)
+    assert (
+        ledger_child.frame_length(frame[: ledger_child.HEADER_SIZE]) == len(frame) - ledger_child.HEADER_SIZE
+    )
+    return ledger_child.read_batch(bytes(frame[ledger_child.HEADER_SIZE :]))
+
+
+def exact(rows: list[Any]) -> list[Any]:
+    """Values with their types (``==`` takes 1 for 1.0, bytes for a bytearray, and no NaN for itself)."""
+    return [(type(row), [(type(v), repr(v)) for v in row]) for row in rows]
+
+
+@given(st.integers(1, 2**62), _ROWS)
+def test_a_batch_reaches_the_child_as_the_marshal_dump_of_numbered_rows_did(first: int, rows: Any) -> None:
+    assert exact(new_body(first, rows)) == exact(old_body(first, rows))
+
+
+def test_number_rows_numbers_from_first_seq() -> None:
+    rows = [new_row("fill.applied", {"i": i}, mono_time=float(i)) for i in range(3)]
+    assert number_rows(7, rows) == [(7 + i, *row) for i, row in enumerate(rows)]
+    assert number_rows(7, []) == []
+
+
+def test_the_store_holds_the_same_rows_either_way(tmp_path: Path) -> None:
+    rows = [new_row("ws.user.raw", {"local_seq": i, "text": '{"a": "é\\n"}'}, mono_time=float(i), token="t")
+            for i in range(50)]  # fmt: skip
+    with LedgerStore.open(tmp_path / "old.db", synchronous="NORMAL") as old:
+        old.append_encoded(old_body(1, rows))
+        before = list(old.iter_events())
+    with LedgerStore.open(tmp_path / "new.db", synchronous="NORMAL") as new:
+        new.append_encoded(new_body(1, rows))
+        after = list(new.iter_events())
+    assert after == before
+    assert [e.seq for e in after] == list(range(1, 51))
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["\ud800", 2**70, object()],  # a lone surrogate, an int beyond 64 bits, an object
+)
+def test_a_row_messagepack_cannot_carry_is_refused_before_anything_is_sent(tmp_path: Path, bad: Any) -> None:
+    good = [new_row("fill.applied", {"i": 1}, mono_time=1.0)]
+    row = (0.0, 0.0, "fill.applied", bad, NO_KEY, NO_KEY, bytearray(b"{}"))
+
+    async def main() -> None:
+        with trio.fail_after(30):
+            backend = await _ProcessBackend.open(tmp_path / "l.db", "NORMAL")
+            try:
+                with pytest.raises(LedgerChildError, match="ledger writer process: "):
+                    await backend.append(1, [*good, row])
+                assert await backend.append(1, good) == 1  # the pipe is still in step
+            finally:
+                await backend.aclose()
+
+    trio.run(main)
+    with LedgerStore.open(tmp_path / "l.db") as store:
+        assert [e.seq for e in store.iter_events()] == [1]
+
+
+@pytest.mark.skipif(not hasattr(__import__("fcntl"), "F_SETPIPE_SZ"), reason="Linux only")
+def test_enlarge_pipe_sets_the_size_or_keeps_the_old_one() -> None:
+    read, write = os.pipe()
+    try:
+        assert enlarge_pipe(write) == PIPE_SIZE
+        assert enlarge_pipe(write, 65536) == 65536
+        assert enlarge_pipe(write, -1) == 65536  # refused by the kernel: the size it had
+    finally:
+        os.close(read)
+        os.close(write)
+    assert enlarge_pipe(write) is None  # not an open pipe
+
+
+def test_the_child_writes_a_big_batch_through_the_enlarged_pipe(tmp_path: Path) -> None:
+    rows = [
+        new_row("ws.user.raw", {"local_seq": i, "text": "x" * 1200}, mono_time=float(i)) for i in range(3000)
+    ]
+
+    async def main() -> None:
+        with trio.fail_after(60):
+            backend = await _ProcessBackend.open(tmp_path / "l.db", "NORMAL")
+            try:
+                assert enlarge_pipe(backend.stdin.fileno()) in (PIPE_SIZE, None)  # type: ignore[attr-defined]
+                assert await backend.append(1, rows) == 3000  # 3.7 MB: more than the pipe holds
+            finally:
+                await backend.aclose()
+
+    trio.run(main)
+    with LedgerStore.open(tmp_path / "l.db") as store:
+        assert store.verify().ok
+        assert store.last_seq() == 3000
