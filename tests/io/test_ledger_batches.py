@@ -131,3 +131,17 @@ def test_the_child_writes_a_big_batch_through_the_enlarged_pipe(tmp_path: Path) 
     with LedgerStore.open(tmp_path / "l.db") as store:
         assert store.verify().ok
         assert store.last_seq() == 3000
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getscheduler"), reason="Linux only")
+def test_the_child_runs_as_a_batch_task(tmp_path: Path) -> None:
+    async def main() -> int:
+        with trio.fail_after(30):
+            backend = await _ProcessBackend.open(tmp_path / "l.db", "NORMAL")
+            try:
+                return os.sched_getscheduler(backend.process.pid)
+            finally:
+                await backend.aclose()
+
+    assert trio.run(main) == os.SCHED_BATCH
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER  # the bot's own process is left as it is
