@@ -198,8 +198,10 @@ async def _collect(handle: LedgerWriterHandle, channel: trio.MemoryReceiveChanne
     (where every hand-over of the pump, one per frame under load, woke it: a pass of the scheduler
     each): it takes everything already in the channel without a checkpoint per item, then sleeps
     :data:`POLL` (or until the deadline) and looks again, so a full batch is seen within ``POLL``. A list of
-    rows may take the batch past ``batch_max``: the writer then writes the first ``batch_max`` and the
-    rest at once after. Returns False when the channel has ended (every sender closed).
+    rows may take the batch past ``batch_max``: the writer then writes the first ``batch_max``, and the
+    rest (fewer than ``batch_max``) starts the next batch, collected here again (the deadline counts from
+    then), rather than going alone in a transaction of its own. Returns False when the channel has ended
+    (every sender closed).
     """
     try:
         if not handle._pending:
@@ -275,10 +277,15 @@ class BatchWriter:
         last = await self.backend.append(handle._pending_seq, batch)
         handle._written(len(batch), last)
 
-    async def write(self, handle: LedgerWriterHandle, batch_max: int) -> None:
-        """Write until the pending batch is durable, retrying with backoff. Runs until it succeeds."""
+    async def write(self, handle: LedgerWriterHandle, batch_max: int, *, whole: bool = True) -> None:
+        """Write until the pending batch is durable, retrying with backoff. Runs until it succeeds.
+
+        With ``whole=False`` (the writer's loop) only its first ``batch_max`` rows, and then only full
+        batches: a remainder below ``batch_max`` is left pending for the next batch to fill up.
+        """
         delay = RETRY_FIRST
-        while handle._pending:
+        wrote = False
+        while handle._pending and (whole or not wrote or len(handle._pending) >= batch_max):
             try:
                 await self.write_once(handle, batch_max)
             except WRITE_ERRORS as exc:
@@ -293,6 +300,7 @@ class BatchWriter:
                 await trio.sleep(delay)
                 delay = min(delay * RETRY_FACTOR, RETRY_MAX)
                 continue
+            wrote = True
             if handle.failing:
                 handle.failing = False
                 log.warning("ledger writes recovered after %d failure(s)", handle.failures)
@@ -376,7 +384,7 @@ async def serve_batches(
         async with receive_channel:
             try:
                 while await _collect(handle, receive_channel, batch_max, batch_interval):
-                    await writer.write(handle, batch_max)
+                    await writer.write(handle, batch_max, whole=False)
                 await writer.write(handle, batch_max)
             finally:
                 with trio.move_on_after(shutdown_grace, shield=True) as scope:
