@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import marshal
 import os
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,10 @@ import trio
 from hypothesis import given
 from hypothesis import strategies as st
 
+from aqbot.core.types import Side
 from aqbot.io import ledger_child
 from aqbot.io.ledger import LedgerStore, number_rows
-from aqbot.io.ledger_events import NO_KEY, LedgerRow, new_row, payload_text
+from aqbot.io.ledger_events import NO_KEY, LedgerRow, deferrable, make_row, new_row, payload_text, row_text
 from aqbot.io.ledger_process import PIPE_SIZE, LedgerChildError, _ProcessBackend, enlarge_pipe
 
 # What a row's columns hold: floats (any, NaN and infinities included), the type, keys (text or NO_KEY),
@@ -28,14 +30,15 @@ _KEYS = st.one_of(st.just(NO_KEY), _TEXT)
 _PAYLOADS = st.dictionaries(_TEXT, st.one_of(st.none(), st.booleans(), st.integers(), _TEXT), max_size=4)
 _ROWS = st.lists(
     st.tuples(st.floats(), st.floats(), st.sampled_from(["ws.user.raw", "fill.applied", "defect"]),
-              _KEYS, _KEYS, _KEYS, _PAYLOADS.map(payload_text)),
+              _KEYS, _KEYS, _KEYS, _PAYLOADS.map(payload_text) | _PAYLOADS.filter(deferrable)),
     max_size=40,
 )  # fmt: skip
 
 
 def old_body(first_seq: int, rows: list[LedgerRow]) -> list[Any]:
-    """What the child got before: the rows numbered on the loop, through marshal."""
-    numbered = [(seq, *row) for seq, row in zip(range(first_seq, first_seq + len(rows)), rows, strict=True)]
+    """What the child got before: the rows encoded when made, numbered on the loop, through marshal."""
+    numbered = [(seq, *row[:6], row_text(row[6]))
+                for seq, row in zip(range(first_seq, first_seq + len(rows)), rows, strict=True)]  # fmt: skip
     loaded: list[Any] = marshal.loads(marshal.dumps(numbered))
     return loaded
 
@@ -49,8 +52,14 @@ def new_body(first_seq: int, rows: list[LedgerRow]) -> list[Any]:
 
 
 def exact(rows: list[Any]) -> list[Any]:
-    """Values with their types (``==`` takes 1 for 1.0, bytes for a bytearray, and no NaN for itself)."""
-    return [(type(row), [(type(v), repr(v)) for v in row]) for row in rows]
+    """Values with their types (``==`` takes 1 for 1.0 and no NaN for itself); a payload in a bytearray as
+    bytes (a deferred payload encoded in the child stays a bytearray; the store writes both as the same
+    text)."""
+
+    def payload(v: Any) -> Any:
+        return bytes(v) if isinstance(v, bytearray) else v
+
+    return [(type(row), [(type(v), repr(v)) for v in (*row[:7], payload(row[7]))]) for row in rows]
 
 
 @given(st.integers(1, 2**62), _ROWS)
@@ -60,7 +69,7 @@ def test_a_batch_reaches_the_child_as_the_marshal_dump_of_numbered_rows_did(firs
 
 def test_number_rows_numbers_from_first_seq() -> None:
     rows = [new_row("fill.applied", {"i": i}, mono_time=float(i)) for i in range(3)]
-    assert number_rows(7, rows) == [(7 + i, *row) for i, row in enumerate(rows)]
+    assert number_rows(7, rows) == [(7 + i, *row[:6], row_text(row[6])) for i, row in enumerate(rows)]
     assert number_rows(7, []) == []
 
 
@@ -145,3 +154,43 @@ def test_the_child_runs_as_a_batch_task(tmp_path: Path) -> None:
 
     assert trio.run(main) == os.SCHED_BATCH
     assert os.sched_getscheduler(0) == os.SCHED_OTHER  # the bot's own process is left as it is
+
+
+@pytest.mark.parametrize(
+    ("payload", "deferred"),
+    [
+        ({"local_seq": 3, "text": '{"a":"b\\n"}'}, True),  # the raw frame row
+        ({"a": True, "b": None, "c": -(2**63), "d": 2**64 - 1, "e": ""}, True),
+        ({}, True),
+        ({"text": "é"}, False),  # not ASCII: encoded at once (msgspec writes UTF-8, json escapes a surrogate)
+        ({"é": 1}, False),
+        ({1: "a"}, False),  # a key that is not a string: json decides
+        ({"n": 2**64}, False),  # beyond MessagePack's ints
+        ({"n": -(2**63) - 1}, False),
+        ({"x": Decimal("1.50")}, False),
+        ({"x": 1.5}, False),
+        ({"x": [1]}, False),
+        ({"x": Side.BUY}, False),  # an enum, a str subclass
+    ],
+)
+def test_which_payloads_wait_unencoded(payload: dict[Any, Any], deferred: bool) -> None:
+    assert deferrable(payload) is deferred
+    row = make_row("ws.user.raw", payload, 1.0)
+    assert (row[6].__class__ is dict) is deferred
+    assert row_text(row[6]) == payload_text(payload)  # the text the row had when it was encoded at once
+
+
+def test_a_deferred_payload_is_a_copy() -> None:
+    payload = {"local_seq": 1, "text": "a"}
+    row = make_row("ws.user.raw", payload, 1.0)
+    payload["text"] = "changed after recording"
+    assert bytes(row_text(row[6])) == b'{"local_seq":1,"text":"a"}'
+
+
+@given(st.dictionaries(_TEXT, st.one_of(st.none(), st.booleans(), st.integers(), _TEXT), max_size=4))
+def test_deferred_or_not_the_stored_text_is_the_text_encoded_when_recorded(payload: dict[str, Any]) -> None:
+    row = make_row("ws.user.raw", payload, 1.0)
+    (numbered,) = number_rows(5, [row])
+    assert numbered[7] == payload_text(payload)
+    (sent,) = new_body(5, [row])  # through the child's batch frame too
+    assert exact([sent]) == exact([numbered])
