@@ -5,11 +5,11 @@
 reads batches from stdin, writes each in one transaction and answers each. Every message, both ways, is a
 frame: a 4-byte little-endian length and a body. A batch's body (:func:`batch_frame`) is the MessagePack
 (``msgspec``) of ``(first_seq, rows)``: the :data:`~aqbot.io.ledger_events.LedgerRow` tuples the parent has
-encoded (redacted, as the thread writer writes them; a ``bytearray`` payload arrives as ``bytes``, which the
-store writes as the same text), which the child numbers from ``first_seq``
-(:func:`~aqbot.io.ledger.number_rows`, as the thread writer does in its worker thread). MessagePack, not
-:mod:`marshal`: the parent encodes a batch of 2048 rows (1.4 MB) about ten times faster, on the event loop.
-An answer's body is a :mod:`marshal` dump (parent and child run the same interpreter,
+made (redacted, as the thread writer writes them; a ``bytearray`` payload arrives as ``bytes``, which the
+store writes as the same text), which the child numbers from ``first_seq`` and whose deferred payloads
+(dicts) it encodes (:func:`~aqbot.io.ledger.number_rows`, as the thread writer does in its worker thread).
+MessagePack, not :mod:`marshal`: the parent encodes a batch of 2048 rows (1.4 MB) about ten times faster,
+on the event loop. An answer's body is a :mod:`marshal` dump (parent and child run the same interpreter,
 ``sys.executable``): ``("ok", last_seq)``,
 ``("retry", error class, message)`` for a write error the parent retries (:data:`WRITE_ERRORS`, as the
 thread writer does), or ``("fatal", error class, message)`` for anything else (a bug: the child exits).
@@ -67,7 +67,8 @@ def batch_frame(first_seq: int, rows: list[LedgerRow]) -> bytearray:
 
     Raises:
         TypeError, ValueError, OverflowError: a row holds a value MessagePack cannot carry (a string with a
-            lone surrogate, an object that is no int, float, str, bytes or None, an int beyond 64 bits).
+            lone surrogate, an object that is no int, float, str, bytes, dict or None, an int beyond 64
+            bits).
     """
     buffer = bytearray(HEADER_SIZE)
     _BATCH_ENCODE_INTO((first_seq, rows), buffer, HEADER_SIZE)  # no copy of the body behind a header
