@@ -194,3 +194,18 @@ def test_deferred_or_not_the_stored_text_is_the_text_encoded_when_recorded(paylo
     assert numbered[7] == payload_text(payload)
     (sent,) = new_body(5, [row])  # through the child's batch frame too
     assert exact([sent]) == exact([numbered])
+
+
+def test_batch_policy_is_skipped_where_refused_or_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[int, int]] = []
+
+    def refuse(pid: int, policy: int, param: object) -> None:
+        calls.append((pid, policy))
+        raise PermissionError("not allowed here")
+
+    monkeypatch.setattr(os, "sched_setscheduler", refuse, raising=False)
+    monkeypatch.setattr(os, "SCHED_BATCH", 3, raising=False)
+    assert ledger_child.batch_policy() is False  # the child then runs as a normal task
+    assert calls == [(0, 3)]
+    monkeypatch.delattr(os, "sched_setscheduler", raising=False)
+    assert ledger_child.batch_policy() is False
