@@ -37,14 +37,21 @@ import logging
 import operator
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
 from aqbot.errors import LedgerError
-from aqbot.io.ledger_events import GAP_EVENT_KEYS, LedgerEvent, decode_payload, payload_text
+from aqbot.io.ledger_events import (
+    GAP_EVENT_KEYS,
+    LedgerEvent,
+    LedgerRow,
+    decode_payload,
+    payload_text,
+    row_text,
+)
 from aqbot.io.ledger_schema import INSERT_COLUMNS, SCHEMA, insert_sql
 from aqbot.io.ledger_verify import SCHEMA_VERSION, VerifyReport, verify_connection
 
@@ -76,9 +83,23 @@ EncodedRow = tuple[
     bytearray | bytes | str,
 ]
 _SEQ = operator.itemgetter(0)
+# (seq,) + row: a numbered row (tuple.__add__, typed).
+_numbered = cast(Callable[[tuple[int], LedgerRow], EncodedRow], tuple.__add__)
 _TYPE = operator.itemgetter(3)
 _GAP_TYPES = frozenset(GAP_EVENT_KEYS)
 _COLUMNS = "seq, wall_time, mono_time, type, token, order_id, trade_id, payload"
+
+
+def number_rows(first_seq: int, rows: Sequence[LedgerRow]) -> list[EncodedRow]:
+    """``rows`` numbered ``first_seq``, ``first_seq + 1``, ..., deferred payloads encoded
+    (:func:`~aqbot.io.ledger_events.row_text`): what the ledger writer hands the store, in the worker
+    thread or the child process, off the event loop."""
+    numbered = list(map(_numbered, zip(range(first_seq, first_seq + len(rows))), rows))  # no Python loop
+    for i, row in enumerate(rows):
+        payload = row[6]
+        if payload.__class__ is dict:  # a deferred payload (ledger_events.deferrable): encoded here
+            numbered[i] = (first_seq + i, *row[:6], row_text(payload))
+    return numbered
 
 
 @attrs.frozen

@@ -3,10 +3,14 @@
 
 ``python -m aqbot.io.ledger_child <path> <FULL|NORMAL>`` opens the store and answers on stdout; then it
 reads batches from stdin, writes each in one transaction and answers each. Every message, both ways, is a
-frame: a 4-byte little-endian length and a :mod:`marshal` dump (parent and child run the same
-interpreter, ``sys.executable``). A batch is a list of :data:`~aqbot.io.ledger.EncodedRow` tuples (rows
-the parent has already numbered and encoded: redacted, as the thread writer writes them; a ``bytearray``
-payload arrives as ``bytes``, which the store writes as the same text). An answer is ``("ok", last_seq)``,
+frame: a 4-byte little-endian length and a body. A batch's body (:func:`batch_frame`) is the MessagePack
+(``msgspec``) of ``(first_seq, rows)``: the :data:`~aqbot.io.ledger_events.LedgerRow` tuples the parent has
+made (redacted, as the thread writer writes them; a ``bytearray`` payload arrives as ``bytes``, which the
+store writes as the same text), which the child numbers from ``first_seq`` and whose deferred payloads
+(dicts) it encodes (:func:`~aqbot.io.ledger.number_rows`, as the thread writer does in its worker thread).
+MessagePack, not :mod:`marshal`: the parent encodes a batch of 2048 rows (1.4 MB) about ten times faster,
+on the event loop. An answer's body is a :mod:`marshal` dump (parent and child run the same interpreter,
+``sys.executable``): ``("ok", last_seq)``,
 ``("retry", error class, message)`` for a write error the parent retries (:data:`WRITE_ERRORS`, as the
 thread writer does), or ``("fatal", error class, message)`` for anything else (a bug: the child exits).
 
@@ -27,8 +31,11 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any, BinaryIO
 
+import msgspec
+
 from aqbot.errors import LedgerError
-from aqbot.io.ledger import LedgerStore
+from aqbot.io.ledger import LedgerStore, number_rows
+from aqbot.io.ledger_events import LedgerRow
 
 # Errors that mean "this write failed, try again later" (the thread writer's too).
 WRITE_ERRORS = (sqlite3.Error, OSError, LedgerError)
@@ -50,6 +57,35 @@ def frame_header(length: int) -> bytes:
     return _HEADER.pack(length)
 
 
+_BATCH_ENCODE_INTO = msgspec.msgpack.Encoder().encode_into
+# Any: each column comes back as the type it was sent as (a bytearray as bytes, a tuple as a list).
+_BATCH = msgspec.msgpack.Decoder(tuple[int, list[tuple[Any, Any, Any, Any, Any, Any, Any]]])
+
+
+def batch_frame(first_seq: int, rows: list[LedgerRow]) -> bytearray:
+    """The frame of a batch: ``rows`` (unnumbered), to be numbered from ``first_seq``.
+
+    Raises:
+        TypeError, ValueError, OverflowError: a row holds a value MessagePack cannot carry (a string with a
+            lone surrogate, an object that is no int, float, str, bytes, dict or None, an int beyond 64
+            bits).
+    """
+    buffer = bytearray(HEADER_SIZE)
+    _BATCH_ENCODE_INTO((first_seq, rows), buffer, HEADER_SIZE)  # no copy of the body behind a header
+    _HEADER.pack_into(buffer, 0, len(buffer) - HEADER_SIZE)
+    return buffer
+
+
+def read_batch(body: bytes) -> list[Any]:
+    """The numbered rows of a batch's body (what :meth:`LedgerStore.append_encoded` takes).
+
+    Raises:
+        msgspec.DecodeError: the body is not a batch (a bug in the parent).
+    """
+    first_seq, rows = _BATCH.decode(body)
+    return number_rows(first_seq, rows)
+
+
 def frame_length(header: bytes | bytearray) -> int:
     """The body length a frame header announces."""
     length: int = _HEADER.unpack(header)[0]
@@ -63,6 +99,27 @@ def child_env(environ: Mapping[str, str], package_root: str) -> dict[str, str]:
     env = {k: environ[k] for k in _KEEP_ENV if k in environ}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
     return env
+
+
+def batch_policy() -> bool:
+    """Put this process under ``SCHED_BATCH`` (Linux; an unprivileged call) and say whether it took.
+
+    A batch task does not preempt the running one when it wakes up. Every write of a batch into the pipe
+    wakes the child, and the kernel tends to place a task woken through a pipe on the writer's CPU: as a
+    normal task the child then preempted the event loop in the middle of its ``send_all`` (in the ingest
+    bench on the loaded 2-core VM the loop spent 5 to 12 us per frame inside those writes for 0.6 us of
+    CPU; as a batch task 0.6 to 2). The child still gets its full share of CPU, from the next tick or an
+    idle core: a batch becomes durable at most a tick later under load, and the loop is not interrupted.
+    """
+    setter = getattr(os, "sched_setscheduler", None)
+    policy = getattr(os, "SCHED_BATCH", None)
+    if setter is None or policy is None:
+        return False
+    try:
+        setter(0, policy, os.sched_param(0))
+    except OSError:
+        return False  # refused (a sandbox): the child runs as a normal task
+    return True
 
 
 def _describe(kind: str, exc: BaseException) -> tuple[str, str, str]:
@@ -99,7 +156,7 @@ def serve(open_store: Callable[[], LedgerStore], inp: BinaryIO, out: BinaryIO) -
             if len(body) < length:
                 return 1
             try:
-                last = store.append_encoded(marshal.loads(body))
+                last = store.append_encoded(read_batch(body))
             except WRITE_ERRORS as exc:
                 answer(_describe("retry", exc))  # the parent closes us and retries with a new child
                 continue
@@ -113,6 +170,7 @@ def main(argv: list[str]) -> int:
     """``python -m aqbot.io.ledger_child <path> <synchronous>``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    batch_policy()
     path, synchronous = argv
     # Answers go to a copy of stdout; fd 1 becomes stderr, so a stray print cannot corrupt a frame.
     out = os.fdopen(os.dup(1), "wb")

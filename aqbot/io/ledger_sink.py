@@ -204,9 +204,9 @@ class LedgerSink:
     """A never-blocking buffer in front of the ledger writer's bounded channel.
 
     :meth:`record` (and :meth:`record_row`, :meth:`record_rows`) is sync and never drops; the rows wait
-    here encoded (:data:`~aqbot.io.ledger_events.LedgerRow`). :func:`run_ledger_pump` moves them into the
-    channel in lists of up to :data:`CHUNK_ROWS` (awaiting when it is full). ``overflowing`` is True while
-    more than ``max_buffered`` rows wait here.
+    here encoded (:data:`~aqbot.io.ledger_events.LedgerRow`; a deferrable payload unencoded).
+    :func:`run_ledger_pump` moves them into the channel in lists of up to :data:`CHUNK_ROWS` (awaiting
+    when it is full). ``overflowing`` is True while more than ``max_buffered`` rows wait here.
     """
 
     max_buffered: int = MAX_BUFFERED

@@ -3,10 +3,12 @@
 Producers ``send`` :class:`~aqbot.io.ledger_events.LedgerEvent` values, or lists of already encoded
 :data:`~aqbot.io.ledger_events.LedgerRow` (what the hub's sink hands over), into a *bounded* memory channel
 (the runtime chooses its size; a full channel pushes back on producers instead of losing events). One
-task, :func:`run_ledger_writer`, takes them off in arrival order, numbers them (``seq`` continues the
-stored sequence, so there is never a hole), and writes a batch in one transaction in a worker thread
-(``trio.to_thread.run_sync``) every ``batch_interval`` seconds (50 ms) after the first event of the
-batch, or as soon as ``batch_max`` (2048) events are waiting, whichever comes first.
+task, :func:`run_ledger_writer`, takes them off in arrival order (each row's ``seq`` is its place in
+that order, continuing the stored sequence, so there is never a hole; the numbers are attached where the
+batch is written, off the event loop: :func:`~aqbot.io.ledger.number_rows`), and writes a batch in one
+transaction in a worker thread (``trio.to_thread.run_sync``) every ``batch_interval`` seconds (50 ms)
+after the first event of the batch, or as soon as ``batch_max`` (2048) events are waiting, whichever
+comes first.
 
 Error handling: a failed write (``sqlite3.Error``, ``OSError``, :class:`~aqbot.errors.LedgerError`)
 calls ``on_failure(exc)`` once per failure streak (the runtime latches ``LEDGER_FAILURE`` and stops
@@ -30,14 +32,13 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import typing
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
 import attrs
 import trio
 
-from aqbot.io.ledger import EncodedRow, LedgerStore
+from aqbot.io.ledger import LedgerStore, number_rows
 from aqbot.io.ledger_child import WRITE_ERRORS
 from aqbot.io.ledger_events import LedgerItem, LedgerRow, event_row
 
@@ -85,18 +86,15 @@ class LedgerWriterStatistics:
     buffered: int
 
 
-# (seq,) + row: the store's row (tuple.__add__, typed).
-_numbered = typing.cast(Callable[[tuple[int], LedgerRow], EncodedRow], tuple.__add__)
-
-
 class LedgerWriterHandle:
     """What :func:`run_ledger_writer` hands to ``task_status.started``."""
 
     def __init__(self, receive_channel: trio.MemoryReceiveChannel[LedgerItem], last_seq: int) -> None:
         self._channel = receive_channel
-        self._next_seq = last_seq + 1
-        # Numbered rows, payloads encoded once (the store writes them as they are).
-        self._pending: list[EncodedRow] = []
+        # Rows taken and not yet written, payloads encoded once (the store writes them as they are), in
+        # order; the first is numbered _pending_seq, the next _pending_seq + 1, and so on.
+        self._pending: list[LedgerRow] = []
+        self._pending_seq = last_seq + 1
         self._items = 0  # channel items taken (an event or a list of rows)
         self._progress = trio.Event()
         # True while the writer task is inside ``await channel.receive()``; ``_woke`` fires when it leaves.
@@ -160,17 +158,15 @@ class LedgerWriterHandle:
             self._woke = trio.Event()
 
     def _take(self, item: LedgerItem) -> None:
-        """Number the rows of an item (a list of rows, or an event whose payload is encoded here) and add
-        them to the pending batch (no checkpoint: nothing can be lost here)."""
-        seq = self._next_seq
+        """Add the rows of an item (a list of rows, or an event whose payload is encoded here) to the
+        pending batch (no checkpoint: nothing can be lost here). Their numbers are their places in
+        ``_pending``: no work per row on the event loop."""
         if isinstance(item, list):
-            count = len(item)
-            self._pending.extend(map(_numbered, zip(range(seq, seq + count)), item))  # no Python loop
+            self._pending += item
+            self.received += len(item)
         else:
-            count = 1
-            self._pending.append(_numbered((seq,), event_row(item)))
-        self._next_seq = seq + count
-        self.received += count
+            self._pending.append(event_row(item))
+            self.received += 1
         self._items += 1
 
     def _take_nowait(self, limit: int) -> None:
@@ -186,6 +182,7 @@ class LedgerWriterHandle:
 
     def _written(self, count: int, last_seq: int) -> None:
         del self._pending[:count]
+        self._pending_seq += count
         self.written += count
         self.last_seq = last_seq
         self.batches += 1
@@ -201,8 +198,10 @@ async def _collect(handle: LedgerWriterHandle, channel: trio.MemoryReceiveChanne
     (where every hand-over of the pump, one per frame under load, woke it: a pass of the scheduler
     each): it takes everything already in the channel without a checkpoint per item, then sleeps
     :data:`POLL` (or until the deadline) and looks again, so a full batch is seen within ``POLL``. A list of
-    rows may take the batch past ``batch_max``: the writer then writes the first ``batch_max`` and the
-    rest at once after. Returns False when the channel has ended (every sender closed).
+    rows may take the batch past ``batch_max``: the writer then writes the first ``batch_max``, and the
+    rest (fewer than ``batch_max``) starts the next batch, collected here again (the deadline counts from
+    then), rather than going alone in a transaction of its own. Returns False when the channel has ended
+    (every sender closed).
     """
     try:
         if not handle._pending:
@@ -222,9 +221,11 @@ async def _collect(handle: LedgerWriterHandle, channel: trio.MemoryReceiveChanne
 
 
 class WriteBackend(Protocol):
-    """Where the writer's batches go: the store in a worker thread, or a child process."""
+    """Where the writer's batches go: the store in a worker thread, or a child process. ``append`` writes
+    ``rows`` numbered from ``first_seq`` (:func:`~aqbot.io.ledger.number_rows`) in one transaction and
+    returns the last stored ``seq``."""
 
-    async def append(self, rows: list[EncodedRow]) -> int: ...
+    async def append(self, first_seq: int, rows: list[LedgerRow]) -> int: ...
 
     async def aclose(self) -> None: ...
 
@@ -243,9 +244,9 @@ class _ThreadBackend:
     async def last_seq(self) -> int:
         return await self.offload(self.store.last_seq)
 
-    async def append(self, rows: list[EncodedRow]) -> int:
+    async def append(self, first_seq: int, rows: list[LedgerRow]) -> int:
         store = self.store
-        return await self.offload(lambda: store.append_encoded(rows))
+        return await self.offload(lambda: store.append_encoded(number_rows(first_seq, rows)))
 
     async def aclose(self) -> None:
         try:
@@ -273,13 +274,18 @@ class BatchWriter:
         if self.backend is None:
             self.backend = await self.opener()
         batch = handle._pending[:batch_max]
-        last = await self.backend.append(batch)
+        last = await self.backend.append(handle._pending_seq, batch)
         handle._written(len(batch), last)
 
-    async def write(self, handle: LedgerWriterHandle, batch_max: int) -> None:
-        """Write until the pending batch is durable, retrying with backoff. Runs until it succeeds."""
+    async def write(self, handle: LedgerWriterHandle, batch_max: int, *, whole: bool = True) -> None:
+        """Write until the pending batch is durable, retrying with backoff. Runs until it succeeds.
+
+        With ``whole=False`` (the writer's loop) only its first ``batch_max`` rows, and then only full
+        batches: a remainder below ``batch_max`` is left pending for the next batch to fill up.
+        """
         delay = RETRY_FIRST
-        while handle._pending:
+        wrote = False
+        while handle._pending and (whole or not wrote or len(handle._pending) >= batch_max):
             try:
                 await self.write_once(handle, batch_max)
             except WRITE_ERRORS as exc:
@@ -294,6 +300,7 @@ class BatchWriter:
                 await trio.sleep(delay)
                 delay = min(delay * RETRY_FACTOR, RETRY_MAX)
                 continue
+            wrote = True
             if handle.failing:
                 handle.failing = False
                 log.warning("ledger writes recovered after %d failure(s)", handle.failures)
@@ -377,7 +384,7 @@ async def serve_batches(
         async with receive_channel:
             try:
                 while await _collect(handle, receive_channel, batch_max, batch_interval):
-                    await writer.write(handle, batch_max)
+                    await writer.write(handle, batch_max, whole=False)
                 await writer.write(handle, batch_max)
             finally:
                 with trio.move_on_after(shutdown_grace, shield=True) as scope:

@@ -42,6 +42,7 @@ from aqbot.io.ledger_events import (
     event_row,
     make_row,
     row_event,
+    row_text,
 )
 from aqbot.io.ledger_sink import GATHER, LedgerSink, fact_event
 from aqbot.io.ledger_writer import run_ledger_writer
@@ -71,7 +72,8 @@ def assert_row_is(row: LedgerRow, event: LedgerEvent, *, wall: bool = True) -> N
     if wall:
         assert got.wall_time == want.wall_time
     assert got.payload == decode_payload(text)
-    stored = row[6] if isinstance(row[6], str) else bytes(row[6]).decode()
+    text_or_bytes = row_text(row[6])  # a deferred payload is encoded where its batch is written
+    stored = text_or_bytes if isinstance(text_or_bytes, str) else bytes(text_or_bytes).decode()
     if all(" " <= c <= "~" for c in stored):  # printable ASCII: byte for byte what json wrote
         assert stored == text
 

@@ -16,7 +16,7 @@ import trio
 import trio.testing
 
 from aqbot.io.ledger import EncodedRow, LedgerStore
-from aqbot.io.ledger_events import LedgerEvent
+from aqbot.io.ledger_events import LedgerEvent, LedgerItem, new_row
 from aqbot.io.ledger_writer import LedgerWriterHandle, run_ledger_writer
 
 T = TypeVar("T")
@@ -88,6 +88,31 @@ async def test_batches_by_interval_and_by_size(
             assert handle.last_seq == 1203
             await send.aclose()  # the writer returns once the channel ends
     assert [e.payload["i"] for e in stored(tmp_path / "l.db")] == list(range(1203))
+
+
+async def test_the_rest_of_an_overfull_batch_waits_for_the_next_one(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    batches: list[tuple[float, int]] = []
+    send, recv = trio.open_memory_channel[LedgerItem](10)
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            handle: LedgerWriterHandle = await nursery.start(
+                functools.partial(
+                    run_ledger_writer, recording_factory(tmp_path / "l.db", batches), recv,
+                    on_failure=never_fails, offload=inline, batch_max=64,
+                )
+            )  # fmt: skip
+            t0 = trio.current_time()
+            send.send_nowait([new_row("fill.applied", {"i": i}, mono_time=0.0) for i in range(100)])
+            send.send_nowait([new_row("fill.applied", {"i": i}, mono_time=0.0) for i in range(100, 200)])
+            await handle.flush()
+            # lists of 100 past a batch_max of 64: full batches at once, the rest of each joins the next
+            # batch (it was written alone: 64, 36, 64, 36)
+            assert batches == [(t0, 64), (t0, 64), (t0, 64), (t0 + 0.05, 8)]
+            assert (handle.written, handle.last_seq) == (200, 200)
+            await send.aclose()
+    assert [e.payload["i"] for e in stored(tmp_path / "l.db")] == list(range(200))
 
 
 async def test_wait_flushed_and_continuing_seq_after_restart(

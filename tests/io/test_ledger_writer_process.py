@@ -177,8 +177,8 @@ async def test_a_child_that_cannot_open_the_store_fails_the_start(tmp_path: Path
 # --- the child's loop and protocol, in this process ------------------------------------------------------
 
 
-def serve(open_store: Callable[[], LedgerStore], *batches: Any) -> tuple[int, list[Any]]:
-    inp = io.BytesIO(b"".join(ledger_child.frame(b) for b in batches))
+def serve(open_store: Callable[[], LedgerStore], *frames: bytes | bytearray) -> tuple[int, list[Any]]:
+    inp = io.BytesIO(b"".join(frames))
     out = io.BytesIO()
     status = ledger_child.serve(open_store, inp, out)
     data, answers = out.getvalue(), []
@@ -189,13 +189,14 @@ def serve(open_store: Callable[[], LedgerStore], *batches: Any) -> tuple[int, li
     return status, answers
 
 
-def numbered(start: int, count: int) -> list[tuple[Any, ...]]:
-    return [(start + k, *row) for k, row in enumerate(rows(start - 1, count))]
+def batch(start: int, count: int) -> bytearray:
+    """The frame of ``count`` rows numbered from ``start``."""
+    return ledger_child.batch_frame(start, rows(start - 1, count))
 
 
 def test_child_writes_batches_answers_and_retries_a_disk_full(tmp_path: Path) -> None:
     path = tmp_path / "l.db"
-    status, answers = serve(functools.partial(LedgerStore.open, path), numbered(1, 5), numbered(6, 5))
+    status, answers = serve(functools.partial(LedgerStore.open, path), batch(1, 5), batch(6, 5))
     assert (status, answers) == (0, [("ok", 0), ("ok", 5), ("ok", 10)])
 
     def full() -> LedgerStore:
@@ -204,20 +205,26 @@ def test_child_writes_batches_answers_and_retries_a_disk_full(tmp_path: Path) ->
         store._conn.execute(f"PRAGMA max_page_count = {pages}")
         return store
 
-    big = [(11 + k, 0.0, 0.0, "ws.user.raw", 0, 0, 0, b'{"t":"' + b"x" * 4000 + b'"}') for k in range(40)]
-    status, answers = serve(full, big)
+    big: list[LedgerRow] = [
+        (0.0, 0.0, "ws.user.raw", 0, 0, 0, bytearray(b'{"t":"' + b"x" * 4000 + b'"}'))
+    ] * 40
+    status, answers = serve(full, ledger_child.batch_frame(11, big))
     assert status == 0  # a write error is answered; the child waits for the parent to close it
     assert answers == [("ok", 10), ("retry", "OperationalError", "database or disk is full")]
-    status, answers = serve(functools.partial(LedgerStore.open, path), big[:3], 5)
+    not_a_batch = ledger_child.frame(
+        [(14, 0.0, 0.0, "ws.user.raw", 0, 0, 0, b"{}")]
+    )  # marshal: the old format
+    status, answers = serve(functools.partial(LedgerStore.open, path), ledger_child.batch_frame(11, big[:3]),
+                            not_a_batch)  # fmt: skip
     assert status == 2
     assert answers[:2] == [("ok", 10), ("ok", 13)]
-    assert answers[2][:2] == ("fatal", "TypeError")  # a bug: the child stops
+    assert answers[2][:2] == ("fatal", "DecodeError")  # a bug: the child stops
     assert [e.seq for e in stored(path)] == list(range(1, 14))
 
 
 def test_child_writes_nothing_of_a_frame_cut_short(tmp_path: Path) -> None:
     path = tmp_path / "l.db"
-    inp = io.BytesIO(ledger_child.frame(numbered(1, 5))[:-3])
+    inp = io.BytesIO(batch(1, 5)[:-3])
     assert ledger_child.serve(functools.partial(LedgerStore.open, path), inp, io.BytesIO()) == 1
     assert stored(path) == []
 
