@@ -28,7 +28,7 @@ import attrs
 from aqbot.core import facts as cf
 from aqbot.io.alerts import StormDetector
 from aqbot.io.edge import UserFrame, newest_timestamp_ms
-from aqbot.io.metrics import AqbotMetrics, Gauge
+from aqbot.io.metrics import AqbotMetrics, Gauge, LabelValues
 from aqbot.io.ws import ChannelListener
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,7 @@ class ObservedListener(Generic[T]):
     server_now: Callable[[], float]
     alert: Alert = lambda key, text: None
     storm: StormDetector = attrs.Factory(DEFAULT_STORMS.reconnect)
+    _series: dict[str, LabelValues] = attrs.field(factory=dict, init=False, repr=False)  # channel -> lag key
 
     def connected(self, channel: str, now: float) -> None:
         self.inner.connected(channel, now)
@@ -105,7 +106,10 @@ class ObservedListener(Generic[T]):
         # A user frame decoded by the fused path (core events) carries its newest timestamp itself.
         newest = events.newest_ms if type(events) is UserFrame else newest_timestamp_ms(events)
         if newest is not None:
-            self.lag.set(round(self.server_now() - newest / 1000.0, 3), channel=channel)
+            series = self._series.get(channel)
+            if series is None:  # Gauge.set checks the labels every call: once per channel is enough
+                series = self._series[channel] = self.lag.series(channel=channel)
+            self.lag.values[series] = round(self.server_now() - newest / 1000.0, 3)
         self.inner.deliver(channel, seq, now, raw, events)
 
 
