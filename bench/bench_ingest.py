@@ -9,20 +9,18 @@ user event of aqbot's account is encoded exactly as the simulator's WebSocket hu
 Four loops over the same frames, interleaved repetition by repetition:
 
 * ``ingest``: the runtime's own reader :func:`aqbot.io.ws.run_channel` (stale timer, sequence numbers,
-  the user channel's decode as :mod:`aqbot.app` builds it: :func:`aqbot.io.edge.user_frame_decoder`, a
-  frame straight to core events) over an in-memory connection that hands
-  over one frame per scheduler pass, as trio-websocket does at a steady rate (:class:`FrameConnection`;
-  trio-websocket's own reader task, its wsproto parsing and its per-frame ``send`` are the transport's
-  cost, measured below),
-  feeding the listener :mod:`aqbot.app` gives the user channel: :class:`aqbot.io.observe.ObservedListener`
-  (the WS lag gauge, the reconnect-storm detector) around :class:`aqbot.io.ws_user.UserFeed` (raw frame to
-  the ledger, ``Core.on_order_event``/``on_trade_event``, every fact to the ledger through
-  :class:`aqbot.io.hub.Hub`),
-  with the real pump and the ledger writer ``aqbot run`` uses by default (``[ledger] writer = "process"``:
-  :func:`~aqbot.io.ledger_process.run_ledger_process_writer`, SQLite in a child process, production
-  durability ``synchronous=FULL``). The clock stops when the last event is durable. Each order is placed in
-  the core (reserve + accepted answer, as the quoter does) just before its PLACEMENT frame, with that time
-  excluded; 16 other quotes rest in the core throughout (a market maker's usual open orders).
+  the user channel's decode as :mod:`aqbot.app` builds it, :func:`aqbot.io.edge.user_frame_decoder`) over
+  an in-memory connection that hands over one frame per scheduler pass, as trio-websocket does at a steady
+  rate (:class:`FrameConnection`; trio-websocket's own reader task, its wsproto parsing and its per-frame
+  ``send`` are the transport's cost, measured below), feeding the user channel's listener as :mod:`aqbot.app`
+  builds it: :class:`aqbot.io.observe.ObservedListener` (WS lag gauge, storm detector) around
+  :class:`aqbot.io.ws_user.UserFeed` (raw frame to the ledger, ``Core.on_order_event``/``on_trade_event``,
+  every fact to the ledger through :class:`aqbot.io.hub.Hub`), with the real pump and the ledger writer
+  ``aqbot run`` uses by default (``[ledger] writer = "process"``: SQLite in a child process,
+  :func:`~aqbot.io.ledger_process.run_ledger_process_writer`, production durability ``synchronous=FULL``).
+  The clock stops when the last event is durable. Each order is placed in the core (reserve + accepted
+  answer, as the quoter does) just before its PLACEMENT frame, with that time excluded; 16 other quotes
+  rest in the core throughout (a market maker's usual open orders).
 * ``ingest_thread``: ``ingest`` with the ledger writer of ``[ledger] writer = "thread"``
   (:func:`~aqbot.io.ledger_writer.run_ledger_writer`: SQLite in a worker thread of this process, as paper
   runs do; same rows, same ``synchronous=FULL``, the clock stops when the last event is durable).
@@ -233,8 +231,7 @@ class IngestRun:
 async def _ingest(w: Workload, core: Core, ledger_path: Path, writer_kind: str = "thread") -> IngestRun:
     hub = Hub(core)
     feed = UserFeed(hub, w.me)
-    # The user channel's listener and decode as aqbot.app builds them (lag gauge against the wall clock).
-    lag = make_aqbot_metrics().ws_lag_seconds
+    lag = make_aqbot_metrics().ws_lag_seconds  # the user channel's listener and decode as aqbot.app's
     listener = ObservedListener(feed, lag, server_clock(time.time, lambda: 0.0), hub.alert)
     done = trio.Event()
     conn = FrameConnection(w.frames, done, hub, w.placements)
@@ -363,8 +360,7 @@ def json_rate(frames: tuple[str, ...]) -> float:
 
 
 def decode_rate(frames: tuple[str, ...], me: edge.Identity) -> float:
-    """Frames to core events as the runtime does it: the user channel's decode,
-    :func:`edge.user_frame_decoder` (typed structs straight to core events)."""
+    """Frames to core events as the runtime's user channel does it (:func:`edge.user_frame_decoder`)."""
     decode = edge.user_frame_decoder(me)
     started = time.perf_counter()
     for text in frames:
