@@ -1,14 +1,22 @@
-"""UserFeed: the runtime's fused decode (core events, :func:`edge.user_frame_decoder`) and decoded wire models
-(:func:`aqbot.wire.decode_user_frame`) give the same core state and the same ledger rows, ``ws.user.raw``
-included, on real exchange traffic: the simulator's user events of an account whose BUY orders are filled
-with 0-2 other makers at the same level, then MINED and CONFIRMED."""
+"""The user channel's fused decode (core events, :func:`edge.user_frame_decoder`) against decoded wire models
+(:func:`aqbot.wire.decode_user_frame`, what the runtime used before):
+
+* through :class:`UserFeed`, the same core state and the same ledger rows, ``ws.user.raw`` included, on real
+  exchange traffic (the simulator's user events of an account whose BUY orders are filled with 0-2 other
+  makers at the same level, then MINED and CONFIRMED);
+* through the reader :func:`aqbot.io.ws.run_channel`, the same handling of malformed, declined and unknown
+  frames: the same decode errors counted, the same point gaps with the same reasons, the same events
+  delivered."""
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from decimal import Decimal
+from typing import Any
 
+import attrs
 import trio
 import trio.testing
 
@@ -20,6 +28,7 @@ from aqbot.core.snapshot import snapshot
 from aqbot.core.types import MarketSpec, Side
 from aqbot.io import edge
 from aqbot.io.hub import Hub
+from aqbot.io.ws import ChannelSpec, ChannelTiming, run_channel
 from aqbot.io.ws_user import UserFeed
 from aqbot.sim.events import UserEvent
 from aqbot.sim.testkit import make_engine, order_id_of
@@ -103,3 +112,88 @@ def test_the_fused_decode_feeds_the_same_state_and_rows() -> None:
         types = [row[1] for row in rows]  # type: ignore[index]
         assert applied == len(frames) == types.count("ws.user.raw")
         assert types.count("fill.applied") >= 12  # every round filled aqbot's order
+
+
+@attrs.define
+class Frames:
+    """A connection that hands over ``frames`` one per ``get_message``, then waits forever."""
+
+    frames: list[str]
+    done: trio.Event = attrs.Factory(trio.Event)
+
+    async def send_message(self, message: str) -> None:
+        await trio.lowlevel.checkpoint()
+
+    async def get_message(self) -> str:
+        if not self.frames:
+            self.done.set()
+            await trio.sleep_forever()
+        await trio.lowlevel.checkpoint()
+        return self.frames.pop(0)
+
+
+@attrs.define
+class Log:
+    """A listener recording what the reader reports; delivered frames as core events."""
+
+    me: edge.Identity
+    calls: list[object] = attrs.Factory(list)
+
+    def connected(self, channel: str, now: float) -> None:
+        self.calls.append(("connected", now))
+
+    def alive(self, channel: str, now: float) -> None:
+        pass
+
+    def gap(self, channel: str, reason: str, now: float) -> None:
+        self.calls.append(("gap", reason, now))
+
+    def deliver(self, channel: str, seq: int, now: float, raw: str, events: Sequence[object]) -> None:
+        core = list(events) if type(events) is edge.UserFrame else edge.user_events(events, self.me)
+        self.calls.append(("deliver", seq, raw, core))
+
+
+ORDER = (
+    '{"event_type":"order","type":"PLACEMENT","id":"0xAB","market":"0xm","asset_id":"111","side":"BUY",'
+    '"price":"0.5","original_size":"10","size_matched":"0","status":"LIVE","timestamp":"1767225600000"}'
+)
+BAD_FRAMES = [
+    ORDER,
+    ORDER[:-5],  # malformed JSON
+    ORDER.replace('"price":"0.5",', ""),  # a missing field
+    ORDER.replace('"price":"0.5"', '"price":"NaN"'),  # a refused value
+    ORDER.replace("{", '{"extra":1,', 1),  # valid, declined by the typed decode: the reference decides
+    ORDER.replace('"order"', '"new_thing"'),  # an unknown event type: skipped
+    "[" + ORDER + ",PONG]",  # one bad element of an array frame
+    "not json",
+    ORDER.replace("PLACEMENT", "UPDATE"),
+]
+
+
+async def read_all(decode: Callable[[str], Sequence[object]], me: edge.Identity) -> tuple[list[object], Any]:
+    conn = Frames(list(BAD_FRAMES))
+    log = Log(me)
+
+    @asynccontextmanager
+    async def connect() -> AsyncIterator[Frames]:
+        yield conn
+
+    spec: ChannelSpec[Any] = ChannelSpec("user", connect, "{}", decode, ChannelTiming())
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(run_channel, spec, log, random.Random(1))
+            await conn.done.wait()
+            nursery.cancel_scope.cancel()
+    return log.calls, attrs.evolve(spec.stats, last_frame_at=None)
+
+
+async def test_the_reader_handles_bad_frames_as_before(autojump_clock: trio.testing.MockClock) -> None:
+    """Every malformed frame is the same counted decode error and point gap (same reason) with the fused
+    decode as with ``decode_user_frame``; declined and unknown frames give the same events."""
+    me = edge.Identity("key", "0xabc")
+    calls, stats = await read_all(edge.user_frame_decoder(me), me)
+    assert (calls, stats) == await read_all(decode_user_frame, me)
+    assert stats.decode_errors == 5
+    assert [c[0] for c in calls].count("gap") == 5
+    delivered = [c for c in calls if c[0] == "deliver"]
+    assert [len(c[3]) for c in delivered] == [1, 1, 0, 1]  # type: ignore[index]
