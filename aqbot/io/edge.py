@@ -318,7 +318,7 @@ def _fused(msgs: list[OrderMsg | TradeMsg], key: str, addr: str) -> UserFrame:
         if ts is not None and (newest is None or ts > newest):
             newest = ts
         if isinstance(m, OrderMsg):
-            to_opt_unix_s(m.created_at)
+            to_opt_unix_s(m.created_at)  # checked like the model's field; the core does not use it
             expiration = to_opt_unix_s(m.expiration)
             v = m.price
             price = _cached(v) or to_decimal(v)
@@ -345,7 +345,7 @@ def _fused(msgs: list[OrderMsg | TradeMsg], key: str, addr: str) -> UserFrame:
         v = m.fee_rate_bps
         if v is not None and _cached(v) is None:
             to_opt_decimal(v)
-        to_opt_unix_s(m.last_update)
+        to_opt_unix_s(m.last_update)  # checked, like the fee above and the other makers' amounts below
         side, asset = m.side, m.asset_id
         fills = []
         for mo in m.maker_orders or ():
