@@ -77,7 +77,7 @@ from aqbot.io.ws import (
 from aqbot.io.ws_market import BookBoard, MarketFeed, run_book_resync
 from aqbot.io.ws_replay import replay_ledger, snapshot_event
 from aqbot.io.ws_user import UserFeed, market_subscribe_frame, user_subscribe_frame
-from aqbot.wire.codec import decode_market_frame, decode_user_frame
+from aqbot.wire.codec import decode_market_frame
 
 log = logging.getLogger(__name__)
 
@@ -225,12 +225,12 @@ async def _run_tree(
     stats = BotStats()
     timing = ChannelTiming(ping_interval=t.ws_ping_interval, stale_after=t.ws_stale)
     creds = params.creds
-    # The user channel decodes to wire events (not edge.user_frame_events' core events, ~2 us cheaper): the
-    # WS lag gauge (aqbot.io.observe) reads the frames' message timestamps, which core events do not keep.
+    # The user channel decodes straight to core events (edge.UserFrame, which also keeps the newest message
+    # timestamp for the WS lag gauge of aqbot.io.observe); UserFeed applies them as they are.
     user = _channel(
         "user", connectors.ws_base_url + "user", connectors,
         user_subscribe_frame(creds.api_key, creds.secret, creds.passphrase, cids),
-        timing, decode_user_frame, stats=stats.user,
+        timing, edge.user_frame_decoder(me), stats=stats.user,
     )  # fmt: skip
 
     async def fetch_book(token: str) -> BookSnapshot:

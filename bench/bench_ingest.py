@@ -9,17 +9,18 @@ user event of aqbot's account is encoded exactly as the simulator's WebSocket hu
 Four loops over the same frames, interleaved repetition by repetition:
 
 * ``ingest``: the runtime's own reader :func:`aqbot.io.ws.run_channel` (stale timer, sequence numbers,
-  :func:`aqbot.wire.decode_user_frame`) over an in-memory connection that hands
-  over one frame per scheduler pass, as trio-websocket does at a steady rate (:class:`FrameConnection`;
-  trio-websocket's own reader task, its wsproto parsing and its per-frame ``send`` are the transport's
-  cost, measured below),
-  feeding :class:`aqbot.io.ws_user.UserFeed` (raw frame to the ledger, :mod:`aqbot.io.edge` conversion,
-  ``Core.on_order_event``/``on_trade_event``, every fact to the ledger through :class:`aqbot.io.hub.Hub`),
-  with the real pump and the ledger writer ``aqbot run`` uses by default (``[ledger] writer = "process"``:
-  :func:`~aqbot.io.ledger_process.run_ledger_process_writer`, SQLite in a child process, production
-  durability ``synchronous=FULL``). The clock stops when the last event is durable. Each order is placed in
-  the core (reserve + accepted answer, as the quoter does) just before its PLACEMENT frame, with that time
-  excluded; 16 other quotes rest in the core throughout (a market maker's usual open orders).
+  the user channel's decode as :mod:`aqbot.app` builds it, :func:`aqbot.io.edge.user_frame_decoder`) over
+  an in-memory connection that hands over one frame per scheduler pass, as trio-websocket does at a steady
+  rate (:class:`FrameConnection`; trio-websocket's own reader task, its wsproto parsing and its per-frame
+  ``send`` are the transport's cost, measured below), feeding the user channel's listener as :mod:`aqbot.app`
+  builds it: :class:`aqbot.io.observe.ObservedListener` (WS lag gauge, storm detector) around
+  :class:`aqbot.io.ws_user.UserFeed` (raw frame to the ledger, ``Core.on_order_event``/``on_trade_event``,
+  every fact to the ledger through :class:`aqbot.io.hub.Hub`), with the real pump and the ledger writer
+  ``aqbot run`` uses by default (``[ledger] writer = "process"``: SQLite in a child process,
+  :func:`~aqbot.io.ledger_process.run_ledger_process_writer`, production durability ``synchronous=FULL``).
+  The clock stops when the last event is durable. Each order is placed in the core (reserve + accepted
+  answer, as the quoter does) just before its PLACEMENT frame, with that time excluded; 16 other quotes
+  rest in the core throughout (a market maker's usual open orders).
 * ``ingest_thread``: ``ingest`` with the ledger writer of ``[ledger] writer = "thread"``
   (:func:`~aqbot.io.ledger_writer.run_ledger_writer`: SQLite in a worker thread of this process, as paper
   runs do; same rows, same ``synchronous=FULL``, the clock stops when the last event is durable).
@@ -63,13 +64,14 @@ from aqbot.io.ledger import LedgerStore
 from aqbot.io.ledger_events import LedgerItem
 from aqbot.io.ledger_process import run_ledger_process_writer
 from aqbot.io.ledger_writer import run_ledger_writer
+from aqbot.io.metrics import make_aqbot_metrics
+from aqbot.io.observe import ObservedListener, server_clock
 from aqbot.io.ws import MESSAGE_QUEUE_SIZE, RECEIVE_BUFFER_SIZE, ChannelSpec, ChannelTiming, run_channel
 from aqbot.io.ws_user import UserFeed
 from aqbot.sim.events import UserEvent
 from aqbot.sim.testkit import make_engine, order_id_of
 from aqbot.sim.units import ONE
 from aqbot.sim.ws import encode
-from aqbot.wire.codec import decode_user_frame
 from bench._common import interleaved, median, profile_top, quiet_logs, ratio, scaled
 
 FULL_FRAMES = 20_000
@@ -230,6 +232,8 @@ class IngestRun:
 async def _ingest(w: Workload, core: Core, ledger_path: Path, writer_kind: str = "thread") -> IngestRun:
     hub = Hub(core)
     feed = UserFeed(hub, w.me)
+    lag = make_aqbot_metrics().ws_lag_seconds  # the user channel's listener and decode as aqbot.app's
+    listener = ObservedListener(feed, lag, server_clock(time.time, lambda: 0.0), hub.alert)
     done = trio.Event()
     conn = FrameConnection(w.frames, done, hub, w.placements)
 
@@ -237,7 +241,8 @@ async def _ingest(w: Workload, core: Core, ledger_path: Path, writer_kind: str =
     async def connect() -> AsyncIterator[FrameConnection]:
         yield conn
 
-    spec: ChannelSpec[Any] = ChannelSpec("user", connect, "{}", decode_user_frame, ChannelTiming())
+    decode = edge.user_frame_decoder(w.me)
+    spec: ChannelSpec[Any] = ChannelSpec("user", connect, "{}", decode, ChannelTiming())
     send, recv = trio.open_memory_channel[LedgerItem](LEDGER_CHANNEL)
     store_factory = functools.partial(LedgerStore.open, ledger_path, synchronous=LEDGER_SYNCHRONOUS)
     async with trio.open_nursery() as nursery:
@@ -257,7 +262,7 @@ async def _ingest(w: Workload, core: Core, ledger_path: Path, writer_kind: str =
                 await writer.flush()
         before = writer.written
         started = time.perf_counter()
-        nursery.start_soon(run_channel, spec, feed, random.Random(1))
+        nursery.start_soon(run_channel, spec, listener, random.Random(1))
         await done.wait()
         applied = time.perf_counter() - started - conn.excluded
         hub.sink.close()  # the pump hands everything over and closes the channel; the writer drains
@@ -357,12 +362,11 @@ def json_rate(frames: tuple[str, ...]) -> float:
 
 
 def decode_rate(frames: tuple[str, ...], me: edge.Identity) -> float:
-    """Frames to core events as the runtime does it: the reader's ``decode_user_frame``, then
-    ``UserFeed``'s :func:`edge.user_events`."""
-    decode, convert = decode_user_frame, edge.user_events
+    """Frames to core events as the runtime's user channel does it (:func:`edge.user_frame_decoder`)."""
+    decode = edge.user_frame_decoder(me)
     started = time.perf_counter()
     for text in frames:
-        convert(decode(text), me)
+        decode(text)
     return len(frames) / (time.perf_counter() - started)
 
 

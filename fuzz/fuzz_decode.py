@@ -9,7 +9,8 @@ types):
   round trip on everything the decoder accepts);
 * the fast converter and the generated-hooks converter agree (same value or same error and path);
 * on the text of the input, the typed user-channel fast paths (``decode_user_frame``'s and the fused
-  ``aqbot.io.edge.user_frame_events``) agree with the reference path (same models, same error).
+  ``aqbot.io.edge.user_frame_events``) agree with the reference path (same models, same core events and
+  newest message timestamp, same error).
 
 Run with atheris on a scratch copy of the corpus (libFuzzer writes new inputs into its first directory):
 ``cp -r fuzz/corpus/decode /tmp/decode && python -m fuzz.fuzz_decode /tmp/decode -max_total_time=60``
@@ -87,8 +88,18 @@ def _user_fast(data: bytes) -> None:
     text = data.decode("utf-8", "replace")
     reference = _text_outcome(lambda t: codec._decode_frame(t, codec.default_converter(), "user"), text)
     assert _text_outcome(w.decode_user_frame, text) == reference, text[:200]
-    fused = _text_outcome(lambda t: edge.user_frame_events(t, ME), text)
-    assert fused == _text_outcome(lambda t: edge.user_events(w.decode_user_frame(t), ME), text), text[:200]
+    fused = _text_outcome(_fused_frame, text)
+    assert fused == _text_outcome(_reference_frame, text), text[:200]
+
+
+def _fused_frame(text: str) -> tuple[list[Any], int | None]:
+    frame = edge.user_frame_events(text, ME)
+    return list(frame), frame.newest_ms
+
+
+def _reference_frame(text: str) -> tuple[list[Any], int | None]:
+    models = w.decode_user_frame(text)
+    return list(edge.user_events(models, ME)), edge.newest_timestamp_ms(models)
 
 
 def _client(data: bytes) -> None:

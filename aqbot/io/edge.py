@@ -18,7 +18,7 @@ Exchange timestamps become float Unix seconds (labels only; the core schedules o
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 
 import attrs
@@ -34,6 +34,7 @@ from aqbot.wire.fast import opt_order_type
 from aqbot.wire.market import BookSummary, PriceLevel
 from aqbot.wire.orders import CancelResponse, MakerOrder, OpenOrder, PostOrderResponse, Trade
 from aqbot.wire.scalars import (
+    cached_decimal,
     to_decimal,
     to_decimal_or_zero,
     to_opt_decimal,
@@ -115,6 +116,7 @@ def _ms_to_s(value: int | None) -> float:
 _ORDER_EVENT_TYPE = {t.value: ce.OrderEventType(t.value) for t in OrderEventType}
 _TRADE_STATUS = {s.value: ce.TradeStatus(s.value) for s in TradeStatus}
 _GTC = OrderType.GTC
+_cached = cached_decimal
 _TAKER = TraderSide.TAKER
 
 # The user-channel builders below pass the core events' fields by position (keywords cost ~40% more on
@@ -232,9 +234,50 @@ def user_events(events: Sequence[object], me: Identity) -> list[ce.OrderEvent | 
     return out
 
 
-def user_frame_events(raw: str, me: Identity) -> list[ce.OrderEvent | ce.TradeEvent]:
+class UserFrame(list[ce.OrderEvent | ce.TradeEvent]):
+    """The core events of one user-channel frame (a list, in order) and ``newest_ms``: the newest exchange
+    ``timestamp`` (ms) among the frame's messages, ``None`` when none carries one. The events drop the
+    message timestamps; the WS lag gauge (:class:`aqbot.io.observe.ObservedListener`) reads ``newest_ms``.
+    """
+
+    __slots__ = ("newest_ms",)
+
+    newest_ms: int | None
+
+
+def newest_timestamp_ms(events: Sequence[object]) -> int | None:
+    """The largest ``timestamp`` (ms) among decoded wire ``events``; ``None`` when none carries one."""
+    newest: int | None = None
+    for event in events:
+        ts = getattr(event, "timestamp", None)
+        if isinstance(ts, int) and (newest is None or ts > newest):
+            newest = ts
+    return newest
+
+
+def user_frame_decoder(me: Identity) -> Callable[[str], UserFrame]:
+    """The user channel's :attr:`ChannelSpec.decode <aqbot.io.ws.ChannelSpec>`: :func:`user_frame_events`
+    for ``me``, with aqbot's identity prepared once."""
+    key, addr = me.api_key, me.maker_address.lower()
+
+    def decode(raw: str) -> UserFrame:
+        if raw[:1] in _OBJECT_OR_ARRAY:
+            msgs = decode_user_msgs(raw)
+            if msgs is not None:
+                try:
+                    return _fused(msgs, key, addr)
+                except DECLINE:
+                    pass
+        return _reference_frame(raw, me)
+
+    return decode
+
+
+def user_frame_events(raw: str, me: Identity) -> UserFrame:
     """Decode a user-channel text frame straight to core events: equal to
-    ``user_events(decode_user_frame(raw), me)``, and the same :class:`~aqbot.errors.WireError` for bad input.
+    ``user_events(decode_user_frame(raw), me)``, with ``newest_ms`` equal to
+    ``newest_timestamp_ms(decode_user_frame(raw))``, and the same :class:`~aqbot.errors.WireError` for bad
+    input.
 
     A frame in the typed fast path's subset (:mod:`aqbot.wire.userfast`) skips the wire models: the typed
     structs become core events directly, after *every* scalar conversion the wire model would have run
@@ -245,66 +288,96 @@ def user_frame_events(raw: str, me: Identity) -> list[ce.OrderEvent | ce.TradeEv
     Raises:
         WireError: malformed JSON, a missing field or a wrongly typed value.
     """
-    if raw[:1] in _OBJECT_OR_ARRAY:
-        msgs = decode_user_msgs(raw)
-        if msgs is not None:
-            try:
-                return [_order_msg(m) if type(m) is OrderMsg else _trade_msg(m, me) for m in msgs]  # type: ignore[arg-type]
-            except DECLINE:
-                pass
-    return user_events(decode_user_frame(raw), me)
+    return user_frame_decoder(me)(raw)
 
 
 _OBJECT_OR_ARRAY = ("{", "[")
 
 
-def _order_msg(o: OrderMsg) -> ce.OrderEvent:
-    """:func:`order_event` of :func:`aqbot.wire.userfast.order_model` without building the model."""
-    to_opt_unix_s(o.created_at)  # checked like the model's field; the core does not use it
-    expiration = to_opt_unix_s(o.expiration)
-    ts = to_opt_unix_ms(o.timestamp)
-    return ce.OrderEvent(
-        o.id.lower(),  # order_id
-        o.asset_id,  # token
-        o.side,
-        to_decimal(o.price),
-        to_decimal(o.original_size),
-        to_decimal_or_zero(o.size_matched),
-        o.status,
-        _ORDER_EVENT_TYPE[o.type._value_],
-        opt_order_type(o.order_type) or _GTC,
-        float(expiration or 0),
-        0.0 if ts is None else ts / 1000.0,
-    )
+def _reference_frame(raw: str, me: Identity) -> UserFrame:
+    models = decode_user_frame(raw)
+    frame = UserFrame(user_events(models, me))
+    frame.newest_ms = newest_timestamp_ms(models)
+    return frame
 
 
-def _trade_msg(t: TradeMsg, me: Identity) -> ce.TradeEvent:
-    """:func:`trade_event` of :func:`aqbot.wire.userfast.trade_model` without building the model."""
-    to_opt_decimal(t.fee_rate_bps)  # checked like the model's fields; the core does not use them
-    to_opt_unix_s(t.last_update)
-    to_opt_unix_ms(t.timestamp)
-    key = me.api_key
-    addr = me.maker_address.lower()
-    side = t.side
-    asset = t.asset_id
-    fills = []
-    for m in t.maker_orders or ():
-        matched, price = to_decimal(m.matched_amount), to_decimal(m.price)
-        to_opt_decimal(m.fee_rate_bps)
-        if m.owner == key or m.maker_address.lower() == addr:
-            fills.append(_own_fill(m, matched, price, side, asset))
-    return ce.TradeEvent(
-        t.id,  # trade_id
-        _TRADE_STATUS[t.status._value_],
-        t.taker_order_id.lower(),
-        asset,  # token
-        side,
-        to_decimal(t.size),
-        to_decimal(t.price),
-        "TAKER" if t.trader_side is _TAKER else "MAKER",
-        tuple(fills),
-        float(to_unix_s(t.match_time)),
-    )
+def _fused(msgs: list[OrderMsg | TradeMsg], key: str, addr: str) -> UserFrame:
+    """The core events of typed structs and their newest timestamp (raises one of ``DECLINE``).
+
+    :func:`order_event` / :func:`trade_event` of :func:`aqbot.wire.userfast.order_model` /
+    :func:`~aqbot.wire.userfast.trade_model` without building the models, after every scalar conversion
+    the models run (the ones the core does not use are run for their check only). A Decimal string already
+    converted is taken from the memo of :func:`aqbot.wire.scalars.to_decimal` directly (``_cached``: the
+    same Decimal the function returns, without the call); anything else goes through the function.
+    """
+    frame = UserFrame()
+    newest: int | None = None
+    v: object
+    for m in msgs:
+        ts = to_opt_unix_ms(m.timestamp)
+        if ts is not None and (newest is None or ts > newest):
+            newest = ts
+        if isinstance(m, OrderMsg):
+            to_opt_unix_s(m.created_at)  # checked like the model's field; the core does not use it
+            expiration = to_opt_unix_s(m.expiration)
+            v = m.price
+            price = _cached(v) or to_decimal(v)
+            v = m.original_size
+            size = _cached(v) or to_decimal(v)
+            v = m.size_matched
+            matched = _cached(v) or to_decimal_or_zero(v)
+            frame.append(
+                ce.OrderEvent(
+                    m.id.lower(),  # order_id
+                    m.asset_id,  # token
+                    m.side,
+                    price,
+                    size,
+                    matched,
+                    m.status,
+                    _ORDER_EVENT_TYPE[m.type._value_],
+                    opt_order_type(m.order_type) or _GTC,
+                    float(expiration or 0),
+                    0.0 if ts is None else ts / 1000.0,
+                )
+            )
+            continue
+        v = m.fee_rate_bps
+        if v is not None and _cached(v) is None:
+            to_opt_decimal(v)
+        to_opt_unix_s(m.last_update)  # checked, like the fee above and the other makers' amounts below
+        side, asset = m.side, m.asset_id
+        fills = []
+        for mo in m.maker_orders or ():
+            v = mo.matched_amount
+            amount = _cached(v) or to_decimal(v)
+            v = mo.price
+            at = _cached(v) or to_decimal(v)
+            v = mo.fee_rate_bps
+            if v is not None and _cached(v) is None:
+                to_opt_decimal(v)
+            if mo.owner == key or mo.maker_address.lower() == addr:
+                fills.append(_own_fill(mo, amount, at, side, asset))
+        v = m.size
+        size = _cached(v) or to_decimal(v)
+        v = m.price
+        price = _cached(v) or to_decimal(v)
+        frame.append(
+            ce.TradeEvent(
+                m.id,  # trade_id
+                _TRADE_STATUS[m.status._value_],
+                m.taker_order_id.lower(),
+                asset,  # token
+                side,
+                size,
+                price,
+                "TAKER" if m.trader_side is _TAKER else "MAKER",
+                tuple(fills),
+                float(to_unix_s(m.match_time)),
+            )
+        )
+    frame.newest_ms = newest
+    return frame
 
 
 # --- REST answers -----------------------------------------------------------------------------------

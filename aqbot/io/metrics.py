@@ -85,6 +85,11 @@ class Gauge(_Family):
     def set(self, value: Number, **labels: str) -> None:
         self.values[self._key(labels)] = value
 
+    def series(self, **labels: str) -> LabelValues:
+        """The key of one series in ``values`` (labels checked once): a hot path sets
+        ``values[key] = value``, which is what :meth:`set` does after checking the labels again."""
+        return self._key(labels)
+
     def inc(self, amount: Number = 1, **labels: str) -> None:
         key = self._key(labels)
         self.values[key] = self.values.get(key, 0) + amount  # type: ignore[operator]

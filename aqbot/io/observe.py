@@ -7,12 +7,14 @@ logic.
 * :class:`FactObserver` is the hub's ``on_facts`` hook: it counts fills per token and side and the core's
   limit refusals, and alerts on a limit-refusal storm.
 
-WS lag. Every market event and the user channel's order/trade events carry ``timestamp`` (the wire layer
+WS lag. Every market event and the user channel's order/trade messages carry ``timestamp`` (the wire layer
 normalises it to milliseconds: market events are ms strings, user order events come in ms or seconds,
-PROTOCOL 4.3 and 5.1). The lag of a frame is the local wall clock, corrected by the server-time offset
-measured with ``GET /time``, minus the newest timestamp in the frame. ``/time`` answers whole seconds, so
-an offset under one second is within its resolution and is not applied (an NTP-synced host is closer to
-the exchange than that measurement). A user event stamped in seconds reads up to one second high.
+PROTOCOL 4.3 and 5.1). The user channel decodes straight to core events, which drop it: its frames arrive
+as :class:`aqbot.io.edge.UserFrame`, which keeps the newest one (``newest_ms``). The lag of a frame is the
+local wall clock, corrected by the server-time offset measured with ``GET /time``, minus the newest
+timestamp in the frame. ``/time`` answers whole seconds, so an offset under one second is within its
+resolution and is not applied (an NTP-synced host is closer to the exchange than that measurement). A user
+event stamped in seconds reads up to one second high.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ import attrs
 
 from aqbot.core import facts as cf
 from aqbot.io.alerts import StormDetector
-from aqbot.io.metrics import AqbotMetrics, Gauge
+from aqbot.io.edge import UserFrame, newest_timestamp_ms
+from aqbot.io.metrics import AqbotMetrics, Gauge, LabelValues
 from aqbot.io.ws import ChannelListener
 
 log = logging.getLogger(__name__)
@@ -73,16 +76,6 @@ def server_clock(wall_clock: Callable[[], float], offset: Callable[[], float]) -
     return now
 
 
-def newest_timestamp_ms(events: Sequence[object]) -> int | None:
-    """The largest ``timestamp`` (ms) among ``events``; ``None`` when none carries one."""
-    newest: int | None = None
-    for event in events:
-        ts = getattr(event, "timestamp", None)
-        if isinstance(ts, int) and (newest is None or ts > newest):
-            newest = ts
-    return newest
-
-
 @attrs.define
 class ObservedListener(Generic[T]):
     """A :class:`~aqbot.io.ws.ChannelListener` around ``inner`` that measures lag and counts gaps."""
@@ -92,6 +85,7 @@ class ObservedListener(Generic[T]):
     server_now: Callable[[], float]
     alert: Alert = lambda key, text: None
     storm: StormDetector = attrs.Factory(DEFAULT_STORMS.reconnect)
+    _series: dict[str, LabelValues] = attrs.field(factory=dict, init=False, repr=False)  # channel -> lag key
 
     def connected(self, channel: str, now: float) -> None:
         self.inner.connected(channel, now)
@@ -109,9 +103,13 @@ class ObservedListener(Generic[T]):
         self.inner.gap(channel, reason, now)
 
     def deliver(self, channel: str, seq: int, now: float, raw: str, events: Sequence[T]) -> None:
-        newest = newest_timestamp_ms(events)
+        # A user frame decoded by the fused path (core events) carries its newest timestamp itself.
+        newest = events.newest_ms if type(events) is UserFrame else newest_timestamp_ms(events)
         if newest is not None:
-            self.lag.set(round(self.server_now() - newest / 1000.0, 3), channel=channel)
+            series = self._series.get(channel)
+            if series is None:  # Gauge.set checks the labels every call: once per channel is enough
+                series = self._series[channel] = self.lag.series(channel=channel)
+            self.lag.values[series] = round(self.server_now() - newest / 1000.0, 3)
         self.inner.deliver(channel, seq, now, raw, events)
 
 

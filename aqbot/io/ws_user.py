@@ -2,7 +2,10 @@
 
 :class:`UserFeed` is the user channel's :class:`~aqbot.io.ws.ChannelListener`. Each frame is recorded
 raw in the ledger (``ws.user.raw``, with its local sequence number: the replay and audit evidence), then
-converted at the edge and applied synchronously through the :class:`~aqbot.io.hub.Hub`. Nothing is
+converted at the edge and applied synchronously through the :class:`~aqbot.io.hub.Hub`. The runtime's
+reader decodes straight to core events (:func:`aqbot.io.edge.user_frame_decoder`: an
+:class:`~aqbot.io.edge.UserFrame`), applied as they are; decoded wire models
+(:func:`aqbot.wire.decode_user_frame`) are converted by :func:`aqbot.io.edge.user_events` first. Nothing is
 queued, so nothing can be lost, reordered or delayed behind a slow consumer (see :mod:`aqbot.io.ws`).
 
 Gaps: a disconnect or a stale connection is ``Core.on_channel_down`` (USER_WS_DOWN and an open gap);
@@ -21,7 +24,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from aqbot.core.events import Channel, OrderEvent, TradeEvent
+from aqbot.core.events import Channel, OrderEvent
 from aqbot.io import edge
 from aqbot.io.hub import Hub
 from aqbot.wire.account import ApiCreds
@@ -61,15 +64,14 @@ class UserFeed:
         self.hub.apply(self.hub.core.on_channel_down(Channel.USER, now, reason))
 
     def deliver(self, channel: str, seq: int, now: float, raw: str, events: Sequence[object]) -> None:
-        self.hub.record("ws.user.raw", {"local_seq": seq, "text": raw})
-        for event in edge.user_events(events, self.me):
-            self.apply_event(event, now)
-
-    def apply_event(self, event: OrderEvent | TradeEvent, now: float) -> None:
-        """One core event (also used by the ledger replay)."""
-        core = self.hub.core
-        if isinstance(event, OrderEvent):
-            self.hub.apply(core.on_order_event(event, now))
-        else:
-            self.hub.apply(core.on_trade_event(event, now))
-        self.events_applied += 1
+        """Record ``raw``, then apply the frame's events: a :class:`edge.UserFrame` (the runtime's decode,
+        :func:`edge.user_frame_decoder`) as it is, decoded wire models through :func:`edge.user_events`."""
+        hub = self.hub
+        hub.record("ws.user.raw", {"local_seq": seq, "text": raw})
+        core = hub.core
+        for event in events if type(events) is edge.UserFrame else edge.user_events(events, self.me):
+            if isinstance(event, OrderEvent):
+                hub.apply(core.on_order_event(event, now))
+            else:
+                hub.apply(core.on_trade_event(event, now))
+            self.events_applied += 1

@@ -11,8 +11,10 @@ the exchange sends (``"100.0000"``, ``"0.1"``) re-encodes to the same text.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from typing import cast
 
 from aqbot.wire.types import MS_THRESHOLD, SECONDS_MIN, TIMESTAMP_MAX, UnixMs, UnixS
 
@@ -44,6 +46,12 @@ def to_decimal(v: object) -> Decimal:
     if type(v) is int or type(v) is Decimal:
         return _checked(v)
     raise TypeError("expected a decimal string or number")
+
+
+cached_decimal = cast(Callable[[object], Decimal | None], _DEC_CACHE.get)
+"""The memo's lookup: the Decimal :func:`to_decimal` returned for a string, or ``None`` (not converted
+yet, or not a string). A hot caller may try it before calling :func:`to_decimal` (the memo is cleared,
+never replaced, so this stays bound to it)."""
 
 
 def parse_json_float(text: str) -> Decimal:

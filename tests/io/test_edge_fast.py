@@ -1,12 +1,14 @@
-"""The hot user-channel edge (:func:`edge.user_events`, :func:`edge.order_event`, :func:`edge.trade_event`)
-gives exactly what the straightforward reference below gives (the code before the fast rewrite: keyword
-construction, ``Identity.owns``, ``Trade.maker_side``, enum calls by value), on random wire models with
-owners and maker addresses drawn around aqbot's identity (case variants, missing sides, both tokens)."""
+"""The hot user-channel edge (:func:`edge.user_events`, :func:`edge.order_event`, :func:`edge.trade_event`,
+and the runtime's fused decode :func:`edge.user_frame_decoder`) gives exactly what the straightforward
+reference below gives (the code before the fast rewrite: keyword construction, ``Identity.owns``,
+``Trade.maker_side``, enum calls by value), on random wire models with owners and maker addresses drawn
+around aqbot's identity (case variants, missing sides, both tokens)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from unittest import mock
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -14,6 +16,7 @@ from hypothesis import strategies as st
 from aqbot.core import events as ce
 from aqbot.core.types import OrderType, Side
 from aqbot.io import edge
+from aqbot.wire.codec import decode_user_frame, encode_user_frame
 from aqbot.wire.events import OrderEvent, UnknownEvent
 from aqbot.wire.orders import MakerOrder, Trade
 from aqbot.wire.types import ControlFrame, OrderEventType, TraderSide, TradeStatus
@@ -186,3 +189,21 @@ def test_user_events_pass_core_events_through() -> None:
     core = edge.user_events([order], ME)
     assert edge.user_events([*core, ControlFrame(text="PONG")], ME) == core
     assert edge.user_events(core, ME)[0] is core[0]
+
+
+@given(st.lists(orders | trades, max_size=3), identities)
+def test_the_fused_decoder_matches_the_reference(models: list[OrderEvent | Trade], me: edge.Identity) -> None:
+    """The runtime's user-channel decode (:func:`edge.user_frame_decoder`: typed structs straight to core
+    events) of the frame these models encode to gives this module's reference events of the decoded models,
+    and their newest message timestamp (the WS lag gauge's input), on the typed route (never falling back to
+    the reference decoder for these frames)."""
+    text = encode_user_frame(models[0] if len(models) == 1 else models)
+    decoded = decode_user_frame(text)
+    with mock.patch.object(edge, "_reference_frame", side_effect=AssertionError("fell back")):
+        frame = edge.user_frame_decoder(me)(text)
+    assert type(frame) is edge.UserFrame
+    want = _ref_user_events(decoded, me)
+    assert list(frame) == want
+    assert [repr(e) for e in frame] == [repr(e) for e in want]
+    stamps = [m.timestamp for m in decoded if isinstance(m, OrderEvent | Trade) and m.timestamp is not None]
+    assert frame.newest_ms == max(stamps, default=None)

@@ -55,6 +55,11 @@ def test_registry_misuse_is_refused() -> None:
     gauge = registry.gauge("g", "G.", ["token"])
     with pytest.raises(ValueError, match="takes labels"):
         gauge.set(1, side="BUY")
+    with pytest.raises(ValueError, match="takes labels"):
+        gauge.series(side="BUY")
+    key = gauge.series(token="a")  # a hot path's key: values[key] = v is what set(v, token="a") does
+    gauge.values[key] = 2
+    assert 'g{token="a"} 2' in registry.render()
     with pytest.raises(ValueError, match="already registered"):
         registry.counter("g", "again")
     with pytest.raises(ValueError, match="only goes up"):

@@ -22,8 +22,10 @@ from test_alerts import BOT_TOKEN, FakeTelegram
 
 from aqbot.app import ExchangeConnectors, run_bot
 from aqbot.config import AlertsConfig, MetricsConfig, config_from_toml
+from aqbot.core import events as ce
 from aqbot.core import facts as cf
 from aqbot.core.types import Side
+from aqbot.io import edge
 from aqbot.io.alerts import Alert, Alerter, Severity, alert_callback, build_sinks, run_alerter, severity_of
 from aqbot.io.metrics import make_aqbot_metrics
 from aqbot.io.observe import FactObserver, ObservedListener, StormThresholds, server_clock
@@ -100,6 +102,29 @@ async def test_lag_is_server_time_minus_the_newest_timestamp() -> None:
     assert metrics.ws_lag_seconds.values[("user",)] == pytest.approx(2.0)
     assert 'aqbot_ws_lag_seconds{channel="market"} 0.25' in metrics.registry.render()
     assert [c[0] for c in inner.calls] == ["deliver", "deliver", "deliver"]
+
+
+def test_user_lag_survives_the_fused_decode() -> None:
+    """The runtime's user channel decodes straight to core events (:func:`edge.user_frame_decoder`), which
+    drop the message timestamps: the frame (an :class:`edge.UserFrame`) carries the newest one, and the lag
+    is read from it, on the typed fast route and on the reference route alike."""
+    metrics = make_aqbot_metrics()
+    inner = Recording()
+    wall = 1_767_225_600.0
+    probe = ObservedListener(inner, metrics.ws_lag_seconds, server_clock(lambda: wall, lambda: 0.0))
+    decode = edge.user_frame_decoder(edge.Identity("key", "0xabc"))
+    now_ms = int(wall * 1000)
+    raw = "[" + order_event(now_ms - 1500) + "," + order_event(now_ms - 700) + "]"
+    events = decode(raw)
+    assert [type(e) for e in events] == [ce.OrderEvent, ce.OrderEvent]  # core events: no ms timestamp
+    probe.deliver("user", 1, 0.0, raw, events)
+    assert metrics.ws_lag_seconds.values[("user",)] == pytest.approx(0.7)  # the newest of the two
+    declined = order_event(now_ms - 300).replace("{", '{"extra":1,', 1)  # the reference route decodes it
+    probe.deliver("user", 2, 0.0, declined, decode(declined))
+    assert metrics.ws_lag_seconds.values[("user",)] == pytest.approx(0.3)
+    probe.deliver("user", 3, 0.0, "[]", decode("[]"))  # nothing timestamped: the last value stays
+    assert metrics.ws_lag_seconds.values[("user",)] == pytest.approx(0.3)
+    assert [c[3] for c in inner.calls] == [2, 1, 0]
 
 
 def test_server_clock_applies_only_offsets_of_a_second_or_more() -> None:

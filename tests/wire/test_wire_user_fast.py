@@ -4,11 +4,12 @@ change nothing observable.
 Differential: for every text, :func:`aqbot.wire.decode_user_frame` (fast path first) gives exactly what the
 reference path (``codec._decode_frame`` with the default converter) gives: the same models with the same
 Decimal digits, or the same :class:`WireError` (message, path, excerpt). The fused decoder
-:func:`edge.user_frame_events` gives what ``edge.user_events`` makes of the reference models, or the same
-error. And the fast path on its own never accepts a frame the reference rejects, nor returns anything but
-the reference's models. The inputs are random valid frames, the same with one mutation (missing, retyped,
-extra, duplicated or renamed keys, numbers for numeric strings, unknown event types, unicode, text-level
-damage), lists of events and hand-made edges.
+(:func:`edge.user_frame_events`, and the runtime's :func:`edge.user_frame_decoder`) gives what
+``edge.user_events`` makes of the reference models and the newest message timestamp of those models (what
+the WS lag gauge reads), or the same error. And the fast path on its own never accepts a frame the
+reference rejects, nor returns anything but the reference's models. The inputs are random valid frames,
+the same with one mutation (missing, retyped, extra, duplicated or renamed keys, numbers for numeric
+strings, unknown event types, unicode, text-level damage), lists of events and hand-made edges.
 """
 
 from __future__ import annotations
@@ -61,6 +62,19 @@ def _reference(text: str) -> list[Any]:
     return codec._decode_frame(text, codec.default_converter(), "user")
 
 
+def _reference_frame(text: str, me: edge.Identity) -> tuple[object, object]:
+    """What the runtime's user channel decoded before the fused path: ``edge.user_events`` of the reference
+    models, and the newest message timestamp the WS lag gauge read from those models."""
+    models = _reference(text)
+    return edge.user_events(models, me), edge.newest_timestamp_ms(models)
+
+
+def _fused_frame(decode: Any, text: str, me: edge.Identity) -> tuple[object, object]:
+    frame = decode(text, me)
+    assert type(frame) is edge.UserFrame
+    return list(frame), frame.newest_ms
+
+
 SAMPLE_ME = edge.Identity(api_key=OWNER, maker_address=FUNDER.upper())
 NOBODY = edge.Identity(api_key="nobody", maker_address="0xnobody")
 
@@ -89,8 +103,10 @@ def check_same(text: str) -> bool:
     except w.WireError:
         models = None
     for me in _identities(models):
-        fused = _outcome(lambda t, me=me: edge.user_frame_events(t, me), text)
-        assert fused == _outcome(lambda t, me=me: edge.user_events(_reference(t), me), text)
+        want = _outcome(lambda t, me=me: _reference_frame(t, me), text)
+        assert _outcome(lambda t, me=me: _fused_frame(edge.user_frame_events, t, me), text) == want
+        decoder = edge.user_frame_decoder(me)
+        assert _outcome(lambda t, d=decoder, me=me: _fused_frame(lambda raw, _: d(raw), t, me), text) == want
     fast = decode_user_fast(text)
     if fast is None:
         return False
