@@ -38,7 +38,6 @@ from __future__ import annotations
 import functools
 import json
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -50,7 +49,6 @@ from typing import Any, NoReturn
 
 import attrs
 import trio
-import trio_websocket
 
 from aqbot import gc_policy
 from aqbot.core.config import CoreConfig
@@ -66,13 +64,14 @@ from aqbot.io.ledger_process import run_ledger_process_writer
 from aqbot.io.ledger_writer import run_ledger_writer
 from aqbot.io.metrics import make_aqbot_metrics
 from aqbot.io.observe import ObservedListener, server_clock
-from aqbot.io.ws import MESSAGE_QUEUE_SIZE, RECEIVE_BUFFER_SIZE, ChannelSpec, ChannelTiming, run_channel
+from aqbot.io.ws import ChannelSpec, ChannelTiming, run_channel
 from aqbot.io.ws_user import UserFeed
 from aqbot.sim.events import UserEvent
 from aqbot.sim.testkit import make_engine, order_id_of
 from aqbot.sim.units import ONE
 from aqbot.sim.ws import encode
 from bench._common import interleaved, median, profile_top, quiet_logs, ratio, scaled
+from bench.ingest_transport import TransportServer
 
 FULL_FRAMES = 20_000
 MIN_FRAMES = 200
@@ -207,8 +206,8 @@ class FrameConnection:
         await trio.lowlevel.checkpoint()  # trio-websocket's get_message is a memory-channel receive
         return self.next_frame()
 
-    def get_message_nowait(self) -> str:
-        raise trio.WouldBlock  # trio-websocket queues one frame per pass: none is waiting here
+    def get_message_nowait(self) -> None:
+        return None  # trio-websocket queues one frame per pass: none is waiting (QueuedFrames says None)
 
     def next_frame(self) -> str:
         """The next frame with no checkpoint (for benchmarks that call the feed directly)."""
@@ -276,7 +275,7 @@ async def _ingest(w: Workload, core: Core, ledger_path: Path, writer_kind: str =
 
 
 def _fail(exc: Exception) -> NoReturn:
-    raise RuntimeError(f"ledger write failed during the benchmark: {exc}") from exc
+    raise RuntimeError(f"ledger write failed in the benchmark: {exc}") from exc
 
 
 def ingest_once(w: Workload, tmp: Path, rep: int, writer_kind: str = "thread") -> IngestRun:
@@ -290,67 +289,6 @@ def ingest_once(w: Workload, tmp: Path, rep: int, writer_kind: str = "thread") -
     if result.events_applied != len(w.frames):
         raise RuntimeError(f"ingest applied {result.events_applied} of {len(w.frames)} events")
     return result
-
-
-# --- the transport ceiling: trio-websocket, second process over loopback --------------------------------
-
-
-async def _serve(frames_text: str, count: int) -> None:
-    frames = json.loads(frames_text)
-    blob = [frames[i % len(frames)] for i in range(count)]
-
-    async def handler(request: trio_websocket.WebSocketRequest) -> None:
-        ws = await request.accept()
-        for text in blob:
-            await ws.send_message(text)
-        try:
-            await ws.get_message()  # until the client closes
-        except trio_websocket.ConnectionClosed:
-            pass
-
-    async with trio.open_nursery() as nursery:
-        servers = await nursery.start(
-            functools.partial(trio_websocket.serve_websocket, handler, "127.0.0.1", 0, ssl_context=None)
-        )
-        print(servers.port, flush=True)
-
-
-async def _receive(port: int, count: int) -> float:
-    url = f"ws://127.0.0.1:{port}/"
-    async with trio_websocket.open_websocket_url(
-        url, receive_buffer_size=RECEIVE_BUFFER_SIZE, message_queue_size=MESSAGE_QUEUE_SIZE
-    ) as ws:
-        await ws.get_message()
-        started = time.perf_counter()
-        for _ in range(count - 1):
-            await ws.get_message()
-        return (count - 1) / (time.perf_counter() - started)
-
-
-class TransportServer:
-    """The frame server in a child process (ended by its pid when the benchmark is done)."""
-
-    def __init__(self, frames: tuple[str, ...], count: int, tmp: Path) -> None:
-        self.count = count
-        path = tmp / "frames.json"
-        path.write_text(json.dumps(list(frames)))
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.bench_ingest", "--serve", str(path), str(count)],
-            stdout=subprocess.PIPE,
-            text=True,
-            cwd=Path(__file__).resolve().parent.parent,
-        )
-        assert self.proc.stdout is not None
-        self.port = int(self.proc.stdout.readline())
-
-    def rate(self) -> float:
-        return trio.run(_receive, self.port, self.count)
-
-    def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
 
 
 def json_rate(frames: tuple[str, ...]) -> float:
@@ -446,7 +384,4 @@ def run(scale: float = 1.0) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--serve":
-        trio.run(_serve, Path(sys.argv[2]).read_text(), int(sys.argv[3]))
-    else:
-        print(json.dumps(run(float(sys.argv[1]) if len(sys.argv) > 1 else 1.0), indent=2))
+    print(json.dumps(run(float(sys.argv[1]) if len(sys.argv) > 1 else 1.0), indent=2))
