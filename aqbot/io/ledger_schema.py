@@ -1,5 +1,14 @@
 """The ledger's SQL: the schema a new ledger is created with, and the batch INSERT statements.
 
+One secondary index, ``events_by_type``: the startup replay's lookups of the newest ``snapshot`` and
+``reconcile.watermark`` (:meth:`aqbot.io.ledger.LedgerStore.latest`) and ``ledger verify``'s gap check use
+it; everything else (replay, every tool, ``tail --follow``) reads by ``seq``, the primary key. Ledgers
+created before session 4 also have ``events_by_token``, ``events_by_order``, ``events_by_trade`` and
+``events_by_wall_time``, which no code path of the bot or its tools used: their keys (66-character order
+and trade hashes) dirtied a random page per row, about half of the ledger's SQLite time on an aged ledger
+(docs/io.md). Such ledgers keep them (a store never rewrites a user's file); ``LedgerStore.query`` by
+token, order, trade or wall time still works on either, by a scan where no index serves it.
+
 Split out of :mod:`aqbot.io.ledger` (the store); :mod:`aqbot.io.ledger_verify` checks a database against
 the rules written here (append-only triggers, the gaps guard, JSON payloads).
 """
@@ -23,10 +32,6 @@ CREATE TABLE events(
     payload TEXT NOT NULL CHECK (json_valid(payload))
 );
 CREATE INDEX events_by_type ON events(type, seq);
-CREATE INDEX events_by_token ON events(token, seq) WHERE token IS NOT NULL;
-CREATE INDEX events_by_order ON events(order_id, seq) WHERE order_id IS NOT NULL;
-CREATE INDEX events_by_trade ON events(trade_id, seq) WHERE trade_id IS NOT NULL;
-CREATE INDEX events_by_wall_time ON events(wall_time);
 CREATE TRIGGER events_no_update BEFORE UPDATE ON events
 BEGIN SELECT RAISE(ABORT, 'ledger events are append-only: UPDATE refused'); END;
 CREATE TRIGGER events_no_delete BEFORE DELETE ON events

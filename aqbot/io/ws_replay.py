@@ -137,14 +137,13 @@ def replay_ledger(
     store: LedgerStore, config: CoreConfig, markets: Sequence[MarketSpec], me: edge.Identity, now: float
 ) -> Replayed:
     """Rebuild the core from ``store`` (sync: run it in a thread, or before the event loop is busy)."""
-    snapshots = store.query(type=SNAPSHOT_TYPE)
+    latest = store.latest(SNAPSHOT_TYPE)
     out = Outcome()
-    if not snapshots:
+    if latest is None:
         core = Core(config, markets, now)
         from_seq = 1
         snap_seq = None
     else:
-        latest = snapshots[-1]
         state = dict(latest.payload["state"])
         _shift_times(state, now - latest.mono_time)
         core, out = restore(config, markets, state, now)
@@ -186,8 +185,8 @@ def last_watermark(store: LedgerStore) -> int | None:
     """The newest ``reconcile.watermark`` the ledger holds: a restarted reconciler reads trades from there
     (minus its overlap) instead of a whole day back, so re-read trades are never older than the core's
     memory of pruned orders (``prune_horizon``; review finding N1)."""
-    rows = store.query(type=WATERMARK_TYPE)
-    if not rows:
+    row = store.latest(WATERMARK_TYPE)
+    if row is None:
         return None
-    value = rows[-1].payload.get("watermark")
+    value = row.payload.get("watermark")
     return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -77,6 +77,60 @@ def test_new_ledgers_use_large_pages_and_old_ones_keep_theirs(
     reopened.close()
 
 
+# The schema of ledgers created before session 4: four more indexes, none of which the bot or its tools
+# used (aqbot.io.ledger_schema).
+OLD_INDEXES = """
+CREATE INDEX events_by_token ON events(token, seq) WHERE token IS NOT NULL;
+CREATE INDEX events_by_order ON events(order_id, seq) WHERE order_id IS NOT NULL;
+CREATE INDEX events_by_trade ON events(trade_id, seq) WHERE trade_id IS NOT NULL;
+CREATE INDEX events_by_wall_time ON events(wall_time);
+"""
+
+
+def _indexes(store: LedgerStore) -> list[str]:
+    sql = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' AND sql IS NOT NULL"
+    return sorted(r[0] for r in store._conn.execute(sql))
+
+
+def test_new_ledgers_have_one_index_and_old_ones_keep_theirs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    new = LedgerStore.open(tmp_path / "new.db")
+    assert _indexes(new) == ["events_by_type"]
+    new.close()
+    schema = ledger_mod.SCHEMA
+    assert "events_by_order" not in schema
+    monkeypatch.setattr(ledger_mod, "SCHEMA", schema + OLD_INDEXES)  # a ledger created before session 4
+    old = LedgerStore.open(tmp_path / "old.db")
+    old.append_batch([LedgerEvent(type="command.place", token=TOKEN, order_id=ORDER, wall_time=100.0)])
+    old.close()
+    monkeypatch.undo()
+    reopened = LedgerStore.open(tmp_path / "old.db")
+    assert _indexes(reopened) == [
+        "events_by_order", "events_by_token", "events_by_trade", "events_by_type", "events_by_wall_time"
+    ]  # fmt: skip
+    reopened.append_batch([LedgerEvent(type="fill.applied", token=TOKEN, order_id=ORDER, trade_id="t1")])
+    assert [e.seq for e in reopened.query(order_id=ORDER)] == [1, 2]
+    assert reopened.latest("fill.applied") is not None
+    assert reopened.verify().ok
+    reopened.close()
+
+
+def test_latest_reads_the_newest_event_of_a_type(store: LedgerStore) -> None:
+    assert store.latest("snapshot") is None
+    store.append_batch([ev("snapshot", 0), ev("fill.applied", 1), ev("snapshot", 2), ev("halt", 3)])
+    newest = store.latest("snapshot")
+    assert newest is not None
+    assert (newest.seq, newest.payload["i"]) == (3, 2)
+    plan = " ".join(
+        str(r[-1])
+        for r in store._conn.execute(
+            "EXPLAIN QUERY PLAN SELECT seq FROM events WHERE type = ? ORDER BY seq DESC LIMIT 1", ("x",)
+        )
+    )
+    assert "events_by_type" in plan  # one index probe, not a scan of every snapshot
+
+
 @pytest.mark.parametrize(
     "sql",
     [
