@@ -216,6 +216,11 @@ class Exposure:
     def breached(self) -> list[TokenId]:
         """The tokens of ``market_of`` over their cap (:meth:`over_limit`), sorted: checked after every
         core call, so only the tokens whose ``worst`` moved since the last answer are looked at again."""
+        return sorted(self.over())
+
+    def over(self) -> set[TokenId]:
+        """:meth:`breached` as the exposure's own set, unsorted (the engine's check after every call sorts
+        it only when it is not empty). Read it, never change it: the next call updates it in place."""
         moved: Iterable[TokenId] = self._moved
         limits, tokens, checked = self.limits, self.tokens, self._checked
         if checked is None or checked[0] is not tokens or checked[1] is not limits:
@@ -223,7 +228,7 @@ class Exposure:
             self._over.clear()
             self._checked = (tokens, limits)
         elif not moved:
-            return sorted(self._over)  # (the usual answer: nothing moved)
+            return self._over  # (the usual answer: nothing moved)
         market_of, over = self.market_of, self._over
         self._moved = set()
         default, per_token = limits.max_position, limits.token_max_position
@@ -236,7 +241,7 @@ class Exposure:
                 over.add(token)
             else:
                 over.discard(token)
-        return sorted(over)
+        return over
 
     def recompute(self) -> dict[TokenId, tuple[Decimal, Decimal, Decimal]]:
         """Re-derive (open_buy, open_sell, open_buy_notional) per token from the reservations."""

@@ -97,12 +97,13 @@ class FillRecord:
     confirmed: bool = False
 
 
-@attrs.frozen
-class Observation:
+class Observation(NamedTuple):
     """What one sighting of a fill key changed.
 
     ``added``: amount newly counted towards the order's trade sum (first sighting). ``reverse``: amount to
     take back out of ``held`` (the first FAILED). ``conflict``: a contradiction to report as a defect.
+    (A named tuple, as :class:`OwnFill`: one is built for every new fill, several times faster than a
+    frozen attrs record.)
     """
 
     new: bool
@@ -116,6 +117,7 @@ class Observation:
 # The answers that carry no amount, shared (they are frozen): most sightings are status re-sends.
 _UNCHANGED = Observation(new=False)
 _STATUS_CHANGED = Observation(new=False, status_changed=True)
+_observation = Observation._make
 
 
 @attrs.define
@@ -146,7 +148,8 @@ class FillBook:
                 self.failed_sums[order_id] = self.failed_amount(order_id) + reverse
             if status is TradeStatus.CONFIRMED:  # (what _confirm acts on)
                 self._confirm(record)
-            return Observation(True, amount, reverse, True)  # new, added, reverse, status_changed
+            # Observation(True, amount, reverse, True): new, added, reverse, status_changed (_make: cheaper)
+            return _observation((True, amount, reverse, True, None, False))
         if record.amount != amount:
             return Observation(
                 new=False, conflict=f"fill {key}: amount {amount} differs from recorded {record.amount}"

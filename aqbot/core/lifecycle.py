@@ -210,7 +210,10 @@ def classify(event: OrderEvent, original_size: Decimal, order_type: OrderType, e
     rounding residues are also reported MATCHED); CANCELED, CANCELED_<reason>, INVALID, UNMATCHED and any
     CANCELLATION end the order, as an expiry when a GTD order's expiration has passed; the rest is open.
     """
-    status = event.status.upper()
+    status = event.status
+    if status == "LIVE" and event.type is not OrderEventType.CANCELLATION:
+        return Trigger.EXCH_OPEN  # (the usual event, a PLACEMENT: what the lines below answer for it)
+    status = status.upper()
     if status == "MATCHED":
         return Trigger.EXCH_FILLED if event.size_matched >= original_size else Trigger.EXCH_CANCELED
     ends = status.startswith("CANCELED") or status in {"INVALID", "UNMATCHED"}
