@@ -29,6 +29,7 @@ from aqbot.core.types import ConditionId, OrderId, Side, TokenId
 logger = logging.getLogger(__name__)
 
 ZERO = Decimal(0)
+_BUY = Side.BUY  # (bound once: an Enum member read off its class costs ~70 ns in Python 3.11)
 
 
 @attrs.frozen
@@ -166,7 +167,7 @@ class Exposure:
             remaining = ZERO
         delta = remaining - r.remaining
         e = self.tokens.get(r.token) or self.token(r.token)
-        if r.side is Side.BUY:
+        if r.side is _BUY:
             e.open_buy += delta
             e.open_buy_notional += delta * r.price
             self._moved.add(r.token)
@@ -203,7 +204,7 @@ class Exposure:
 
     def add_unsettled(self, token: TokenId, side: Side, delta: Decimal) -> None:
         e = self.tokens.get(token) or self.token(token)
-        if side is Side.BUY:
+        if side is _BUY:
             e.unsettled_buy += delta
         else:
             e.unsettled_sell += delta

@@ -24,6 +24,8 @@ from aqbot.core.types import OrderId, Side, TokenId
 logger = logging.getLogger(__name__)
 
 ZERO = Decimal(0)
+# Bound once: reading an Enum member off its class goes through EnumType.__getattr__ (~70 ns in 3.11).
+_FAILED, _CONFIRMED = TradeStatus.FAILED, TradeStatus.CONFIRMED
 
 
 class OwnFill(NamedTuple):
@@ -140,13 +142,13 @@ class FillBook:
         key = f"{trade_id}|{order_id}"  # fill_key(trade_id, order_id)
         record = self.records.get(key)
         if record is None:
-            record = FillRecord(trade_id, order_id, amount, price, status, status is TradeStatus.FAILED)
+            record = FillRecord(trade_id, order_id, amount, price, status, status is _FAILED)
             self.records[key] = record
             self.trade_sums[order_id] = self.trade_sums.get(order_id, ZERO) + amount
             reverse = amount if record.reversed else ZERO
             if reverse:
                 self.failed_sums[order_id] = self.failed_amount(order_id) + reverse
-            if status is TradeStatus.CONFIRMED:  # (what _confirm acts on)
+            if status is _CONFIRMED:  # (what _confirm acts on)
                 self._confirm(record)
             # Observation(True, amount, reverse, True): new, added, reverse, status_changed (_make: cheaper)
             return _observation((True, amount, reverse, True, None, False))
@@ -156,18 +158,18 @@ class FillBook:
             )
         if record.reversed:
             return _UNCHANGED  # FAILED is permanent: later statuses are stale or reordered
-        if status is TradeStatus.FAILED and record.confirmed:
+        if status is _FAILED and record.confirmed:
             # A trade ends CONFIRMED or FAILED, never both: the caller reports it and decides.
             conflict = f"fill {key}: FAILED after CONFIRMED"
             return Observation(new=False, conflict=conflict, failed_after_confirmed=True)
-        if status is TradeStatus.FAILED:
+        if status is _FAILED:
             self.fail(record)
             return Observation(new=False, reverse=amount, status_changed=True)
         if record.confirmed:
             return _UNCHANGED  # CONFIRMED is final: a later MATCHED/MINED is a stale re-send
         changed = status is not record.status
         record.status = status
-        if status is TradeStatus.CONFIRMED:  # (not confirmed yet: checked above)
+        if status is _CONFIRMED:  # (not confirmed yet: checked above)
             self._confirm(record)
         return _STATUS_CHANGED if changed else _UNCHANGED
 
@@ -184,7 +186,7 @@ class FillBook:
         return self.records.get(fill_key(trade_id, order_id))
 
     def _confirm(self, record: FillRecord) -> None:
-        if record.status is TradeStatus.CONFIRMED and not record.confirmed:
+        if record.status is _CONFIRMED and not record.confirmed:
             record.confirmed = True
             self.confirmed_sums[record.order_id] = self.confirmed_amount(record.order_id) + record.amount
 

@@ -48,6 +48,9 @@ logger = logging.getLogger(__name__)
 
 ACCEPTED_STATUSES = frozenset({"live", "matched", "delayed"})
 NO_GAPS: tuple[str, ...] = ()  # the gap reasons of an event that has none (shared: it cannot change)
+# Enum members read on every event, bound once: reading a member off its class goes through
+# ``EnumType.__getattr__`` in Python 3.11 (~70 ns; a module global ~5 ns).
+_REJECTED, _EXCH_OPEN, _FILL = OrderState.REJECTED, Trigger.EXCH_OPEN, Trigger.FILL
 
 
 @attrs.define
@@ -168,18 +171,18 @@ class OrderTracker(OrderRecords):
         elif size_matched > event_matched:  # max(event_matched, size_matched): the first on a tie
             order.event_matched = size_matched
         trigger = classify(event, order.original_size, order.order_type, order.expiration)
-        if order.state is OrderState.REJECTED:
+        if order.state is _REJECTED:
             self._revive(
                 order, "order_event", now, out, f"order event {event.status} for an order answered REJECTED"
             )
-        elif order.state.terminal and order.ended_by == "rest" and trigger is Trigger.EXCH_OPEN:
+        elif order.state.terminal and order.ended_by == "rest" and trigger is _EXCH_OPEN:
             # Ended by REST absence, now shown open by the user channel: the absence was wrong (review B4).
             self._revive(order, "order_event", now, out, f"order event {event.status} after absence")
         order.seen_on_exchange = True
-        if trigger is Trigger.EXCH_OPEN:
+        if trigger is _EXCH_OPEN:
             state = order.state  # (an open event that leaves the state as it is needs no _move)
             if next_state((state, trigger)) is state or self._move(order, trigger, "order_event", now, out):
-                clear_absence(order)
+                order.absent_seq, order.absent_at = 0, None  # clear_absence(order), inline
                 self._sync_matched(order, "order_event", now, out)
         else:
             self._sync_matched(order, "order_event", now, out)
@@ -207,13 +210,11 @@ class OrderTracker(OrderRecords):
             )
             return NO_GAPS
         state = order.state
-        if state is OrderState.REJECTED:
+        if state is _REJECTED:
             self._revive(order, source, now, out, f"trade {trade.trade_id} fills an order answered REJECTED")
             state = order.state
         # (a FILL that leaves the state as it is, the usual case, is a legal no-op: no need for _move)
-        if next_state((state, Trigger.FILL)) is not state and not self._move(
-            order, Trigger.FILL, source, now, out
-        ):
+        if next_state((state, _FILL)) is not state and not self._move(order, _FILL, source, now, out):
             return NO_GAPS
         order.seen_on_exchange = True
         obs = self.fills.observe(trade.trade_id, order.order_id, fill.amount, fill.price, trade.status)

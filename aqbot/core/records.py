@@ -34,6 +34,7 @@ from aqbot.core.types import OrderId, Side, TokenId
 logger = logging.getLogger(__name__)
 
 HISTORY_LIMIT = 32
+_BUY = Side.BUY  # (bound once: an Enum member read off its class costs ~70 ns in Python 3.11)
 
 
 @attrs.define
@@ -138,7 +139,7 @@ class OrderRecords:
         delta = matched - order.counted
         if delta > ZERO:
             order.counted = matched
-            signed = (ONE if order.side is Side.BUY else MINUS_ONE) * delta  # order.sign * delta
+            signed = (ONE if order.side is _BUY else MINUS_ONE) * delta  # order.sign * delta
             self.exposure.add_held(order.token, signed, order.price)
             self.last_fill_at[order.token] = now
             out.facts.append(
