@@ -170,7 +170,8 @@ class Exposure:
         if r.side is _BUY:
             e.open_buy += delta
             e.open_buy_notional += delta * r.price
-            self._moved.add(r.token)
+            if delta:  # (a zero delta leaves the value of worst as it was: breached() need not look)
+                self._moved.add(r.token)
         else:
             e.open_sell += delta
         r.remaining = remaining

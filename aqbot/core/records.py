@@ -136,8 +136,9 @@ class OrderRecords:
         order_id, fills = order.order_id, self.fills
         event_matched, trade_sum = order.event_matched, fills.trade_sums.get(order_id, ZERO)
         matched = trade_sum if trade_sum > event_matched else event_matched  # self.matched(order)
-        delta = matched - order.counted
-        if delta > ZERO:
+        counted = order.counted
+        if matched > counted:  # (delta > 0: a nonzero difference keeps its sign when rounded)
+            delta = matched - counted
             order.counted = matched
             signed = (ONE if order.side is _BUY else MINUS_ONE) * delta  # order.sign * delta
             self.exposure.add_held(order.token, signed, order.price)
