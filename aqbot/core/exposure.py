@@ -92,9 +92,10 @@ class Exposure:
     tokens: dict[TokenId, TokenExposure] = attrs.Factory(dict)
     reservations: dict[OrderId, Reservation] = attrs.Factory(dict)
     # What :meth:`breached` (after every core call) needs to look at again: the tokens whose ``worst`` may
-    # have moved since its last answer (every method here that changes held, open_buy or unsettled_sell
-    # adds its token), the tokens over their cap at that answer, and the ``tokens`` dict and ``limits``
-    # it read (a restore that replaces ``tokens``, or ``rebuild_aggregates``, makes it check every token).
+    # have moved since its last answer (every method here that changes the value of held, open_buy or
+    # unsettled_sell adds its token), the tokens over their cap at that answer, and the ``tokens`` dict and
+    # ``limits`` it read (a restore that replaces ``tokens``, or ``rebuild_aggregates``, makes it check
+    # every token).
     _moved: set[TokenId] = attrs.field(factory=set, init=False, repr=False, eq=False)
     _over: set[TokenId] = attrs.field(factory=set, init=False, repr=False, eq=False)
     _checked: tuple[object, object] | None = attrs.field(default=None, init=False, repr=False, eq=False)
