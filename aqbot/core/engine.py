@@ -407,7 +407,7 @@ class Core:
         facts = out.facts
         book = defects = False
         for fact in facts:  # one pass tells which of the two (rarer) steps below have work
-            kind = type(fact)
+            kind = fact.__class__
             if kind in _BOOKED:
                 book = True
             elif kind is Defect:
@@ -420,10 +420,10 @@ class Core:
                 if isinstance(fact, Defect):
                     scope = Scope.token(fact.token) if fact.token else Scope.global_()
                     self._raise(HaltReason.DEFECT, scope, now, fact.detail, out)
-        breached = self.tracker.exposure.breached()
+        over = self.tracker.exposure.over()  # breached(), sorted below only when not empty
         halts = self.halts
-        if breached:
-            self._raise(HaltReason.LIMIT_BREACH, _GLOBAL, now, f"worst > max on {breached}", out)
+        if over:
+            self._raise(HaltReason.LIMIT_BREACH, _GLOBAL, now, f"worst > max on {sorted(over)}", out)
         elif halts.active:  # clearing when nothing is latched is a no-op
             self._clear(HaltReason.LIMIT_BREACH, _GLOBAL, out)
         gaps = self.gaps

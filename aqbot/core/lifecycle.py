@@ -203,6 +203,13 @@ def transition(state: OrderState, trigger: Trigger) -> OrderState:
         raise IllegalTransition(state, trigger) from None
 
 
+# Bound once for classify (every order event): an Enum member read off its class costs ~70 ns in 3.11.
+_CANCELLATION, _GTD = OrderEventType.CANCELLATION, OrderType.GTD
+_EXCH_OPEN, _EXCH_FILLED, _EXCH_CANCELED, _EXCH_EXPIRED = (
+    Trigger.EXCH_OPEN, Trigger.EXCH_FILLED, Trigger.EXCH_CANCELED, Trigger.EXCH_EXPIRED,
+)  # fmt: skip
+
+
 def classify(event: OrderEvent, original_size: Decimal, order_type: OrderType, expiration: float) -> Trigger:
     """The trigger an ``order`` event means (PROTOCOL 5.1, 10.6).
 
@@ -210,11 +217,14 @@ def classify(event: OrderEvent, original_size: Decimal, order_type: OrderType, e
     rounding residues are also reported MATCHED); CANCELED, CANCELED_<reason>, INVALID, UNMATCHED and any
     CANCELLATION end the order, as an expiry when a GTD order's expiration has passed; the rest is open.
     """
-    status = event.status.upper()
+    status = event.status
+    if status == "LIVE" and event.type is not _CANCELLATION:
+        return _EXCH_OPEN  # (the usual event, a PLACEMENT: what the lines below answer for it)
+    status = status.upper()
     if status == "MATCHED":
-        return Trigger.EXCH_FILLED if event.size_matched >= original_size else Trigger.EXCH_CANCELED
+        return _EXCH_FILLED if event.size_matched >= original_size else _EXCH_CANCELED
     ends = status.startswith("CANCELED") or status in {"INVALID", "UNMATCHED"}
-    if ends or event.type is OrderEventType.CANCELLATION:
-        expired = order_type is OrderType.GTD and 0 < expiration <= event.timestamp
-        return Trigger.EXCH_EXPIRED if expired else Trigger.EXCH_CANCELED
-    return Trigger.EXCH_OPEN
+    if ends or event.type is _CANCELLATION:
+        expired = order_type is _GTD and 0 < expiration <= event.timestamp
+        return _EXCH_EXPIRED if expired else _EXCH_CANCELED
+    return _EXCH_OPEN

@@ -34,6 +34,7 @@ from aqbot.core.types import OrderId, Side, TokenId
 logger = logging.getLogger(__name__)
 
 HISTORY_LIMIT = 32
+_BUY = Side.BUY  # (bound once: an Enum member read off its class costs ~70 ns in Python 3.11)
 
 
 @attrs.define
@@ -135,10 +136,11 @@ class OrderRecords:
         order_id, fills = order.order_id, self.fills
         event_matched, trade_sum = order.event_matched, fills.trade_sums.get(order_id, ZERO)
         matched = trade_sum if trade_sum > event_matched else event_matched  # self.matched(order)
-        delta = matched - order.counted
-        if delta > ZERO:
+        counted = order.counted
+        if matched > counted:  # (delta > 0: a nonzero difference keeps its sign when rounded)
+            delta = matched - counted
             order.counted = matched
-            signed = (ONE if order.side is Side.BUY else MINUS_ONE) * delta  # order.sign * delta
+            signed = (ONE if order.side is _BUY else MINUS_ONE) * delta  # order.sign * delta
             self.exposure.add_held(order.token, signed, order.price)
             self.last_fill_at[order.token] = now
             out.facts.append(

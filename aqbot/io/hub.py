@@ -103,19 +103,20 @@ class Hub:
         """Record, execute and announce one outcome (sync)."""
         facts = out.facts
         commands = out.commands
+        sink = self.sink
         if facts:
             now = trio.current_time()
-            self.sink.record_facts(facts, now)
+            sink.record_facts(facts, now)
             if not _ANNOUNCED.isdisjoint(map(type, facts)):
                 self._announce(facts)
-        for command in commands:
-            if isinstance(command, cf.CancelOrder):
-                self.cancels.add(command.order_id, command.reason)
-            else:
-                self.waker.wake(command.reason)
-        if facts and self.on_facts is not None:  # after the commands: an observer cannot lose one
-            self.on_facts(facts, now)
-        sink = self.sink
+            if commands:
+                self._execute(commands)
+            if self.on_facts is not None:  # after the commands: an observer cannot lose one
+                self.on_facts(facts, now)
+        elif commands:
+            self._execute(commands)
+        elif len(sink._buffer) <= sink.max_buffered or self.ledger_failing:
+            return out  # an empty outcome (a duplicate, a no-op event): nothing changed, nothing to check
         if len(sink._buffer) > sink.max_buffered and not self.ledger_failing:  # sink.overflowing, inlined
             self.ledger_failed(f"{sink.buffered} events waiting for the ledger")
         if facts or commands:
@@ -125,6 +126,13 @@ class Hub:
                 self._changed = None
                 changed.set()
         return out
+
+    def _execute(self, commands: Sequence[cf.Command]) -> None:
+        for command in commands:
+            if isinstance(command, cf.CancelOrder):
+                self.cancels.add(command.order_id, command.reason)
+            else:
+                self.waker.wake(command.reason)
 
     def _announce(self, facts: Sequence[cf.Fact]) -> None:
         """Log and alert halts, resumes and defects."""

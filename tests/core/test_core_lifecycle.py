@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
-import pytest
+from decimal import Decimal
 
-from aqbot.core.lifecycle import TABLE, TERMINAL, IllegalTransition, OrderState, Trigger, is_legal, transition
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aqbot.core.events import OrderEvent, OrderEventType
+from aqbot.core.lifecycle import (
+    TABLE,
+    TERMINAL,
+    IllegalTransition,
+    OrderState,
+    Trigger,
+    classify,
+    is_legal,
+    transition,
+)
+from aqbot.core.types import OrderType, Side
 from aqbot.errors import InvariantViolation
 
 # Columns, in order.
@@ -116,3 +131,39 @@ def test_unknown_leaves_only_on_evidence() -> None:
         Trigger.EXCH_CANCELED,
         Trigger.EXCH_EXPIRED,
     }
+
+
+def _classify_reference(
+    event: OrderEvent, original: Decimal, order_type: OrderType, expiration: float
+) -> Trigger:
+    """``classify`` as it was before its fast path for ``LIVE`` (the differential test's reference)."""
+    status = event.status.upper()
+    if status == "MATCHED":
+        return Trigger.EXCH_FILLED if event.size_matched >= original else Trigger.EXCH_CANCELED
+    ends = status.startswith("CANCELED") or status in {"INVALID", "UNMATCHED"}
+    if ends or event.type is OrderEventType.CANCELLATION:
+        expired = order_type is OrderType.GTD and 0 < expiration <= event.timestamp
+        return Trigger.EXCH_EXPIRED if expired else Trigger.EXCH_CANCELED
+    return Trigger.EXCH_OPEN
+
+
+_STATUSES = ["LIVE", "live", "Live", "MATCHED", "matched", "CANCELED", "CANCELED_MARKET_RESOLVED", "INVALID",
+             "UNMATCHED", "DELAYED", "", "LIVE "]  # fmt: skip
+
+
+@settings(max_examples=300)
+@given(
+    status=st.sampled_from(_STATUSES) | st.text(max_size=12),
+    kind=st.sampled_from(OrderEventType),
+    order_type=st.sampled_from(OrderType),
+    matched=st.sampled_from(["0", "5", "10", "10.00", "11"]),
+    expiration=st.sampled_from([0.0, 50.0, 100.0, 150.0]),
+)
+def test_classify_matches_its_reference(
+    status: str, kind: OrderEventType, order_type: OrderType, matched: str, expiration: float
+) -> None:
+    """The ``LIVE`` fast path of ``classify`` answers as the general rules do (old vs new)."""
+    event = OrderEvent("0x1", "tok", Side.BUY, Decimal("0.5"), Decimal(10), Decimal(matched), status, kind,
+                       order_type, expiration, timestamp=100.0)  # fmt: skip
+    expected = _classify_reference(event, Decimal(10), order_type, expiration)
+    assert classify(event, Decimal(10), order_type, expiration) is expected
