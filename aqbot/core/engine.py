@@ -69,9 +69,8 @@ class Core:
         self.positions = PositionPolicy(config.protection_window, config.position_mismatch_syncs)
         self.halts = Halts()
         self.pnl = PnlBook()
-        self.gaps = GapTracker(
-            config.ws_gap_reconcile_attempts, config.ws_gap_recovery_interval, config.reconcile_interval
-        )
+        c = config
+        self.gaps = GapTracker(c.ws_gap_reconcile_attempts, c.ws_gap_recovery_interval, c.reconcile_interval)
         gap = self.gaps.open(Channel.USER, now, "startup: not connected and not reconciled")
         self.initial_outcome = Outcome([GapOpened(gap.gap_id, gap.channel, gap.started, gap.reason)])
         """The facts of construction (the startup gap), for the ledger."""
