@@ -159,6 +159,7 @@ def replay_ledger(
         if e.type == PLACE_TYPE and "price" in e.payload
     }
     messages = 0
+    decode = edge.user_frame_decoder(me)  # aqbot's identity prepared once, not per message
     for event in later:
         if event.type == RESERVATION_TYPE:
             _recreate_reservation(core, event, prices, now, out)
@@ -167,7 +168,7 @@ def replay_ledger(
             continue
         text = str(event.payload.get("text", ""))
         try:
-            items = edge.user_frame_events(text, me)
+            items = decode(text)
         except WireError as exc:
             log.warning("replay: undecodable user message #%s: %s", event.seq, exc)
             continue
