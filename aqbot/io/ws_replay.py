@@ -101,7 +101,9 @@ def _shift_times(state: dict[str, Any], offset: float) -> None:
             _shift(times, key, offset)
     for halt in state.get("halts", []):
         _shift(halt, "since", offset)
-    for gap in state.get("gaps", {}).get("gaps", {}).values():
+    gaps = state.get("gaps", {})
+    _shift(gaps, "last_failure_at", offset)  # (``restore`` resets in_flight and last_completed_at)
+    for gap in gaps.get("gaps", {}).values():
         for key in ("started", "ended"):
             _shift(gap, key, offset)
 

@@ -97,3 +97,18 @@ def test_replay_rebases_terminal_at_so_a_listed_order_is_revived(tmp_path: Path)
     row = OpenOrderRow(o, YES, Side.BUY, D("0.5"), D(10), ZERO)
     again.on_reconciliation(recon_id, OrdersSnapshot(OLD + 2, (row,)), None, OLD + 2)
     assert again.token_exposure(YES).worst == D(10)
+
+
+def test_replay_rebases_the_last_failed_reconciliation(tmp_path: Path) -> None:
+    """A reconciliation failed 1 s before the snapshot: after the restart the failure is 1 s old, so the
+    absence re-check waits ``recovery_interval`` from it, not 190 000 s more."""
+    path = tmp_path / "ledger.sqlite3"
+    core = ready(now=OLD)
+    recon_id, _ = core.begin_reconciliation(OLD + 5)
+    core.on_reconciliation_failed(recon_id, OLD + 5, "503")
+    assert core.gaps.last_failure_at == OLD + 5
+    with LedgerStore.open(path, synchronous="NORMAL") as store:
+        store.append_batch([snapshot_event(core, OLD + 6)])
+    with LedgerStore.open(path) as store:
+        replayed = replay_ledger(store, CONFIG, [MARKET], edge.Identity(OWNER, FUNDER), NEW)
+    assert replayed.core.gaps.last_failure_at == NEW - 1
