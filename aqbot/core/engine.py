@@ -342,10 +342,8 @@ class Core:
             self.tracker.on_open_row(row, snapshot.started_at, now, out)
         for trade in snapshot.trades:
             for fill in own_fills_of(trade, self.tracker.orders, self.config.owner, self._funder):
-                if fill.order_id not in self.tracker.orders and fill.order_id not in self.tracker.pruned:
-                    self.tracker.adopt_fill(fill, now, out)  # an order lost in a crash: count its fills
-                # (a pruned order's new trade is adopted by on_trade_fill; a known one is ignored there)
-                self.tracker.on_trade_fill(fill, trade, "rest", now, out)
+                if self.tracker.adopt_lost_fill(fill, trade, now, out):  # (False: a forgotten order's)
+                    self.tracker.on_trade_fill(fill, trade, "rest", now, out)
         if not snapshot.complete:
             return
         for order in self.tracker.open_orders():

@@ -193,6 +193,8 @@ class OrderTracker(OrderRecords):
         self, fill: OwnFill, trade: TradeEvent, source: str, now: float, out: Outcome
     ) -> Sequence[str]:
         """Apply one of aqbot's fills inside a trade; returns gap reasons."""
+        if trade.match_time > self.newest_match:
+            self.newest_match = trade.match_time
         order = self.orders.get(fill.order_id)
         if order is None and fill.order_id in self.pruned:
             if self.is_late_duplicate(fill.order_id, trade.trade_id):

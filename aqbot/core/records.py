@@ -17,6 +17,7 @@ from decimal import Decimal
 import attrs
 
 from aqbot.core.absence import clear_absence
+from aqbot.core.events import TradeEvent
 from aqbot.core.exposure import Exposure
 from aqbot.core.facts import (
     Defect,
@@ -49,6 +50,13 @@ class OrderRecords:
     pruned: dict[OrderId, float] = attrs.Factory(dict)  # order id -> when it was pruned
     # The trade ids of each pruned order that had fills: a trade id not in it is new, not a late duplicate.
     pruned_trades: dict[OrderId, list[str]] = attrs.Factory(dict)
+    # Exchange time (a trade's ``match_time``, unix s) of the newest trade of ours seen so far; kept with
+    # each pruned id, and when a pruned id is forgotten its value raises ``forgotten_match``: every fill of
+    # every forgotten order had been seen by then, so a REST trade of an unknown order matched no later than
+    # ``forgotten_match`` may be a forgotten order's, re-read, and is not adopted (review N1).
+    newest_match: float = 0.0
+    pruned_match: dict[OrderId, float] = attrs.Factory(dict)
+    forgotten_match: float = 0.0
     # The non-terminal subset of ``orders``, in the same (insertion) order: the hot paths (settle on every
     # event, the quoters) visit only these instead of every order still remembered until pruning.
     _open: dict[OrderId, Order] = attrs.field(factory=dict, init=False, repr=False, eq=False)
@@ -245,13 +253,31 @@ class OrderRecords:
                 self.pruned_trades[order.order_id] = trades
             self.fills.forget(order.order_id)
             self.pruned[order.order_id] = now
+            self.pruned_match[order.order_id] = self.newest_match
         for order_id in [k for k, at in self.pruned.items() if now - at > horizon]:
+            self.forgotten_match = max(self.forgotten_match, self.pruned_match.get(order_id, 0.0))
             self._unprune(order_id)
         return len(done)
 
     def _unprune(self, order_id: OrderId) -> None:
         self.pruned.pop(order_id, None)
         self.pruned_trades.pop(order_id, None)
+        self.pruned_match.pop(order_id, None)
+
+    def adopt_lost_fill(self, fill: OwnFill, trade: TradeEvent, now: float, out: Outcome) -> bool:
+        """Before a REST trade's fill is applied: the fill of an order neither tracked nor pruned is an order
+        lost in a crash, adopted so that its fills count (review B2); returns False instead, and the fill is
+        not applied, when the trade may be a forgotten order's, re-read: it matched no later than the newest
+        trade seen when some forgotten order was pruned (review N1; a trade without a ``match_time`` is not
+        judged). A pruned order's new trade is adopted by ``on_trade_fill``; a known one is ignored there."""
+        if fill.order_id in self.orders or fill.order_id in self.pruned:
+            return True
+        if 0.0 < trade.match_time <= self.forgotten_match:
+            logger.info("REST trade %s of unknown order %s: a forgotten order's, not counted again",
+                        trade.trade_id, fill.order_id)  # fmt: skip
+            return False
+        self.adopt_fill(fill, now, out)
+        return True
 
     def is_late_duplicate(self, order_id: OrderId, trade_id: str) -> bool:
         """Whether a fill of a pruned order is one the core already counted before pruning it."""

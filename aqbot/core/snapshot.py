@@ -56,6 +56,10 @@ def snapshot(core: Core) -> dict[str, Any]:
         "last_fill_at": dict(tracker.last_fill_at),
         "pruned": dict(tracker.pruned),
         "pruned_trades": {k: list(v) for k, v in tracker.pruned_trades.items()},
+        # Exchange times (trade match_time, unix s), not monotonic: a replay does not rebase them.
+        "newest_match": tracker.newest_match,
+        "pruned_match": dict(tracker.pruned_match),
+        "forgotten_match": tracker.forgotten_match,
         "tokens": _CONV.unstructure(core.exposure.tokens, dict[TokenId, TokenExposure]),
         "reservations": _CONV.unstructure(core.exposure.reservations, dict[OrderId, Reservation]),
         "divergent": dict(core.positions.divergent),
@@ -96,6 +100,9 @@ def restore(
     tracker.last_fill_at = {k: float(v) for k, v in data["last_fill_at"].items()}
     tracker.pruned = {k: float(v) for k, v in data.get("pruned", {}).items()}
     tracker.pruned_trades = {k: [str(t) for t in v] for k, v in data.get("pruned_trades", {}).items()}
+    tracker.newest_match = float(data.get("newest_match", 0.0))  # (absent from older snapshots)
+    tracker.pruned_match = {k: float(v) for k, v in data.get("pruned_match", {}).items()}
+    tracker.forgotten_match = float(data.get("forgotten_match", 0.0))
     core.exposure.tokens = _CONV.structure(data["tokens"], dict[TokenId, TokenExposure])
     core.exposure.reservations = _CONV.structure(data["reservations"], dict[OrderId, Reservation])
     core.positions.divergent = {k: int(v) for k, v in data["divergent"].items()}

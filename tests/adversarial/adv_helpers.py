@@ -99,13 +99,16 @@ def row(
 def maker_trade(
     trade_id: str, fills: list[tuple[OrderId, str]], status: TradeStatus = TradeStatus.MATCHED,
     price: str = "0.5", token: TokenId = YES, side: Side = Side.BUY, taker_token: TokenId | None = None,
+    match_time: float = 0.0,
 ) -> TradeEvent:  # fmt: skip
-    """A trade in which aqbot's orders are makers (entries in ``token``; the taker may be in another)."""
+    """A trade in which aqbot's orders are makers (entries in ``token``; the taker may be in another;
+    ``match_time``: the exchange's unix seconds, 0 for none)."""
     makers = tuple(MakerFill(o, D(a), D(price), token, OWNER, FUNDER, side) for o, a in fills)
     total = sum((D(a) for _, a in fills), start=ZERO)
     top = token if taker_token is None else taker_token
     taker_side = side.opposite if top == token else side
-    return TradeEvent(trade_id, status, "0x" + "f" * 64, top, taker_side, total, D(price), "MAKER", makers)
+    taker = "0x" + "f" * 64
+    return TradeEvent(trade_id, status, taker, top, taker_side, total, D(price), "MAKER", makers, match_time)
 
 
 def worst(core: Core, token: TokenId = YES) -> Decimal:

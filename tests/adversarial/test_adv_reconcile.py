@@ -259,39 +259,75 @@ def test_restart_counts_fills_of_an_order_placed_after_the_last_snapshot() -> No
     assert not buy_allowed(again, 2, D(10), 52.0)
 
 
+MATCHED_AT = 1_767_000_000.0  # the exchange's clock (a trade's ``match_time``, unix s)
+
+
 def _bought_then_sold(core: Core) -> TradeEvent:
     """BUY 10 filled and CONFIRMED, then SELL 10 filled and CONFIRMED: held 0. Returns the sell trade."""
     b = buy(core, 1, now=1.0)
-    core.on_trade_event(maker_trade("tb", [(b, "10")], S.CONFIRMED), 1.0)
+    core.on_trade_event(maker_trade("tb", [(b, "10")], S.CONFIRMED, match_time=MATCHED_AT), 1.0)
     core.on_order_event(order_ev(b, "10", "MATCHED"), 1.0)
     s = oid(2)
     assert core.place(s, YES, Side.SELL, D("0.6"), D(10), 2.0).ok
     core.on_placement_answer(PlacementAnswer(s, True, s, "live"), 2.0)
-    sold = maker_trade("ts", [(s, "10")], S.CONFIRMED, price="0.6", side=Side.SELL)
+    sold = maker_trade("ts", [(s, "10")], S.CONFIRMED, price="0.6", side=Side.SELL, match_time=MATCHED_AT + 1)
     core.on_trade_event(sold, 2.0)
     core.on_order_event(order_ev(s, "10", "MATCHED", price="0.6", side=Side.SELL), 2.0)
     assert core.token_exposure(YES).held == ZERO
     return sold
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a REST trade re-read after its order was pruned and the id forgotten is counted again",
-)
-def test_rest_trade_of_a_pruned_order_is_not_counted_again() -> None:
-    """The reconciler re-reads trades since ``watermark - 600 s``: with no newer trade on the market, the
-    same old trades come back on every reconciliation, also after their orders were pruned and after the
-    pruned ids were forgotten (``prune_horizon``). Counting the SELL again would make held -10, and the
-    quoter could then BUY 20 with a limit of 10."""
-    core = ready()
+def _forgotten(core: Core) -> tuple[TradeEvent, float]:
+    """:func:`_bought_then_sold`, both orders pruned, then their ids forgotten (``prune_horizon``)."""
     sold = _bought_then_sold(core)
     t = 2.0 + CONFIG.prune_after + 1
     reconcile(core, t, trades=(sold,))  # prunes both orders (terminal, every fill CONFIRMED)
     assert core.order(oid(2)) is None
-    for at in (t + CONFIG.prune_horizon + 1, t + CONFIG.prune_horizon + 2):
+    t += CONFIG.prune_horizon + 1
+    reconcile(core, t)
+    assert not core.tracker.pruned
+    return sold, t
+
+
+# N1 (docs/review-limits.md): fixed, kept as a regression test.
+def test_rest_trade_of_a_pruned_order_is_not_counted_again() -> None:
+    """The reconciler re-reads trades since ``watermark - 600 s``: with no newer trade on the market, the
+    same old trades come back on every reconciliation, also after their orders were pruned and after the
+    pruned ids were forgotten (``prune_horizon``). Counting the SELL again would make held -10, and the
+    quoter could then BUY 20 with a limit of 10. The core does not adopt a REST trade of an unknown order
+    that matched before the newest trade it had seen when a forgotten order was pruned."""
+    core = ready()
+    sold, t = _forgotten(core)
+    for at in (t + 1, t + 2):
         reconcile(core, at, trades=(sold,))
+    assert core.order(oid(2)) is None
     assert core.token_exposure(YES).held == ZERO
-    assert not buy_allowed(core, 3, D(11), t + CONFIG.prune_horizon + 3)
+    assert not buy_allowed(core, 3, D(11), t + 3)
+
+
+def test_a_lost_orders_newer_rest_trade_still_counts_after_ids_were_forgotten() -> None:
+    """B2 stays fixed next to N1: a REST trade of an order the core never knew that matched after every
+    forgotten order's fills is an order lost in a crash, and its fill counts."""
+    core = ready()
+    _, t = _forgotten(core)
+    lost = maker_trade("tl", [(oid(7), "4")], S.CONFIRMED, match_time=MATCHED_AT + 2)
+    reconcile(core, t + 1, trades=(lost,))
+    assert core.token_exposure(YES).held == D(4)
+    # without a match_time the trade is not judged either: it counts
+    bare = maker_trade("tb2", [(oid(8), "3")], S.CONFIRMED)
+    reconcile(core, t + 2, trades=(bare,))
+    assert core.token_exposure(YES).held == D(7)
+
+
+def test_the_forgotten_orders_bound_survives_a_restart() -> None:
+    """The bound is exchange time, kept in the snapshot as it is (a replay does not rebase it)."""
+    core = ready()
+    sold, _ = _forgotten(core)
+    again, _ = restore(CONFIG, [MARKET], snapshot(core), 50.0)
+    assert again.tracker.forgotten_match == MATCHED_AT + 1
+    again.on_channel_up(Channel.USER, 51.0)
+    reconcile(again, 52.0, trades=(sold,))
+    assert again.token_exposure(YES).held == ZERO
 
 
 # B4, user-channel case (docs/review-limits.md): fixed, kept as a regression test.
