@@ -8,8 +8,11 @@
   by the core's own L1 refusals (``reserve.refused``: ``... > max_position 10``). Without one the
   worst/limit ratio is reported as unknown.
 * **PnL** per token by average cost over the fills (``fill.applied``/``fill.reversed``, signed, priced by
-  the matching ``fill.trade`` or else the order's limit price from ``command.place``): a buy adds
-  ``qty * price`` to the cost, a sell realises ``qty * (price - average cost)``. The mark is the last price
+  the matching ``fill.trade`` or else the order's limit price from ``command.place``), booked by the
+  core's own :class:`aqbot.core.pnl.PnlBook` (a buy adds ``qty * price`` to the cost, a sell realises
+  ``qty * (price - average cost)``, a position crossing zero opens the other side at the fill's price, a
+  FAILED fill is taken back as the core does). ``bought``/``sold`` count the shares of the fills still
+  standing. The mark is the last price
   aqbot traded or quoted in that token (a proxy: the ledger holds no market data), and
   ``unrealised = position * (mark - average cost)``. Fees are not deducted (makers pay none on Polymarket;
   taker fees are not in the ledger). Positions-API corrections of ``held`` are not trades and are not in
@@ -27,6 +30,7 @@ from typing import Any
 
 import attrs
 
+from aqbot.core.pnl import PnlBook
 from aqbot.io.ledger_events import LedgerEvent
 from aqbot.tools.ledger_state import RESTART_JUMP, ZERO, LedgerState, dec
 from aqbot.tools.ledger_views import fill_rows, gap_rows, halt_rows, unknown_rows
@@ -54,6 +58,9 @@ class Sample:
 
 @attrs.define
 class Pnl:
+    """One token's PnL in the report: position, cost and realised as the core's ``PnlBook`` books the
+    ledger's fills (:func:`_pnl`), the last traded or quoted price as the mark, shares bought and sold."""
+
     position: Decimal = ZERO
     cost: Decimal = ZERO
     realised: Decimal = ZERO
@@ -297,11 +304,14 @@ def _apply_limits(
 
 
 def _pnl(model: ReportModel, events: list[LedgerEvent]) -> None:
+    """Book the fills with the core's own averaging (:class:`aqbot.core.pnl.PnlBook`), at the report's
+    prices (the trade's price when the ledger has it, else the order's limit)."""
     marks: dict[str, Decimal] = {}
     for event in events:
         if event.type == "command.place":
             token = str(event.payload.get("token") or event.token or "")
             marks[token] = dec(event.payload.get("price"), marks.get(token, ZERO))
+    book = PnlBook()
     for fill in model.fills:
         report = model.tokens.setdefault(fill["token"], TokenReport(fill["token"]))
         pnl = report.pnl
@@ -309,18 +319,22 @@ def _pnl(model: ReportModel, events: list[LedgerEvent]) -> None:
         report.fills += 1 if fill["kind"] == "applied" else 0
         if price is None:
             continue
-        if qty > 0:
-            pnl.cost += qty * price
-            pnl.position += qty
-            pnl.bought += qty
-        elif qty < 0:
-            sold = -qty
-            average = pnl.average or ZERO
-            pnl.realised += sold * (price - average)
-            pnl.cost -= sold * average
-            pnl.position -= sold
-            pnl.sold += sold
+        if fill["kind"] == "applied":
+            book.fill(fill["token"], qty, price)
+            pnl.bought += max(qty, ZERO)
+            pnl.sold += max(-qty, ZERO)
+        else:  # a FAILED fill taken back: ``delta`` is the change of held (minus the fill's shares)
+            book.reverse(fill["token"], -qty, price)
+            pnl.bought += min(qty, ZERO)
+            pnl.sold -= max(qty, ZERO)
         pnl.mark = price
     for token, report in model.tokens.items():
+        booked = book.tokens.get(token)
+        if booked is not None:
+            report.pnl.position, report.pnl.cost, report.pnl.realised = (
+                booked.position,
+                booked.cost,
+                booked.realized,
+            )
         if token in marks and report.pnl.mark is None:
             report.pnl.mark = marks[token]
