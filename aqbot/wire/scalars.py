@@ -160,11 +160,31 @@ def _in_range(n: int) -> int:
     raise ValueError("timestamp out of range")
 
 
+_UNIX_S_CACHE: dict[str, int] = {}
+_UNIX_S_CACHE_MAX = 4096
+
+
+def _digits_s(v: str) -> int:
+    """A digit string of at most 10 digits (< 1e10: in range, not ms) as seconds, memoized (``created_at``,
+    ``match_time``, ``last_update`` repeat within a second, ``expiration`` is mostly ``"0"``)."""
+    n = int(v)
+    if len(_UNIX_S_CACHE) >= _UNIX_S_CACHE_MAX:
+        _UNIX_S_CACHE.clear()
+    _UNIX_S_CACHE[v] = n
+    return n
+
+
+cached_unix_s = cast(Callable[[object], UnixS | None], _UNIX_S_CACHE.get)
+"""The seconds memo's lookup: what :func:`to_unix_s` and :func:`to_opt_unix_s` return for a digit string
+they have converted, or ``None`` (not converted yet, not such a string, or not a string). A hot caller may
+try it before calling them (the memo is cleared, never replaced, so this stays bound to it)."""
+
+
 def to_unix_s(v: object) -> UnixS:
     """Seconds from an int, a digit string or an ISO-8601 string with a zone. Values that are clearly
     milliseconds (>= 1e11) are floored to seconds; negative or absurd (>= 1e14) values are refused."""
     if type(v) is str and len(v) <= 10 and v.isdigit() and v.isascii():
-        return int(v)  # type: ignore[return-value]  # hot path (< 1e10: in range, not ms): skip the NewType call
+        return _digits_s(v)  # type: ignore[return-value]  # hot path: skip the NewType call
     n = _in_range(_int_or_iso(v, iso_scale=1))
     if n >= MS_THRESHOLD:
         n //= 1000
@@ -185,7 +205,7 @@ def to_unix_ms(v: object) -> UnixMs:
 def to_opt_unix_s(v: object) -> UnixS | None:
     if type(v) is str:
         if len(v) <= 10 and v.isdigit() and v.isascii():
-            return int(v)  # type: ignore[return-value]  # hot path (as in to_unix_s): skip the NewType call
+            return _digits_s(v)  # type: ignore[return-value]  # hot path (as in to_unix_s)
         if v == "":
             return None
     elif v is None:
