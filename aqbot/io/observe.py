@@ -83,16 +83,15 @@ def server_clock(wall_clock: Callable[[], float], offset: Callable[[], float]) -
     return ServerClock(wall_clock, offset)
 
 
-# The lag is rounded to the millisecond like round(lag, 3), computed with float arithmetic instead of the
-# call (see ObservedListener.deliver): y = lag * 1000 is within half an ulp of the exact product, at most
-# 2**-17 below _ROUND_LIMIT, so when y's fraction is not within 1e-4 of one half, floor(y) or
-# floor(y) + 1 is the correctly rounded integer round() finds, and r / 1000.0 is the double nearest to
-# that decimal, as round() returns. Near a half, beyond the limit, at zero (round() keeps the sign of a
-# negative lag in -0.0), NaN and infinities: round() itself. tests/io/test_observe.py checks it against
-# round(lag, 3) on random and on near-half lags.
-_ROUND_LIMIT = 2.0**36  # ms: 795 days
-_ABOVE_HALF = 0.5 + 1e-4
-_BELOW_HALF = 0.5 - 1e-4
+# The lag is rounded to the millisecond like round(lag, 3), with float arithmetic instead of the call (see
+# ObservedListener.deliver). round() gives the double nearest to R / 1000, R the exact product lag * 1000
+# rounded half to even. y = lag * 1000 is that product correctly rounded, and rounding is monotonic, so y's
+# fraction (y - floor(y), exact or rounded monotonically too) is below, at or above one half exactly when
+# the product's is below, at or maybe either side of it: R is floor(y) below, floor(y) + 1 above, and
+# r / 1000.0 is then the nearest double, as round() returns. At a half, at R == 0 (round() keeps the sign
+# of a negative lag in -0.0), beyond the limit, NaN and infinities: round() itself.
+# tests/io/test_observe.py checks it against round(lag, 3) bit for bit on random and near-half lags.
+_ROUND_LIMIT = 2.0**52  # ms; every double beyond is an integer
 
 
 @attrs.define
@@ -156,9 +155,9 @@ class ObservedListener(Generic[T]):
             if -_ROUND_LIMIT < y < _ROUND_LIMIT:
                 r = y // 1.0
                 fraction = y - r
-                if fraction > _ABOVE_HALF:
+                if fraction > 0.5:
                     r += 1.0
-                elif fraction >= _BELOW_HALF:
+                elif fraction == 0.5:
                     r = 0.0
             self.lag.values[self._series] = r / 1000.0 if r else round(lag, 3)
         self.inner.deliver(channel, seq, now, raw, events)
