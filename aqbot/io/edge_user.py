@@ -9,12 +9,13 @@ are still checked), so a frame the models would refuse is declined here too (one
 reference route decides. Every other frame takes the reference route as well.
 
 Why it is written the way it is: it runs once per user-channel frame on the ingest hot path, so each
-message is handled by one function with no helper calls. The scalar conversions are the ones of
-:mod:`aqbot.wire.scalars`, tried through their memos first (``_cached``: the Decimal
+message is handled by one function with no helper calls on the common path. The scalar conversions are
+the ones of :mod:`aqbot.wire.scalars`, tried through their memos first (``_cached``: the Decimal
 :func:`~aqbot.wire.scalars.to_decimal` returned for that string; ``_cached_s``: the seconds
-:func:`~aqbot.wire.scalars.to_opt_unix_s` returned), with the function itself on a miss; the millisecond
-``timestamp`` has an inline shortcut (below) and otherwise goes through
-:func:`~aqbot.wire.scalars.to_opt_unix_ms`. ``tests/wire/test_wire_user_fast.py`` and
+:func:`~aqbot.wire.scalars.to_opt_unix_s` returned; a value only checked, such as ``created_at``, is looked
+up with ``in``), with the function itself on a miss; the millisecond ``timestamp`` has an inline shortcut
+(see :func:`_order`) and otherwise goes through :func:`~aqbot.wire.scalars.to_opt_unix_ms`.
+``tests/wire/test_wire_user_fast.py`` and
 ``tests/io/test_edge_fast.py`` check all of it against the reference route differentially.
 """
 
@@ -28,12 +29,14 @@ from aqbot.core.types import OrderType
 from aqbot.wire.scalars import (
     cached_decimal,
     cached_unix_s,
+    decimal_memo,
     to_decimal,
     to_decimal_or_zero,
     to_opt_decimal,
     to_opt_unix_ms,
     to_opt_unix_s,
     to_unix_s,
+    unix_s_memo,
 )
 from aqbot.wire.types import OrderEventType, TraderSide, TradeStatus
 from aqbot.wire.userfast import DECLINE, UNDECODABLE, OrderMsg, TradeMsg, decoder
@@ -51,6 +54,8 @@ _ORDER_TYPE_OR_GTC.update((t.value, t) for t in OrderType)
 _TAKER = TraderSide.TAKER
 _cached = cached_decimal
 _cached_s = cached_unix_s
+_decimal_memo = decimal_memo  # for the values only checked: `in` costs no call
+_unix_s_memo = unix_s_memo
 _MS_MIN = 10**12  # the smallest 13-digit integer
 
 
@@ -117,8 +122,8 @@ def _order(m: OrderMsg, frame: UserFrame) -> int | None:
     else:
         ts = to_opt_unix_ms(v)
     v = m.created_at
-    if _cached_s(v) is None:
-        to_opt_unix_s(v)  # checked like the model's field; the core does not use it
+    if v not in _unix_s_memo:  # checked like the model's field; the core does not use it
+        to_opt_unix_s(v)
     v = m.expiration
     expiration = _cached_s(v)
     if expiration is None:
@@ -166,10 +171,10 @@ def _trade(m: TradeMsg, key: str, addr: str, frame: UserFrame) -> int | None:
     else:
         ts = to_opt_unix_ms(v)
     v = m.fee_rate_bps
-    if v is not None and _cached(v) is None:
+    if v is not None and v not in _decimal_memo:
         to_opt_decimal(v)  # checked, like last_update below and the other makers' amounts
     v = m.last_update
-    if _cached_s(v) is None:
+    if v not in _unix_s_memo:
         to_opt_unix_s(v)
     side, asset = m.side, m.asset_id
     fills: tuple[ce.MakerFill, ...] = ()
@@ -183,7 +188,7 @@ def _trade(m: TradeMsg, key: str, addr: str, frame: UserFrame) -> int | None:
         if at is None:
             at = to_decimal(v)
         v = mo.fee_rate_bps
-        if v is not None and _cached(v) is None:
+        if v is not None and v not in _decimal_memo:
             to_opt_decimal(v)
         if mo.owner == key or mo.maker_address.lower() == addr:
             # A maker entry without ``side`` (older payloads) is on the taker's opposite side in the taker's

@@ -11,7 +11,7 @@ the exchange sends (``"100.0000"``, ``"0.1"``) re-encodes to the same text.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import cast
@@ -52,6 +52,8 @@ cached_decimal = cast(Callable[[object], Decimal | None], _DEC_CACHE.get)
 """The memo's lookup: the Decimal :func:`to_decimal` returned for a string, or ``None`` (not converted
 yet, or not a string). A hot caller may try it before calling :func:`to_decimal` (the memo is cleared,
 never replaced, so this stays bound to it)."""
+decimal_memo: Mapping[str, Decimal] = _DEC_CACHE
+"""The memo itself, read-only: ``v in decimal_memo`` (no call) says :func:`to_decimal` has accepted ``v``."""
 
 
 def parse_json_float(text: str) -> Decimal:
@@ -178,6 +180,9 @@ cached_unix_s = cast(Callable[[object], UnixS | None], _UNIX_S_CACHE.get)
 """The seconds memo's lookup: what :func:`to_unix_s` and :func:`to_opt_unix_s` return for a digit string
 they have converted, or ``None`` (not converted yet, not such a string, or not a string). A hot caller may
 try it before calling them (the memo is cleared, never replaced, so this stays bound to it)."""
+unix_s_memo: Mapping[str, int] = _UNIX_S_CACHE
+"""The seconds memo itself, read-only: ``v in unix_s_memo`` (no call) says :func:`to_opt_unix_s` has
+accepted ``v``."""
 
 
 def to_unix_s(v: object) -> UnixS:
