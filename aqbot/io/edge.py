@@ -181,8 +181,8 @@ def order_event(event: OrderEvent) -> ce.OrderEvent:
 
 
 def _own_fill(m: MakerOrder, matched: Decimal, price: Decimal, side: Side, asset: str) -> ce.MakerFill:
-    """One of aqbot's maker entries as a core fill. A maker entry without ``side``
-    (older payloads) is on the taker's opposite side in the taker's token, else on the same side
+    """One of aqbot's maker entries as a core fill. A maker entry without ``side`` (older payloads) is on
+    the taker's opposite side in the taker's token, else on the same side
     (:meth:`aqbot.wire.Trade.maker_side`)."""
     maker_side = m.side
     if maker_side is None:

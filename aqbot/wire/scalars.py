@@ -188,8 +188,12 @@ accepted ``v``."""
 def to_unix_s(v: object) -> UnixS:
     """Seconds from an int, a digit string or an ISO-8601 string with a zone. Values that are clearly
     milliseconds (>= 1e11) are floored to seconds; negative or absurd (>= 1e14) values are refused."""
-    if type(v) is str and len(v) <= 10 and v.isdigit() and v.isascii():
-        return _digits_s(v)  # type: ignore[return-value]  # hot path: skip the NewType call
+    if type(v) is str:
+        n = _UNIX_S_CACHE.get(v)
+        if n is not None:
+            return n  # type: ignore[return-value]  # hot path: skip the NewType call
+        if len(v) <= 10 and v.isdigit() and v.isascii():
+            return _digits_s(v)  # type: ignore[return-value]
     n = _in_range(_int_or_iso(v, iso_scale=1))
     if n >= MS_THRESHOLD:
         n //= 1000
@@ -209,8 +213,11 @@ def to_unix_ms(v: object) -> UnixMs:
 
 def to_opt_unix_s(v: object) -> UnixS | None:
     if type(v) is str:
+        n = _UNIX_S_CACHE.get(v)
+        if n is not None:
+            return n  # type: ignore[return-value]  # hot path (as in to_unix_s)
         if len(v) <= 10 and v.isdigit() and v.isascii():
-            return _digits_s(v)  # type: ignore[return-value]  # hot path (as in to_unix_s)
+            return _digits_s(v)  # type: ignore[return-value]
         if v == "":
             return None
     elif v is None:
