@@ -27,23 +27,33 @@ from aqbot.core import events as ce
 from aqbot.core.book import BookEvent, BookSnapshot, Level, LevelChange
 from aqbot.core.book import TickSizeChange as CoreTickSizeChange
 from aqbot.core.types import OrderId, OrderType, Side
+from aqbot.io.edge_user import ORDER_EVENT_TYPE, TRADE_STATUS, UserFrame, frame_decoder
 from aqbot.wire.account import Position
 from aqbot.wire.codec import decode_user_frame
 from aqbot.wire.events import OrderEvent, PriceChangeEvent, TickSizeChange
-from aqbot.wire.fast import opt_order_type
 from aqbot.wire.market import BookSummary, PriceLevel
 from aqbot.wire.orders import CancelResponse, MakerOrder, OpenOrder, PostOrderResponse, Trade
-from aqbot.wire.scalars import (
-    cached_decimal,
-    to_decimal,
-    to_decimal_or_zero,
-    to_opt_decimal,
-    to_opt_unix_ms,
-    to_opt_unix_s,
-    to_unix_s,
-)
-from aqbot.wire.types import OrderEventType, TraderSide, TradeStatus
-from aqbot.wire.userfast import DECLINE, MakerMsg, OrderMsg, TradeMsg, decode_user_msgs
+from aqbot.wire.types import TraderSide
+
+__all__ = [
+    "Identity",
+    "UserFrame",
+    "book_snapshot",
+    "cancel_answer",
+    "level_changes",
+    "market_asset_of",
+    "market_book_events",
+    "newest_timestamp_ms",
+    "open_order_row",
+    "order_event",
+    "orders_snapshot",
+    "placement_answer",
+    "position_row",
+    "trade_event",
+    "user_events",
+    "user_frame_decoder",
+    "user_frame_events",
+]
 
 log = logging.getLogger(__name__)
 
@@ -111,16 +121,12 @@ def _ms_to_s(value: int | None) -> float:
     return 0.0 if value is None else value / 1000.0
 
 
-# Wire enum value -> core enum: a dict lookup on the member's ``_value_`` (a plain attribute; Enum's
-# ``hash()`` and ``.value`` are Python-level) instead of an Enum call by value on the hot path.
-_ORDER_EVENT_TYPE = {t.value: ce.OrderEventType(t.value) for t in OrderEventType}
-_TRADE_STATUS = {s.value: ce.TradeStatus(s.value) for s in TradeStatus}
 _GTC = OrderType.GTC
-_cached = cached_decimal
 _TAKER = TraderSide.TAKER
 
-# The user-channel builders below pass the core events' fields by position (keywords cost ~40% more on
-# these 7-11 field attrs classes); this pins the order they rely on: a reordered core class fails at import.
+# The user-channel builders below (and those of aqbot.io.edge_user) pass the core events' fields by position
+# (keywords cost ~40% more on these 7-11 field attrs classes); this pins the order they rely on: a reordered
+# core class fails at import.
 _POSITIONAL: dict[type, tuple[str, ...]] = {
     ce.OrderEvent: (
         "order_id",
@@ -167,18 +173,16 @@ def order_event(event: OrderEvent) -> ce.OrderEvent:
         event.original_size,
         event.size_matched,
         event.status,
-        _ORDER_EVENT_TYPE[event.type._value_],
+        ORDER_EVENT_TYPE[event.type._value_],
         event.order_type or _GTC,
         float(event.expiration or 0),  # expiration
         0.0 if ts is None else ts / 1000.0,  # timestamp (ms -> s)
     )
 
 
-def _own_fill(
-    m: MakerOrder | MakerMsg, matched: Decimal, price: Decimal, side: Side, asset: str
-) -> ce.MakerFill:
-    """One of aqbot's maker entries as a core fill (both decoding routes). A maker entry without ``side``
-    (older payloads) is on the taker's opposite side in the taker's token, else on the same side
+def _own_fill(m: MakerOrder, matched: Decimal, price: Decimal, side: Side, asset: str) -> ce.MakerFill:
+    """One of aqbot's maker entries as a core fill. A maker entry without ``side`` (older payloads) is on
+    the taker's opposite side in the taker's token, else on the same side
     (:meth:`aqbot.wire.Trade.maker_side`)."""
     maker_side = m.side
     if maker_side is None:
@@ -204,7 +208,7 @@ def trade_event(trade: Trade, me: Identity) -> ce.TradeEvent:
             fills.append(_own_fill(m, m.matched_amount, m.price, side, asset))
     return ce.TradeEvent(
         trade.id,  # trade_id
-        _TRADE_STATUS[trade.status._value_],
+        TRADE_STATUS[trade.status._value_],
         trade.taker_order_id.lower(),
         asset,  # token
         side,
@@ -234,17 +238,6 @@ def user_events(events: Sequence[object], me: Identity) -> list[ce.OrderEvent | 
     return out
 
 
-class UserFrame(list[ce.OrderEvent | ce.TradeEvent]):
-    """The core events of one user-channel frame (a list, in order) and ``newest_ms``: the newest exchange
-    ``timestamp`` (ms) among the frame's messages, ``None`` when none carries one. The events drop the
-    message timestamps; the WS lag gauge (:class:`aqbot.io.observe.ObservedListener`) reads ``newest_ms``.
-    """
-
-    __slots__ = ("newest_ms",)
-
-    newest_ms: int | None
-
-
 def newest_timestamp_ms(events: Sequence[object]) -> int | None:
     """The largest ``timestamp`` (ms) among decoded wire ``events``; ``None`` when none carries one."""
     newest: int | None = None
@@ -257,20 +250,8 @@ def newest_timestamp_ms(events: Sequence[object]) -> int | None:
 
 def user_frame_decoder(me: Identity) -> Callable[[str], UserFrame]:
     """The user channel's :attr:`ChannelSpec.decode <aqbot.io.ws.ChannelSpec>`: :func:`user_frame_events`
-    for ``me``, with aqbot's identity prepared once."""
-    key, addr = me.api_key, me.maker_address.lower()
-
-    def decode(raw: str) -> UserFrame:
-        if raw[:1] in _OBJECT_OR_ARRAY:
-            msgs = decode_user_msgs(raw)
-            if msgs is not None:
-                try:
-                    return _fused(msgs, key, addr)
-                except DECLINE:
-                    pass
-        return _reference_frame(raw, me)
-
-    return decode
+    for ``me``, with aqbot's identity prepared once (:func:`aqbot.io.edge_user.frame_decoder`)."""
+    return frame_decoder(me.api_key, me.maker_address.lower(), lambda raw: _reference_frame(raw, me))
 
 
 def user_frame_events(raw: str, me: Identity) -> UserFrame:
@@ -280,10 +261,10 @@ def user_frame_events(raw: str, me: Identity) -> UserFrame:
     input.
 
     A frame in the typed fast path's subset (:mod:`aqbot.wire.userfast`) skips the wire models: the typed
-    structs become core events directly, after *every* scalar conversion the wire model would have run
-    (fields the core ignores, such as ``created_at`` and the other makers' amounts, are still checked), so a
-    frame the models would refuse is declined here too. Every other frame, and any declined one, takes the
-    reference route.
+    structs become core events directly (:mod:`aqbot.io.edge_user`), after *every* scalar conversion the
+    wire model would have run (fields the core ignores, such as ``created_at`` and the other makers'
+    amounts, are still checked), so a frame the models would refuse is declined there too. Every other
+    frame, and any declined one, takes the reference route.
 
     Raises:
         WireError: malformed JSON, a missing field or a wrongly typed value.
@@ -291,92 +272,10 @@ def user_frame_events(raw: str, me: Identity) -> UserFrame:
     return user_frame_decoder(me)(raw)
 
 
-_OBJECT_OR_ARRAY = ("{", "[")
-
-
 def _reference_frame(raw: str, me: Identity) -> UserFrame:
     models = decode_user_frame(raw)
     frame = UserFrame(user_events(models, me))
     frame.newest_ms = newest_timestamp_ms(models)
-    return frame
-
-
-def _fused(msgs: list[OrderMsg | TradeMsg], key: str, addr: str) -> UserFrame:
-    """The core events of typed structs and their newest timestamp (raises one of ``DECLINE``).
-
-    :func:`order_event` / :func:`trade_event` of :func:`aqbot.wire.userfast.order_model` /
-    :func:`~aqbot.wire.userfast.trade_model` without building the models, after every scalar conversion
-    the models run (the ones the core does not use are run for their check only). A Decimal string already
-    converted is taken from the memo of :func:`aqbot.wire.scalars.to_decimal` directly (``_cached``: the
-    same Decimal the function returns, without the call); anything else goes through the function.
-    """
-    frame = UserFrame()
-    newest: int | None = None
-    v: object
-    for m in msgs:
-        ts = to_opt_unix_ms(m.timestamp)
-        if ts is not None and (newest is None or ts > newest):
-            newest = ts
-        if isinstance(m, OrderMsg):
-            to_opt_unix_s(m.created_at)  # checked like the model's field; the core does not use it
-            expiration = to_opt_unix_s(m.expiration)
-            v = m.price
-            price = _cached(v) or to_decimal(v)
-            v = m.original_size
-            size = _cached(v) or to_decimal(v)
-            v = m.size_matched
-            matched = _cached(v) or to_decimal_or_zero(v)
-            frame.append(
-                ce.OrderEvent(
-                    m.id.lower(),  # order_id
-                    m.asset_id,  # token
-                    m.side,
-                    price,
-                    size,
-                    matched,
-                    m.status,
-                    _ORDER_EVENT_TYPE[m.type._value_],
-                    opt_order_type(m.order_type) or _GTC,
-                    float(expiration or 0),
-                    0.0 if ts is None else ts / 1000.0,
-                )
-            )
-            continue
-        v = m.fee_rate_bps
-        if v is not None and _cached(v) is None:
-            to_opt_decimal(v)
-        to_opt_unix_s(m.last_update)  # checked, like the fee above and the other makers' amounts below
-        side, asset = m.side, m.asset_id
-        fills = []
-        for mo in m.maker_orders or ():
-            v = mo.matched_amount
-            amount = _cached(v) or to_decimal(v)
-            v = mo.price
-            at = _cached(v) or to_decimal(v)
-            v = mo.fee_rate_bps
-            if v is not None and _cached(v) is None:
-                to_opt_decimal(v)
-            if mo.owner == key or mo.maker_address.lower() == addr:
-                fills.append(_own_fill(mo, amount, at, side, asset))
-        v = m.size
-        size = _cached(v) or to_decimal(v)
-        v = m.price
-        price = _cached(v) or to_decimal(v)
-        frame.append(
-            ce.TradeEvent(
-                m.id,  # trade_id
-                _TRADE_STATUS[m.status._value_],
-                m.taker_order_id.lower(),
-                asset,  # token
-                side,
-                size,
-                price,
-                "TAKER" if m.trader_side is _TAKER else "MAKER",
-                tuple(fills),
-                float(to_unix_s(m.match_time)),
-            )
-        )
-    frame.newest_ms = newest
     return frame
 
 

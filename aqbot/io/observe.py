@@ -65,27 +65,58 @@ LIMIT_REASONS = ("L1:", "L3:", "market notional", "global notional")
 Alert = Callable[[str, str], None]
 
 
-def server_clock(wall_clock: Callable[[], float], offset: Callable[[], float]) -> Callable[[], float]:
+@attrs.frozen
+class ServerClock:
     """Exchange time as the bot can best tell: ``wall_clock()`` plus the ``/time`` offset when it is at
     least one second (the resolution of ``/time``; see the module docstring)."""
 
-    def now() -> float:
-        measured = offset()
-        return wall_clock() + (measured if abs(measured) >= 1.0 else 0.0)
+    wall_clock: Callable[[], float]
+    offset: Callable[[], float]
 
-    return now
+    def __call__(self) -> float:
+        measured = self.offset()
+        return self.wall_clock() + (measured if abs(measured) >= 1.0 else 0.0)
+
+
+def server_clock(wall_clock: Callable[[], float], offset: Callable[[], float]) -> ServerClock:
+    """The :class:`ServerClock` of ``wall_clock`` and ``offset`` (a callable)."""
+    return ServerClock(wall_clock, offset)
+
+
+# The lag is rounded to the millisecond like round(lag, 3), with float arithmetic instead of the call (see
+# ObservedListener.deliver). round() gives the double nearest to R / 1000, R the exact product lag * 1000
+# rounded half to even. y = lag * 1000 is that product correctly rounded, and rounding is monotonic, so y's
+# fraction (y - floor(y), exact or rounded monotonically too) is below, at or above one half exactly when
+# the product's is below, at or maybe either side of it: R is floor(y) below, floor(y) + 1 above, and
+# r / 1000.0 is then the nearest double, as round() returns. At a half, at R == 0 (round() keeps the sign
+# of a negative lag in -0.0), beyond the limit, NaN and infinities: round() itself.
+# tests/io/test_observe.py checks it against round(lag, 3) bit for bit on random and near-half lags.
+_ROUND_LIMIT = 2.0**52  # ms; every double beyond is an integer
 
 
 @attrs.define
 class ObservedListener(Generic[T]):
-    """A :class:`~aqbot.io.ws.ChannelListener` around ``inner`` that measures lag and counts gaps."""
+    """A :class:`~aqbot.io.ws.ChannelListener` around ``inner`` that measures lag and counts gaps.
+
+    ``server_now`` (read at construction) is usually a :class:`ServerClock`, whose two parts are then
+    called directly: one offset and one wall-clock reading per timestamped frame, none for the others."""
 
     inner: ChannelListener[T]
     lag: Gauge
     server_now: Callable[[], float]
     alert: Alert = lambda key, text: None
     storm: StormDetector = attrs.Factory(DEFAULT_STORMS.reconnect)
-    _series: dict[str, LabelValues] = attrs.field(factory=dict, init=False, repr=False)  # channel -> lag key
+    _wall: Callable[[], float] = attrs.field(init=False, repr=False)
+    _offset: Callable[[], float] | None = attrs.field(init=False, repr=False)
+    _channel: str | None = attrs.field(default=None, init=False, repr=False)  # the last channel, its series
+    _series: LabelValues = attrs.field(default=(), init=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        clock = self.server_now
+        if type(clock) is ServerClock:
+            self._wall, self._offset = clock.wall_clock, clock.offset
+        else:  # any other clock is read as it is
+            self._wall, self._offset = clock, None
 
     def connected(self, channel: str, now: float) -> None:
         self.inner.connected(channel, now)
@@ -106,10 +137,29 @@ class ObservedListener(Generic[T]):
         # A user frame decoded by the fused path (core events) carries its newest timestamp itself.
         newest = events.newest_ms if type(events) is UserFrame else newest_timestamp_ms(events)
         if newest is not None:
-            series = self._series.get(channel)
-            if series is None:  # Gauge.set checks the labels every call: once per channel is enough
-                series = self._series[channel] = self.lag.series(channel=channel)
-            self.lag.values[series] = round(self.server_now() - newest / 1000.0, 3)
+            if channel != self._channel:  # Gauge.set checks the labels every call: once per channel is enough
+                self._channel, self._series = channel, self.lag.series(channel=channel)
+            offset = self._offset
+            if offset is None:
+                lag = self._wall() - newest / 1000.0
+            else:  # ServerClock.__call__ inlined (same calls, same order, same sums; NaN is never applied)
+                measured = offset()
+                lag = (
+                    self._wall()
+                    + (measured if measured >= 1.0 or measured <= -1.0 else 0.0)
+                    - newest / 1000.0
+                )
+            # round(lag, 3) without the call (see _ROUND_LIMIT); r == 0 leaves it to round().
+            y = lag * 1000.0
+            r = 0.0
+            if -_ROUND_LIMIT < y < _ROUND_LIMIT:
+                r = y // 1.0
+                fraction = y - r
+                if fraction > 0.5:
+                    r += 1.0
+                elif fraction == 0.5:
+                    r = 0.0
+            self.lag.values[self._series] = r / 1000.0 if r else round(lag, 3)
         self.inner.deliver(channel, seq, now, raw, events)
 
 

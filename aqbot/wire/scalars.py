@@ -11,7 +11,7 @@ the exchange sends (``"100.0000"``, ``"0.1"``) re-encodes to the same text.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import cast
@@ -52,6 +52,8 @@ cached_decimal = cast(Callable[[object], Decimal | None], _DEC_CACHE.get)
 """The memo's lookup: the Decimal :func:`to_decimal` returned for a string, or ``None`` (not converted
 yet, or not a string). A hot caller may try it before calling :func:`to_decimal` (the memo is cleared,
 never replaced, so this stays bound to it)."""
+decimal_memo: Mapping[str, Decimal] = _DEC_CACHE
+"""The memo itself, read-only: ``v in decimal_memo`` (no call) says :func:`to_decimal` has accepted ``v``."""
 
 
 def parse_json_float(text: str) -> Decimal:
@@ -160,11 +162,38 @@ def _in_range(n: int) -> int:
     raise ValueError("timestamp out of range")
 
 
+_UNIX_S_CACHE: dict[str, int] = {}
+_UNIX_S_CACHE_MAX = 4096
+
+
+def _digits_s(v: str) -> int:
+    """A digit string of at most 10 digits (< 1e10: in range, not ms) as seconds, memoized (``created_at``,
+    ``match_time``, ``last_update`` repeat within a second, ``expiration`` is mostly ``"0"``)."""
+    n = int(v)
+    if len(_UNIX_S_CACHE) >= _UNIX_S_CACHE_MAX:
+        _UNIX_S_CACHE.clear()
+    _UNIX_S_CACHE[v] = n
+    return n
+
+
+cached_unix_s = cast(Callable[[object], UnixS | None], _UNIX_S_CACHE.get)
+"""The seconds memo's lookup: what :func:`to_unix_s` and :func:`to_opt_unix_s` return for a digit string
+they have converted, or ``None`` (not converted yet, not such a string, or not a string). A hot caller may
+try it before calling them (the memo is cleared, never replaced, so this stays bound to it)."""
+unix_s_memo: Mapping[str, int] = _UNIX_S_CACHE
+"""The seconds memo itself, read-only: ``v in unix_s_memo`` (no call) says :func:`to_opt_unix_s` has
+accepted ``v``."""
+
+
 def to_unix_s(v: object) -> UnixS:
     """Seconds from an int, a digit string or an ISO-8601 string with a zone. Values that are clearly
     milliseconds (>= 1e11) are floored to seconds; negative or absurd (>= 1e14) values are refused."""
-    if type(v) is str and len(v) <= 10 and v.isdigit() and v.isascii():
-        return int(v)  # type: ignore[return-value]  # hot path (< 1e10: in range, not ms): skip the NewType call
+    if type(v) is str:
+        n = _UNIX_S_CACHE.get(v)
+        if n is not None:
+            return n  # type: ignore[return-value]  # hot path: skip the NewType call
+        if len(v) <= 10 and v.isdigit() and v.isascii():
+            return _digits_s(v)  # type: ignore[return-value]
     n = _in_range(_int_or_iso(v, iso_scale=1))
     if n >= MS_THRESHOLD:
         n //= 1000
@@ -184,8 +213,11 @@ def to_unix_ms(v: object) -> UnixMs:
 
 def to_opt_unix_s(v: object) -> UnixS | None:
     if type(v) is str:
+        n = _UNIX_S_CACHE.get(v)
+        if n is not None:
+            return n  # type: ignore[return-value]  # hot path (as in to_unix_s)
         if len(v) <= 10 and v.isdigit() and v.isascii():
-            return int(v)  # type: ignore[return-value]  # hot path (as in to_unix_s): skip the NewType call
+            return _digits_s(v)  # type: ignore[return-value]
         if v == "":
             return None
     elif v is None:

@@ -52,28 +52,35 @@ _Num = str | int
 reference's scalar functions); JSON floats are declined."""
 
 
-class OrderMsg(msgspec.Struct, tag_field="event_type", tag="order", forbid_unknown_fields=True, gc=False):
+# The fields are declared in the order the exchange sends them (PROTOCOL 5.1, 5.2; keyword-only, so the
+# optional ones can sit between the required ones): msgspec looks each key up starting after the previous
+# one, so keys in declaration order are found at the first try.
+
+
+class OrderMsg(
+    msgspec.Struct, tag_field="event_type", tag="order", forbid_unknown_fields=True, gc=False, kw_only=True
+):
     type: OrderEventType
     id: str
+    owner: str | None = None
+    order_owner: str | None = None
     market: str
     asset_id: str
     side: Side
     price: _Num
     original_size: _Num
     size_matched: _Num
-    status: str
-    owner: str | None = None
-    order_owner: str | None = None
     associate_trades: tuple[str, ...] | None = None
     outcome: str | None = None
     order_type: str | None = None
+    status: str
     created_at: _Num | None = None
     expiration: _Num | None = None
     maker_address: str | None = None
     timestamp: _Num | None = None
 
 
-class MakerMsg(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+class MakerMsg(msgspec.Struct, forbid_unknown_fields=True, gc=False, kw_only=True):
     order_id: str
     owner: str
     maker_address: str
@@ -86,7 +93,10 @@ class MakerMsg(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     outcome_index: int | None = None
 
 
-class TradeMsg(msgspec.Struct, tag_field="event_type", tag="trade", forbid_unknown_fields=True, gc=False):
+class TradeMsg(
+    msgspec.Struct, tag_field="event_type", tag="trade", forbid_unknown_fields=True, gc=False, kw_only=True
+):
+    type: str | None = None  # "TRADE"; the reference ignores it (any JSON value), declined unless a string
     id: str
     taker_order_id: str
     market: str
@@ -94,11 +104,9 @@ class TradeMsg(msgspec.Struct, tag_field="event_type", tag="trade", forbid_unkno
     side: Side
     size: _Num
     price: _Num
+    fee_rate_bps: _Num | None = None
     status: TradeStatus
     match_time: _Num
-    trader_side: TraderSide
-    type: str | None = None  # "TRADE"; the reference ignores it (any JSON value), declined unless a string
-    fee_rate_bps: _Num | None = None
     last_update: _Num | None = None
     timestamp: _Num | None = None
     outcome: str | None = None
@@ -107,23 +115,28 @@ class TradeMsg(msgspec.Struct, tag_field="event_type", tag="trade", forbid_unkno
     maker_address: str | None = None
     bucket_index: int | None = None
     transaction_hash: str | None = None
+    trader_side: TraderSide
     maker_orders: tuple[MakerMsg, ...] | None = None
     match_time_nano: str | None = None
     err_msg: str | None = None
 
 
-_DECODER: msgspec.json.Decoder[Any] = msgspec.json.Decoder(OrderMsg | TradeMsg | list[OrderMsg | TradeMsg])
+decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(OrderMsg | TradeMsg | list[OrderMsg | TradeMsg])
+"""The typed decode of a frame: one struct, or a list of them (the scalar conversions are left to the
+caller, which must run every one of them; a decode error means "not in the subset")."""
+UNDECODABLE = (msgspec.MsgspecError, ValueError, TypeError, RecursionError)  # as jsontext.loads' fast parse
+"""What :data:`decoder` may raise for a frame outside the subset (the reference path then decides)."""
 DECLINE = (msgspec.MsgspecError, ValueError, TypeError, KeyError, ArithmeticError, RecursionError)
 """What a fast conversion may raise to decline a frame (the reference path then decides)."""
 
 
 def decode_user_msgs(raw: str) -> list[OrderMsg | TradeMsg] | None:
     """The typed structs of a text frame in the fast path's subset, or ``None``. The scalar conversions (which
-    may still decline) are left to the caller: :func:`decode_user_fast` here, or the edge's fused path
-    (:func:`aqbot.io.edge.user_frame_events`), which must run every one of them."""
+    may still decline) are left to the caller (:func:`decode_user_fast`), which must run every one of them.
+    The runtime's user channel uses :data:`decoder` directly (:mod:`aqbot.io.edge_user`)."""
     try:
-        data = _DECODER.decode(raw)
-    except (msgspec.MsgspecError, ValueError, TypeError, RecursionError):  # as jsontext.loads' fast parse
+        data = decoder.decode(raw)
+    except UNDECODABLE:
         return None
     return data if type(data) is list else [data]
 

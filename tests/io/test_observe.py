@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 from collections.abc import Sequence
 from decimal import Decimal
@@ -18,6 +19,8 @@ import trio
 import trio.testing
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
+from hypothesis import example, given
+from hypothesis import strategies as st
 from test_alerts import BOT_TOKEN, FakeTelegram
 
 from aqbot.app import ExchangeConnectors, run_bot
@@ -28,7 +31,7 @@ from aqbot.core.types import Side
 from aqbot.io import edge
 from aqbot.io.alerts import Alert, Alerter, Severity, alert_callback, build_sinks, run_alerter, severity_of
 from aqbot.io.metrics import make_aqbot_metrics
-from aqbot.io.observe import FactObserver, ObservedListener, StormThresholds, server_clock
+from aqbot.io.observe import FactObserver, ObservedListener, ServerClock, StormThresholds, server_clock
 from aqbot.io.ratelimit import RateLimiter
 from aqbot.io.rest import RestTransport, endpoint_template
 from aqbot.run import params_for_sim, storms_of
@@ -133,6 +136,81 @@ def test_server_clock_applies_only_offsets_of_a_second_or_more() -> None:
     assert server_clock(lambda: 100.0, lambda: 0.99)() == 100.0
     assert server_clock(lambda: 100.0, lambda: -1.0)() == 99.0
     assert server_clock(lambda: 100.0, lambda: 42.0)() == 142.0
+
+
+def _user_frame(newest_ms: int | None) -> edge.UserFrame:
+    frame = edge.UserFrame()
+    frame.newest_ms = newest_ms
+    return frame
+
+
+def _same_float(a: float, b: float) -> bool:
+    """Bit for bit: equal with the same sign of zero, or both NaN."""
+    return repr(a) == repr(b)
+
+
+def _near_halves(newest_ms: int) -> list[float]:
+    """Wall clocks whose lag against ``newest_ms`` sits on and around a half millisecond."""
+    out = []
+    for k in (-2, -1, 0, 1, 7, 1234):
+        wall = newest_ms / 1000.0 + (k + 0.5) / 1000.0
+        out += [wall, math.nextafter(wall, math.inf), math.nextafter(wall, -math.inf)]
+    return out
+
+
+walls = st.floats(0.0, 2e9) | st.floats(allow_nan=True, allow_infinity=True)
+offsets = st.sampled_from([0.0, -0.0, 0.5, -0.99, 1.0, -1.0, -3.0, 42.0, 0.0004]) | st.floats(-1e4, 1e4)
+newests = st.integers(0, 10**14) | st.integers(1_700_000_000_000, 1_800_000_000_000)
+
+
+@given(walls, offsets, newests)
+@example(1_767_225_600.0, 0.0, 1_767_225_600_000)
+@example(1_767_225_600.0, 0.0, 1_767_225_600_001)  # a lag of -1 ms
+@example(0.0, 0.0, 0)  # a zero lag
+@example(-0.0, 0.0, 0)
+@example(1_767_225_600.0005, 0.0, 1_767_225_600_000)  # half a millisecond
+@example(1e300, 0.0, 0)
+@example(math.nan, 0.0, 5)
+def test_lag_is_round_of_server_time_minus_newest(wall: float, offset: float, newest: int) -> None:
+    """The gauge holds exactly ``round(server_now() - newest / 1000, 3)`` (deliver computes the rounding
+    without round(); same bits, sign of zero included), for a :class:`ServerClock` and any other clock."""
+    for w in [wall, *_near_halves(newest)]:
+        metrics = make_aqbot_metrics()
+        clock = server_clock(lambda w=w: w, lambda: offset)
+        probe = ObservedListener(Recording(), metrics.ws_lag_seconds, clock)
+        plain = ObservedListener(Recording(), metrics.ws_lag_seconds, lambda w=w: w + 1.0)
+        probe.deliver("user", 1, 0.0, "", _user_frame(newest))
+        plain.deliver("market", 1, 0.0, "", _user_frame(newest))
+        assert _same_float(metrics.ws_lag_seconds.values[("user",)], round(clock() - newest / 1000.0, 3))
+        assert _same_float(metrics.ws_lag_seconds.values[("market",)], round(w + 1.0 - newest / 1000.0, 3))
+
+
+def test_one_clock_reading_per_timestamped_frame() -> None:
+    """A :class:`ServerClock` is read part by part: one offset and one wall-clock reading per frame that
+    carries a timestamp, none for one that does not; each channel keeps its own series."""
+    reads: list[str] = []
+
+    def wall() -> float:
+        reads.append("wall")
+        return 1000.0
+
+    def offset() -> float:
+        reads.append("offset")
+        return -2.0
+
+    metrics = make_aqbot_metrics()
+    inner = Recording()
+    probe = ObservedListener(inner, metrics.ws_lag_seconds, ServerClock(wall, offset))
+    probe.deliver("user", 1, 0.0, "", _user_frame(997_500))
+    assert reads == ["offset", "wall"]  # the order ServerClock.__call__ reads them in
+    probe.deliver("user", 2, 0.0, "", _user_frame(None))
+    probe.deliver("market", 1, 0.0, "[]", [])
+    assert reads == ["offset", "wall"]
+    probe.deliver("market", 2, 0.0, "", _user_frame(996_000))
+    probe.deliver("user", 3, 0.0, "", _user_frame(997_750))
+    assert reads == ["offset", "wall"] * 3
+    assert metrics.ws_lag_seconds.values == {("user",): 0.25, ("market",): 2.0}
+    assert [c[2] for c in inner.calls] == [1, 2, 1, 2, 3]
 
 
 def test_reconnect_storm_alerts_once_per_threshold() -> None:

@@ -18,6 +18,7 @@ import copy
 import json
 from decimal import Decimal
 from typing import Any
+from unittest import mock
 
 import attrs
 import pytest
@@ -176,6 +177,14 @@ EDGE_VALUES: list[str] = [
     '"1703875200500"',
     '"17038752005"',
     '"0017038752005"',
+    # 13 characters: the ms timestamp shortcut of aqbot.io.edge_user takes 13 ASCII digits only
+    '"+170387520050"',
+    '" 170387520050"',
+    '"1_70387520050"',
+    '"٣٧٠٣٨٧٥٢٠٠٥٠٠"',
+    '"2024-01-01T00"',
+    '"1000000000000"',
+    '"9999999999999"',
     '"\\ud800"',
     '"\\u00e9\\u4e2d"',
     '"\U0001f600"',
@@ -345,6 +354,24 @@ def test_edges_agree(text: str) -> None:
     check_same(text)
 
 
+def test_cold_and_warm_memos_agree() -> None:
+    """The fused route reads the Decimal and seconds memos of :mod:`aqbot.wire.scalars` before converting:
+    the same results with the memos empty (every value converted by the functions) and filled."""
+    texts = [*SAMPLES, *EDGES[10:], "[" + ",".join(SAMPLES) + "]"]
+    for _ in range(2):
+        scalars._DEC_CACHE.clear()
+        scalars._UNIX_S_CACHE.clear()
+        with mock.patch.object(edge, "_reference_frame", side_effect=AssertionError("fell back")):
+            for text in SAMPLES:  # cold: taken by the typed route all the same
+                edge.user_frame_decoder(SAMPLE_ME)(text)
+        scalars._DEC_CACHE.clear()
+        scalars._UNIX_S_CACHE.clear()
+        for text in texts:
+            check_same(text)
+        for text in texts:  # warm
+            check_same(text)
+
+
 def test_declined_frames_are_decided_by_the_reference() -> None:
     """Evidence that the fast path declines (rather than accepts) what only the reference may judge."""
     declined = [
@@ -398,3 +425,6 @@ def test_seconds_shortcut_is_unchanged(text: str) -> None:
     assert outcome(scalars.to_unix_s) == outcome(_old_to_unix_s)
     if text:
         assert outcome(scalars.to_opt_unix_s) == outcome(_old_to_unix_s)
+    # The memo (filled by the calls above) only ever holds what the functions return.
+    assert scalars.cached_unix_s(text) in (None, outcome(_old_to_unix_s)[1])
+    assert outcome(scalars.to_unix_s) == outcome(_old_to_unix_s)
