@@ -2,13 +2,18 @@
 
 Every :class:`~aqbot.core.engine.Core` method returns an :class:`Outcome`. The runtime appends every fact to
 the ledger in order and executes every command. Facts are plain frozen attrs records (no serialization
-logic here: the ledger's converter unstructures them; ``kind`` is the class name).
+logic here: the ledger's converter unstructures them; ``kind`` is the class name). Their ``__init__`` is
+:func:`_slot_init`'s, not attrs' (same signature, same result): one or two facts are built per user-channel
+event.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
+import types
+import typing
+from collections.abc import Callable
 from decimal import Decimal
 
 import attrs
@@ -220,6 +225,33 @@ class Reconcile:
 
 
 Command = CancelOrder | Reconcile
+
+
+def _slot_init(cls: type) -> Callable[..., None]:
+    """An ``__init__`` for the frozen attrs record ``cls`` that stores each field through its slot's
+    descriptor: attrs' own calls ``object.__setattr__`` per field (a bound method-wrapper that checks the
+    call and looks the slot up again each time), ~25% more per fact. Same parameters, defaults and
+    result; the class stays frozen (its ``__setattr__`` is attrs'), and ``attrs.fields``, ``__eq__``,
+    ``__hash__`` and ``__repr__`` are attrs' (a test pins equal records and reprs against attrs' init)."""
+    names = [a.name for a in attrs.fields(cls)]
+    scope: dict[str, object] = {f"_set_{n}": cls.__dict__[n].__set__ for n in names}
+    params = []
+    for a in attrs.fields(cls):
+        if a.default is attrs.NOTHING:
+            params.append(a.name)
+        else:  # (every default here is an immutable value, never a factory)
+            scope[f"_default_{a.name}"] = a.default
+            params.append(f"{a.name}=_default_{a.name}")
+    body = "".join(f"    _set_{n}(self, {n})\n" for n in names)
+    exec(f"def __init__(self, {', '.join(params)}):\n{body}", scope)  # (as attrs builds its own)
+    init = scope["__init__"]
+    assert isinstance(init, types.FunctionType)
+    init.__qualname__, init.__module__ = f"{cls.__qualname__}.__init__", cls.__module__
+    return init
+
+
+for _cls in (*typing.get_args(Fact), *typing.get_args(Command)):
+    setattr(_cls, "__init__", _slot_init(_cls))  # noqa: B010 (mypy: a method cannot be assigned)
 
 
 @attrs.define(init=False)
