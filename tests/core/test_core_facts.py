@@ -1,4 +1,4 @@
-"""The facts' and commands' own ``__init__`` (:func:`aqbot.core.facts._slot_init`) against attrs' own."""
+"""The facts' and commands' own ``__init__`` (:func:`aqbot.core.facts._dict_init`) against attrs' own."""
 
 from __future__ import annotations
 
@@ -15,22 +15,23 @@ CLASSES = [*typing.get_args(Fact), *typing.get_args(Command)]
 
 
 def _reference(cls: type) -> type:
-    """The same record with attrs' generated (frozen) ``__init__``."""
+    """The same record with attrs' generated (frozen, slotted) ``__init__``, as the facts had before."""
     fields = {a.name: attrs.field(default=a.default) for a in attrs.fields(cls)}
-    return attrs.make_class(cls.__name__, fields, frozen=True)
+    return attrs.make_class(cls.__name__, fields, frozen=True, slots=True)
 
 
-def test_every_fact_and_command_has_the_slot_init() -> None:
+def test_every_fact_and_command_has_the_dict_init() -> None:
     assert len(CLASSES) == 18
     for cls in CLASSES:
         init = cls.__init__
-        assert init.__code__.co_names == tuple(f"_set_{a.name}" for a in attrs.fields(cls)), cls
+        assert init.__code__.co_names == ("__dict__",), cls
+        assert "__slots__" not in vars(cls), cls
         assert init.__module__ == facts.__name__, cls
         assert init.__qualname__ == f"{cls.__qualname__}.__init__", cls
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
-def test_slot_init_builds_what_attrs_init_builds(cls: type) -> None:
+def test_dict_init_builds_what_attrs_init_builds(cls: type) -> None:
     fields = attrs.fields(cls)
     ref = _reference(cls)
     values = [Decimal(i) / 4 if i % 2 else f"value {i}" for i in range(len(fields))]
@@ -42,6 +43,7 @@ def test_slot_init_builds_what_attrs_init_builds(cls: type) -> None:
     assert by_name == mine
     assert hash(by_name) == hash(mine)
     assert repr(by_name) == repr(mine)
+    assert mine.__dict__ == named  # (nothing else is stored)
     assert cls(*values[:-1], "other") != mine
     required = sum(a.default is attrs.NOTHING for a in fields)
     if required < len(fields):  # the defaults are attrs'
