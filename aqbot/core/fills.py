@@ -176,8 +176,10 @@ class FillBook:
             return _UNCHANGED  # CONFIRMED is final: a later MATCHED/MINED is a stale re-send
         changed = status is not record.status
         record.status = status
-        if status is _CONFIRMED:  # (not confirmed yet: checked above)
-            self._confirm(record)
+        if status is _CONFIRMED:  # (not confirmed yet: checked above) self._confirm(record), inline
+            record.confirmed = True  # (the record's own id and amount, as _confirm: equal is not identical)
+            owner, sums = record.order_id, self.confirmed_sums
+            sums[owner] = sums.get(owner, ZERO) + record.amount
         return _STATUS_CHANGED if changed else _UNCHANGED
 
     def fail(self, record: FillRecord) -> None:

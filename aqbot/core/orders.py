@@ -243,7 +243,17 @@ class OrderTracker(OrderRecords):
             out.fact(FillReversed(trade.trade_id, order.order_id, order.token, delta))
             self._resize(order, "fill-failed", out)
         if not added:  # (``_sync_matched`` resettled it, and nothing since changed what that reads)
-            self._resettle(order)
+            fills, order_id = self.fills, order.order_id  # self._resettle(order), inline: most trade events
+            unsettled = (
+                order.counted
+                - fills.failed_sums.get(order_id, ZERO)
+                - fills.confirmed_sums.get(order_id, ZERO)
+            )
+            if unsettled < ZERO:  # max(unsettled, ZERO), the same operand on a tie
+                unsettled = ZERO
+            if unsettled != order.unsettled:
+                self.exposure.add_unsettled(order.token, order.side, unsettled - order.unsettled)
+                order.unsettled = unsettled
         return NO_GAPS
 
     def on_open_row(self, row: OpenOrderRow, started_at: float, now: float, out: Outcome) -> None:
