@@ -170,10 +170,10 @@ class OrderTracker(OrderRecords):
             self._consistent(order, event.token, event.side, event.original_size, out)  # reports the defect
             return gaps
         event_matched, size_matched = order.event_matched, event.size_matched
-        if size_matched < event_matched:
-            gaps = [*gaps, f"size_matched went down on {order.order_id}: {event_matched} -> {size_matched}"]
-        elif size_matched > event_matched:  # max(event_matched, size_matched): the first on a tie
+        if size_matched > event_matched:  # max(event_matched, size_matched): the first on a tie
             order.event_matched = size_matched
+        elif size_matched < event_matched:
+            gaps = [*gaps, f"size_matched went down on {order.order_id}: {event_matched} -> {size_matched}"]
         trigger = classify(event, order.original_size, order.order_type, order.expiration)
         if order.state is _REJECTED:
             self._revive(
