@@ -238,10 +238,12 @@ class Core:
 
     def on_trade_event(self, event: TradeEvent, now: float) -> Outcome:
         out = Outcome()
-        gaps: list[str] = []  # opened after every fill of the trade is applied
+        gaps: Sequence[str] = ()  # opened after every fill of the trade is applied
         tracker = self.tracker
         for fill in own_fills_of(event, tracker.orders, self.config.owner, self._funder):
-            gaps.extend(tracker.on_trade_fill(fill, event, "trade", now, out))
+            reasons = tracker.on_trade_fill(fill, event, "trade", now, out)
+            if reasons:  # (most fills have none: then no list is built)
+                gaps = [*gaps, *reasons]
         for reason in gaps:
             self._gap(Channel.USER, now, reason, out)
         return self._settle(out, now)
@@ -382,14 +384,6 @@ class Core:
         e = self.exposure.token(token)
         return e.cost / e.held if e.held > ZERO else ZERO
 
-    def _book_pnl(self, out: Outcome, now: float) -> None:
-        """Book this call's fills, reversals and position adjustments (:meth:`PnlBook.book`), then check
-        the daily loss."""
-        if self.pnl.book(out.facts, self._order_price, self._average_cost) and (
-            self.config.daily_loss_limit is not None  # (_check_daily_loss does nothing without one)
-        ):
-            self._check_daily_loss(now, out)
-
     def _check_daily_loss(self, now: float, out: Outcome) -> None:
         limit = self.config.daily_loss_limit
         if limit is None:
@@ -409,8 +403,11 @@ class Core:
                 book = True
             elif kind is Defect:
                 defects = True
-        if book:  # (PnlBook.book books nothing without these)
-            self._book_pnl(out, now)
+        if book:  # book this call's fills, reversals and position adjustments, then check the daily loss
+            if self.pnl.book(facts, self._order_price, self._average_cost) and (
+                self.config.daily_loss_limit is not None  # (_check_daily_loss does nothing without one)
+            ):
+                self._check_daily_loss(now, out)
             self.positions.observe(facts, now)  # held's path, for the lag test
         if defects:
             for fact in list(facts):
@@ -418,12 +415,13 @@ class Core:
                     scope = Scope.token(fact.token) if fact.token else Scope.global_()
                     self._raise(HaltReason.DEFECT, scope, now, fact.detail, out)
         over = self.tracker.exposure.over()  # breached(), sorted below only when not empty
-        halts = self.halts
+        halts, gaps = self.halts, self.gaps
+        if not (over or halts.active or gaps.gaps):
+            return out  # nothing over its cap, latched or pending: nothing to raise, clear or sweep
         if over:
             self._raise(HaltReason.LIMIT_BREACH, _GLOBAL, now, f"worst > max on {sorted(over)}", out)
         elif halts.active:  # clearing when nothing is latched is a no-op
             self._clear(HaltReason.LIMIT_BREACH, _GLOBAL, out)
-        gaps = self.gaps
         if gaps.gaps and gaps.failures >= gaps.attempts:  # gaps.latched
             detail = f"{gaps.failures} failed reconciliations"
             self._raise(HaltReason.WS_GAP_UNRESOLVED, _GLOBAL, now, detail, out)

@@ -26,6 +26,9 @@ logger = logging.getLogger(__name__)
 ZERO = Decimal(0)
 # Bound once: reading an Enum member off its class goes through EnumType.__getattr__ (~70 ns in 3.11).
 _FAILED, _CONFIRMED = TradeStatus.FAILED, TradeStatus.CONFIRMED
+# A named tuple built from a tuple of all its fields: ``OwnFill._make`` without its Python frame and its
+# length check (every caller here passes every field).
+_new_tuple = tuple.__new__
 
 
 class OwnFill(NamedTuple):
@@ -67,9 +70,14 @@ def own_fills_of(trade: TradeEvent, orders: Container[OrderId], owner: str, fund
     ``maker_address``, lowercased, is ``funder`` (already lowercase); empty ``owner``/``funder`` match
     nothing. Same fills, same order (a differential test pins it)."""
     fills: list[OwnFill] = []
-    make = OwnFill._make  # (measured ~35% cheaper than calling OwnFill(...))
-    if trade.trader_side.upper() == "TAKER" or trade.taker_order_id in orders:
-        fills.append(make((trade.taker_order_id, trade.size, trade.price, trade.token, "taker", trade.side)))
+    trader_side = trade.trader_side  # (upper() only when it is not already one of the two spellings)
+    if (
+        trader_side == "TAKER"
+        or (trader_side != "MAKER" and trader_side.upper() == "TAKER")
+        or trade.taker_order_id in orders
+    ):
+        taker = (trade.taker_order_id, trade.size, trade.price, trade.token, "taker", trade.side)
+        fills.append(_new_tuple(OwnFill, taker))
     for entry in trade.maker_orders:
         if (
             entry.order_id in orders
@@ -80,7 +88,7 @@ def own_fills_of(trade: TradeEvent, orders: Container[OrderId], owner: str, fund
             if side is None:  # same token: the maker is on the other side; cross-asset: the same side
                 side = trade.side.opposite if entry.token == trade.token else trade.side
             fill = (entry.order_id, entry.matched_amount, entry.price, entry.token, "maker", side)
-            fills.append(make(fill))
+            fills.append(_new_tuple(OwnFill, fill))
     return fills
 
 
@@ -119,7 +127,6 @@ class Observation(NamedTuple):
 # The answers that carry no amount, shared (they are frozen): most sightings are status re-sends.
 _UNCHANGED = Observation(new=False)
 _STATUS_CHANGED = Observation(new=False, status_changed=True)
-_observation = Observation._make
 
 
 @attrs.define
@@ -150,8 +157,8 @@ class FillBook:
                 self.failed_sums[order_id] = self.failed_amount(order_id) + reverse
             if status is _CONFIRMED:  # (what _confirm acts on)
                 self._confirm(record)
-            # Observation(True, amount, reverse, True): new, added, reverse, status_changed (_make: cheaper)
-            return _observation((True, amount, reverse, True, None, False))
+            # Observation(True, amount, reverse, True): new, added, reverse, status_changed (cheaper)
+            return _new_tuple(Observation, (True, amount, reverse, True, None, False))
         if record.amount != amount:
             return Observation(
                 new=False, conflict=f"fill {key}: amount {amount} differs from recorded {record.amount}"
@@ -169,8 +176,10 @@ class FillBook:
             return _UNCHANGED  # CONFIRMED is final: a later MATCHED/MINED is a stale re-send
         changed = status is not record.status
         record.status = status
-        if status is _CONFIRMED:  # (not confirmed yet: checked above)
-            self._confirm(record)
+        if status is _CONFIRMED:  # (not confirmed yet: checked above) self._confirm(record), inline
+            record.confirmed = True  # (the record's own id and amount, as _confirm: equal is not identical)
+            owner, sums = record.order_id, self.confirmed_sums
+            sums[owner] = sums.get(owner, ZERO) + record.amount
         return _STATUS_CHANGED if changed else _UNCHANGED
 
     def fail(self, record: FillRecord) -> None:

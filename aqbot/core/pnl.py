@@ -60,6 +60,9 @@ def _part(cost: Decimal, qty: Decimal, position: Decimal) -> Decimal:
 
 
 _FILL_FACTS = (FillApplied, FillReversed)
+# The facts :meth:`PnlBook.book` books (final classes: a set test of the class skips the others, where each
+# failed isinstance would look ``__class__`` up again, generically).
+_BOOKED = frozenset({FillApplied, FillReversed, PositionDecision})
 
 
 def utc_day(wall: float) -> int:
@@ -170,6 +173,8 @@ class PnlBook:
         moment). Returns whether anything was booked."""
         booked = False
         for fact in facts:
+            if fact.__class__ not in _BOOKED:  # (most facts; see _BOOKED)
+                continue
             if isinstance(fact, _FILL_FACTS):
                 price = order_price(fact.order_id)
                 if price is None:  # cannot happen: the tracker has just moved the order

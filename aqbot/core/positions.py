@@ -66,6 +66,8 @@ logger = logging.getLogger(__name__)
 
 ZERO = Decimal(0)
 K = PositionDecisionKind
+_HELD_FACTS = (FillApplied, FillReversed)  # (a tuple: isinstance checks one faster than a union type)
+_MOVING = frozenset({FillApplied, FillReversed, PositionDecision})  # the facts that may move held
 
 #: (applied at, rise, fall) of one core call that moved a token's ``held`` (both >= 0)
 Move = tuple[float, Decimal, Decimal]
@@ -87,7 +89,9 @@ def held_moves(facts: Iterable[Fact]) -> dict[TokenId, tuple[Decimal, Decimal]]:
     the user channel reorders and drops), so any subset of the recent moves may still be missing."""
     moves: dict[TokenId, tuple[Decimal, Decimal]] = {}
     for fact in facts:
-        if isinstance(fact, FillApplied | FillReversed):
+        if fact.__class__ not in _MOVING:  # (most facts: as PnlBook.book's test)
+            continue
+        if isinstance(fact, _HELD_FACTS):
             token, delta = fact.token, fact.delta
         elif isinstance(fact, PositionDecision) and fact.held_after != fact.held_before:
             token, delta = fact.token, fact.held_after - fact.held_before
@@ -110,7 +114,9 @@ class PositionPolicy:
         """Remember how one core call moved ``held`` (its facts), for the lag test of later syncs."""
         keep = now - 2 * self.protection_window  # (a snapshot is applied a little after it started)
         for token, (up, down) in held_moves(facts).items():
-            trail = self.moves.setdefault(token, deque())
+            trail = self.moves.get(token)
+            if trail is None:  # (setdefault would build a deque on every call)
+                trail = self.moves[token] = deque()
             trail.append((now, up, down))
             while trail[0][0] < keep:
                 trail.popleft()

@@ -116,7 +116,7 @@ class OrderRecords:
 
     def _release(self, order: Order, cause: str, out: Outcome) -> None:
         released = self.exposure.release(order.order_id)
-        out.fact(
+        out.facts.append(
             ReservationChanged(order.order_id, order.token, order.side, -released, ZERO, f"released:{cause}")
         )
 
