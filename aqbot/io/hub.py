@@ -99,14 +99,20 @@ class Hub:
     def now() -> float:
         return trio.current_time()
 
-    def apply(self, out: cf.Outcome) -> cf.Outcome:
-        """Record, execute and announce one outcome (sync)."""
+    def apply(self, out: cf.Outcome, now: float | None = None, wall: float | None = None) -> cf.Outcome:
+        """Record, execute and announce one outcome (sync).
+
+        The facts' rows are stamped ``now`` (Trio's clock, read here when None: a caller that already
+        holds the instant its core call was made passes it) and ``wall`` (the wall-clock label, read by
+        the sink when None).
+        """
         facts = out.facts
         commands = out.commands
         sink = self.sink
         if facts:
-            now = trio.current_time()
-            sink.record_facts(facts, now)
+            if now is None:
+                now = trio.current_time()
+            sink.record_facts(facts, now, wall)
             if not _ANNOUNCED.isdisjoint(map(type, facts)):
                 self._announce(facts)
             if commands:
