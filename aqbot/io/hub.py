@@ -113,8 +113,10 @@ class Hub:
             if now is None:
                 now = trio.current_time()
             sink.record_facts(facts, now, wall)
-            if not _ANNOUNCED.isdisjoint(map(type, facts)):
-                self._announce(facts)
+            for fact in facts:  # a loop: cheaper than a set operation on a list of one or two
+                if fact.__class__ in _ANNOUNCED:
+                    self._announce(facts)
+                    break
             if commands:
                 self._execute(commands)
             if self.on_facts is not None:  # after the commands: an observer cannot lose one

@@ -49,8 +49,8 @@ from aqbot.io.ledger_events import (
     LedgerEvent,
     LedgerRow,
     decode_payload,
-    encoded_row,
     payload_text,
+    row_text,
 )
 from aqbot.io.ledger_schema import INSERT_COLUMNS, SCHEMA, insert_sql
 from aqbot.io.ledger_verify import SCHEMA_VERSION, VerifyReport, verify_connection
@@ -82,8 +82,6 @@ EncodedRow = tuple[
     str | int | None,
     bytearray | bytes | str,
 ]
-# Payloads already encoded (a bytearray from the sink arrives in the writer's child as bytes).
-_ENCODED: frozenset[type] = frozenset({bytearray, str, bytes})
 _SEQ = operator.itemgetter(0)
 # (seq,) + row: a numbered row (tuple.__add__, typed).
 _numbered = cast(Callable[[tuple[int], LedgerRow], EncodedRow], tuple.__add__)
@@ -94,12 +92,13 @@ _COLUMNS = "seq, wall_time, mono_time, type, token, order_id, trade_id, payload"
 
 def number_rows(first_seq: int, rows: Sequence[LedgerRow]) -> list[EncodedRow]:
     """``rows`` numbered ``first_seq``, ``first_seq + 1``, ..., deferred payloads encoded
-    (:func:`~aqbot.io.ledger_events.encoded_row`): what the ledger writer hands the store, in the worker
+    (:func:`~aqbot.io.ledger_events.row_text`): what the ledger writer hands the store, in the worker
     thread or the child process, off the event loop."""
     numbered = list(map(_numbered, zip(range(first_seq, first_seq + len(rows))), rows))  # no Python loop
     for i, row in enumerate(rows):
-        if row[6].__class__ not in _ENCODED:  # deferred: encoded here
-            numbered[i] = _numbered((first_seq + i,), encoded_row(row))
+        payload = row[6]
+        if payload.__class__ is dict:  # a deferred payload (ledger_events.deferrable): encoded here
+            numbered[i] = (first_seq + i, *row[:6], row_text(payload))
     return numbered
 
 

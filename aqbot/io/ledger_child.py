@@ -35,7 +35,7 @@ import msgspec
 
 from aqbot.errors import LedgerError
 from aqbot.io.ledger import LedgerStore, number_rows
-from aqbot.io.ledger_events import DEFERRED_ROWS, LedgerRow, encoded_row
+from aqbot.io.ledger_events import LedgerRow
 
 # Errors that mean "this write failed, try again later" (the thread writer's too).
 WRITE_ERRORS = (sqlite3.Error, OSError, LedgerError)
@@ -71,14 +71,7 @@ def batch_frame(first_seq: int, rows: list[LedgerRow]) -> bytearray:
             bits).
     """
     buffer = bytearray(HEADER_SIZE)
-    try:
-        _BATCH_ENCODE_INTO((first_seq, rows), buffer, HEADER_SIZE)  # no copy of the body behind a header
-    except (TypeError, ValueError, OverflowError):
-        # A deferred fact MessagePack cannot carry (a lone surrogate, an int beyond 64 bits): the batch
-        # goes with every deferred fact encoded here, as the sink would have encoded it (json's text).
-        rows = [encoded_row(row) if row[6].__class__ in DEFERRED_ROWS else row for row in rows]
-        buffer = bytearray(HEADER_SIZE)
-        _BATCH_ENCODE_INTO((first_seq, rows), buffer, HEADER_SIZE)
+    _BATCH_ENCODE_INTO((first_seq, rows), buffer, HEADER_SIZE)  # no copy of the body behind a header
     _HEADER.pack_into(buffer, 0, len(buffer) - HEADER_SIZE)
     return buffer
 

@@ -19,8 +19,6 @@ text for ASCII; ``msgspec`` writes other characters as UTF-8 where ``json`` writ
 two decode to equal values). A payload :func:`deferrable` says cannot fail and reads the same anywhere
 (ASCII strings, ints, booleans, ``None``: the raw frame of every user-channel message) is kept unencoded
 in its row instead, a copy, and encoded by :func:`row_text` where the batch is written, off the event loop.
-So is a core fact whose fields are all flat (:mod:`aqbot.io.ledger_sink`): the fact itself is the payload,
-encoded where the batch is written (:func:`encoded_row`), to the same text.
 
 Gap events drive the ``gaps`` table in the same transaction (see :mod:`aqbot.io.ledger`); build them
 with :func:`gap_open`, :func:`gap_close` and :func:`gap_resolve` so their payload has the right keys.
@@ -36,15 +34,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any
 
 import attrs
 import msgspec
 
 from aqbot.secrets import Secret
-
-if TYPE_CHECKING:
-    from aqbot.core.facts import Fact
 
 log = logging.getLogger(__name__)
 
@@ -271,14 +266,9 @@ _ENCODE_INTO = FAST_ENCODER.encode_into
 # A missing token, order_id or trade_id is NO_KEY (0) in a row, stored as NULL: the sqlite3 module binds
 # an int about 20 times faster than None (which it first tries to adapt). A payload that is a dict is
 # deferred (:func:`deferrable`: a copy, encoded where the batch is written, off the event loop, by
-# :func:`row_text`: the same text payload_text gives when the row is made); so is a core fact of a class
-# in DEFERRED_ROWS (encoded there by :func:`encoded_row`).
-Payload: TypeAlias = "bytearray | str | dict[str, Any] | Fact"
-LedgerRow: TypeAlias = "tuple[float, float, str, str | int, str | int, str | int, Payload]"
-# The classes of payloads deferred as they are (the core facts aqbot.io.ledger_sink registers), each with
-# the function giving its row encoded: the row the sink would have made at once (msgspec's text of the
-# fact, or json's, or a defect row).
-DEFERRED_ROWS: dict[type, Callable[[LedgerRow], LedgerRow]] = {}
+# :func:`row_text`: the same text payload_text gives when the row is made).
+Payload = bytearray | str | dict[str, Any]
+LedgerRow = tuple[float, float, str, str | int, str | int, str | int, Payload]
 NO_KEY = 0
 # What the ledger writer's channel carries: an event (any producer) or a list of rows (the hub's sink).
 LedgerItem = LedgerEvent | list[LedgerRow]
@@ -396,33 +386,14 @@ def event_row(event: LedgerEvent) -> LedgerRow:
     return (event.wall_time, event.mono_time, event.type, *keys, text)
 
 
-def row_text(payload: bytearray | str | dict[str, Any]) -> bytearray | str:
-    """A row's payload as the store writes it: a deferred dict encoded (msgspec, as :func:`payload_text`
-    encodes a :func:`deferrable` dict; the map a deferred fact arrives as in the writer's child is encoded
-    to the text msgspec writes for the fact itself), text as it is."""
-    if payload.__class__ is dict:
-        buffer = bytearray()
-        _ENCODE_INTO(payload, buffer)
-        return buffer
-    assert not isinstance(payload, dict)
-    return payload
-
-
-def encoded_row(row: LedgerRow) -> LedgerRow:
-    """``row`` with its payload encoded if it was deferred (:func:`row_text`, or the fact's entry in
-    :data:`DEFERRED_ROWS`, which may make it a ``defect`` row as the sink would have at once)."""
-    payload = row[6]
-    if payload.__class__ is dict:
-        assert isinstance(payload, dict)
-        return (*row[:6], row_text(payload))
-    encode = DEFERRED_ROWS.get(payload.__class__)
-    return row if encode is None else encode(row)
+def row_text(payload: Payload) -> bytearray | str:
+    """A row's payload as the store writes it: encoded (:func:`payload_text`) if it was deferred."""
+    return payload_text(payload) if isinstance(payload, dict) else payload
 
 
 def row_event(row: LedgerRow) -> LedgerEvent:
     """The event a row stands for, its payload decoded (what the store gives back once it is written)."""
-    wall, mono, type_, token, order_id, trade_id, payload = encoded_row(row)
-    assert isinstance(payload, bytearray | str | bytes)
+    wall, mono, type_, token, order_id, trade_id, payload = row
     token_, order_id_, trade_id_ = (None if k == NO_KEY else str(k) for k in (token, order_id, trade_id))
     return LedgerEvent(type_, decode_payload(row_text(payload)), token_, order_id_, trade_id_, mono, wall)
 

@@ -1,11 +1,9 @@
 """The ledger's front on the event loop: core facts to encoded rows, and the sink the hub records into.
 
 :func:`fact_event` (and the faster per-class row builders behind :meth:`LedgerSink.record_facts`) turn a
-core fact into its ledger row (a fact of a flat class, :data:`DEFERRED`, is left in its row as it is and
-encoded where the batch is written, off the event loop); :class:`LedgerSink` is the never-blocking buffer
-every recording goes to, and its pump hands the rows to the ledger writer's bounded channel in lists (see
-docs/io.md). Split out of :mod:`aqbot.io.hub`, which owns the sink and reads ``overflowing`` for
-LEDGER_FAILURE.
+core fact into its ledger row; :class:`LedgerSink` is the never-blocking buffer every recording goes to,
+and its pump hands the rows to the ledger writer's bounded channel in lists (see docs/io.md). Split out of
+:mod:`aqbot.io.hub`, which owns the sink and reads ``overflowing`` for LEDGER_FAILURE.
 """
 
 from __future__ import annotations
@@ -25,7 +23,6 @@ import trio
 
 from aqbot.core import facts as cf
 from aqbot.io.ledger_events import (
-    DEFERRED_ROWS,
     FAST_ENCODER,
     NO_KEY,
     LedgerEvent,
@@ -176,66 +173,14 @@ def _fact_row(cls: type) -> FactRow:
     return typing.cast(FactRow, _compile(cls, body, "row"))
 
 
-def _flat(tp: object) -> bool:
-    """Whether every value of the declared type ``tp`` is one MessagePack carries to the writer's child as a
-    value msgspec then writes as it writes the original: ``str``, ``int``, ``bool``, ``None``, ``Decimal``
-    (carried as its string) and enums whose values are ``str`` or ``int`` (carried as the value)."""
-    supertype = getattr(tp, "__supertype__", None)
-    if supertype is not None:
-        return _flat(supertype)
-    if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
-        return all(_flat(arg) for arg in typing.get_args(tp))
-    if isinstance(tp, type) and issubclass(tp, enum.Enum):
-        return all(type(m.value) in (str, int) for m in tp)
-    return tp in _DIRECT
-
-
-def _deferred_row(cls: type) -> FactRow:
-    """``row(fact, mono_time, wall_time)`` with the fact itself as the payload, encoded where the batch is
-    written, off the event loop (:func:`_encode_deferred`; in the writer's child from the map MessagePack
-    carries it as, which msgspec encodes to the same text)."""
-    _, keys = _fact_parts(cls, str(NO_KEY))
-    return typing.cast(FactRow, _compile(cls, f"return (wall, now, TYPE, {keys}, f)", "row"))
-
-
 def _gap_row(fact: cf.Fact, now: float, wall: float) -> LedgerRow:
     """A gap fact's row (its event feeds the ``gaps`` table)."""
     return event_row(fact_event(fact, now))
 
 
 _ENCODERS: dict[type, FactEncoder] = {cls: _fact_encoder(cls) for cls in _FACT_TYPES}
-# Each class's row encoded at once (what the sink made of every fact before deferral; still for the classes
-# not deferred, and the deferred rows' encoding).
-_ENCODED_ROWS: dict[type, FactRow] = {cls: _fact_row(cls) for cls in _FACT_TYPES}
-# Facts whose fields are all flat wait unencoded in their rows: 0.3-0.5 us of msgspec per fact (1.8 facts
-# per user-channel frame) moved off the event loop; MessagePack carries the record (as a map) for less.
-DEFERRED: frozenset[type] = frozenset(
-    cls for cls in _FACT_TYPES if all(not a.name.startswith("_") and _flat(a.type) for a in attrs.fields(cls))
-)
-_ROWS: dict[type, FactRow] = {
-    cls: _deferred_row(cls) if cls in DEFERRED else _ENCODED_ROWS[cls] for cls in _FACT_TYPES
-}
+_ROWS: dict[type, FactRow] = {cls: _fact_row(cls) for cls in _FACT_TYPES}
 _ROWS.update(dict.fromkeys((cf.GapOpened, cf.GapClosed, cf.GapResolved), _gap_row))
-
-
-def _json_row(fact: cf.Fact, now: float, wall: float) -> LedgerRow:
-    """The row of a fact whose row builder refused a value: its event encoded by json (or a defect row)."""
-    encode = _ENCODERS.get(fact.__class__)
-    return event_row(fact_event(fact, now) if encode is None else encode(fact, now, wall))
-
-
-def _encode_deferred(row: LedgerRow) -> LedgerRow:
-    """A deferred fact's row encoded: exactly the row :meth:`LedgerSink.record_facts` would have made at
-    once (msgspec's text of the fact; json's, or a defect row, when msgspec refuses a value)."""
-    wall, now, _, _, _, _, fact = row
-    assert not isinstance(fact, bytearray | str | dict)
-    try:
-        return _ENCODED_ROWS[fact.__class__](fact, now, wall)
-    except (TypeError, ValueError, OverflowError):
-        return _json_row(fact, now, wall)
-
-
-DEFERRED_ROWS.update(dict.fromkeys(DEFERRED, _encode_deferred))
 
 
 def fact_event(fact: cf.Fact, now: float) -> LedgerEvent:
@@ -321,7 +266,7 @@ class LedgerSink:
             try:
                 append(rows[fact.__class__](fact, now, wall))
             except (TypeError, ValueError, OverflowError):  # a value its declared type does not allow
-                append(_json_row(fact, now, wall))  # json's verdict (or a defect row)
+                append(event_row(fact_event(fact, now)))  # json's verdict (or a defect row)
         self.recorded += len(facts)
         if not self._signalled:
             self._signalled = True

@@ -39,10 +39,10 @@ from aqbot.io.ledger_events import (
     LedgerRow,
     _json_text,
     decode_payload,
-    encoded_row,
     event_row,
     make_row,
     row_event,
+    row_text,
 )
 from aqbot.io.ledger_sink import GATHER, LedgerSink, fact_event
 from aqbot.io.ledger_writer import run_ledger_writer
@@ -72,8 +72,7 @@ def assert_row_is(row: LedgerRow, event: LedgerEvent, *, wall: bool = True) -> N
     if wall:
         assert got.wall_time == want.wall_time
     assert got.payload == decode_payload(text)
-    text_or_bytes = encoded_row(row)[6]  # a deferred payload is encoded where its batch is written
-    assert isinstance(text_or_bytes, str | bytearray)
+    text_or_bytes = row_text(row[6])  # a deferred payload is encoded where its batch is written
     stored = text_or_bytes if isinstance(text_or_bytes, str) else bytes(text_or_bytes).decode()
     if all(" " <= c <= "~" for c in stored):  # printable ASCII: byte for byte what json wrote
         assert stored == text
@@ -84,12 +83,12 @@ _TEXT = st.text(max_size=12)
 _DECIMALS = st.decimals(places=None)
 
 
-def _facts(text: st.SearchStrategy[str] = _TEXT) -> st.SearchStrategy[cf.Fact]:
+def _facts() -> st.SearchStrategy[cf.Fact]:
     def field(tp: object) -> st.SearchStrategy[Any]:
         if typing.get_origin(tp) is tuple:
-            return st.lists(text, max_size=3).map(tuple)
+            return st.lists(_TEXT, max_size=3).map(tuple)
         if tp is str or getattr(tp, "__supertype__", None) is str:
-            return text
+            return _TEXT
         if tp is Decimal:
             return _DECIMALS
         if tp is float:
@@ -129,7 +128,7 @@ def test_a_lone_surrogate_in_a_fact_goes_to_json() -> None:
     fact = cf.Defect("111", "0xa", "bad \ud800 text")
     sink = LedgerSink()
     sink.record_facts([fact], 1.0)
-    row = encoded_row(sink._buffer[0])
+    row = sink._buffer[0]
     assert row[6] == _json_text(fact_event(fact, 1.0).payload)
     assert "\\ud800" in str(row[6])
     assert_row_is(row, fact_event(fact, 1.0), wall=False)
