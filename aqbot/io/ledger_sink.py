@@ -308,11 +308,21 @@ class LedgerSink:
             try:
                 while True:
                     while buffer:
-                        chunk = self._chunk()
-                        try:  # no checkpoint per chunk: the writer then takes a burst in one wake-up
-                            send.send_nowait(chunk)
-                        except trio.WouldBlock:
-                            await send.send(chunk)  # the channel is full: wait for room
+                        # Everything buffered, in lists of CHUNK_ROWS sliced from one copy (no Python work
+                        # per row: a popleft per row cost about 0.1 us per row under load).
+                        rows = list(buffer)
+                        buffer.clear()
+                        for start in range(0, len(rows), CHUNK_ROWS):
+                            chunk = rows[start : start + CHUNK_ROWS]
+                            try:  # no checkpoint per chunk: the writer then takes a burst in one wake-up
+                                send.send_nowait(chunk)
+                            except trio.WouldBlock:
+                                # The channel is full: the rest back in front of the buffer, before
+                                # anything recorded while this chunk waits for room.
+                                buffer.extendleft(reversed(rows[start + CHUNK_ROWS :]))
+                                await send.send(chunk)
+                                chunk = None
+                                break
                         chunk = None
                     if self._closing:
                         return
