@@ -99,16 +99,24 @@ class Hub:
     def now() -> float:
         return trio.current_time()
 
-    def apply(self, out: cf.Outcome) -> cf.Outcome:
-        """Record, execute and announce one outcome (sync)."""
+    def apply(self, out: cf.Outcome, now: float | None = None, wall: float | None = None) -> cf.Outcome:
+        """Record, execute and announce one outcome (sync).
+
+        The facts' rows are stamped ``now`` (Trio's clock, read here when None: a caller that already
+        holds the instant its core call was made passes it) and ``wall`` (the wall-clock label, read by
+        the sink when None).
+        """
         facts = out.facts
         commands = out.commands
         sink = self.sink
         if facts:
-            now = trio.current_time()
-            sink.record_facts(facts, now)
-            if not _ANNOUNCED.isdisjoint(map(type, facts)):
-                self._announce(facts)
+            if now is None:
+                now = trio.current_time()
+            sink.record_facts(facts, now, wall)
+            for fact in facts:  # a loop: cheaper than a set operation on a list of one or two
+                if fact.__class__ in _ANNOUNCED:
+                    self._announce(facts)
+                    break
             if commands:
                 self._execute(commands)
             if self.on_facts is not None:  # after the commands: an observer cannot lose one

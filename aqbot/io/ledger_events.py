@@ -292,8 +292,10 @@ def new_row(
 
 
 def make_row(type: str, payload: Mapping[str, Any] | None, mono_time: float, token: str | None = None,
-             order_id: str | None = None, trade_id: str | None = None) -> LedgerRow:  # fmt: skip
-    """:func:`new_row` with positional arguments (the hub's hot path)."""
+             order_id: str | None = None, trade_id: str | None = None,
+             wall: float | None = None) -> LedgerRow:  # fmt: skip
+    """:func:`new_row` with positional arguments (the hub's hot path); ``wall`` is the wall-clock label
+    (read now when None)."""
     if type not in _CHECKED_TYPES:
         _check_type(None, None, type)  # type: ignore[arg-type]
     if payload.__class__ is not dict:
@@ -302,7 +304,8 @@ def make_row(type: str, payload: Mapping[str, Any] | None, mono_time: float, tok
         for key in GAP_EVENT_KEYS[type]:
             if key not in payload:
                 raise ValueError(f"{type} event needs payload key {key!r}")
-    wall = time.time()  # a label only; never used for scheduling
+    if wall is None:
+        wall = time.time()  # a label only; never used for scheduling
     token_ = NO_KEY if token is None else token
     order_id_ = NO_KEY if order_id is None else order_id
     trade_id_ = NO_KEY if trade_id is None else trade_id
@@ -317,6 +320,28 @@ def make_row(type: str, payload: Mapping[str, Any] | None, mono_time: float, tok
 
 _MSGPACK_INT_MIN = -(2**63)
 _MSGPACK_INT_END = 2**64
+
+
+def frame_row(type: str, seq: int, text: str, mono_time: float, wall: float) -> LedgerRow:
+    """``make_row(type, {"local_seq": seq, "text": text}, mono_time, wall=wall)``: the row of a raw channel
+    frame (``ws.user.raw``), the same tuple, built without the general path's checks where they cannot
+    fail: a type already checked (not a ``gap.*`` one), an ASCII ``text`` and a 64-bit ``seq`` (what
+    :func:`deferrable` would find after its scan), so the payload waits unencoded. Anything else (a
+    non-ASCII frame, whose payload is encoded now) takes :func:`make_row`.
+
+    Raises:
+        ValueError, TypeError: as :func:`make_row`.
+    """
+    if (
+        text.__class__ is str
+        and text.isascii()  # O(1) in CPython
+        and seq.__class__ is int
+        and _MSGPACK_INT_MIN <= seq < _MSGPACK_INT_END
+        and type in _CHECKED_TYPES
+        and type not in GAP_EVENT_KEYS
+    ):
+        return (wall, mono_time, type, NO_KEY, NO_KEY, NO_KEY, {"local_seq": seq, "text": text})
+    return make_row(type, {"local_seq": seq, "text": text}, mono_time, None, None, None, wall)
 
 
 def deferrable(payload: dict[str, Any]) -> bool:

@@ -20,6 +20,7 @@ its ``repr``).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 
 import attrs
@@ -55,23 +56,27 @@ class UserFeed:
     events_applied: int = 0
 
     def connected(self, channel: str, now: float) -> None:
-        self.hub.apply(self.hub.core.on_channel_up(Channel.USER, now))
+        self.hub.apply(self.hub.core.on_channel_up(Channel.USER, now), now)
 
     def alive(self, channel: str, now: float) -> None:
         pass
 
     def gap(self, channel: str, reason: str, now: float) -> None:
-        self.hub.apply(self.hub.core.on_channel_down(Channel.USER, now, reason))
+        self.hub.apply(self.hub.core.on_channel_down(Channel.USER, now, reason), now)
 
     def deliver(self, channel: str, seq: int, now: float, raw: str, events: Sequence[object]) -> None:
         """Record ``raw``, then apply the frame's events: a :class:`edge.UserFrame` (the runtime's decode,
         :func:`edge.user_frame_decoder`) as it is, decoded wire models through :func:`edge.user_events`."""
         hub = self.hub
-        hub.record("ws.user.raw", {"local_seq": seq, "text": raw})
+        # One wall-clock reading per frame labels its raw row and every fact it causes; their mono_time is
+        # the reader's ``now`` (the instant the core gets), not a clock reading per row.
+        wall = time.time()  # a label, never for scheduling
+        hub.sink.record_frame("ws.user.raw", seq, raw, now, wall)
         core = hub.core
+        apply = hub.apply
         for event in events if type(events) is edge.UserFrame else edge.user_events(events, self.me):
             if isinstance(event, OrderEvent):
-                hub.apply(core.on_order_event(event, now))
+                apply(core.on_order_event(event, now), now, wall)
             else:
-                hub.apply(core.on_trade_event(event, now))
+                apply(core.on_trade_event(event, now), now, wall)
             self.events_applied += 1

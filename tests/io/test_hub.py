@@ -27,6 +27,7 @@ from aqbot.io.ledger_events import (
     decode_payload,
     encode_payload,
     event_row,
+    make_row,
 )
 from aqbot.io.ledger_sink import CHUNK_ROWS, LedgerSink, fact_event
 from aqbot.wire.orders import CancelResponse
@@ -198,3 +199,34 @@ async def test_canceller_retries_with_backoff_and_reports_unavailable(
     assert order is not None
     assert order.state is OrderState.CANCEL_REQUESTED
     assert hub.core.exposure.remaining("0xabc") == D(10)
+
+
+async def test_pump_keeps_order_when_rows_arrive_while_the_channel_is_full(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """With the channel full the pump holds one list, puts the rest back in front of the buffer, and rows
+    recorded meanwhile follow them; cancelled there, everything not in the channel is back in the buffer,
+    in order."""
+    rows = [make_row("x.y", {"n": i}, 0.0) for i in range(300)]
+    for cancel in (False, True):
+        sink = LedgerSink()
+        send, recv = trio.open_memory_channel[list[LedgerRow]](1)
+        got: list[LedgerRow] = []
+        with trio.fail_after(10):
+            async with trio.open_nursery() as nursery:
+                await nursery.start(sink.run_pump, send)
+                for row in rows[:100]:
+                    sink.record_row(row)
+                await trio.sleep(1)  # the pump's turn (it gathers for GATHER first)
+                assert sink.buffered == 100 - 2 * CHUNK_ROWS  # one list in the channel, one held
+                for row in rows[100:]:
+                    sink.record_row(row)
+                if cancel:
+                    nursery.cancel_scope.cancel()
+                else:
+                    while len(got) < len(rows):
+                        got += await recv.receive()
+                    sink.close()
+        if cancel:
+            got = [*recv.receive_nowait(), *sink._buffer]
+        assert got == rows
