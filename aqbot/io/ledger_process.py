@@ -131,15 +131,23 @@ class _ProcessBackend:
             raise
         return backend
 
-    async def append(self, first_seq: int, rows: list[LedgerRow]) -> int:
+    def encode(self, first_seq: int, rows: list[LedgerRow]) -> bytearray:
+        """The batch's frame (:func:`~aqbot.io.ledger_child.batch_frame`): the writer keeps it, not the rows.
+
+        Raises:
+            LedgerChildError: a row MessagePack cannot carry (a producer's bug; not retried).
+        """
         try:
-            message = ledger_child.batch_frame(first_seq, rows)
+            return ledger_child.batch_frame(first_seq, rows)
         except (TypeError, ValueError, OverflowError) as exc:  # a producer's bug; nothing was sent
             raise LedgerChildError(f"ledger writer process: {type(exc).__name__}: {exc}") from exc
+
+    async def write(self, batch: bytearray) -> int:
+        """Send a frame from :meth:`encode` and await the child's answer: the last stored ``seq``."""
         self.in_sync = False
         with trio.move_on_after(CHILD_ANSWER_TIMEOUT, shield=True):
             try:
-                await self.stdin.send_all(message)
+                await self.stdin.send_all(batch)
             except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
                 raise self._dead("its stdin broke") from exc
             return await self._answer()
@@ -231,11 +239,11 @@ async def run_ledger_process_writer(
         raise ValueError(f"synchronous must be FULL or NORMAL, got {synchronous!r}")
     path = Path(path)
 
-    async def opener() -> WriteBackend:
+    async def opener() -> WriteBackend[bytearray]:
         return await _ProcessBackend.open(path, synchronous)
 
     first = await _ProcessBackend.open(path, synchronous)
-    writer = BatchWriter(opener, on_failure, on_recovered)
+    writer = BatchWriter[bytearray](opener, on_failure, on_recovered)
     writer.backend = first
     await serve_batches(
         writer, first.opened_seq, receive_channel, batch_max, batch_interval, shutdown_grace, task_status

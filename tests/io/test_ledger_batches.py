@@ -8,20 +8,32 @@ from __future__ import annotations
 
 import marshal
 import os
+import sqlite3
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 import trio
+import trio.testing
 from hypothesis import given
 from hypothesis import strategies as st
 
 from aqbot.core.types import Side
 from aqbot.io import ledger_child
 from aqbot.io.ledger import LedgerStore, number_rows
-from aqbot.io.ledger_events import NO_KEY, LedgerRow, deferrable, make_row, new_row, payload_text, row_text
+from aqbot.io.ledger_events import (
+    NO_KEY,
+    LedgerItem,
+    LedgerRow,
+    deferrable,
+    make_row,
+    new_row,
+    payload_text,
+    row_text,
+)
 from aqbot.io.ledger_process import PIPE_SIZE, LedgerChildError, _ProcessBackend, enlarge_pipe
+from aqbot.io.ledger_writer import BatchWriter, WriteBackend, serve_batches
 
 # What a row's columns hold: floats (any, NaN and infinities included), the type, keys (text or NO_KEY),
 # and a payload as payload_text writes it (UTF-8 JSON in a bytearray, or json's text).
@@ -99,8 +111,8 @@ def test_a_row_messagepack_cannot_carry_is_refused_before_anything_is_sent(tmp_p
             backend = await _ProcessBackend.open(tmp_path / "l.db", "NORMAL")
             try:
                 with pytest.raises(LedgerChildError, match="ledger writer process: "):
-                    await backend.append(1, [*good, row])
-                assert await backend.append(1, good) == 1  # the pipe is still in step
+                    await backend.write(backend.encode(1, [*good, row]))
+                assert await backend.write(backend.encode(1, good)) == 1  # the pipe is still in step
             finally:
                 await backend.aclose()
 
@@ -132,7 +144,9 @@ def test_the_child_writes_a_big_batch_through_the_enlarged_pipe(tmp_path: Path) 
             backend = await _ProcessBackend.open(tmp_path / "l.db", "NORMAL")
             try:
                 assert enlarge_pipe(backend.stdin.fileno()) in (PIPE_SIZE, None)  # type: ignore[attr-defined]
-                assert await backend.append(1, rows) == 3000  # 3.7 MB: more than the pipe holds
+                assert (
+                    await backend.write(backend.encode(1, rows)) == 3000
+                )  # 3.7 MB: more than the pipe holds
             finally:
                 await backend.aclose()
 
@@ -209,3 +223,74 @@ def test_batch_policy_is_skipped_where_refused_or_missing(monkeypatch: pytest.Mo
     assert calls == [(0, 3)]
     monkeypatch.delattr(os, "sched_setscheduler", raising=False)
     assert ledger_child.batch_policy() is False
+
+
+class _FlakyBackend:
+    """A :class:`~aqbot.io.ledger_writer.WriteBackend` that records what it encodes and writes and fails
+    the first ``fail[0]`` writes (a shared counter: the writer opens a new backend after each failure)."""
+
+    def __init__(self, fail: list[int], encoded: list[tuple[int, list[Any]]], written: list[object]) -> None:
+        self.fail, self.encoded, self.written = fail, encoded, written
+
+    def encode(self, first_seq: int, rows: list[LedgerRow]) -> tuple[int, list[Any]]:
+        batch = (first_seq, [int(row[1]) for row in rows])
+        self.encoded.append(batch)
+        return batch
+
+    async def write(self, batch: tuple[int, list[Any]]) -> int:
+        await trio.lowlevel.checkpoint()
+        if self.fail[0] > 0:
+            self.fail[0] -= 1
+            raise sqlite3.OperationalError("disk I/O error")
+        self.written.append(batch)
+        return batch[0] + len(batch[1]) - 1
+
+    async def aclose(self) -> None:
+        await trio.lowlevel.checkpoint()
+
+
+def _rows(start: int, stop: int) -> list[LedgerRow]:
+    return [new_row("x", {"i": i}, mono_time=float(i)) for i in range(start, stop)]
+
+
+@pytest.mark.parametrize("cancel_while_failing", [False, True])
+async def test_a_failed_batch_is_retried_as_encoded_before_the_rows_behind_it(
+    autojump_clock: trio.testing.MockClock, cancel_while_failing: bool
+) -> None:
+    """A batch is encoded once: its rows leave the pending list then (the process backend keeps only the
+    frame, so they are freed at once), and every retry, also the shutdown's, writes that same batch first."""
+    fail = [3 if cancel_while_failing else 2]
+    encoded: list[tuple[int, list[Any]]] = []
+    written: list[object] = []
+    failures: list[Exception] = []
+    failed = trio.Event()
+
+    def on_failure(exc: Exception) -> None:
+        failures.append(exc)
+        failed.set()
+
+    async def opener() -> WriteBackend[tuple[int, list[Any]]]:
+        await trio.lowlevel.checkpoint()
+        return _FlakyBackend(fail, encoded, written)
+
+    send, recv = trio.open_memory_channel[LedgerItem](10)
+    writer = BatchWriter(opener, on_failure, None)
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            handle = await nursery.start(serve_batches, writer, 0, recv, 4, 0.05, 5.0)
+            await send.send(_rows(1, 7))  # 6 rows: a batch of 4 goes, 2 wait for more
+            await failed.wait()
+            assert writer.held is not None
+            assert writer.unwritten == 4
+            assert [int(row[1]) for row in handle._pending] == [5, 6]  # the held rows are no longer here
+            await send.send(_rows(7, 9))
+            if cancel_while_failing:
+                nursery.cancel_scope.cancel()  # the shutdown writes the held batch, then the rest
+            else:
+                await handle.flush()
+                assert handle.written == 8
+                nursery.cancel_scope.cancel()
+    assert encoded == [(1, [1, 2, 3, 4]), (5, [5, 6, 7, 8])]  # each batch encoded once
+    assert written == encoded
+    assert written[0] is encoded[0]  # the retries sent the batch encoded before the first failure
+    assert len(failures) == 1
