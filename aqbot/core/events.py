@@ -181,13 +181,14 @@ def _dict_literal_init(cls: type) -> Callable[..., None]:
 
     Why: the runtime builds one or two of :class:`OrderEvent`, :class:`TradeEvent` and :class:`MakerFill`
     per user-channel frame, and attrs' slotted frozen ``__init__`` calls ``object.__setattr__`` per field
-    (about 0.5-0.7 us per event; this one about 0.35 us). Not :func:`aqbot.core.facts._dict_init`'s
-    ``self.__dict__[name] = value``, slightly cheaper to build: that leaves a key-sharing ("split") dict,
-    and CPython 3.11 does not specialize attribute reads on such a dict (about 4x slower each, ~17 ns
-    more), while the core reads ~13 event attributes per frame; reads from this combined dict cost
-    ~2 ns more than a slot's. Same parameters, defaults and result as attrs' own; the class stays frozen
-    (its ``__setattr__``/``__delattr__`` are attrs'), and ``attrs.fields``, ``__eq__``, ``__hash__`` and
-    ``__repr__`` are attrs' (tests/core/test_core_events.py pins them against attrs' own records).
+    (0.5-0.8 us to build and free an event through the constructor; this one 0.40-0.47 us). Not
+    :func:`aqbot.core.facts._dict_init`'s ``self.__dict__[name] = value``, slightly cheaper to build: that
+    leaves a key-sharing ("split") dict, and CPython 3.11 does not specialize attribute reads on such a
+    dict (about 4x slower each, ~17 ns more), while the core reads ~13 event attributes per frame; reads
+    from this combined dict cost ~2 ns more than a slot's. Same parameters, defaults and result as attrs'
+    own; the class stays frozen (its ``__setattr__``/``__delattr__`` are attrs'), and ``attrs.fields``,
+    ``__eq__``, ``__hash__`` and ``__repr__`` are attrs' (tests/core/test_core_events.py pins them against
+    attrs' own records).
     :mod:`aqbot.io.edge_user` builds these events with the same dict display, without the call."""
     scope: dict[str, object] = {"_set": object.__setattr__}
     params = []
