@@ -15,8 +15,10 @@ the ones of :mod:`aqbot.wire.scalars`, tried through their memos first (``_cache
 :func:`~aqbot.wire.scalars.to_opt_unix_s` returned; a value only checked, such as ``created_at``, is looked
 up with ``in``), with the function itself on a miss; the millisecond ``timestamp`` has an inline shortcut
 (see :func:`_order`) and otherwise goes through :func:`~aqbot.wire.scalars.to_opt_unix_ms`.
-``tests/wire/test_wire_user_fast.py`` and
-``tests/io/test_edge_fast.py`` check all of it against the reference route differentially.
+The core events are built as :func:`aqbot.core.events._dict_literal_init` builds them (a new instance
+given one dict display of its fields, in field order) without the constructor call (~0.1 us less per
+event). ``tests/wire/test_wire_user_fast.py`` and ``tests/io/test_edge_fast.py`` check all of it against
+the reference route differentially (and that each event stores exactly its fields, in order).
 """
 
 from __future__ import annotations
@@ -56,6 +58,9 @@ _cached = cached_decimal
 _cached_s = cached_unix_s
 _decimal_memo = decimal_memo  # for the values only checked: `in` costs no call
 _unix_s_memo = unix_s_memo
+_new = object.__new__  # the events' own __init__ without the call (see the module docstring)
+_set = object.__setattr__
+_OrderEvent, _MakerFill, _TradeEvent = ce.OrderEvent, ce.MakerFill, ce.TradeEvent
 _MS_MIN = 10**12  # the smallest 13-digit integer
 
 
@@ -140,21 +145,25 @@ def _order(m: OrderMsg, frame: UserFrame) -> int | None:
     matched = _cached(v)
     if matched is None:
         matched = to_decimal_or_zero(v)
-    frame.append(
-        ce.OrderEvent(
-            m.id.lower(),  # order_id
-            m.asset_id,  # token
-            m.side,
-            price,
-            size,
-            matched,
-            m.status,
-            ORDER_EVENT_TYPE[m.type._value_],
-            _ORDER_TYPE_OR_GTC[m.order_type],
-            0.0 if expiration is None else expiration + 0.0,  # float(expiration or 0) without the call
-            0.0 if ts is None else ts / 1000.0,  # timestamp (ms -> s)
-        )
+    ev = _new(_OrderEvent)
+    _set(
+        ev,
+        "__dict__",
+        {
+            "order_id": m.id.lower(),
+            "token": m.asset_id,
+            "side": m.side,
+            "price": price,
+            "original_size": size,
+            "size_matched": matched,
+            "status": m.status,
+            "type": ORDER_EVENT_TYPE[m.type._value_],
+            "order_type": _ORDER_TYPE_OR_GTC[m.order_type],
+            "expiration": 0.0 if expiration is None else expiration + 0.0,  # float(expiration or 0), no call
+            "timestamp": 0.0 if ts is None else ts / 1000.0,  # ms -> s
+        },
     )
+    frame.append(ev)
     return ts
 
 
@@ -196,8 +205,19 @@ def _trade(m: TradeMsg, key: str, addr: str, frame: UserFrame) -> int | None:
             maker_side = mo.side
             if maker_side is None:
                 maker_side = side.opposite if mo.asset_id == asset else side
-            fill = ce.MakerFill(
-                mo.order_id.lower(), amount, at, mo.asset_id, mo.owner, mo.maker_address, maker_side
+            fill: ce.MakerFill = _new(_MakerFill)
+            _set(
+                fill,
+                "__dict__",
+                {
+                    "order_id": mo.order_id.lower(),
+                    "matched_amount": amount,
+                    "price": at,
+                    "token": mo.asset_id,
+                    "owner": mo.owner,
+                    "maker_address": mo.maker_address,
+                    "side": maker_side,
+                },
             )
             fills += (fill,)  # one or a few: cheaper than a list and tuple()
     v = m.size
@@ -212,18 +232,22 @@ def _trade(m: TradeMsg, key: str, addr: str, frame: UserFrame) -> int | None:
     match_time = _cached_s(v)
     if match_time is None:
         match_time = to_unix_s(v)
-    frame.append(
-        ce.TradeEvent(
-            m.id,  # trade_id
-            TRADE_STATUS[m.status._value_],
-            m.taker_order_id.lower(),
-            asset,  # token
-            side,
-            size,
-            price,
-            "TAKER" if m.trader_side is _TAKER else "MAKER",
-            fills,
-            match_time + 0.0,  # float(match_time) without the call
-        )
+    ev = _new(_TradeEvent)
+    _set(
+        ev,
+        "__dict__",
+        {
+            "trade_id": m.id,
+            "status": TRADE_STATUS[m.status._value_],
+            "taker_order_id": m.taker_order_id.lower(),
+            "token": asset,
+            "side": side,
+            "size": size,
+            "price": price,
+            "trader_side": "TAKER" if m.trader_side is _TAKER else "MAKER",
+            "maker_orders": fills,
+            "match_time": match_time + 0.0,  # float(match_time) without the call
+        },
     )
+    frame.append(ev)
     return ts

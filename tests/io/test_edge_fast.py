@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from unittest import mock
 
+import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -205,5 +206,9 @@ def test_the_fused_decoder_matches_the_reference(models: list[OrderEvent | Trade
     want = _ref_user_events(decoded, me)
     assert list(frame) == want
     assert [repr(e) for e in frame] == [repr(e) for e in want]
+    for event in [*frame, *(m for e in frame if isinstance(e, ce.TradeEvent) for m in e.maker_orders)]:
+        # built without the constructor: exactly the fields, in order, like the constructor's
+        assert list(vars(event)) == [a.name for a in attrs.fields(type(event))]
+        assert list(vars(event).items()) == list(vars(attrs.evolve(event)).items())
     stamps = [m.timestamp for m in decoded if isinstance(m, OrderEvent | Trade) and m.timestamp is not None]
     assert frame.newest_ms == max(stamps, default=None)
