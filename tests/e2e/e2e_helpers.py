@@ -193,9 +193,12 @@ def trade_statuses(rows: list[Row]) -> dict[str, str]:
 
 def reserved_at_first_place(section: list[Row]) -> tuple[Row, dict[str, Decimal]] | None:
     """For one process's ledger section: its first ``command.place`` and every order it held a
-    reservation for at that moment (replayed snapshot, then reservation and adoption facts)."""
+    reservation for at that moment (replayed snapshot, then reservation and adoption facts). A process
+    that placed nothing is judged at its section's last row, once it had reconciled: what it held then
+    (it may restart at its limits, or keep orders it adopted as its quotes). ``None``: no completed
+    reconciliation and no placement in the section (nothing to judge)."""
     reserved: dict[str, Decimal] = {}
-    snapshot_seen = False
+    snapshot_seen = reconciled = False
     for r in section:
         if r.type == "command.place":
             return r, {o: q for o, q in reserved.items() if q > 0}
@@ -205,4 +208,8 @@ def reserved_at_first_place(section: list[Row]) -> tuple[Row, dict[str, Decimal]
                 reserved[order_id] = Decimal(str(res["remaining"]))
         elif r.type in ("reservation", "order.adopted"):
             reserved[str(r.payload["order_id"])] = Decimal(str(r.payload["remaining"]))
+        elif r.type == "reconcile.done" and r.payload.get("ok"):
+            reconciled = True
+    if reconciled:
+        return section[-1], {o: q for o, q in reserved.items() if q > 0}
     return None

@@ -126,7 +126,7 @@ async def test_sigkill_and_restart_keep_the_books(tmp_path: Path) -> None:
         section = [r for r in rows if last < r.seq <= nxt]
         found = reserved_at_first_place(section)
         if found is None:
-            continue  # this process placed nothing before it was killed (e.g. it restarted at its limits)
+            continue  # killed before it reconciled and placed anything
         checked += 1
         place, reserved = found
         kill_ms, place_ms = round(kill_wall * 1000), round(place.wall * 1000)
@@ -136,7 +136,7 @@ async def test_sigkill_and_restart_keep_the_books(tmp_path: Path) -> None:
             if resting_at_kill and still_resting:
                 must_hold = life.size - life.filled_by(place_ms + SKEW_MS)
                 assert reserved.get(order_id, Decimal(0)) >= must_hold, (order_id, reserved.get(order_id))
-    assert checked >= 1, "no restarted process ever placed an order: nothing was checked"
+    assert checked >= 1, "no restarted process ever reconciled: nothing was checked"
     # No fill lost or counted twice, FAILED reversals included: the last bot's final books hold exactly
     # what the exchange credits, and every trade it recorded ended as the exchange says.
     tokens = [t["token_id"] for m in info["markets"] for t in m["tokens"]]
