@@ -16,6 +16,8 @@ cost stays out of the figure; they are interleaved per repetition:
   (adoptions, fills, the grace rule), every fact recorded for the ledger;
 * ``bare``: the same pages fetched with the same ``httpx2`` client and transport, ``json.loads`` only.
 
+Both loops run under the running bot's collector settings (:mod:`aqbot.gc_policy`: the bot's reconciler
+runs after it is entered, the startup one included); ``default_gc`` is ``reconcile`` again with CPython's.
 Figures: CPU seconds (``time.process_time``) and wall seconds per loop; the ratio reconcile / bare.
 Positions (the Data API, best effort) are left out. Goal: <= 1 s CPU.
 """
@@ -35,6 +37,7 @@ import attrs
 import httpx2
 import trio
 
+from aqbot import gc_policy
 from aqbot.core.engine import Core
 from aqbot.core.events import Channel
 from aqbot.io.hub import Hub
@@ -182,18 +185,24 @@ def run(scale: float = 1.0) -> dict[str, Any]:
     repeats = REPEATS if scale >= 0.2 else 2
     with tempfile.TemporaryDirectory(prefix="aqbot-bench-reconcile-") as tmpdir, quiet_logs():
         setup = trio.run(_record, open_orders, trades, Path(tmpdir) / "unused.sqlite3")
-    results: dict[str, list[tuple[float, float, int]]] = {"reconcile": [], "bare": []}
+    results: dict[str, list[tuple[float, float, int]]] = {"reconcile": [], "bare": [], "default_gc": []}
 
     def reconcile() -> float:
-        with quiet_logs():
+        with quiet_logs(), gc_policy.running():  # as the running bot's reconciler (aqbot.gc_policy)
             results["reconcile"].append(trio.run(_reconcile, setup))
         return results["reconcile"][-1][0]
 
+    def default_gc() -> float:  # the same with CPython's collector settings (what the policy saves)
+        with quiet_logs():
+            results["default_gc"].append(trio.run(_reconcile, setup))
+        return results["default_gc"][-1][0]
+
     def bare() -> float:
-        results["bare"].append(trio.run(_bare, setup))
+        with gc_policy.running():
+            results["bare"].append(trio.run(_bare, setup))
         return results["bare"][-1][0]
 
-    cpu = interleaved({"reconcile": reconcile, "bare": bare}, repeats)
+    cpu = interleaved({"reconcile": reconcile, "bare": bare, "default_gc": default_gc}, repeats)
     with quiet_logs():
         prof = profile_top(lambda: trio.run(_reconcile, setup))
     wall = {k: [r[1] for r in v] for k, v in results.items()}
@@ -209,6 +218,7 @@ def run(scale: float = 1.0) -> dict[str, Any]:
         "open_orders_in_core_after": adopted,
         "reconcile_cpu_s": round(cpu_med, 3),
         "reconcile_wall_s": round(median(wall["reconcile"]), 3),
+        "reconcile_cpu_s_default_gc": round(median(cpu["default_gc"]), 3),
         "bare_fetch_cpu_s": round(median(cpu["bare"]), 3),
         "bare_fetch_wall_s": round(median(wall["bare"]), 3),
         "ratio_cpu_vs_bare": round(r_cpu[0], 2),
@@ -218,7 +228,8 @@ def run(scale: float = 1.0) -> dict[str, Any]:
         "profile_aqbot_total": prof["aqbot_total"],
         "headline": (
             f"{cpu_med:.2f} s CPU for {open_orders:,} orders + {trades:,} trades = "
-            f"{r_cpu[0]:.1f}x bare fetch+json ({median(cpu['bare']):.2f} s)"
+            f"{r_cpu[0]:.1f}x bare fetch+json ({median(cpu['bare']):.2f} s); "
+            f"{median(cpu['default_gc']):.2f} s with CPython's GC settings"
         ),
         "goal": f"<= {GOAL_CPU_S:g} s CPU",
         "goal_met": cpu_med <= GOAL_CPU_S,
