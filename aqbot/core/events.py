@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import enum
 import logging
-import types
 from collections.abc import Callable
 from decimal import Decimal
 
 import attrs
 
+from aqbot.core.initgen import compile_init
 from aqbot.core.types import OrderId, OrderType, Side, TokenId
 
 logger = logging.getLogger(__name__)
@@ -190,20 +190,8 @@ def _dict_literal_init(cls: type) -> Callable[..., None]:
     ``__eq__``, ``__hash__`` and ``__repr__`` are attrs' (tests/core/test_core_events.py pins them against
     attrs' own records).
     :mod:`aqbot.io.edge_user` builds these events with the same dict display, without the call."""
-    scope: dict[str, object] = {"_set": object.__setattr__}
-    params = []
-    for a in attrs.fields(cls):
-        if a.default is attrs.NOTHING:
-            params.append(a.name)
-        else:  # (every default here is an immutable value, never a factory)
-            scope[f"_default_{a.name}"] = a.default
-            params.append(f"{a.name}=_default_{a.name}")
     items = ", ".join(f"{a.name!r}: {a.name}" for a in attrs.fields(cls))
-    exec(f"def __init__(self, {', '.join(params)}):\n    _set(self, '__dict__', {{{items}}})\n", scope)
-    init = scope["__init__"]
-    assert isinstance(init, types.FunctionType)
-    init.__qualname__, init.__module__ = f"{cls.__qualname__}.__init__", cls.__module__
-    return init
+    return compile_init(cls, f"    _set(self, '__dict__', {{{items}}})\n", {"_set": object.__setattr__})
 
 
 HOT_EVENTS = (OrderEvent, TradeEvent, MakerFill)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import types
 import typing
 from collections.abc import Callable
 from decimal import Decimal
@@ -20,6 +19,7 @@ import attrs
 
 from aqbot.core.events import Channel, TradeStatus
 from aqbot.core.halts import HaltReason, Scope
+from aqbot.core.initgen import compile_init
 from aqbot.core.lifecycle import OrderState, Trigger
 from aqbot.core.types import OrderId, Side, TokenId
 
@@ -238,20 +238,8 @@ def _dict_init(cls: type) -> Callable[..., None]:
     and result; the class stays frozen (its ``__setattr__`` and ``__delattr__`` are attrs'), and
     ``attrs.fields``, ``__eq__``, ``__hash__`` and ``__repr__`` are attrs' (tests/core/test_core_facts.py
     pins equal records and reprs against attrs' own ``__init__``)."""
-    scope: dict[str, object] = {}
-    params = []
-    for a in attrs.fields(cls):
-        if a.default is attrs.NOTHING:
-            params.append(a.name)
-        else:  # (every default here is an immutable value, never a factory)
-            scope[f"_default_{a.name}"] = a.default
-            params.append(f"{a.name}=_default_{a.name}")
     body = "".join(f"    _inst_dict[{a.name!r}] = {a.name}\n" for a in attrs.fields(cls))
-    exec(f"def __init__(self, {', '.join(params)}):\n    _inst_dict = self.__dict__\n{body}", scope)
-    init = scope["__init__"]
-    assert isinstance(init, types.FunctionType)
-    init.__qualname__, init.__module__ = f"{cls.__qualname__}.__init__", cls.__module__
-    return init
+    return compile_init(cls, f"    _inst_dict = self.__dict__\n{body}", {})
 
 
 for _cls in (*typing.get_args(Fact), *typing.get_args(Command)):
