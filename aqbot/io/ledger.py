@@ -52,7 +52,7 @@ from aqbot.io.ledger_events import (
     payload_text,
     row_text,
 )
-from aqbot.io.ledger_schema import INSERT_COLUMNS, SCHEMA, insert_sql
+from aqbot.io.ledger_schema import INSERT_COLUMNS, LANDMARK_TERM, LANDMARK_TYPES, SCHEMA, insert_sql
 from aqbot.io.ledger_verify import SCHEMA_VERSION, VerifyReport, verify_connection
 
 log = logging.getLogger(__name__)
@@ -371,9 +371,15 @@ class LedgerStore:
         return [_row_to_event(r) for r in self._conn.execute(sql, params)]
 
     def latest(self, type: str) -> LedgerEvent | None:
-        """The newest event of ``type`` (one row read through ``events_by_type``), or ``None``."""
+        """The newest event of ``type``, or ``None``.
+
+        For one of the :data:`~aqbot.io.ledger_schema.LANDMARK_TYPES` (a snapshot, a watermark) one probe of
+        the landmark index; for any other type a scan back from the newest row, which stops at the first
+        match (tests and tools; the bot looks up landmarks only).
+        """
+        landmark = f" AND {LANDMARK_TERM}" if type in LANDMARK_TYPES else ""
         row = self._conn.execute(
-            f"SELECT {_COLUMNS} FROM events WHERE type = ? ORDER BY seq DESC LIMIT 1", (type,)
+            f"SELECT {_COLUMNS} FROM events WHERE type = ?{landmark} ORDER BY seq DESC LIMIT 1", (type,)
         ).fetchone()
         return None if row is None else _row_to_event(row)
 

@@ -1,13 +1,21 @@
 """The ledger's SQL: the schema a new ledger is created with, and the batch INSERT statements.
 
-One secondary index, ``events_by_type``: the startup replay's lookups of the newest ``snapshot`` and
-``reconcile.watermark`` (:meth:`aqbot.io.ledger.LedgerStore.latest`) and ``ledger verify``'s gap check use
-it; everything else (replay, every tool, ``tail --follow``) reads by ``seq``, the primary key. Ledgers
-created before session 4 also have ``events_by_token``, ``events_by_order``, ``events_by_trade`` and
-``events_by_wall_time``, which no code path of the bot or its tools used: their keys (66-character order
-and trade hashes) dirtied a random page per row, about half of the ledger's SQLite time on an aged ledger
-(docs/io.md). Such ledgers keep them (a store never rewrites a user's file); ``LedgerStore.query`` by
-token, order, trade or wall time still works on either, by a scan where no index serves it.
+One secondary index, ``events_by_landmark``: a partial index on ``(type, seq)`` holding only the rows of the
+:data:`LANDMARK_TYPES`, the rare events looked up by type: the startup replay's newest ``snapshot`` and
+``reconcile.watermark`` (:meth:`aqbot.io.ledger.LedgerStore.latest`) and ``ledger verify``'s ``gap.open``
+check. A query reaches it only when its ``WHERE`` repeats :data:`LANDMARK_TERM` word for word (SQLite's rule
+for partial indexes), which those three do. Everything else (replay, every tool, ``tail --follow``) reads by
+``seq``, the primary key.
+
+Ledgers created in sessions 4 and 5 have ``events_by_type``, the same index over every row instead: for the
+2.8 rows of an ingested user-channel frame it cost the writer about a third of its SQLite CPU (an index entry
+per row, in a page per type, written to the WAL at each commit; docs/io.md), and only landmark rows were
+ever looked up in it. Ledgers created before session 4 also have ``events_by_token``, ``events_by_order``,
+``events_by_trade`` and ``events_by_wall_time``, which no code path of the bot or its tools used: their keys
+(66-character order and trade hashes) dirtied a random page per row, about half of the ledger's SQLite time
+on an aged ledger. Such ledgers keep their indexes (a store never rewrites a user's file); the landmark
+queries use ``events_by_type`` there, and ``LedgerStore.query`` by type, token, order, trade or wall time
+works on any ledger, by a scan where no index serves it.
 
 Split out of :mod:`aqbot.io.ledger` (the store); :mod:`aqbot.io.ledger_verify` checks a database against
 the rules written here (append-only triggers, the gaps guard, JSON payloads).
@@ -19,7 +27,12 @@ import functools
 
 from aqbot.io.ledger_events import NO_KEY
 
-SCHEMA = """
+# The event types the bot looks up by type, the only rows ``events_by_landmark`` holds.
+LANDMARK_TYPES = frozenset({"gap.open", "reconcile.watermark", "snapshot"})
+# The index's WHERE clause; a query must contain this very term to use the index.
+LANDMARK_TERM = "type IN (" + ", ".join(f"'{t}'" for t in sorted(LANDMARK_TYPES)) + ")"
+
+SCHEMA = f"""
 CREATE TABLE meta(key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
 CREATE TABLE events(
     seq INTEGER PRIMARY KEY NOT NULL,
@@ -31,7 +44,7 @@ CREATE TABLE events(
     trade_id TEXT,
     payload TEXT NOT NULL CHECK (json_valid(payload))
 );
-CREATE INDEX events_by_type ON events(type, seq);
+CREATE INDEX events_by_landmark ON events(type, seq) WHERE {LANDMARK_TERM};
 CREATE TRIGGER events_no_update BEFORE UPDATE ON events
 BEGIN SELECT RAISE(ABORT, 'ledger events are append-only: UPDATE refused'); END;
 CREATE TRIGGER events_no_delete BEFORE DELETE ON events

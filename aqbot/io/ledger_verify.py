@@ -21,6 +21,7 @@ import sqlite3
 import attrs
 
 from aqbot.io.ledger_events import EVENT_TYPES
+from aqbot.io.ledger_schema import LANDMARK_TERM
 
 # Stop listing problems of one kind after this many (a broken ledger can have millions).
 MAX_LISTED = 10
@@ -105,7 +106,7 @@ def _check_rows(conn: sqlite3.Connection, problems: list[str]) -> tuple[str, ...
 
 def _check_gaps(conn: sqlite3.Connection, problems: list[str]) -> None:
     missing_rows = conn.execute(
-        "SELECT seq FROM events e WHERE type = 'gap.open' AND NOT EXISTS "
+        f"SELECT seq FROM events e WHERE type = 'gap.open' AND {LANDMARK_TERM} AND NOT EXISTS "
         "(SELECT 1 FROM gaps g WHERE g.open_seq = e.seq) AND NOT EXISTS "
         "(SELECT 1 FROM gaps g WHERE g.id = json_extract(e.payload, '$.gap_id')) LIMIT ?",
         (MAX_LISTED,),

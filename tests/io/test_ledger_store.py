@@ -14,6 +14,7 @@ from aqbot.errors import LedgerError
 from aqbot.io import ledger as ledger_mod
 from aqbot.io.ledger import LedgerStore
 from aqbot.io.ledger_events import (
+    EVENT_TYPES,
     LedgerEvent,
     decode_payload,
     encode_payload,
@@ -21,6 +22,8 @@ from aqbot.io.ledger_events import (
     gap_open,
     gap_resolve,
 )
+from aqbot.io.ledger_schema import LANDMARK_TERM, LANDMARK_TYPES
+from aqbot.io.ws_replay import SNAPSHOT_TYPE, WATERMARK_TYPE
 from aqbot.secrets import Secret
 
 TOKEN = "7" * 77
@@ -85,6 +88,9 @@ CREATE INDEX events_by_order ON events(order_id, seq) WHERE order_id IS NOT NULL
 CREATE INDEX events_by_trade ON events(trade_id, seq) WHERE trade_id IS NOT NULL;
 CREATE INDEX events_by_wall_time ON events(wall_time);
 """
+# Sessions 4 and 5 indexed every row by type; new ledgers index the landmark rows only.
+LANDMARK_INDEX = f"CREATE INDEX events_by_landmark ON events(type, seq) WHERE {LANDMARK_TERM};"
+TYPE_INDEX = "CREATE INDEX events_by_type ON events(type, seq);"
 
 
 def _indexes(store: LedgerStore) -> list[str]:
@@ -92,15 +98,26 @@ def _indexes(store: LedgerStore) -> list[str]:
     return sorted(r[0] for r in store._conn.execute(sql))
 
 
+def _plan(store: LedgerStore, sql: str, *params: object) -> str:
+    return " ".join(str(r[-1]) for r in store._conn.execute("EXPLAIN QUERY PLAN " + sql, params))
+
+
+def _old_schema(monkeypatch: pytest.MonkeyPatch, extra: str = "") -> None:
+    """New stores get the schema of a ledger created in sessions 4-5 (plus ``extra``)."""
+    schema = ledger_mod.SCHEMA
+    assert LANDMARK_INDEX in schema
+    assert "events_by_order" not in schema
+    assert "events_by_type" not in schema
+    monkeypatch.setattr(ledger_mod, "SCHEMA", schema.replace(LANDMARK_INDEX, TYPE_INDEX) + extra)
+
+
 def test_new_ledgers_have_one_index_and_old_ones_keep_theirs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     new = LedgerStore.open(tmp_path / "new.db")
-    assert _indexes(new) == ["events_by_type"]
+    assert _indexes(new) == ["events_by_landmark"]
     new.close()
-    schema = ledger_mod.SCHEMA
-    assert "events_by_order" not in schema
-    monkeypatch.setattr(ledger_mod, "SCHEMA", schema + OLD_INDEXES)  # a ledger created before session 4
+    _old_schema(monkeypatch, OLD_INDEXES)  # a ledger created before session 4
     old = LedgerStore.open(tmp_path / "old.db")
     old.append_batch([LedgerEvent(type="command.place", token=TOKEN, order_id=ORDER, wall_time=100.0)])
     old.close()
@@ -116,19 +133,41 @@ def test_new_ledgers_have_one_index_and_old_ones_keep_theirs(
     reopened.close()
 
 
-def test_latest_reads_the_newest_event_of_a_type(store: LedgerStore) -> None:
+def test_the_landmark_index_holds_landmark_rows_only(store: LedgerStore) -> None:
+    assert {SNAPSHOT_TYPE, WATERMARK_TYPE, "gap.open"} == LANDMARK_TYPES
+    assert EVENT_TYPES.keys() >= LANDMARK_TYPES
+    sql = "SELECT sql FROM sqlite_master WHERE name = 'events_by_landmark'"
+    assert store._conn.execute(sql).fetchone()[0] == LANDMARK_INDEX.rstrip(";")  # partial: WHERE the term
+    store.append_batch(
+        [ev("ws.user.raw", 0), ev("snapshot", 1), ev("fill.applied", 2), ev(WATERMARK_TYPE, 3)]
+    )
+    rows = "SELECT type, seq FROM events INDEXED BY events_by_landmark WHERE " + LANDMARK_TERM
+    assert sorted(store._conn.execute(rows)) == [("reconcile.watermark", 4), ("snapshot", 2)]
+
+
+@pytest.mark.parametrize("created", ["new", "sessions 4-5"])
+def test_latest_reads_the_newest_event_of_a_type(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, created: str
+) -> None:
+    if created != "new":
+        _old_schema(monkeypatch)
+    store = LedgerStore.open(tmp_path / "ledger.db")
+    monkeypatch.undo()
     assert store.latest("snapshot") is None
     store.append_batch([ev("snapshot", 0), ev("fill.applied", 1), ev("snapshot", 2), ev("halt", 3)])
     newest = store.latest("snapshot")
     assert newest is not None
     assert (newest.seq, newest.payload["i"]) == (3, 2)
-    plan = " ".join(
-        str(r[-1])
-        for r in store._conn.execute(
-            "EXPLAIN QUERY PLAN SELECT seq FROM events WHERE type = ? ORDER BY seq DESC LIMIT 1", ("x",)
-        )
-    )
-    assert "events_by_type" in plan  # one index probe, not a scan of every snapshot
+    fill = store.latest("fill.applied")  # not a landmark: a scan back from the newest row
+    assert fill is not None
+    assert (fill.seq, fill.payload["i"]) == (2, 1)
+    assert store.latest("order.state") is None
+    index = "events_by_landmark" if created == "new" else "events_by_type"
+    landmark = f"SELECT seq FROM events WHERE type = ? AND {LANDMARK_TERM} ORDER BY seq DESC LIMIT 1"
+    assert f"INDEX {index} (type=?)" in _plan(store, landmark, SNAPSHOT_TYPE)  # one probe, no scan
+    gap_check = "SELECT seq FROM events WHERE type = 'gap.open' AND " + LANDMARK_TERM  # ledger verify's
+    assert index in _plan(store, gap_check)
+    store.close()
 
 
 @pytest.mark.parametrize(
