@@ -23,7 +23,11 @@ import trio
 
 from aqbot.core import facts as cf
 from aqbot.io.ledger_events import (
+    CHECKED_TYPES,
     FAST_ENCODER,
+    GAP_EVENT_KEYS,
+    MSGPACK_INT_END,
+    MSGPACK_INT_MIN,
     NO_KEY,
     LedgerEvent,
     LedgerRow,
@@ -179,8 +183,9 @@ def _gap_row(fact: cf.Fact, now: float, wall: float) -> LedgerRow:
 
 
 _ENCODERS: dict[type, FactEncoder] = {cls: _fact_encoder(cls) for cls in _FACT_TYPES}
-_ROWS: dict[type, FactRow] = {cls: _fact_row(cls) for cls in _FACT_TYPES}
-_ROWS.update(dict.fromkeys((cf.GapOpened, cf.GapClosed, cf.GapResolved), _gap_row))
+# The row builder of every fact class (LedgerSink.record_facts; Hub.apply's copy of it, inline).
+FACT_ROWS: dict[type, FactRow] = {cls: _fact_row(cls) for cls in _FACT_TYPES}
+FACT_ROWS.update(dict.fromkeys((cf.GapOpened, cf.GapClosed, cf.GapResolved), _gap_row))
 
 
 def fact_event(fact: cf.Fact, now: float) -> LedgerEvent:
@@ -248,7 +253,19 @@ class LedgerSink:
         Raises:
             ValueError, TypeError: as :func:`~aqbot.io.ledger_events.make_row`.
         """
-        self._buffer.append(frame_row(type_, seq, text, now, wall))
+        # frame_row's fast path inline (once per user-channel frame, a call less): the same conditions
+        # and the same tuple; anything else is frame_row's to decide (tests/io/test_ledger_frame_rows.py).
+        if (
+            text.__class__ is str
+            and text.isascii()
+            and seq.__class__ is int
+            and MSGPACK_INT_MIN <= seq < MSGPACK_INT_END
+            and type_ in CHECKED_TYPES
+            and type_ not in GAP_EVENT_KEYS
+        ):
+            self._buffer.append((wall, now, type_, NO_KEY, NO_KEY, NO_KEY, {"local_seq": seq, "text": text}))
+        else:
+            self._buffer.append(frame_row(type_, seq, text, now, wall))
         self.recorded += 1
         if not self._signalled:
             self._signalled = True
@@ -261,7 +278,7 @@ class LedgerSink:
         if wall is None:
             wall = time.time()  # a label, never for scheduling
         append = self._buffer.append
-        rows = _ROWS
+        rows = FACT_ROWS
         for fact in facts:
             try:
                 append(rows[fact.__class__](fact, now, wall))

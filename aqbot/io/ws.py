@@ -333,28 +333,29 @@ class _Reader(Generic[T]):
         """Handle one frame; returns the time the stale clock restarts from."""
         now = self.now()
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-        spec = self.spec
-        spec.stats.last_frame_at = now
-        self.listener.alive(spec.name, now)
+        spec, listener = self.spec, self.listener
+        stats = spec.stats
+        stats.last_frame_at = now
+        listener.alive(spec.name, now)
         self.got_frame = True
         if len(text) < _IGNORED_MAX and text.strip() in _IGNORED_TEXT:
             return now
-        self.seq += 1
-        spec.stats.frames += 1
+        self.seq = seq = self.seq + 1
+        stats.frames += 1
         try:
             events = spec.decode(text)
         except WireError as exc:
-            spec.stats.decode_errors += 1
+            stats.decode_errors += 1
             if spec.timing.reconnect_on_decode_error:
                 raise
-            log.warning("%s channel: undecodable frame #%d: %s", spec.name, self.seq, exc)
-            self.listener.gap(spec.name, f"decode error: {exc}", now)
-            spec.stats.gaps += 1
-            self.listener.connected(spec.name, now)
+            log.warning("%s channel: undecodable frame #%d: %s", spec.name, seq, exc)
+            listener.gap(spec.name, f"decode error: {exc}", now)
+            stats.gaps += 1
+            listener.connected(spec.name, now)
             return now
         if spec.asset_of is not None:
             self._note_assets(events, now)
-        self.listener.deliver(spec.name, self.seq, now, text, events)
+        listener.deliver(spec.name, seq, now, text, events)
         return self.now()  # the stale clock only runs while waiting for the network
 
     def _deadline(self, last_frame: float) -> float:

@@ -35,6 +35,8 @@ from aqbot.wire.types import Secret
 
 log = logging.getLogger(__name__)
 
+_UserFrame = edge.UserFrame  # (bound once: read per frame)
+
 
 def user_subscribe_frame(api_key: str, secret: str, passphrase: str, markets: Sequence[str]) -> str:
     """The user channel's first frame (holds the credentials: never log it)."""
@@ -74,7 +76,7 @@ class UserFeed:
         hub.sink.record_frame("ws.user.raw", seq, raw, now, wall)
         core = hub.core
         apply = hub.apply
-        for event in events if type(events) is edge.UserFrame else edge.user_events(events, self.me):
+        for event in events if type(events) is _UserFrame else edge.user_events(events, self.me):
             if isinstance(event, OrderEvent):
                 apply(core.on_order_event(event, now), now, wall)
             else:

@@ -148,3 +148,20 @@ def test_one_wall_reading_labels_a_frame_and_its_facts() -> None:
             assert {row[1] for row in rows} == {5.0 + i}  # the reader's now
 
     trio.run(main, clock=trio.testing.MockClock())
+
+
+@given(type_=_TYPES, seq=_SEQS, text=_FRAME_TEXT, now=st.floats(), wall=st.floats())
+def test_record_frame_records_frame_rows_row(
+    type_: str, seq: int, text: str, now: float, wall: float
+) -> None:
+    """``LedgerSink.record_frame`` builds ``frame_row``'s fast-path row itself (old vs new): the same row,
+    or the same error with nothing recorded."""
+    sink = LedgerSink()
+    new = _outcome(lambda: sink.record_frame(type_, seq, text, now, wall))
+    old = _outcome(lambda: frame_row(type_, seq, text, now, wall))
+    if isinstance(old, tuple) and len(old) == 2:  # an error: raised the same, nothing recorded
+        assert (new, sink.recorded, sink.buffered) == (old, 0, 0)
+    else:
+        assert new is None
+        assert (sink.recorded, sink.buffered) == (1, 1)
+        assert repr(_comparable(sink._buffer[0])) == repr(_comparable(old))

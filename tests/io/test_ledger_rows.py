@@ -29,6 +29,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aqbot.core import facts as cf
+from aqbot.core.engine import Core
 from aqbot.core.events import Channel, TradeStatus
 from aqbot.io.hub import Hub
 from aqbot.io.ledger import LedgerStore
@@ -366,3 +367,27 @@ def test_payload_json_is_compact_and_sorted() -> None:
             {"a": True, "b": "0.570", "c": None, "d": 10**30}, separators=(",", ":"), sort_keys=True
         ).encode()
     )
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(facts=st.lists(_facts(), min_size=1, max_size=5), now=st.floats(0, 1e9), wall=st.floats(0, 2e9))
+def test_hub_apply_records_what_record_facts_records(facts: list[cf.Fact], now: float, wall: float) -> None:
+    """``Hub.apply`` builds the rows of an outcome's facts itself (``LedgerSink.record_facts`` inline, with
+    its check for facts to announce in the same pass): the same rows, counts and signal, and the same
+    announcements (halts, resumes, defects alerted once per outcome) as the sink's method and the
+    separate check it replaces (old vs new)."""
+    alerts: list[tuple[str, str]] = []
+    hub = Hub(Core.__new__(Core), alert=lambda key, text: alerts.append((key, text)))
+    hub.apply(cf.Outcome(list(facts)), now, wall)
+    old = LedgerSink()
+    old.record_facts(facts, now, wall)
+    old_alerts: list[tuple[str, str]] = []
+    if any(fact.__class__ in (cf.HaltRaised, cf.HaltCleared, cf.Defect) for fact in facts):
+        Hub(Core.__new__(Core), alert=lambda key, text: old_alerts.append((key, text)))._announce(facts)
+    # repr: NaN payload values, bytearrays; the wall label aside: the given one, or the clock read for a
+    # row made through fact_event (a gap fact, a payload json decides) in both
+    assert repr([row[1:] for row in hub.sink._buffer]) == repr([row[1:] for row in old._buffer])
+    assert [row[0] == wall for row in hub.sink._buffer] == [row[0] == wall for row in old._buffer]
+    assert (hub.sink.recorded, hub.sink._signalled) == (old.recorded, old._signalled) == (len(facts), True)
+    assert alerts == old_alerts
+    assert hub.version == 1
