@@ -361,6 +361,10 @@ def run(scale: float = 1.0) -> dict[str, Any]:
         "ledger_synchronous": LEDGER_SYNCHRONOUS,
         "ingest_events_per_s": round(med["ingest"]),
         "ingest_applied_events_per_s": round(applied),
+        "ingest_applied_ratio_vs_transport": round(applied / med["transport"], 3),
+        # From the last frame applied to the last row durable: the batch the child is writing then and
+        # the last one (what the durable rate pays on top of the applied rate, once per run).
+        "durable_tail_ms": round(median([(r.seconds - r.applied_seconds) * 1e3 for r in runs]), 1),
         "ledger_writer": "process",
         # The same loop with [ledger] writer = "thread" (same rows, same durability, same clock rule).
         "ingest_thread_events_per_s": round(med["ingest_thread"]),
