@@ -107,7 +107,7 @@ class PositionPolicy:
     protection_window: float = 60.0
     mismatch_syncs: int = 3
     divergent: dict[TokenId, int] = attrs.Factory(dict)
-    # held's recent moves per token (not in the snapshot: after a restore only later moves explain a lag)
+    # held's recent moves per token (in the snapshot: a restart keeps explaining a lagging API with them)
     moves: dict[TokenId, deque[Move]] = attrs.Factory(dict)
 
     def observe(self, facts: Iterable[Fact], now: float) -> None:

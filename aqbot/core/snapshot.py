@@ -14,6 +14,7 @@ restart.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -63,6 +64,13 @@ def snapshot(core: Core) -> dict[str, Any]:
         "tokens": _CONV.unstructure(core.exposure.tokens, dict[TokenId, TokenExposure]),
         "reservations": _CONV.unstructure(core.exposure.reservations, dict[OrderId, Reservation]),
         "divergent": dict(core.positions.divergent),
+        # held's recent moves (PositionPolicy.observe), so a lagging positions API stays explained across a
+        # restart; ``at`` is monotonic: a replay shifts it.
+        "position_moves": {
+            token: [[at, str(rise), str(fall)] for at, rise, fall in trail]
+            for token, trail in core.positions.moves.items()
+            if trail
+        },
         "halts": _CONV.unstructure(core.halts.active, list[HaltRecord]),
         "gaps": _CONV.unstructure(core.gaps, GapTracker),
         "pnl": _CONV.unstructure(core.pnl, PnlBook),
@@ -106,6 +114,10 @@ def restore(
     core.exposure.tokens = _CONV.structure(data["tokens"], dict[TokenId, TokenExposure])
     core.exposure.reservations = _CONV.structure(data["reservations"], dict[OrderId, Reservation])
     core.positions.divergent = {k: int(v) for k, v in data["divergent"].items()}
+    core.positions.moves = {  # (absent from older snapshots: only later moves explain a lag then)
+        token: deque((float(at), Decimal(rise), Decimal(fall)) for at, rise, fall in trail)
+        for token, trail in data.get("position_moves", {}).items()
+    }
     core.halts.active = _CONV.structure(data["halts"], list[HaltRecord])
     core.pnl = pnl_of(data)
     gaps = _CONV.structure(data["gaps"], GapTracker)

@@ -101,6 +101,11 @@ def _shift_times(state: dict[str, Any], offset: float) -> None:
             _shift(times, key, offset)
     for halt in state.get("halts", []):
         _shift(halt, "since", offset)
+    for trail in state.get("position_moves", {}).values():
+        for move in trail:  # [at, rise, fall]
+            at = _number(move[0])
+            if at is not None:
+                move[0] = at + offset
     gaps = state.get("gaps", {})
     _shift(gaps, "last_failure_at", offset)  # (``restore`` resets in_flight and last_completed_at)
     for gap in gaps.get("gaps", {}).values():

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
-from core_helpers import NO, YES, D, live_buy, maker_trade, oid, ready_core
+from core_helpers import CONFIG, MARKET, NO, YES, D, live_buy, maker_trade, oid, ready_core
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -13,6 +14,7 @@ from aqbot.core.events import OrdersSnapshot, PlacementAnswer, PositionRow, Posi
 from aqbot.core.facts import FillApplied, FillReversed, PositionDecision, PositionDecisionKind
 from aqbot.core.halts import HaltReason
 from aqbot.core.positions import PositionPolicy
+from aqbot.core.snapshot import restore, snapshot
 from aqbot.core.types import Side
 
 K = PositionDecisionKind
@@ -288,3 +290,33 @@ def test_any_subset_of_the_window_moves_is_explained_and_nothing_beyond(
     verdict = policy.decide("t", api, held, D(0), 100.0 + len(moves), 150.0)
     assert verdict.new_held is None  # a fill inside the window: held never moves either way
     assert verdict.divergent_syncs == (0 if outside is None else 1)
+
+
+# --- across a restart: held's recent moves are in the snapshot -------------------------------------------
+
+
+def _restarted(core: object, *, moves: bool = True) -> object:
+    """``core`` saved and restored as the ledger does (JSON), optionally from a snapshot without the moves
+    (one written before they were saved)."""
+    state = json.loads(json.dumps(snapshot(core)))  # type: ignore[arg-type]
+    if not moves:
+        del state["position_moves"]
+    restored, _ = restore(CONFIG, [MARKET], state, 110.0)
+    return restored
+
+
+def test_a_restart_keeps_explaining_the_api_lag_behind_recent_fills() -> None:
+    core = ready_core()
+    _held(core, 1, "4", 1.0)
+    _held(core, 2, "5", 100.0)  # held 9; the API still shows 4 at the restart (110)
+    restored = _restarted(core)
+    assert restored.positions.moves == core.positions.moves  # type: ignore[attr-defined]
+    for at in (115.0, 125.0, 135.0, 145.0):
+        decision = _sync(restored, {YES: "4"}, at)[YES]
+        assert (decision.kind, decision.divergent_syncs) == (K.SKIPPED_RECENT_FILL, 0)
+    assert not _mismatch(restored, 145.0)
+    # A snapshot without the moves (older aqbot): the same lag counts, and three syncs latch the token.
+    older = _restarted(core, moves=False)
+    decisions = [_sync(older, {YES: "4"}, at)[YES] for at in (115.0, 125.0, 135.0)]
+    assert [d.divergent_syncs for d in decisions] == [1, 2, 3]
+    assert _mismatch(older, 135.0)

@@ -101,3 +101,21 @@ def _seq(event: LedgerEvent, seq: int) -> LedgerEvent:
         event.wall_time,
         seq,
     )
+
+
+def test_replay_shifts_the_positions_policys_recent_moves(tmp_path: Path) -> None:
+    """held's recent moves (the positions lag test's evidence) come back on the new clock, as every other
+    monotonic time of the snapshot: the snapshot instant maps to the restart's ``now``."""
+    core = Core(CONFIG, [SPEC], OLD)
+    core.on_channel_up(Channel.USER, OLD)
+    rid, _ = core.begin_reconciliation(OLD)
+    core.on_reconciliation(rid, OrdersSnapshot(OLD), None, OLD)
+    assert core.place("0xo1", "111", Side.BUY, D("0.4"), D(10), OLD).ok
+    core.on_order_event(edge.order_event(_decode(order_message("0xo1", "0", "LIVE", "PLACEMENT"))), OLD)
+    core.on_order_event(edge.order_event(_decode(order_message("0xo1", "4", "LIVE", "UPDATE"))), OLD + 2)
+    assert [(at, rise) for at, rise, _ in core.positions.moves["111"]] == [(OLD + 2, D(4))]
+    path = tmp_path / "ledger.sqlite3"
+    with LedgerStore.open(path) as store:
+        store.append_batch([_seq(snapshot_event(core, OLD + 5), 1)])
+        replayed = replay_ledger(store, CONFIG, [SPEC], ME, 10.0)
+    assert list(replayed.core.positions.moves["111"]) == [(7.0, D(4), D(0))]  # 3 s before the snapshot
