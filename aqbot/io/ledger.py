@@ -67,7 +67,8 @@ PAGE_SIZE = 16384
 BUSY_TIMEOUT_MS = 5000
 
 # Rows per INSERT statement at most, a power of two (8 parameters each: 16384, within SQLite's 32766 since
-# 3.32; an older SQLite's lower limit is read from the connection).
+# 3.32; an older SQLite's lower limit is read from the connection). As many as a whole batch for the thread
+# writer: each statement costs its worker thread a retake of the GIL from the busy event loop (docs/io.md).
 INSERT_ROWS = 2048
 # A row for LedgerStore.append_encoded, in column order: (seq or None, wall_time, mono_time, type, token,
 # order_id, trade_id, payload as payload_text wrote it: UTF-8 JSON in a bytearray, or text). A token,
@@ -135,17 +136,28 @@ def _row_to_event(row: tuple[Any, ...]) -> LedgerEvent:
 class LedgerStore:
     """A ledger database. Open with :meth:`open`; close with :meth:`close` (or use ``with``)."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path, insert_rows: int | None = None) -> None:
         self._conn = conn
         self.path = path
         # An older SQLite may bind fewer parameters per statement (999 before 3.32).
         variables = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-        most = max(1, min(INSERT_ROWS, variables // len(INSERT_COLUMNS)))
+        wanted = INSERT_ROWS if insert_rows is None else insert_rows
+        most = max(1, min(wanted, variables // len(INSERT_COLUMNS)))
         self._rows_per_insert = 1 << (most.bit_length() - 1)
 
     @classmethod
-    def open(cls, path: Path | str, *, synchronous: str = "FULL", read_only: bool = False) -> LedgerStore:
+    def open(
+        cls,
+        path: Path | str,
+        *,
+        synchronous: str = "FULL",
+        read_only: bool = False,
+        insert_rows: int | None = None,
+    ) -> LedgerStore:
         """Open (creating and migrating when needed) the ledger at ``path``.
+
+        ``insert_rows``: rows per INSERT statement at most (:data:`INSERT_ROWS` by default; rounded down to a
+        power of two). The writer's child process takes fewer (:data:`~aqbot.io.ledger_child.INSERT_ROWS`).
 
         Raises:
             LedgerError: the file cannot be opened, is not a ledger, or has a newer schema.
@@ -171,7 +183,7 @@ class LedgerStore:
             conn.execute(f"PRAGMA synchronous={synchronous}")
         except sqlite3.Error as exc:
             raise LedgerError(f"ledger {path}: cannot open ({exc})") from exc
-        store = cls(conn, path)
+        store = cls(conn, path, insert_rows)
         try:
             store.migrate(read_only=read_only)
         except BaseException:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Iterator
 from decimal import Decimal
@@ -13,6 +14,7 @@ import pytest
 from aqbot.errors import LedgerError
 from aqbot.io import ledger as ledger_mod
 from aqbot.io.ledger import LedgerStore
+from aqbot.io.ledger_child import INSERT_ROWS as CHILD_INSERT_ROWS
 from aqbot.io.ledger_events import (
     EVENT_TYPES,
     LedgerEvent,
@@ -246,13 +248,20 @@ def test_replay_iterates_in_chunks_from_any_seq(store: LedgerStore, monkeypatch:
 
 
 @pytest.mark.parametrize(
-    ("size", "per_insert"), [(1, 2048), (255, 2048), (257, 2048), (2100, 2048), (23, 4), (23, 5)]
-)
+    ("size", "per_insert", "chosen"),
+    [(1, 2048, False), (255, 2048, False), (257, 2048, False), (2100, 2048, False), (23, 4, False),
+     (23, 5, False), (300, CHILD_INSERT_ROWS, True), (23, 5, True)],
+)  # fmt: skip
 def test_large_batches_store_every_row_exactly_in_order(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int, per_insert: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int, per_insert: int, chosen: bool
 ) -> None:
-    """Batched INSERTs (INSERT_ROWS rows per statement, the last padded) store exactly the rows given."""
-    monkeypatch.setattr(ledger_mod, "INSERT_ROWS", per_insert)  # 5 acts as 4 (a power of two)
+    """Batched INSERTs (INSERT_ROWS rows per statement, or the store's own ``insert_rows`` as the writer's
+    child opens it with; the last statement padded) store exactly the rows given."""
+    if chosen:
+        open_store = functools.partial(LedgerStore.open, insert_rows=per_insert)
+    else:
+        monkeypatch.setattr(ledger_mod, "INSERT_ROWS", per_insert)
+        open_store = LedgerStore.open
 
     def row(i: int) -> LedgerEvent:
         return LedgerEvent(
@@ -263,7 +272,8 @@ def test_large_batches_store_every_row_exactly_in_order(
         )  # fmt: skip
 
     events = [row(i) for i in range(size)]
-    with LedgerStore.open(tmp_path / "many.db") as store:
+    with open_store(tmp_path / "many.db") as store:
+        assert store._rows_per_insert == 1 << (per_insert.bit_length() - 1)  # 5 acts as 4 (a power of two)
         assert store.append_batch(events[:1]) == 1
         assert store.append_batch(events[1:]) == size
         stored = list(store.iter_events())
