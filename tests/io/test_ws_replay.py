@@ -38,17 +38,23 @@ def order_message(order_id: str, matched: str, status: str, kind: str) -> str:
     )  # fmt: skip
 
 
-async def test_replay_restores_orders_fills_and_clears_process_halts(
-    autojump_clock: trio.testing.MockClock, tmp_path: Path
-) -> None:
-    """Snapshot (a LIVE BUY 10, an EXCHANGE_UNAVAILABLE halt) + a later UPDATE matching 4: the new core
-    holds 4, reserves 6, has no process halt, and a reconciliation in the new process can resolve gaps."""
+def live_buy_core() -> Core:
+    """The dead process's core, past its startup reconciliation, with a LIVE BUY 10 at 0.4 (``0xo1``)."""
     core = Core(CONFIG, [SPEC], OLD)
     core.on_channel_up(Channel.USER, OLD)
     rid, _ = core.begin_reconciliation(OLD)
     core.on_reconciliation(rid, OrdersSnapshot(OLD), None, OLD)
     assert core.place("0xo1", "111", Side.BUY, D("0.4"), D(10), OLD).ok
     core.on_order_event(edge.order_event(_decode(order_message("0xo1", "0", "LIVE", "PLACEMENT"))), OLD)
+    return core
+
+
+async def test_replay_restores_orders_fills_and_clears_process_halts(
+    autojump_clock: trio.testing.MockClock, tmp_path: Path
+) -> None:
+    """Snapshot (a LIVE BUY 10, an EXCHANGE_UNAVAILABLE halt) + a later UPDATE matching 4: the new core
+    holds 4, reserves 6, has no process halt, and a reconciliation in the new process can resolve gaps."""
+    core = live_buy_core()
     core.set_halt(HaltReason.EXCHANGE_UNAVAILABLE, Scope.global_(), OLD, "425")
     path = tmp_path / "ledger.sqlite3"
     with LedgerStore.open(path) as store:
@@ -106,12 +112,7 @@ def _seq(event: LedgerEvent, seq: int) -> LedgerEvent:
 def test_replay_shifts_the_positions_policys_recent_moves(tmp_path: Path) -> None:
     """held's recent moves (the positions lag test's evidence) come back on the new clock, as every other
     monotonic time of the snapshot: the snapshot instant maps to the restart's ``now``."""
-    core = Core(CONFIG, [SPEC], OLD)
-    core.on_channel_up(Channel.USER, OLD)
-    rid, _ = core.begin_reconciliation(OLD)
-    core.on_reconciliation(rid, OrdersSnapshot(OLD), None, OLD)
-    assert core.place("0xo1", "111", Side.BUY, D("0.4"), D(10), OLD).ok
-    core.on_order_event(edge.order_event(_decode(order_message("0xo1", "0", "LIVE", "PLACEMENT"))), OLD)
+    core = live_buy_core()
     core.on_order_event(edge.order_event(_decode(order_message("0xo1", "4", "LIVE", "UPDATE"))), OLD + 2)
     assert [(at, rise) for at, rise, _ in core.positions.moves["111"]] == [(OLD + 2, D(4))]
     path = tmp_path / "ledger.sqlite3"
