@@ -48,3 +48,13 @@ def check_init_against_attrs(cls: type) -> None:
         cls(*values, **{fields[0].name: values[0]})
     with pytest.raises(TypeError):
         cls(*values[:required], unknown=1)
+
+
+def check_generated_init(cls: type, module: str, names: tuple[str, ...]) -> None:
+    """``cls.__init__`` is the generated one: it reads only ``names`` (no attrs helpers), the class has no
+    slots, and the function is named and placed as the class's own."""
+    init = cls.__init__
+    assert init.__code__.co_names == names, cls
+    assert "__slots__" not in vars(cls), cls
+    assert init.__module__ == module, cls
+    assert init.__qualname__ == f"{cls.__qualname__}.__init__", cls

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typing
 
 import pytest
-from init_checks import check_init_against_attrs
+from init_checks import check_generated_init, check_init_against_attrs
 
 from aqbot.core import facts
 from aqbot.core.facts import Command, Fact
@@ -16,11 +16,7 @@ CLASSES = [*typing.get_args(Fact), *typing.get_args(Command)]
 def test_every_fact_and_command_has_the_dict_init() -> None:
     assert len(CLASSES) == 18
     for cls in CLASSES:
-        init = cls.__init__
-        assert init.__code__.co_names == ("__dict__",), cls
-        assert "__slots__" not in vars(cls), cls
-        assert init.__module__ == facts.__name__, cls
-        assert init.__qualname__ == f"{cls.__qualname__}.__init__", cls
+        check_generated_init(cls, facts.__name__, ("__dict__",))
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
