@@ -19,7 +19,6 @@ blind. Events are never dropped; the halt clears when the writer recovers and th
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Sequence
 from typing import NoReturn, Protocol
 
@@ -32,8 +31,8 @@ from aqbot.core.events import OrdersSnapshot, PositionsSnapshot
 from aqbot.core.halts import HaltReason, Scope
 from aqbot.errors import ExchangeError, ExchangeUnavailable, TransportError, WireError
 from aqbot.io import edge
-from aqbot.io.ledger_events import event_row, make_row, new_row
-from aqbot.io.ledger_sink import FACT_ROWS, LedgerSink, fact_event
+from aqbot.io.ledger_events import make_row, new_row
+from aqbot.io.ledger_sink import LedgerSink
 from aqbot.io.reconcile import ReconcileWaker
 from aqbot.wire.orders import CancelResponse
 
@@ -110,27 +109,7 @@ class Hub:
         if facts:
             if now is None:
                 now = trio.current_time()
-            # ``sink.record_facts(facts, now, wall)`` inline, with the check for facts to announce in the
-            # same pass (it was a second loop): this runs once per core call, on the ingest path once per
-            # user-channel event. tests/io/test_ledger_rows.py pins rows, counts and announcements against
-            # record_facts and the separate check.
-            if wall is None:
-                wall = time.time()  # a label, never for scheduling
-            append = sink._buffer.append
-            announce = False
-            for fact in facts:
-                kind = fact.__class__
-                try:
-                    append(FACT_ROWS[kind](fact, now, wall))
-                except (TypeError, ValueError, OverflowError):  # json decides (or a defect), as record_facts
-                    append(event_row(fact_event(fact, now)))
-                if kind in _ANNOUNCED:
-                    announce = True
-            sink.recorded += len(facts)
-            if not sink._signalled:
-                sink._signalled = True
-                sink._ready.set()
-            if announce:
+            if sink.record_facts(facts, now, wall, _ANNOUNCED):  # any fact to announce
                 self._announce(facts)
             if commands:
                 self._execute(commands)

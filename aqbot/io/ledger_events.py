@@ -320,8 +320,6 @@ def make_row(type: str, payload: Mapping[str, Any] | None, mono_time: float, tok
 
 _MSGPACK_INT_MIN = -(2**63)
 _MSGPACK_INT_END = 2**64
-# For LedgerSink.record_frame, which inlines frame_row's fast path.
-MSGPACK_INT_MIN, MSGPACK_INT_END, CHECKED_TYPES = _MSGPACK_INT_MIN, _MSGPACK_INT_END, _CHECKED_TYPES
 
 
 def frame_row(type: str, seq: int, text: str, mono_time: float, wall: float) -> LedgerRow:

@@ -15,7 +15,7 @@ import sys
 import time
 import types
 import typing
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence, Set
 from decimal import Decimal
 
 import attrs
@@ -23,11 +23,7 @@ import trio
 
 from aqbot.core import facts as cf
 from aqbot.io.ledger_events import (
-    CHECKED_TYPES,
     FAST_ENCODER,
-    GAP_EVENT_KEYS,
-    MSGPACK_INT_END,
-    MSGPACK_INT_MIN,
     NO_KEY,
     LedgerEvent,
     LedgerRow,
@@ -183,7 +179,7 @@ def _gap_row(fact: cf.Fact, now: float, wall: float) -> LedgerRow:
 
 
 _ENCODERS: dict[type, FactEncoder] = {cls: _fact_encoder(cls) for cls in _FACT_TYPES}
-# The row builder of every fact class (LedgerSink.record_facts; Hub.apply's copy of it, inline).
+# The row builder of every fact class (LedgerSink.record_facts).
 FACT_ROWS: dict[type, FactRow] = {cls: _fact_row(cls) for cls in _FACT_TYPES}
 FACT_ROWS.update(dict.fromkeys((cf.GapOpened, cf.GapClosed, cf.GapResolved), _gap_row))
 
@@ -253,41 +249,41 @@ class LedgerSink:
         Raises:
             ValueError, TypeError: as :func:`~aqbot.io.ledger_events.make_row`.
         """
-        # frame_row's fast path inline (once per user-channel frame, a call less): the same conditions
-        # and the same tuple; anything else is frame_row's to decide (tests/io/test_ledger_frame_rows.py).
-        if (
-            text.__class__ is str
-            and text.isascii()
-            and seq.__class__ is int
-            and MSGPACK_INT_MIN <= seq < MSGPACK_INT_END
-            and type_ in CHECKED_TYPES
-            and type_ not in GAP_EVENT_KEYS
-        ):
-            self._buffer.append((wall, now, type_, NO_KEY, NO_KEY, NO_KEY, {"local_seq": seq, "text": text}))
-        else:
-            self._buffer.append(frame_row(type_, seq, text, now, wall))
+        self._buffer.append(frame_row(type_, seq, text, now, wall))
         self.recorded += 1
         if not self._signalled:
             self._signalled = True
             self._ready.set()
 
-    def record_facts(self, facts: Sequence[cf.Fact], now: float, wall: float | None = None) -> None:
+    def record_facts(
+        self,
+        facts: Sequence[cf.Fact],
+        now: float,
+        wall: float | None = None,
+        flagged: Set[type] = frozenset(),
+    ) -> bool:
         """Record the rows of ``facts``: ``record([fact_event(f, now) for f in facts])`` without the events
         (the payloads decode to equal values; the facts share one wall-clock label, ``wall``, read here
-        when None)."""
+        when None). Returns whether a fact's class is in ``flagged`` (the hub's facts to announce: one
+        pass over the facts instead of two, once per core call)."""
         if wall is None:
             wall = time.time()  # a label, never for scheduling
         append = self._buffer.append
         rows = FACT_ROWS
+        found = False
         for fact in facts:
+            kind = fact.__class__
             try:
-                append(rows[fact.__class__](fact, now, wall))
+                append(rows[kind](fact, now, wall))
             except (TypeError, ValueError, OverflowError):  # a value its declared type does not allow
                 append(event_row(fact_event(fact, now)))  # json's verdict (or a defect row)
+            if kind in flagged:
+                found = True
         self.recorded += len(facts)
         if not self._signalled:
             self._signalled = True
             self._ready.set()
+        return found
 
     @property
     def buffered(self) -> int:

@@ -154,8 +154,8 @@ def test_one_wall_reading_labels_a_frame_and_its_facts() -> None:
 def test_record_frame_records_frame_rows_row(
     type_: str, seq: int, text: str, now: float, wall: float
 ) -> None:
-    """``LedgerSink.record_frame`` builds ``frame_row``'s fast-path row itself (old vs new): the same row,
-    or the same error with nothing recorded."""
+    """``LedgerSink.record_frame`` records ``frame_row``'s row: the same row, or the same error with nothing
+    recorded."""
     sink = LedgerSink()
     new = _outcome(lambda: sink.record_frame(type_, seq, text, now, wall))
     old = _outcome(lambda: frame_row(type_, seq, text, now, wall))

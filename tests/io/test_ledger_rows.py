@@ -372,17 +372,18 @@ def test_payload_json_is_compact_and_sorted() -> None:
 @settings(suppress_health_check=[HealthCheck.too_slow])
 @given(facts=st.lists(_facts(), min_size=1, max_size=5), now=st.floats(0, 1e9), wall=st.floats(0, 2e9))
 def test_hub_apply_records_what_record_facts_records(facts: list[cf.Fact], now: float, wall: float) -> None:
-    """``Hub.apply`` builds the rows of an outcome's facts itself (``LedgerSink.record_facts`` inline, with
-    its check for facts to announce in the same pass): the same rows, counts and signal, and the same
-    announcements (halts, resumes, defects alerted once per outcome) as the sink's method and the
-    separate check it replaces (old vs new)."""
+    """``Hub.apply`` records an outcome's facts with ``LedgerSink.record_facts``, which also flags the facts
+    to announce in the same pass: the same rows, counts and signal, and the same announcements (halts,
+    resumes, defects alerted once per outcome) as the sink's plain method and a separate check."""
     alerts: list[tuple[str, str]] = []
     hub = Hub(Core.__new__(Core), alert=lambda key, text: alerts.append((key, text)))
     hub.apply(cf.Outcome(list(facts)), now, wall)
     old = LedgerSink()
-    old.record_facts(facts, now, wall)
+    announced = {cf.HaltRaised, cf.HaltCleared, cf.Defect}
+    flagged = old.record_facts(facts, now, wall, announced)
+    assert flagged == any(fact.__class__ in announced for fact in facts)
     old_alerts: list[tuple[str, str]] = []
-    if any(fact.__class__ in (cf.HaltRaised, cf.HaltCleared, cf.Defect) for fact in facts):
+    if flagged:
         Hub(Core.__new__(Core), alert=lambda key, text: old_alerts.append((key, text)))._announce(facts)
     # repr: NaN payload values, bytearrays; the wall label aside: the given one, or the clock read for a
     # row made through fact_event (a gap fact, a payload json decides) in both
