@@ -2,14 +2,16 @@
 
 :func:`run_ledger_process_writer` is :func:`aqbot.io.ledger_writer.run_ledger_writer` with another
 :class:`~aqbot.io.ledger_writer.WriteBackend`: each batch is sent to ``python -m aqbot.io.ledger_child``
-over its stdin and the child's answer awaited; a child that dies is a failed write, and the retry starts a
-new one. Handle, batching, numbering, failure streaks and shutdown are the shared writer's.
+(through a shared memory buffer, or over its stdin) and the child's answer awaited; a child that
+dies is a failed write, and the retry starts a new one. Handle, batching, numbering, failure streaks and
+shutdown are the shared writer's.
 """
 
 from __future__ import annotations
 
 import logging
 import marshal
+import mmap
 import os
 import sqlite3
 import subprocess
@@ -47,6 +49,28 @@ CHILD_EXIT_GRACE = 5.0
 # unprivileged process, /proc/sys/fs/pipe-max-size). With the default 64 KiB a batch of 2048 ingest rows
 # (1.4 MB) took about 20 writes, each blocked in the kernel while the child drained the pipe.
 PIPE_SIZE = 1 << 20
+# The shared buffer's size (ledger_child's "shared buffer"): a batch whose body fits goes through it, a
+# larger one through the pipe. A batch of 2048 ingest rows is 1.4 MB; a reconciliation's evidence rows
+# can be larger. The pages are the kernel's shared memory, allocated as they are first written.
+SHARED_BYTES = 8 << 20
+
+
+def make_shared(size: int) -> tuple[int, mmap.mmap] | None:
+    """A shared memory file of ``size`` bytes (Linux ``memfd_create``, close-on-exec) and the parent's
+    mapping of it; None where there is none (another system, a sandbox refusing it, ``size`` 0)."""
+    create = getattr(os, "memfd_create", None)
+    if create is None or size <= 0:
+        return None
+    try:
+        fd = create("aqbot-ledger-batches")
+    except OSError:
+        return None
+    try:
+        os.ftruncate(fd, size)
+        return fd, mmap.mmap(fd, size)
+    except OSError:
+        os.close(fd)
+        return None
 
 
 if sys.platform == "win32":  # pragma: no cover
@@ -100,8 +124,11 @@ class _ProcessBackend:
     :func:`run_ledger_process_writer`. ``in_sync`` is False while a batch is on its way or unanswered
     (then the pipe's state is unknown, and closing kills the child rather than asking it to stop)."""
 
-    def __init__(self, process: trio.Process) -> None:
+    def __init__(self, process: trio.Process, shared: mmap.mmap | None = None) -> None:
         self.process = process
+        # The shared buffer (None: every batch goes through the pipe) and how many batches went through it.
+        self.shared = shared
+        self.shared_batches = 0
         assert process.stdin is not None
         assert process.stdout is not None
         self.stdin = process.stdin
@@ -111,16 +138,28 @@ class _ProcessBackend:
         self.opened_seq = 0
 
     @classmethod
-    async def open(cls, path: Path, synchronous: str) -> _ProcessBackend:
+    async def open(cls, path: Path, synchronous: str, shared_bytes: int = SHARED_BYTES) -> _ProcessBackend:
+        argv = [sys.executable, "-m", "aqbot.io.ledger_child", str(path), synchronous]
+        made = make_shared(shared_bytes)
+        if made is not None:
+            argv.append(str(made[0]))
         try:
-            process = await trio.lowlevel.open_process(
-                [sys.executable, "-m", "aqbot.io.ledger_child", str(path), synchronous],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                env=ledger_child.child_env(os.environ, _PACKAGE_ROOT),
-            )  # fmt: skip
-        except OSError as exc:
-            raise LedgerError(f"ledger {path}: cannot start the writer process ({exc})") from exc
-        backend = cls(process)
+            try:
+                process = await trio.lowlevel.open_process(
+                    argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                    pass_fds=() if made is None else (made[0],),
+                    env=ledger_child.child_env(os.environ, _PACKAGE_ROOT),
+                )  # fmt: skip
+            finally:
+                if made is not None:
+                    os.close(made[0])  # the child has its copy, the mapping its own
+        except BaseException as exc:
+            if made is not None:
+                made[1].close()
+            if isinstance(exc, OSError):
+                raise LedgerError(f"ledger {path}: cannot start the writer process ({exc})") from exc
+            raise
+        backend = cls(process, None if made is None else made[1])
         fileno = getattr(backend.stdin, "fileno", None)
         if fileno is not None:
             enlarge_pipe(fileno())
@@ -143,11 +182,22 @@ class _ProcessBackend:
             raise LedgerChildError(f"ledger writer process: {type(exc).__name__}: {exc}") from exc
 
     async def write(self, batch: bytearray) -> int:
-        """Send a frame from :meth:`encode` and await the child's answer: the last stored ``seq``."""
+        """Send a frame from :meth:`encode` and await the child's answer: the last stored ``seq``. A body that
+        fits the shared buffer is copied there and only a header goes through the pipe."""
         self.in_sync = False
+        shared = self.shared
+        length = len(batch) - ledger_child.HEADER_SIZE
+        if shared is not None and length <= len(shared):
+            # The child has answered every batch sent before (or is dead): nothing reads the buffer now.
+            with memoryview(batch) as view:
+                shared[:length] = view[ledger_child.HEADER_SIZE :]
+            frame: bytes | bytearray = ledger_child.shared_header(length)
+            self.shared_batches += 1
+        else:
+            frame = batch
         with trio.move_on_after(CHILD_ANSWER_TIMEOUT, shield=True):
             try:
-                await self.stdin.send_all(batch)
+                await self.stdin.send_all(frame)
             except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
                 raise self._dead("its stdin broke") from exc
             return await self._answer()
@@ -208,6 +258,8 @@ class _ProcessBackend:
                 await process.wait()
         with trio.move_on_after(CHILD_EXIT_GRACE, shield=True):
             await self.stdout.aclose()
+        if self.shared is not None:
+            self.shared.close()
 
 
 async def run_ledger_process_writer(
@@ -220,16 +272,19 @@ async def run_ledger_process_writer(
     batch_max: int = BATCH_MAX,
     batch_interval: float = BATCH_INTERVAL,
     shutdown_grace: float = SHUTDOWN_GRACE,
+    shared_bytes: int = SHARED_BYTES,
     task_status: trio.TaskStatus[LedgerWriterHandle] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """:func:`run_ledger_writer` with the store in a child process (:mod:`aqbot.io.ledger_child`) instead
     of a worker thread: same handle, batching, numbering, failure and shutdown semantics.
 
-    Each batch goes to the child over its stdin and the writer awaits the child's answer (the last stored
-    ``seq``, or the write error). A child that dies, breaks the pipe or does not answer within
-    :data:`CHILD_ANSWER_TIMEOUT` is a failed write (a :class:`LedgerError`): it is killed, and the retry
-    starts a new one (idempotent: the store skips numbers it holds). An error in the child that is not a
-    write error (a bug) is raised as :class:`LedgerChildError`, as the thread writer would raise it.
+    Each batch goes to the child, through a shared buffer of ``shared_bytes`` (:func:`make_shared`; 0 or
+    no ``memfd_create``: none) when it fits, else over its stdin, and the writer awaits the child's
+    answer (the last stored ``seq``, or the write error). A child that dies, breaks the pipe or does not
+    answer within :data:`CHILD_ANSWER_TIMEOUT` is a failed write (a :class:`LedgerError`): it is killed,
+    and the retry starts a new one (idempotent: the store skips numbers it holds). An error in the child
+    that is not a write error (a bug) is raised as :class:`LedgerChildError`, as the thread writer would
+    raise it.
 
     Raises:
         LedgerError: the child cannot be started or cannot open the store (nothing was started).
@@ -240,9 +295,9 @@ async def run_ledger_process_writer(
     path = Path(path)
 
     async def opener() -> WriteBackend[bytearray]:
-        return await _ProcessBackend.open(path, synchronous)
+        return await _ProcessBackend.open(path, synchronous, shared_bytes)
 
-    first = await _ProcessBackend.open(path, synchronous)
+    first = await _ProcessBackend.open(path, synchronous, shared_bytes)
     writer = BatchWriter[bytearray](opener, on_failure, on_recovered)
     writer.backend = first
     await serve_batches(

@@ -26,15 +26,27 @@ from aqbot.errors import LedgerError
 from aqbot.io import ledger_child
 from aqbot.io.ledger import LedgerStore
 from aqbot.io.ledger_events import LedgerEvent, LedgerItem, LedgerRow, new_row
-from aqbot.io.ledger_process import LedgerChildError, _child_error, run_ledger_process_writer
+from aqbot.io.ledger_process import (
+    SHARED_BYTES,
+    LedgerChildError,
+    _child_error,
+    _ProcessBackend,
+    run_ledger_process_writer,
+)
 from aqbot.io.ledger_writer import LedgerWriterHandle, run_ledger_writer
 
-WRITERS = ("thread", "process")
+# The process writer with its shared buffer (the default), with none (every batch through the pipe), and
+# with one of 4 kB (single events through it, full batches through the pipe: the two interleave).
+SHARED_SIZES = {"process": SHARED_BYTES, "process-pipe": 0, "process-small": 4096}
+WRITERS = ("thread", *SHARED_SIZES)
+needs_memfd = pytest.mark.skipif(not hasattr(os, "memfd_create"), reason="no memfd_create: pipe only")
 
 
 def start_writer(kind: str, path: Path, recv: trio.MemoryReceiveChannel[LedgerItem], **kw: Any) -> Any:
-    if kind == "process":
-        return functools.partial(run_ledger_process_writer, path, recv, synchronous="NORMAL", **kw)
+    if kind in SHARED_SIZES:
+        return functools.partial(
+            run_ledger_process_writer, path, recv, synchronous="NORMAL", shared_bytes=SHARED_SIZES[kind], **kw
+        )
     store_factory = functools.partial(LedgerStore.open, path, synchronous="NORMAL")
     return functools.partial(run_ledger_writer, store_factory, recv, **kw)
 
@@ -128,7 +140,10 @@ async def test_cancellation_drains_what_is_buffered(tmp_path: Path, kind: str) -
     assert ledger_children() == []
 
 
-async def test_killed_child_is_a_failure_then_restarted_without_loss_or_duplicates(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["process", "process-pipe"])
+async def test_killed_child_is_a_failure_then_restarted_without_loss_or_duplicates(
+    tmp_path: Path, kind: str
+) -> None:
     path = tmp_path / "l.db"
     failures: list[Exception] = []
     recovered = trio.Event()
@@ -137,7 +152,7 @@ async def test_killed_child_is_a_failure_then_restarted_without_loss_or_duplicat
         async with trio.open_nursery() as nursery:
             handle: LedgerWriterHandle = await nursery.start(
                 start_writer(
-                    "process", path, recv, on_failure=failures.append, on_recovered=recovered.set,
+                    kind, path, recv, on_failure=failures.append, on_recovered=recovered.set,
                     batch_max=50, batch_interval=0.001,
                 )
             )  # fmt: skip
@@ -162,6 +177,7 @@ async def test_killed_child_is_a_failure_then_restarted_without_loss_or_duplicat
             nursery.cancel_scope.cancel()
     assert [e.payload["i"] for e in stored(path)] == list(range(600))
     assert ledger_children() == []
+    assert shared_memory_files() == []  # the killed child's buffer went with its backend
 
 
 async def test_a_child_that_cannot_open_the_store_fails_the_start(tmp_path: Path) -> None:
@@ -181,12 +197,16 @@ def serve(open_store: Callable[[], LedgerStore], *frames: bytes | bytearray) -> 
     inp = io.BytesIO(b"".join(frames))
     out = io.BytesIO()
     status = ledger_child.serve(open_store, inp, out)
-    data, answers = out.getvalue(), []
+    return status, answers_of(out.getvalue())
+
+
+def answers_of(data: bytes) -> list[Any]:
+    answers = []
     while data:
         length = ledger_child.frame_length(data[: ledger_child.HEADER_SIZE])
         answers.append(marshal.loads(data[ledger_child.HEADER_SIZE : ledger_child.HEADER_SIZE + length]))
         data = data[ledger_child.HEADER_SIZE + length :]
-    return status, answers
+    return answers
 
 
 def batch(start: int, count: int) -> bytearray:
@@ -227,6 +247,82 @@ def test_child_writes_nothing_of_a_frame_cut_short(tmp_path: Path) -> None:
     inp = io.BytesIO(batch(1, 5)[:-3])
     assert ledger_child.serve(functools.partial(LedgerStore.open, path), inp, io.BytesIO()) == 1
     assert stored(path) == []
+
+
+def shared_memory_files() -> list[str]:
+    """This process's open descriptors on the writer's shared buffers (a mapping keeps one)."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            link = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue  # closed meanwhile (the listing's own descriptor)
+        if "aqbot-ledger-batches" in link:
+            found.append(link)
+    return found
+
+
+@needs_memfd
+async def test_batches_that_fit_go_through_the_shared_buffer_the_others_through_the_pipe(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "l.db"
+    with trio.fail_after(30):
+        backend = await _ProcessBackend.open(path, "NORMAL", shared_bytes=4096)
+        try:
+            small, big = backend.encode(1, rows(0, 3)), backend.encode(4, rows(3, 200))
+            assert len(small) - ledger_child.HEADER_SIZE <= 4096 < len(big) - ledger_child.HEADER_SIZE
+            assert await backend.write(small) == 3
+            assert backend.shared_batches == 1
+            assert await backend.write(big) == 203  # too big for the buffer: through the pipe
+            assert backend.shared_batches == 1
+            # The buffer is rewritten from its start for the next batch (the child has answered).
+            assert await backend.write(backend.encode(204, rows(203, 2))) == 205
+            assert backend.shared_batches == 2
+        finally:
+            await backend.aclose()
+    assert backend.shared is not None
+    assert backend.shared.closed
+    assert shared_memory_files() == []  # the mapping's own descriptor is closed with it
+    assert ledger_children() == []
+    assert [e.payload["i"] for e in stored(path)] == list(range(205))
+
+
+def test_child_reads_batches_from_the_shared_buffer_between_piped_ones(tmp_path: Path) -> None:
+    path = tmp_path / "l.db"
+    shared = bytearray(4096)
+    body = batch(6, 5)[ledger_child.HEADER_SIZE :]
+    shared[: len(body)] = body
+    frames = (batch(1, 5), ledger_child.shared_header(len(body)), batch(11, 2))
+    status = ledger_child.serve(functools.partial(LedgerStore.open, path), io.BytesIO(b"".join(frames)),
+                                out := io.BytesIO(), shared)  # fmt: skip
+    assert status == 0
+    assert answers_of(out.getvalue()) == [("ok", 0), ("ok", 5), ("ok", 10), ("ok", 12)]
+    assert [e.seq for e in stored(path)] == list(range(1, 13))
+
+
+@pytest.mark.parametrize("shared", [None, bytearray(64)])
+def test_a_batch_announced_in_a_shared_buffer_it_does_not_fit_is_a_fatal_error(
+    tmp_path: Path, shared: bytearray | None
+) -> None:
+    path = tmp_path / "l.db"
+    frames = (batch(1, 2), ledger_child.shared_header(65))
+    status = ledger_child.serve(functools.partial(LedgerStore.open, path), io.BytesIO(b"".join(frames)),
+                                out := io.BytesIO(), shared)  # fmt: skip
+    assert status == 2
+    answers = answers_of(out.getvalue())
+    assert answers[:2] == [("ok", 0), ("ok", 2)]
+    assert answers[2] == ("fatal", "LedgerError", "no shared buffer holds a batch of 65 bytes")
+    assert [e.seq for e in stored(path)] == [1, 2]
+
+
+def test_a_batch_too_long_for_the_length_field_is_refused_before_anything_is_sent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(ledger_child, "SHARED", 256)  # the flag bit, as if 2 GiB were 256 bytes
+    assert len(ledger_child.batch_frame(1, rows(0, 1))) < 256
+    with pytest.raises(ValueError, match="beyond the frame's length field"):
+        ledger_child.batch_frame(1, rows(0, 5))
 
 
 def test_child_answers_map_to_the_thread_writers_errors() -> None:
