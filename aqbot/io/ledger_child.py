@@ -78,7 +78,7 @@ def frame_header(length: int) -> bytes:
 
 def shared_header(length: int) -> bytes:
     """The header of a batch whose body is the first ``length`` bytes of the shared buffer."""
-    return _HEADER.pack(SHARED | length)
+    return frame_header(SHARED | length)
 
 
 _BATCH_ENCODE_INTO = msgspec.msgpack.Encoder().encode_into

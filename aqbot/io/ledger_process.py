@@ -141,24 +141,21 @@ class _ProcessBackend:
     async def open(cls, path: Path, synchronous: str, shared_bytes: int = SHARED_BYTES) -> _ProcessBackend:
         argv = [sys.executable, "-m", "aqbot.io.ledger_child", str(path), synchronous]
         made = make_shared(shared_bytes)
-        if made is not None:
-            argv.append(str(made[0]))
+        fds = () if made is None else (made[0],)
         try:
-            try:
-                process = await trio.lowlevel.open_process(
-                    argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                    pass_fds=() if made is None else (made[0],),
-                    env=ledger_child.child_env(os.environ, _PACKAGE_ROOT),
-                )  # fmt: skip
-            finally:
-                if made is not None:
-                    os.close(made[0])  # the child has its copy, the mapping its own
+            process = await trio.lowlevel.open_process(
+                [*argv, *map(str, fds)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, pass_fds=fds,
+                env=ledger_child.child_env(os.environ, _PACKAGE_ROOT),
+            )  # fmt: skip
         except BaseException as exc:
             if made is not None:
                 made[1].close()
             if isinstance(exc, OSError):
                 raise LedgerError(f"ledger {path}: cannot start the writer process ({exc})") from exc
             raise
+        finally:
+            for fd in fds:
+                os.close(fd)  # the child has its copy, the mapping its own
         backend = cls(process, None if made is None else made[1])
         fileno = getattr(backend.stdin, "fileno", None)
         if fileno is not None:

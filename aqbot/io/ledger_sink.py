@@ -179,9 +179,8 @@ def _gap_row(fact: cf.Fact, now: float, wall: float) -> LedgerRow:
 
 
 _ENCODERS: dict[type, FactEncoder] = {cls: _fact_encoder(cls) for cls in _FACT_TYPES}
-# The row builder of every fact class (LedgerSink.record_facts).
-FACT_ROWS: dict[type, FactRow] = {cls: _fact_row(cls) for cls in _FACT_TYPES}
-FACT_ROWS.update(dict.fromkeys((cf.GapOpened, cf.GapClosed, cf.GapResolved), _gap_row))
+_ROWS: dict[type, FactRow] = {cls: _fact_row(cls) for cls in _FACT_TYPES}
+_ROWS.update(dict.fromkeys((cf.GapOpened, cf.GapClosed, cf.GapResolved), _gap_row))
 
 
 def fact_event(fact: cf.Fact, now: float) -> LedgerEvent:
@@ -269,7 +268,7 @@ class LedgerSink:
         if wall is None:
             wall = time.time()  # a label, never for scheduling
         append = self._buffer.append
-        rows = FACT_ROWS
+        rows = _ROWS
         found = False
         for fact in facts:
             kind = fact.__class__
