@@ -6,7 +6,7 @@ so each trade carries 1-3 ``maker_orders`` entries; settlement then re-sends it 
 user event of aqbot's account is encoded exactly as the simulator's WebSocket hub sends it
 (:func:`aqbot.sim.ws.encode`): PLACEMENT, trade MATCHED, UPDATE, trade MINED, trade CONFIRMED.
 
-Four loops over the same frames, interleaved repetition by repetition:
+Five loops over the same frames, interleaved repetition by repetition:
 
 * ``ingest``: the runtime's own reader :func:`aqbot.io.ws.run_channel` (stale timer, sequence numbers,
   the user channel's decode as :mod:`aqbot.app` builds it, :func:`aqbot.io.edge.user_frame_decoder`) over
@@ -27,7 +27,11 @@ Four loops over the same frames, interleaved repetition by repetition:
 * ``transport``: the ceiling of the network in front of it: a trio-websocket server in a *second process*
   sends the same frames over loopback, and this process receives them with trio-websocket
   (the runtime's ``receive_buffer_size=65536``, as PERF-LIMITS b2, and ``message_queue_size``) without
-  parsing.
+  parsing. The server has a CPU of its own, and the receiver the other (:mod:`bench.ingest_transport`).
+* ``socket``: ``ingest`` with nothing modelled: aqbot's reader on that real connection (trio-websocket's
+  reader task in this process, frames queued behind it taken in batches as the runtime does), placed as
+  ``transport`` is. Its time per frame minus the transport's is what aqbot adds to the transport's work
+  on the one core they share (``socket_added_us_per_frame``), reported beside the goal's ratio.
 * ``json_loads``: bare ``json.loads`` of the same frames (the parsing floor).
 
 Goal: ingest >= 1.0x the transport ceiling (the bot keeps up with anything the socket can deliver).
@@ -35,6 +39,7 @@ Goal: ingest >= 1.0x the transport ceiling (the bot keeps up with anything the s
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import random
@@ -65,13 +70,14 @@ from aqbot.io.ledger_writer import run_ledger_writer
 from aqbot.io.metrics import make_aqbot_metrics
 from aqbot.io.observe import ObservedListener, server_clock
 from aqbot.io.ws import ChannelSpec, ChannelTiming, run_channel
+from aqbot.io.ws_conn import batching, open_websocket
 from aqbot.io.ws_user import UserFeed
 from aqbot.sim.events import UserEvent
 from aqbot.sim.testkit import make_engine, order_id_of
 from aqbot.sim.units import ONE
 from aqbot.sim.ws import encode
 from bench._common import interleaved, median, profile_top, quiet_logs, ratio, scaled
-from bench.ingest_transport import TransportServer
+from bench.ingest_transport import SocketFrames, TransportServer
 
 FULL_FRAMES = 20_000
 MIN_FRAMES = 200
@@ -228,17 +234,49 @@ class IngestRun:
     ledger_rows: int
 
 
-async def _ingest(w: Workload, core: Core, ledger_path: Path, writer_kind: str = "thread") -> IngestRun:
+@attrs.define
+class Placer:
+    """``SocketFrames.before``: places the order of frame ``index``, as :class:`FrameConnection` does."""
+
+    hub: Hub
+    placements: dict[int, PlacedOrder]
+    excluded: float = 0.0
+
+    def __call__(self, index: int) -> None:
+        placed = self.placements.get(index)
+        if placed is not None:
+            started = time.perf_counter()
+            place(self.hub, placed, trio.current_time())
+            self.excluded += time.perf_counter() - started
+
+
+async def _ingest(
+    w: Workload, core: Core, ledger_path: Path, writer_kind: str = "thread", url: str | None = None
+) -> IngestRun:
+    """One ``ingest`` loop (``url`` None: over :class:`FrameConnection`) or ``socket`` loop (frames from
+    the transport server at ``url``, whose clock starts at the first frame)."""
     hub = Hub(core)
     feed = UserFeed(hub, w.me)
     lag = make_aqbot_metrics().ws_lag_seconds  # the user channel's listener and decode as aqbot.app's
     listener = ObservedListener(feed, lag, server_clock(time.time, lambda: 0.0), hub.alert)
     done = trio.Event()
     conn = FrameConnection(w.frames, done, hub, w.placements)
+    placer = Placer(hub, w.placements)
+    opened: list[SocketFrames] = []
 
     @asynccontextmanager
-    async def connect() -> AsyncIterator[FrameConnection]:
-        yield conn
+    async def connect() -> AsyncIterator[FrameConnection | SocketFrames]:
+        if url is None:
+            yield conn
+            return
+        if opened:  # a reconnection would start the server's frames over
+            raise RuntimeError("ingest over the socket: the connection closed before the last frame")
+        async with open_websocket(url) as ws:
+            queued = batching(ws)
+            if queued is None:
+                raise RuntimeError("ingest over the socket: trio-websocket's frame queue is not readable")
+            opened.append(SocketFrames(queued, len(w.frames), done, placer))
+            yield opened[0]
 
     decode = edge.user_frame_decoder(w.me)
     spec: ChannelSpec[Any] = ChannelSpec("user", connect, "{}", decode, ChannelTiming())
@@ -263,12 +301,15 @@ async def _ingest(w: Workload, core: Core, ledger_path: Path, writer_kind: str =
         started = time.perf_counter()
         nursery.start_soon(run_channel, spec, listener, random.Random(1))
         await done.wait()
-        applied = time.perf_counter() - started - conn.excluded
+        if opened:  # the socket's clock starts at the first frame (as the transport's)
+            started = opened[0].started or started
+        excluded = conn.excluded + placer.excluded
+        applied = time.perf_counter() - started - excluded
         hub.sink.close()  # the pump hands everything over and closes the channel; the writer drains
         with trio.fail_after(120):
             while writer.written < hub.sink.recorded:
                 await writer.flush()
-        seconds = time.perf_counter() - started - conn.excluded
+        seconds = time.perf_counter() - started - excluded
         rows = writer.written - before
         nursery.cancel_scope.cancel()
     return IngestRun(seconds, applied, feed.events_applied, rows)
@@ -278,12 +319,18 @@ def _fail(exc: Exception) -> NoReturn:
     raise RuntimeError(f"ledger write failed in the benchmark: {exc}") from exc
 
 
-def ingest_once(w: Workload, tmp: Path, rep: int, writer_kind: str = "thread") -> IngestRun:
+def ingest_once(
+    w: Workload, tmp: Path, rep: int, writer_kind: str = "thread", server: TransportServer | None = None
+) -> IngestRun:
+    """One loop: ``ingest`` (or ``ingest_thread``), or ``socket`` with ``server`` (durable rows)."""
     path = tmp / f"ingest-{rep}-{time.monotonic_ns()}.sqlite3"
-    with quiet_logs():
+    url = None if server is None else server.url
+    with quiet_logs(), contextlib.ExitStack() as stack:
+        if server is not None:
+            stack.enter_context(server.receiving())
         core = ready_core(w)  # untimed setup
         with gc_policy.running():  # as aqbot run once started (aqbot.gc_policy)
-            result = trio.run(_ingest, w, core, path, writer_kind)
+            result = trio.run(_ingest, w, core, path, writer_kind, url)
     for suffix in ("", "-wal", "-shm"):
         Path(str(path) + suffix).unlink(missing_ok=True)
     if result.events_applied != len(w.frames):
@@ -318,6 +365,7 @@ def run(scale: float = 1.0) -> dict[str, Any]:
         server = TransportServer(w.frames, n, tmp)
         runs: list[IngestRun] = []
         thread_runs: list[IngestRun] = []
+        socket_runs: list[IngestRun] = []
 
         def ingest() -> float:
             r = ingest_once(w, tmp, len(runs), "process")
@@ -329,14 +377,21 @@ def run(scale: float = 1.0) -> dict[str, Any]:
             thread_runs.append(r)
             return n / r.seconds
 
+        def socket() -> float:
+            r = ingest_once(w, tmp, 200 + len(socket_runs), "process", server)
+            socket_runs.append(r)
+            return n / r.seconds
+
         try:
             ingest_once(w, tmp, -1)  # warm-up (imports, first-use caches)
             ingest_once(w, tmp, -2, "process")
+            ingest_once(w, tmp, -3, "process", server)
             rates = interleaved(
                 {
                     "ingest": ingest,
                     "ingest_thread": ingest_thread,
                     "transport": server.rate,
+                    "socket": socket,
                     "json_loads": functools.partial(json_rate, w.frames),
                     "decode": functools.partial(decode_rate, w.frames, w.me),
                 },
@@ -347,6 +402,8 @@ def run(scale: float = 1.0) -> dict[str, Any]:
         # The event loop's profile (the child process is not profiled).
         profile = profile_top(lambda: ingest_once(w, tmp, 999, "process"))
     r_transport = ratio(rates["ingest"], rates["transport"])
+    # What aqbot adds per frame to the transport's work on their shared core, paired by repetition.
+    added_us = median([1e6 / a - 1e6 / b for a, b in zip(rates["socket"], rates["transport"], strict=True)])
     r_json = ratio(rates["ingest"], rates["json_loads"])
     med = {k: median(v) for k, v in rates.items()}
     applied = median([n / r.applied_seconds for r in runs])
@@ -371,6 +428,15 @@ def run(scale: float = 1.0) -> dict[str, Any]:
         "ingest_thread_applied_events_per_s": round(applied_thread),
         "ingest_thread_ratio_vs_transport": round(r_thread[0], 3),
         "transport_msgs_per_s": round(med["transport"]),
+        "transport_pinned": server.pinned,
+        # aqbot's reader on the transport's own connection (nothing modelled), durable as ``ingest``.
+        "socket_events_per_s": round(med["socket"]),
+        "socket_applied_events_per_s": round(median([n / r.applied_seconds for r in socket_runs])),
+        "socket_added_us_per_frame": round(added_us, 2),
+        "transport_us_per_frame": round(1e6 / med["transport"], 2),
+        "socket_added_ratio_vs_transport": (
+            round(1e6 / med["transport"] / added_us, 3) if added_us > 0 else None
+        ),
         "json_loads_msgs_per_s": round(med["json_loads"]),
         "decode_to_core_events_msgs_per_s": round(med["decode"]),
         "ratio_vs_transport": round(r_transport[0], 3),
@@ -380,7 +446,8 @@ def run(scale: float = 1.0) -> dict[str, Any]:
         "profile_aqbot_total": profile["aqbot_total"],
         "headline": (
             f"{med['ingest']:,.0f} ev/s durable = {r_transport[0]:.2f}x transport "
-            f"({med['transport']:,.0f}/s); thread writer {med['ingest_thread']:,.0f} = {r_thread[0]:.2f}x"
+            f"({med['transport']:,.0f}/s); thread writer {med['ingest_thread']:,.0f} = {r_thread[0]:.2f}x; "
+            f"on the socket +{added_us:.1f} us/frame"
         ),
         "goal": f">= {GOAL_RATIO:g}x transport",
         "goal_met": r_transport[0] >= GOAL_RATIO,

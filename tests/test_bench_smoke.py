@@ -46,7 +46,14 @@ def _check_profile(result: dict[str, Any]) -> None:
 
 CHECKS: dict[str, tuple[str, ...]] = {
     "signing": ("aqbot_orders_per_s", "sdk_full_per_s", "ratio_vs_build_signed_order"),
-    "ingest": ("ingest_events_per_s", "transport_msgs_per_s", "json_loads_msgs_per_s", "ratio_vs_transport"),
+    "ingest": (
+        "ingest_events_per_s",
+        "transport_msgs_per_s",
+        "json_loads_msgs_per_s",
+        "ratio_vs_transport",
+        "socket_events_per_s",
+        "transport_us_per_frame",
+    ),
     "tick_to_order": ("p50_us", "p99_us", "max_us", "floor_p50_us", "ratio_p99_vs_floor"),
     "sim_speed": ("speed_x_realtime", "engine_alone_x_realtime", "ratio_vs_engine_alone"),
     "memory": ("rss_warm_kib", "rss_end_kib", "growth_ratio", "simulated_hours"),
@@ -80,6 +87,8 @@ def test_benchmark_runs_tiny(name: str) -> None:
     if name == "ingest":
         assert set(result["makers_per_trade"]) <= {"1", "2", "3"}
         assert result["ledger_rows_per_event"] >= 1  # at least the raw frame per event
+        assert math.isfinite(result["socket_added_us_per_frame"])
+        assert isinstance(result["transport_pinned"], bool)
     if name == "memory":
         assert result["core_orders_tracked_end"] >= result["core_orders_tracked_warm"]
     if name == "reconcile":
