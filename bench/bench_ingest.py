@@ -251,10 +251,15 @@ class Placer:
 
 
 async def _ingest(
-    w: Workload, core: Core, ledger_path: Path, writer_kind: str = "thread", url: str | None = None
+    w: Workload,
+    core: Core,
+    ledger_path: Path,
+    writer_kind: str = "thread",
+    server: TransportServer | None = None,
 ) -> IngestRun:
-    """One ``ingest`` loop (``url`` None: over :class:`FrameConnection`) or ``socket`` loop (frames from
-    the transport server at ``url``, whose clock starts at the first frame)."""
+    """One ``ingest`` loop (``server`` None: over :class:`FrameConnection`) or ``socket`` loop (frames from
+    the transport server, the clock from the first frame; this process pinned as the transport's receiver
+    once the ledger writer's child has started, so that the child is free to run on any CPU)."""
     hub = Hub(core)
     feed = UserFeed(hub, w.me)
     lag = make_aqbot_metrics().ws_lag_seconds  # the user channel's listener and decode as aqbot.app's
@@ -266,12 +271,12 @@ async def _ingest(
 
     @asynccontextmanager
     async def connect() -> AsyncIterator[FrameConnection | SocketFrames]:
-        if url is None:
+        if server is None:
             yield conn
             return
         if opened:  # a reconnection would start the server's frames over
             raise RuntimeError("ingest over the socket: the connection closed before the last frame")
-        async with open_websocket(url) as ws:
+        async with open_websocket(server.url) as ws:
             queued = batching(ws)
             if queued is None:
                 raise RuntimeError("ingest over the socket: trio-websocket's frame queue is not readable")
@@ -300,7 +305,8 @@ async def _ingest(
         before = writer.written
         started = time.perf_counter()
         nursery.start_soon(run_channel, spec, listener, random.Random(1))
-        await done.wait()
+        with contextlib.nullcontext() if server is None else server.receiving():
+            await done.wait()
         if opened:  # the socket's clock starts at the first frame (as the transport's)
             started = opened[0].started or started
         excluded = conn.excluded + placer.excluded
@@ -324,13 +330,10 @@ def ingest_once(
 ) -> IngestRun:
     """One loop: ``ingest`` (or ``ingest_thread``), or ``socket`` with ``server`` (durable rows)."""
     path = tmp / f"ingest-{rep}-{time.monotonic_ns()}.sqlite3"
-    url = None if server is None else server.url
-    with quiet_logs(), contextlib.ExitStack() as stack:
-        if server is not None:
-            stack.enter_context(server.receiving())
+    with quiet_logs():
         core = ready_core(w)  # untimed setup
         with gc_policy.running():  # as aqbot run once started (aqbot.gc_policy)
-            result = trio.run(_ingest, w, core, path, writer_kind, url)
+            result = trio.run(_ingest, w, core, path, writer_kind, server)
     for suffix in ("", "-wal", "-shm"):
         Path(str(path) + suffix).unlink(missing_ok=True)
     if result.events_applied != len(w.frames):
