@@ -15,8 +15,9 @@ Five loops over the same frames, interleaved repetition by repetition:
   ``send`` are the transport's cost, measured below), feeding the user channel's listener as :mod:`aqbot.app`
   builds it: :class:`aqbot.io.observe.ObservedListener` (WS lag gauge, storm detector) around
   :class:`aqbot.io.ws_user.UserFeed` (raw frame to the ledger, ``Core.on_order_event``/``on_trade_event``,
-  every fact to the ledger through :class:`aqbot.io.hub.Hub`), with the real pump and the ledger writer
-  ``aqbot run`` uses by default (``[ledger] writer = "process"``: SQLite in a child process,
+  every fact to the ledger through :class:`aqbot.io.hub.Hub`, whose ``on_facts`` is aqbot.app's
+  :class:`aqbot.io.observe.FactObserver`: fill counters, refusal storms), with the real pump and the
+  ledger writer ``aqbot run`` uses by default (``[ledger] writer = "process"``: SQLite in a child process,
   :func:`~aqbot.io.ledger_process.run_ledger_process_writer`, production durability ``synchronous=FULL``).
   The clock stops when the last event is durable. Each order is placed in the core (reserve + accepted
   answer, as the quoter does) just before its PLACEMENT frame, with that time excluded; 16 other quotes
@@ -68,7 +69,7 @@ from aqbot.io.ledger_events import LedgerItem
 from aqbot.io.ledger_process import run_ledger_process_writer
 from aqbot.io.ledger_writer import run_ledger_writer
 from aqbot.io.metrics import make_aqbot_metrics
-from aqbot.io.observe import ObservedListener, server_clock
+from aqbot.io.observe import FactObserver, ObservedListener, server_clock
 from aqbot.io.ws import ChannelSpec, ChannelTiming, run_channel
 from aqbot.io.ws_conn import batching, open_websocket
 from aqbot.io.ws_user import UserFeed
@@ -260,9 +261,11 @@ async def _ingest(
     """One ``ingest`` loop (``server`` None: over :class:`FrameConnection`) or ``socket`` loop (frames from
     the transport server, the clock from the first frame; this process pinned as the transport's receiver
     once the ledger writer's child has started, so that the child is free to run on any CPU)."""
+    metrics = make_aqbot_metrics()
     hub = Hub(core)
+    hub.on_facts = FactObserver(metrics, hub.alert)  # as aqbot.app's: the fill counters, the refusal storm
     feed = UserFeed(hub, w.me)
-    lag = make_aqbot_metrics().ws_lag_seconds  # the user channel's listener and decode as aqbot.app's
+    lag = metrics.ws_lag_seconds  # the user channel's listener and decode as aqbot.app's
     listener = ObservedListener(feed, lag, server_clock(time.time, lambda: 0.0), hub.alert)
     done = trio.Event()
     conn = FrameConnection(w.frames, done, hub, w.placements)

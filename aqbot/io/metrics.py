@@ -71,6 +71,12 @@ class _Family:
             raise ValueError(f"{self.name} takes labels {self.labelnames}, got {tuple(labels)}")
         return tuple(str(labels[n]) for n in self.labelnames)
 
+    def series(self, **labels: str) -> LabelValues:
+        """The key of one series in the family's values (labels checked once): a hot path then sets
+        ``values[key]`` itself, as :meth:`Gauge.set` or :meth:`Counter.inc` do after checking the labels
+        again (a counter's hot path adds only amounts >= 0)."""
+        return self._key(labels)
+
     def header(self, kind: str) -> list[str]:
         help_text = self.help.replace("\\", "\\\\").replace("\n", "\\n")
         return [f"# HELP {self.name} {help_text}", f"# TYPE {self.name} {kind}"]
@@ -84,11 +90,6 @@ class Gauge(_Family):
 
     def set(self, value: Number, **labels: str) -> None:
         self.values[self._key(labels)] = value
-
-    def series(self, **labels: str) -> LabelValues:
-        """The key of one series in ``values`` (labels checked once): a hot path sets
-        ``values[key] = value``, which is what :meth:`set` does after checking the labels again."""
-        return self._key(labels)
 
     def inc(self, amount: Number = 1, **labels: str) -> None:
         key = self._key(labels)

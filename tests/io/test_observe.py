@@ -31,7 +31,14 @@ from aqbot.core.types import Side
 from aqbot.io import edge
 from aqbot.io.alerts import Alert, Alerter, Severity, alert_callback, build_sinks, run_alerter, severity_of
 from aqbot.io.metrics import make_aqbot_metrics
-from aqbot.io.observe import FactObserver, ObservedListener, ServerClock, StormThresholds, server_clock
+from aqbot.io.observe import (
+    LIMIT_REASONS,
+    FactObserver,
+    ObservedListener,
+    ServerClock,
+    StormThresholds,
+    server_clock,
+)
 from aqbot.io.ratelimit import RateLimiter
 from aqbot.io.rest import RestTransport, endpoint_template
 from aqbot.run import params_for_sim, storms_of
@@ -262,6 +269,67 @@ def test_fact_observer_counts_fills_and_refusal_storms() -> None:
     assert "L1: worst 20 + 5 > max_position 20" in alerts[0][1]
     assert metrics.limit_refusals_total.values == {("7",): 20}
     assert 'aqbot_fills_total{token="7",side="BUY"} 2' in metrics.registry.render()
+
+
+class _ReferenceObserver(FactObserver):
+    """FactObserver as it was before its per-class memo (isinstance and labelled ``inc`` per fact): the
+    oracle of the differential test below."""
+
+    def __call__(self, facts: Sequence[cf.Fact], now: float) -> None:
+        for fact in facts:
+            if isinstance(fact, cf.FillApplied):
+                side = fact.side.value
+                self.metrics.fills_total.inc(token=fact.token, side=side)
+                self.metrics.filled_shares_total.inc(abs(fact.delta), token=fact.token, side=side)
+            elif isinstance(fact, cf.ReserveRefused) and fact.reason.startswith(LIMIT_REASONS):
+                self.metrics.limit_refusals_total.inc(token=fact.token)
+                count = self.storm.note(now)
+                if count is not None:
+                    self.alert(
+                        "limit-refusals",
+                        f"{count} placements refused by the limits within {self.storm.window:g}s "
+                        f"(last: {fact.side.value} {fact.size} {fact.token[:12]}: {fact.reason})",
+                    )
+
+
+class _SubFill(cf.FillApplied):
+    """A subclass: counted as a fill, as isinstance would."""
+
+
+_TOKENS = st.sampled_from(["7", "8", "0xabc"])
+_SIDES = st.sampled_from(list(Side))
+_AMOUNTS = st.decimals(min_value=-50, max_value=50, places=2)
+_FACTS = st.one_of(
+    st.builds(
+        cf.FillApplied, st.just("0xa"), _TOKENS, _SIDES, _AMOUNTS, _AMOUNTS, st.just("trade"), st.just("t")
+    ),
+    st.builds(_SubFill, st.just("0xb"), _TOKENS, _SIDES, _AMOUNTS, _AMOUNTS, st.just("rest")),
+    st.builds(
+        cf.ReserveRefused, _TOKENS, _SIDES, st.just(D("0.5")), _AMOUNTS,
+        st.sampled_from(["L1: worst 20 + 5 > max_position 20", "L3: sellable", "market notional 9",
+                         "global notional 9", "halted: MANUAL", "unknown token 9", "L2"]),
+    ),
+    st.builds(cf.TradeRecorded, st.just("t"), st.just("0xa"), _AMOUNTS, st.just(D("0.5")),
+              st.sampled_from(list(ce.TradeStatus))),
+)  # fmt: skip
+
+
+@given(st.lists(st.lists(_FACTS, max_size=6), max_size=40))
+def test_fact_observer_counts_as_the_reference_does(outcomes: list[list[cf.Fact]]) -> None:
+    """Differential: the memoised observer leaves the same counter values and raises the same alerts as
+    the plain isinstance loop, outcome after outcome (refusal storms included: threshold 3 here)."""
+    got_alerts: list[tuple[str, str]] = []
+    want_alerts: list[tuple[str, str]] = []
+    storms = StormThresholds(refusals=3, refusal_window=5.0)
+    got = FactObserver(make_aqbot_metrics(), lambda k, t: got_alerts.append((k, t)), storms.refusal())
+    want = _ReferenceObserver(make_aqbot_metrics(), lambda k, t: want_alerts.append((k, t)), storms.refusal())
+    for i, facts in enumerate(outcomes):
+        got(facts, float(i))
+        want(facts, float(i))
+    for name in ("fills_total", "filled_shares_total", "limit_refusals_total"):
+        assert getattr(got.metrics, name).values == getattr(want.metrics, name).values, name
+    assert got_alerts == want_alerts
+    assert got.metrics.registry.render() == want.metrics.registry.render()
 
 
 def test_storm_thresholds_come_from_the_alerts_config() -> None:
