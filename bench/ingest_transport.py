@@ -88,7 +88,10 @@ class TransportServer:
         self.url = f"ws://127.0.0.1:{self.port}/"
         self._cpus = _cpus()
         if self._cpus is not None:
-            os.sched_setaffinity(self.proc.pid, {self._cpus[2]})
+            try:
+                os.sched_setaffinity(self.proc.pid, {self._cpus[2]})
+            except OSError:  # a CPU set the container does not allow: both processes unpinned
+                self._cpus = None
         self.pinned = self._cpus is not None
 
     @contextlib.contextmanager
