@@ -179,6 +179,23 @@ def ready_core(w: Workload) -> Core:
 
 
 @attrs.define
+class Placer:
+    """Places the order of frame ``index`` before the frame is handed over, as the quoter would have, and
+    keeps the seconds it took in ``excluded`` (:class:`FrameConnection`'s, and ``SocketFrames.before``)."""
+
+    hub: Hub
+    placements: dict[int, PlacedOrder]
+    excluded: float = 0.0
+
+    def __call__(self, index: int) -> None:
+        placed = self.placements.get(index)
+        if placed is not None:
+            started = time.perf_counter()
+            place(self.hub, placed, trio.current_time())
+            self.excluded += time.perf_counter() - started
+
+
+@attrs.define
 class FrameConnection:
     """An in-memory connection that hands aqbot's reader one frame per scheduler pass, as trio-websocket does.
 
@@ -193,7 +210,7 @@ class FrameConnection:
 
     Before an order's PLACEMENT frame is handed over it places the order in the core as the quoter would
     (through the hub, so its facts reach the ledger too); the seconds spent placing are kept in
-    ``excluded``. ``done`` is set when the reader asks for a frame after the last one.
+    ``excluded`` (its :class:`Placer`'s). ``done`` is set when the reader asks for a frame after the last one.
     """
 
     frames: tuple[str, ...]
@@ -201,7 +218,14 @@ class FrameConnection:
     hub: Hub
     placements: dict[int, PlacedOrder]
     index: int = 0
-    excluded: float = 0.0
+    placer: Placer = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.placer = Placer(self.hub, self.placements)
+
+    @property
+    def excluded(self) -> float:
+        return self.placer.excluded
 
     async def send_message(self, message: str) -> None:
         await trio.lowlevel.checkpoint()
@@ -218,11 +242,7 @@ class FrameConnection:
 
     def next_frame(self) -> str:
         """The next frame with no checkpoint (for benchmarks that call the feed directly)."""
-        placed = self.placements.get(self.index)
-        if placed is not None:
-            started = time.perf_counter()
-            place(self.hub, placed, trio.current_time())
-            self.excluded += time.perf_counter() - started
+        self.placer(self.index)
         self.index += 1
         return self.frames[self.index - 1]
 
@@ -233,22 +253,6 @@ class IngestRun:
     applied_seconds: float
     events_applied: int
     ledger_rows: int
-
-
-@attrs.define
-class Placer:
-    """``SocketFrames.before``: places the order of frame ``index``, as :class:`FrameConnection` does."""
-
-    hub: Hub
-    placements: dict[int, PlacedOrder]
-    excluded: float = 0.0
-
-    def __call__(self, index: int) -> None:
-        placed = self.placements.get(index)
-        if placed is not None:
-            started = time.perf_counter()
-            place(self.hub, placed, trio.current_time())
-            self.excluded += time.perf_counter() - started
 
 
 async def _ingest(
@@ -269,7 +273,6 @@ async def _ingest(
     listener = ObservedListener(feed, lag, server_clock(time.time, lambda: 0.0), hub.alert)
     done = trio.Event()
     conn = FrameConnection(w.frames, done, hub, w.placements)
-    placer = Placer(hub, w.placements)
     opened: list[SocketFrames] = []
 
     @asynccontextmanager
@@ -283,7 +286,7 @@ async def _ingest(
             queued = batching(ws)
             if queued is None:
                 raise RuntimeError("ingest over the socket: trio-websocket's frame queue is not readable")
-            opened.append(SocketFrames(queued, len(w.frames), done, placer))
+            opened.append(SocketFrames(queued, len(w.frames), done, conn.placer))
             yield opened[0]
 
     decode = edge.user_frame_decoder(w.me)
@@ -312,7 +315,7 @@ async def _ingest(
             await done.wait()
         if opened:  # the socket's clock starts at the first frame (as the transport's)
             started = opened[0].started or started
-        excluded = conn.excluded + placer.excluded
+        excluded = conn.excluded  # the placements' time, over either connection
         applied = time.perf_counter() - started - excluded
         hub.sink.close()  # the pump hands everything over and closes the channel; the writer drains
         with trio.fail_after(120):

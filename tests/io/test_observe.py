@@ -272,8 +272,9 @@ def test_fact_observer_counts_fills_and_refusal_storms() -> None:
 
 
 class _ReferenceObserver(FactObserver):
-    """FactObserver as it was before its per-class memo (isinstance and labelled ``inc`` per fact): the
-    oracle of the differential test below."""
+    """FactObserver's dispatch and fill counting as they were before its per-class memo (isinstance and
+    labelled ``inc`` per fact): the oracle of the differential test below. A limit refusal goes to the
+    unchanged ``_refused`` (its counter, the storm and the alert text)."""
 
     def __call__(self, facts: Sequence[cf.Fact], now: float) -> None:
         for fact in facts:
@@ -282,14 +283,7 @@ class _ReferenceObserver(FactObserver):
                 self.metrics.fills_total.inc(token=fact.token, side=side)
                 self.metrics.filled_shares_total.inc(abs(fact.delta), token=fact.token, side=side)
             elif isinstance(fact, cf.ReserveRefused) and fact.reason.startswith(LIMIT_REASONS):
-                self.metrics.limit_refusals_total.inc(token=fact.token)
-                count = self.storm.note(now)
-                if count is not None:
-                    self.alert(
-                        "limit-refusals",
-                        f"{count} placements refused by the limits within {self.storm.window:g}s "
-                        f"(last: {fact.side.value} {fact.size} {fact.token[:12]}: {fact.reason})",
-                    )
+                self._refused(fact, now)
 
 
 class _SubFill(cf.FillApplied):
