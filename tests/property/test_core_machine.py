@@ -125,7 +125,9 @@ PLANTED = [
 
 @pytest.mark.parametrize("bug", PLANTED)
 def test_planted_bug_is_found(bug: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each planted bug breaks an invariant within 500 examples of the fixed-seed machine."""
+    """Each planted bug breaks an invariant within 2000 examples of the fixed-seed machine (the run stops at
+    the first broken invariant: 20-201 examples in `make test`; the draws of a derandomized run still
+    depend on the process, and `make fuzz` once needed more than 500 for ``ignore-size-matched``)."""
     _plant(bug, monkeypatch)
     with pytest.raises(AssertionError):
-        _run(500)
+        _run(2000)
