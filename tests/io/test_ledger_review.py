@@ -8,23 +8,61 @@ waits on the handle or on events, never on a sleep.
 from __future__ import annotations
 
 import functools
+import os
+import signal
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 import trio
+import trio.testing
 
 from aqbot.core import facts as cf
 from aqbot.core.events import TradeStatus
+from aqbot.io import ledger_process
 from aqbot.io.ledger import LedgerStore
-from aqbot.io.ledger_events import LedgerEvent, LedgerItem
-from aqbot.io.ledger_process import run_ledger_process_writer
-from aqbot.io.ledger_sink import LedgerSink
-from aqbot.io.ledger_writer import LedgerWriterHandle, run_ledger_writer
+from aqbot.io.ledger_events import LedgerEvent, LedgerItem, LedgerRow, make_row, new_row
+from aqbot.io.ledger_process import SHARED_BYTES, _ProcessBackend, run_ledger_process_writer
+from aqbot.io.ledger_sink import CHUNK_ROWS, LedgerSink
+from aqbot.io.ledger_writer import (
+    BatchWriter,
+    LedgerWriterHandle,
+    WriteBackend,
+    run_ledger_writer,
+    serve_batches,
+)
 from aqbot.wire import jsontext
 
 WRITERS = ("thread", "process")
+needs_memfd = pytest.mark.skipif(not hasattr(os, "memfd_create"), reason="no memfd_create: pipe only")
+
+
+def ledger_children() -> list[int]:
+    """Pids of this process's unreaped ``aqbot.io.ledger_child`` children (as test_ledger_writer_process)."""
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid() and b"aqbot.io.ledger_child" in cmdline:
+            found.append(int(entry))
+    return found
+
+
+def shared_memory_files() -> list[str]:
+    """This process's open descriptors on the writer's shared buffers."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            link = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if "aqbot-ledger-batches" in link:
+            found.append(link)
+    return found
 
 
 def start_writer(kind: str, path: Path, recv: trio.MemoryReceiveChannel[LedgerItem], **kw: Any) -> Any:
@@ -72,3 +110,121 @@ async def test_a_key_with_a_lone_surrogate_does_not_kill_the_writer(tmp_path: Pa
     assert [e.trade_id for e in events][::2] == ["t-1", "t-2"]
     assert events[1].type == "defect"
     assert failures == []
+
+
+def numbered(start: int, stop: int) -> list[LedgerRow]:
+    return [
+        new_row("fill.applied", {"i": i}, mono_time=float(i), order_id="0xab") for i in range(start, stop)
+    ]
+
+
+class _DiesAfterCommit(_ProcessBackend):
+    """A child writer that commits its ``doomed``-th batch and is killed before the parent reads its
+    answer (the parent sees it die: the ambiguous case the retry must neither repeat nor skip)."""
+
+    kills: list[int]
+
+    async def write(self, batch: bytearray) -> int:
+        last = await super().write(batch)  # committed and answered; the answer is thrown away
+        if self.kills[0] > 0:
+            self.kills[0] -= 1
+            self.process.kill()
+            await self.process.wait()
+            raise self._dead("killed after its commit")
+        return last
+
+
+@pytest.mark.parametrize("shared_bytes", [SHARED_BYTES, 0])
+async def test_a_child_killed_after_its_commit_is_retried_without_duplicates(
+    tmp_path: Path, shared_bytes: int
+) -> None:
+    path = tmp_path / "l.db"
+    kills = [2]
+    failures: list[Exception] = []
+    recovered: list[bool] = []
+
+    async def opener() -> WriteBackend[bytearray]:
+        backend = await _DiesAfterCommit.open(path, "NORMAL", shared_bytes)
+        backend.kills = kills
+        return backend
+
+    send, recv = trio.open_memory_channel[LedgerItem](100)
+    writer = BatchWriter[bytearray](opener, failures.append, lambda: recovered.append(True))
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            handle: LedgerWriterHandle = await nursery.start(serve_batches, writer, 0, recv, 16, 0.001, 5.0)
+            gap = make_row("gap.open", {"gap_id": "g1", "channel": "user", "reason": "eof"}, 0.0)
+            await send.send([*numbered(0, 10), gap, *numbered(11, 40)])  # the gap row in a re-sent batch
+            await handle.wait_flushed(40)
+            assert (handle.last_seq, handle.written) == (40, 40)
+            await send.aclose()
+    assert len(failures) == 1  # one streak: both deaths before a write succeeded
+    assert recovered == [True]
+    events = stored(path)
+    assert [e.seq for e in events] == list(range(1, 41))
+    assert [e.payload.get("i") for e in events] == [*range(10), None, *range(11, 40)]
+    with LedgerStore.open(path) as store:
+        (row,) = store.gaps()
+    assert (row.id, row.open_seq) == ("g1", 11)
+
+
+@needs_memfd
+async def test_a_hung_child_is_killed_and_its_batch_goes_to_a_new_child_and_buffer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stopped child (SIGSTOP: it reads nothing) does not answer: after the answer timeout it is killed and
+    reaped, and the batch it held goes to a new child through that child's own shared buffer."""
+    monkeypatch.setattr(ledger_process, "CHILD_ANSWER_TIMEOUT", 1.0)
+    path = tmp_path / "l.db"
+    failures: list[Exception] = []
+    failed = trio.Event()
+
+    def on_failure(exc: Exception) -> None:
+        failures.append(exc)
+        failed.set()
+
+    send, recv = trio.open_memory_channel[LedgerItem](100)
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            handle = await nursery.start(
+                start_writer("process", path, recv, on_failure=on_failure, batch_interval=0.001)
+            )
+            await send.send(numbered(0, 5))
+            await handle.wait_flushed(5)
+            (first,) = ledger_children()
+            os.kill(first, signal.SIGSTOP)
+            await send.send(numbered(5, 20))
+            await failed.wait()
+            assert "no answer within 1 s" in str(failures[0])
+            await handle.wait_flushed(20)
+            (second,) = ledger_children()
+            assert second != first  # the stopped one was killed and reaped
+            await send.aclose()
+    assert [e.payload["i"] for e in stored(path)] == list(range(20))
+    assert ledger_children() == []
+    assert shared_memory_files() == []
+
+
+async def test_a_cancelled_pump_keeps_what_it_could_not_hand_over_in_order() -> None:
+    """The pump waiting for room in a full channel is cancelled: the list it held and every row behind it
+    (also rows recorded while it waited) stay in the sink, in order; a new pump hands them all over."""
+    sink = LedgerSink()
+    rows = numbered(0, 200)
+    send, recv = trio.open_memory_channel[list[LedgerRow]](1)
+    got: list[LedgerRow] = []
+    with trio.fail_after(10):
+        async with trio.open_nursery() as pumping:
+            pumping.start_soon(sink.run_pump, send.clone())
+            sink.record_rows(rows[:100])
+            await trio.testing.wait_all_tasks_blocked()  # one list in the channel, one held by the pump
+            sink.record_rows(rows[100:])
+            assert sink.buffered == 200 - 2 * CHUNK_ROWS
+            pumping.cancel_scope.cancel()
+        assert sink.buffered == 200 - CHUNK_ROWS  # the held list is back in front (the channel is full)
+        got += await recv.receive()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(sink.run_pump, send)
+            sink.close()
+            async for chunk in recv:
+                got += chunk
+    assert got == rows
