@@ -40,7 +40,7 @@ import trio
 
 from aqbot.io.ledger import LedgerStore, number_rows
 from aqbot.io.ledger_child import WRITE_ERRORS
-from aqbot.io.ledger_events import LedgerItem, LedgerRow, event_row
+from aqbot.io.ledger_events import LedgerItem, LedgerRow, carried, event_row
 
 log = logging.getLogger(__name__)
 
@@ -259,7 +259,14 @@ class _ThreadBackend:
     async def write(self, batch: tuple[int, list[LedgerRow]]) -> int:
         store = self.store
         first_seq, rows = batch
-        return await self.offload(lambda: store.append_encoded(number_rows(first_seq, rows)))
+
+        def append() -> int:
+            try:
+                return store.append_encoded(number_rows(first_seq, rows))
+            except (ValueError, OverflowError):  # a key SQLite cannot bind (rolled back): a defect row for it
+                return store.append_encoded(number_rows(first_seq, carried(rows)))
+
+        return await self.offload(append)
 
     async def aclose(self) -> None:
         try:
