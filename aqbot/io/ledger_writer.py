@@ -429,6 +429,9 @@ async def serve_batches(
                 await writer.write(handle, batch_max)
             finally:
                 with trio.move_on_after(shutdown_grace, shield=True) as scope:
+                    # A producer cancelled with us (the pump) hands over its last rows when it runs: let it
+                    # run first, or the channel closes under it when nothing is pending here.
+                    await trio.lowlevel.checkpoint()
                     _drain_nowait(handle, receive_channel)
                     # A cancelled producer may still hand over its last events.
                     while handle._pending or writer.held is not None:
