@@ -19,8 +19,14 @@ import trio
 import trio.testing
 
 from aqbot.core import facts as cf
-from aqbot.core.events import TradeStatus
+from aqbot.core.config import CoreConfig
+from aqbot.core.engine import Core
+from aqbot.core.events import Channel, OrdersSnapshot, TradeStatus
+from aqbot.core.exposure import Limits
+from aqbot.core.halts import HaltReason
+from aqbot.core.types import MarketSpec
 from aqbot.io import ledger_process
+from aqbot.io.hub import Hub
 from aqbot.io.ledger import LedgerStore
 from aqbot.io.ledger_events import LedgerEvent, LedgerItem, LedgerRow, make_row, new_row
 from aqbot.io.ledger_process import SHARED_BYTES, _ProcessBackend, run_ledger_process_writer
@@ -263,3 +269,79 @@ async def test_a_pump_whose_writer_is_gone_keeps_every_row(caplog: pytest.LogCap
         await sink.run_pump(send)
     assert sink.buffered == 100
     assert "100 event(s) still buffered at shutdown" in caplog.text
+
+
+D = Decimal
+SPEC = MarketSpec("0x" + "1" * 64, "111", "222", D("0.01"))
+
+
+def ready_hub(sink: LedgerSink) -> Hub:
+    """A hub over a core past its startup gate (as tests/io/test_hub.py)."""
+    core = Core(CoreConfig(Limits(D(20))), [SPEC], 0.0)
+    core.on_channel_up(Channel.USER, 0.0)
+    recon_id, _ = core.begin_reconciliation(0.0)
+    core.on_reconciliation(recon_id, OrdersSnapshot(0.0), None, 0.0)
+    return Hub(core, sink)
+
+
+@pytest.mark.parametrize("kind", WRITERS)
+async def test_a_failed_write_latches_ledger_failure_and_recovery_clears_it(
+    tmp_path: Path, kind: str
+) -> None:
+    """Through the hub as the app wires it: a write failure latches LEDGER_FAILURE (quoting stops); the
+    writer's recovery clears it only once the sink is back under its bound; the halt and resume rows are
+    written too, with every row recorded during the failure, in order."""
+    home = tmp_path / "ledger"
+    home.mkdir()
+    path = home / "l.db"
+    read_only = True  # the thread writer's store: read-only until repaired
+    hub = ready_hub(LedgerSink(max_buffered=100))
+    failed, recovered = trio.Event(), trio.Event()
+
+    def on_failure(exc: Exception) -> None:
+        hub.writer_failed(exc)
+        failed.set()
+
+    def on_recovered() -> None:
+        hub.writer_recovered()
+        recovered.set()
+
+    def halted() -> bool:
+        return HaltReason.LEDGER_FAILURE in hub.core.can_quote("111", 0.0).reasons
+
+    send, recv = trio.open_memory_channel[LedgerItem](1)
+    kw: dict[str, Any] = {"on_failure": on_failure, "on_recovered": on_recovered}
+    if kind == "process":
+        writer: Any = start_writer(kind, path, recv, **kw)
+    else:
+        LedgerStore.open(path).close()
+        opener = lambda: LedgerStore.open(path, read_only=read_only)  # noqa: E731
+        writer = functools.partial(run_ledger_writer, opener, recv, **kw)
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            handle: LedgerWriterHandle = await nursery.start(writer)
+            await nursery.start(hub.sink.run_pump, send)
+            if kind == "process":  # its next child cannot open the ledger (its directory is gone)
+                home.rename(tmp_path / "away")
+                os.kill(*ledger_children(), signal.SIGKILL)
+            hub.record("startup", {"n": 0})
+            await failed.wait()
+            assert halted()
+            for i in range(1, 300):  # the channel fills, the sink passes its bound (the pump holds 2 lists)
+                hub.record("fill.trade", {"n": i})
+            assert hub.sink.overflowing
+            read_only = False
+            if kind == "process":
+                (tmp_path / "away").rename(home)
+            await recovered.wait()
+            assert halted()  # recovered, but the sink is still over its bound
+            while hub.sink.overflowing:
+                await trio.lowlevel.checkpoint()
+            hub.maybe_clear_ledger_failure()  # run_ledger_health's call
+            assert not halted()
+            hub.sink.close()
+    events = stored(path)
+    assert [e.payload["n"] for e in events if "n" in e.payload] == list(range(300))
+    assert [e.type for e in events if e.type in ("halt", "resume")] == ["halt", "resume"]
+    assert events[-1].type == "resume"
+    assert handle.failures >= 1
