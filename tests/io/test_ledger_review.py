@@ -28,7 +28,7 @@ from aqbot.core.types import MarketSpec
 from aqbot.io import ledger_process
 from aqbot.io.hub import Hub
 from aqbot.io.ledger import LedgerStore
-from aqbot.io.ledger_events import LedgerEvent, LedgerItem, LedgerRow, make_row, new_row
+from aqbot.io.ledger_events import NO_KEY, LedgerEvent, LedgerItem, LedgerRow, make_row, new_row
 from aqbot.io.ledger_process import SHARED_BYTES, _ProcessBackend, run_ledger_process_writer
 from aqbot.io.ledger_sink import CHUNK_ROWS, LedgerSink
 from aqbot.io.ledger_writer import (
@@ -41,6 +41,12 @@ from aqbot.io.ledger_writer import (
 from aqbot.wire import jsontext
 
 WRITERS = ("thread", "process")
+
+
+def never_fails(exc: Exception) -> None:
+    raise AssertionError(f"unexpected ledger failure: {exc!r}")
+
+
 needs_memfd = pytest.mark.skipif(not hasattr(os, "memfd_create"), reason="no memfd_create: pipe only")
 
 
@@ -345,3 +351,31 @@ async def test_a_failed_write_latches_ledger_failure_and_recovery_clears_it(
     assert [e.type for e in events if e.type in ("halt", "resume")] == ["halt", "resume"]
     assert events[-1].type == "resume"
     assert handle.failures >= 1
+
+
+_UNBINDABLE = pytest.mark.xfail(
+    strict=True, reason="BUG: the thread writer retries it for ever, the child dies"
+)
+
+
+@pytest.mark.parametrize(
+    ("kind", "bad"),
+    [(kind, bad) for kind in WRITERS for bad in ("\ud800", 2**70)]
+    + [pytest.param("process", 2**63, marks=_UNBINDABLE), pytest.param("thread", object(), marks=_UNBINDABLE)]
+    + [("thread", 2**63), ("process", object())],
+)
+async def test_a_key_no_writer_can_store_becomes_a_defect_row(tmp_path: Path, kind: str, bad: Any) -> None:
+    """Whatever the key column holds (a producer's bug beyond the lone surrogate of the test above), the row
+    becomes a defect row in both writers: no dead writer, no failure streak retrying the batch for ever."""
+    path = tmp_path / "l.db"
+    row = (0.0, 0.0, "fill.applied", NO_KEY, bad, NO_KEY, bytearray(b'{"x":1}'))
+    send, recv = trio.open_memory_channel[LedgerItem](10)
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            handle = await nursery.start(start_writer(kind, path, recv, on_failure=never_fails))
+            await send.send([*numbered(0, 2), row, *numbered(2, 4)])  # type: ignore[list-item]
+            await handle.wait_flushed(5)
+            await send.aclose()
+    events = stored(path)
+    assert [e.type for e in events] == ["fill.applied"] * 2 + ["defect"] + ["fill.applied"] * 2
+    assert events[2].payload["payload"] == '{"x":1}'
