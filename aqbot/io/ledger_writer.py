@@ -38,9 +38,9 @@ from typing import Any, Generic, Protocol, TypeVar
 import attrs
 import trio
 
-from aqbot.io.ledger import LedgerStore, number_rows
-from aqbot.io.ledger_child import WRITE_ERRORS
-from aqbot.io.ledger_events import LedgerItem, LedgerRow, carried, event_row
+from aqbot.io.ledger import LedgerStore
+from aqbot.io.ledger_child import WRITE_ERRORS, append_rows
+from aqbot.io.ledger_events import LedgerItem, LedgerRow, event_row
 
 log = logging.getLogger(__name__)
 
@@ -259,14 +259,7 @@ class _ThreadBackend:
     async def write(self, batch: tuple[int, list[LedgerRow]]) -> int:
         store = self.store
         first_seq, rows = batch
-
-        def append() -> int:
-            try:
-                return store.append_encoded(number_rows(first_seq, rows))
-            except (ValueError, OverflowError):  # a key SQLite cannot bind (rolled back): a defect row for it
-                return store.append_encoded(number_rows(first_seq, carried(rows)))
-
-        return await self.offload(append)
+        return await self.offload(lambda: append_rows(store, first_seq, rows))
 
     async def aclose(self) -> None:
         try:
