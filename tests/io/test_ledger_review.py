@@ -27,7 +27,7 @@ from aqbot.core.halts import HaltReason
 from aqbot.core.types import MarketSpec
 from aqbot.io import ledger_process
 from aqbot.io.hub import Hub
-from aqbot.io.ledger import LedgerStore
+from aqbot.io.ledger import LedgerStore, number_rows
 from aqbot.io.ledger_events import NO_KEY, LedgerEvent, LedgerItem, LedgerRow, make_row, new_row
 from aqbot.io.ledger_process import SHARED_BYTES, _ProcessBackend, run_ledger_process_writer
 from aqbot.io.ledger_sink import CHUNK_ROWS, LedgerSink
@@ -373,3 +373,29 @@ async def test_a_key_no_writer_can_store_becomes_a_defect_row(tmp_path: Path, ki
     events = stored(path)
     assert [e.type for e in events] == ["fill.applied"] * 2 + ["defect"] + ["fill.applied"] * 2
     assert events[2].payload["payload"] == '{"x":1}'
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: rows another writer already numbered are skipped silently")
+async def test_rows_numbered_over_another_writers_rows_are_not_skipped_silently(tmp_path: Path) -> None:
+    """Two writers on one ledger (a second bot on the same path, or a bot restarted while the killed one's
+    child still commits its last batch): this writer numbered its rows from the last seq it read, another
+    writer stored rows under those numbers since. The store skips them as "stored by an earlier attempt":
+    they are lost, and ``flush`` returns as if they were durable. They must fail the write instead (the
+    writer latches LEDGER_FAILURE and quoting stops)."""
+    path = tmp_path / "l.db"
+    failures: list[Exception] = []
+    send, recv = trio.open_memory_channel[LedgerItem](10)
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            handle: LedgerWriterHandle = await nursery.start(
+                start_writer("thread", path, recv, on_failure=failures.append)
+            )
+            assert handle.last_seq == 0
+            with LedgerStore.open(path) as other:  # the other writer
+                other.append_encoded(number_rows(1, numbered(100, 103)))
+            await send.send(numbered(0, 2))  # numbered 1 and 2 by this writer
+            with trio.move_on_after(5):
+                await handle.flush()
+            nursery.cancel_scope.cancel()
+    ours = [e for e in stored(path) if e.payload["i"] < 100]
+    assert len(ours) == 2 or failures
