@@ -375,13 +375,12 @@ async def test_a_key_no_writer_can_store_becomes_a_defect_row(tmp_path: Path, ki
     assert events[2].payload["payload"] == '{"x":1}'
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: rows another writer already numbered are skipped silently")
 async def test_rows_numbered_over_another_writers_rows_are_not_skipped_silently(tmp_path: Path) -> None:
     """Two writers on one ledger (a second bot on the same path, or a bot restarted while the killed one's
     child still commits its last batch): this writer numbered its rows from the last seq it read, another
-    writer stored rows under those numbers since. The store skips them as "stored by an earlier attempt":
-    they are lost, and ``flush`` returns as if they were durable. They must fail the write instead (the
-    writer latches LEDGER_FAILURE and quoting stops)."""
+    writer stored rows under those numbers since. The store skipped them as "stored by an earlier attempt":
+    they were lost, and ``flush`` returned as if they were durable. They fail the write now (the writer
+    latches LEDGER_FAILURE: quoting stops until a restart numbers from the ledger again)."""
     path = tmp_path / "l.db"
     failures: list[Exception] = []
     send, recv = trio.open_memory_channel[LedgerItem](10)
@@ -397,5 +396,6 @@ async def test_rows_numbered_over_another_writers_rows_are_not_skipped_silently(
             with trio.move_on_after(5):
                 await handle.flush()
             nursery.cancel_scope.cancel()
-    ours = [e for e in stored(path) if e.payload["i"] < 100]
-    assert len(ours) == 2 or failures
+    assert [e.payload["i"] for e in stored(path)] == [100, 101, 102]
+    assert handle.written == 0
+    assert "seq 1 holds another writer's row" in str(failures[0])
