@@ -414,9 +414,9 @@ def carried(rows: list[LedgerRow]) -> list[LedgerRow]:
     for row in rows:
         try:
             for key in row[3:6]:
-                if key.__class__ is str:
+                if isinstance(key, str):
                     key.encode()
-                elif key is not None and (key.__class__ is not int or not -(2**63) <= key < 2**63):
+                elif key is not None and (not isinstance(key, int) or not -(2**63) <= key < 2**63):
                     raise TypeError(f"a key column cannot hold a {key.__class__.__name__}")
         except (TypeError, ValueError) as exc:
             log.error("ledger row %s has a key that cannot be stored (%s); writing a defect", row[2], exc)
