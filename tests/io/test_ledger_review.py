@@ -472,3 +472,54 @@ async def test_random_write_failures_before_and_after_the_commit_lose_and_repeat
     assert [e.payload["i"] for e in events] == list(range(3000))
     assert (handle.written, handle.last_seq) == (3000, 3000)
     assert failures  # at least one streak
+
+
+class _LandsThenFails(LedgerStore):
+    """A real store whose first write of a batch holding a ``defect`` row commits, then raises (ambiguous)."""
+
+    fails: list[int]
+
+    def append_encoded(self, rows: Sequence[EncodedRow]) -> int:
+        last = super().append_encoded(rows)
+        if self.fails[0] and any(row[3] == "defect" for row in rows):
+            self.fails[0] -= 1
+            raise sqlite3.OperationalError("disk I/O error (after the commit)")
+        return last
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: the retry compares the original row with its stored defect row")
+async def test_a_defect_row_for_a_bad_key_whose_commit_landed_is_not_another_writers_row(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    """A batch with a key SQLite refuses is written with a defect row in its place; that COMMIT lands but
+    raises. The retry starts again from the original rows: the stored defect row must count as this
+    writer's (it is), not fail every retry as another writer's row (a permanent LEDGER_FAILURE)."""
+    path = tmp_path / "l.db"
+    fails = [1]
+    recovered = trio.Event()
+
+    def open_store() -> LedgerStore:
+        store = _LandsThenFails.open(path)
+        store.fails = fails  # type: ignore[attr-defined]
+        return store
+
+    async def inline(fn: Callable[[], T]) -> T:
+        await trio.lowlevel.checkpoint()
+        return fn()
+
+    row = (0.0, 0.0, "fill.trade", NO_KEY, NO_KEY, "t-\ud800", bytearray(b'{"x":1}'))
+    send, recv = trio.open_memory_channel[LedgerItem](10)
+    writer = functools.partial(
+        run_ledger_writer, open_store, recv, on_failure=lambda exc: None, on_recovered=recovered.set,
+        offload=inline, shutdown_grace=0.1,
+    )  # fmt: skip
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            handle: LedgerWriterHandle = await nursery.start(writer)
+            await send.send([*numbered(0, 2), row, *numbered(2, 4)])
+            with trio.move_on_after(30):
+                await recovered.wait()
+            nursery.cancel_scope.cancel()
+    assert [e.type for e in stored(path)] == ["fill.applied"] * 2 + ["defect"] + ["fill.applied"] * 2
+    assert recovered.is_set()
+    assert handle.written == 5
