@@ -109,12 +109,17 @@ UNBINDABLE = (ValueError, OverflowError, sqlite3.InterfaceError, sqlite3.Program
 
 def append_rows(store: LedgerStore, first_seq: int, rows: list[LedgerRow]) -> int:
     """Write ``rows`` numbered from ``first_seq`` in one transaction (both writers); a batch with a key SQLite
-    cannot bind (rolled back) again with that row a defect row (:func:`~aqbot.io.ledger_events.carried`).
-    Returns the last stored ``seq``; raises as :meth:`~aqbot.io.ledger.LedgerStore.append_encoded`."""
+    cannot bind (rolled back) again with that row a defect row (:func:`~aqbot.io.ledger_events.carried`),
+    as is a retried batch whose earlier attempt stored that defect row (the store refuses the original row
+    under its ``seq`` as another writer's). Returns the last stored ``seq``; raises as
+    :meth:`~aqbot.io.ledger.LedgerStore.append_encoded`."""
     try:
         return store.append_encoded(number_rows(first_seq, rows))
-    except UNBINDABLE:
-        return store.append_encoded(number_rows(first_seq, carried(rows)))
+    except (*UNBINDABLE, LedgerError):
+        fixed = carried(rows)
+        if all(a is b for a, b in zip(fixed, rows, strict=True)):
+            raise  # no row to replace: the error stands
+        return store.append_encoded(number_rows(first_seq, fixed))
 
 
 def read_batch(body: bytes | memoryview) -> list[Any]:

@@ -487,13 +487,12 @@ class _LandsThenFails(LedgerStore):
         return last
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the retry compares the original row with its stored defect row")
 async def test_a_defect_row_for_a_bad_key_whose_commit_landed_is_not_another_writers_row(
     tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
     """A batch with a key SQLite refuses is written with a defect row in its place; that COMMIT lands but
-    raises. The retry starts again from the original rows: the stored defect row must count as this
-    writer's (it is), not fail every retry as another writer's row (a permanent LEDGER_FAILURE)."""
+    raises. The retry starts again from the original rows: the stored defect row counts as this writer's
+    (it failed every retry as another writer's row: a permanent LEDGER_FAILURE)."""
     path = tmp_path / "l.db"
     fails = [1]
     recovered = trio.Event()
@@ -523,3 +522,31 @@ async def test_a_defect_row_for_a_bad_key_whose_commit_landed_is_not_another_wri
     assert [e.type for e in stored(path)] == ["fill.applied"] * 2 + ["defect"] + ["fill.applied"] * 2
     assert recovered.is_set()
     assert handle.written == 5
+
+
+async def test_a_defect_row_the_dead_child_stored_is_this_writers_row_for_the_next_child(
+    tmp_path: Path,
+) -> None:
+    """The same through the process writer: the child writes the defect row for a key SQLite refuses (an int
+    of 2**63: MessagePack carries it), commits, and is killed before it answers; the next child is sent
+    the original rows again."""
+    path = tmp_path / "l.db"
+    kills = [1]
+
+    async def opener() -> WriteBackend[bytearray]:
+        backend = await _DiesAfterCommit.open(path, "NORMAL")
+        assert isinstance(backend, _DiesAfterCommit)
+        backend.kills = kills
+        return backend
+
+    row = (0.0, 0.0, "fill.trade", NO_KEY, 2**63, NO_KEY, bytearray(b'{"x":1}'))
+    send, recv = trio.open_memory_channel[LedgerItem](10)
+    writer = BatchWriter[bytearray](opener, lambda exc: None, None)
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            handle: LedgerWriterHandle = await nursery.start(serve_batches, writer, 0, recv, 16, 0.001, 5.0)
+            await send.send([*numbered(0, 2), row, *numbered(2, 4)])
+            await handle.wait_flushed(5)
+            await send.aclose()
+    assert [e.type for e in stored(path)] == ["fill.applied"] * 2 + ["defect"] + ["fill.applied"] * 2
+    assert (kills, handle.failures) == ([0], 1)
