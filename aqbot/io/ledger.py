@@ -25,9 +25,9 @@ lost on power loss or a kernel crash. Measured on this machine, FULL costs one f
 the writer's 50 ms batching makes negligible (see docs/io.md).
 
 Sequence numbers are assigned by the caller (the writer) or, when ``seq`` is ``None``, by the store; in
-both cases they continue from the last stored ``seq`` with no hole. An event whose ``seq`` is already
-stored is skipped, which makes retrying a batch after an ambiguous failure (a COMMIT that raised but
-landed) idempotent.
+both cases they continue from the last stored ``seq`` with no hole. An event stored already under its
+``seq`` is skipped, which makes retrying a batch after an ambiguous failure (a COMMIT that raised but
+landed) idempotent; another row under that ``seq`` (a second writer) fails the write.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ from aqbot.io.ledger_events import (
     row_text,
 )
 from aqbot.io.ledger_schema import INSERT_COLUMNS, LANDMARK_TERM, LANDMARK_TYPES, SCHEMA, insert_sql
-from aqbot.io.ledger_verify import SCHEMA_VERSION, VerifyReport, verify_connection
+from aqbot.io.ledger_verify import SCHEMA_VERSION, VerifyReport, first_other_row, verify_connection
 
 log = logging.getLogger(__name__)
 
@@ -240,7 +240,7 @@ class LedgerStore:
         Raises:
             TypeError: a payload cannot be encoded as JSON (nothing was written).
             sqlite3.Error: the write failed; nothing of the batch is stored (the transaction rolled back).
-            LedgerError: a ``seq`` would leave a hole (a bug in the caller).
+            LedgerError: a ``seq`` would leave a hole, or holds another row (a caller's bug, two writers).
         """
         return self.append_encoded(
             [
@@ -290,10 +290,13 @@ class LedgerStore:
         """The rows not stored yet, each with its ``seq`` (``None`` takes the next number), and the last."""
         fresh: list[EncodedRow] = []
         last = stored
+        landed = [row for row in rows if row[0] is not None and row[0] <= stored]
+        if landed and (other := first_other_row(self._conn, landed)) is not None:  # not this writer's rows
+            raise LedgerError(f"ledger {self.path}: seq {other} holds another writer's row")
         for row in rows:
             want = row[0]
             if want is not None and want <= stored:
-                continue  # stored by an earlier attempt whose COMMIT landed
+                continue  # stored by an earlier attempt whose COMMIT landed (the same row: checked above)
             seq = last + 1
             if want is not None and want != seq:
                 raise LedgerError(f"ledger {self.path}: seq {want} would leave a hole after {last}")

@@ -45,7 +45,7 @@ import msgspec
 
 from aqbot.errors import LedgerError
 from aqbot.io.ledger import LedgerStore, number_rows
-from aqbot.io.ledger_events import LedgerRow
+from aqbot.io.ledger_events import LedgerRow, carried
 
 # Errors that mean "this write failed, try again later" (the thread writer's too).
 WRITE_ERRORS = (sqlite3.Error, OSError, LedgerError)
@@ -101,6 +101,25 @@ def batch_frame(first_seq: int, rows: list[LedgerRow]) -> bytearray:
         raise ValueError(f"a batch of {length} bytes is beyond the frame's length field")
     _HEADER.pack_into(buffer, 0, length)
     return buffer
+
+
+# What SQLite raises for a value it cannot bind (a lone surrogate, an int beyond 64 bits, another type).
+UNBINDABLE = (ValueError, OverflowError, sqlite3.InterfaceError, sqlite3.ProgrammingError)
+
+
+def append_rows(store: LedgerStore, first_seq: int, rows: list[LedgerRow]) -> int:
+    """Write ``rows`` numbered from ``first_seq`` in one transaction (both writers); a batch with a key SQLite
+    cannot bind (rolled back) again with that row a defect row (:func:`~aqbot.io.ledger_events.carried`),
+    as is a retried batch whose earlier attempt stored that defect row (the store refuses the original row
+    under its ``seq`` as another writer's). Returns the last stored ``seq``; raises as
+    :meth:`~aqbot.io.ledger.LedgerStore.append_encoded`."""
+    try:
+        return store.append_encoded(number_rows(first_seq, rows))
+    except (*UNBINDABLE, LedgerError):
+        fixed = carried(rows)
+        if all(a is b for a, b in zip(fixed, rows, strict=True)):
+            raise  # no row to replace: the error stands
+        return store.append_encoded(number_rows(first_seq, fixed))
 
 
 def read_batch(body: bytes | memoryview) -> list[Any]:
@@ -193,7 +212,7 @@ def serve(open_store: Callable[[], LedgerStore], inp: BinaryIO, out: BinaryIO,
                 if len(body) < length:
                     return 1
             try:
-                last = store.append_encoded(read_batch(body))
+                last = append_rows(store, *_BATCH.decode(body))
             except WRITE_ERRORS as exc:
                 answer(_describe("retry", exc))  # the parent closes us and retries with a new child
                 continue

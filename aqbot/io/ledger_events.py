@@ -405,6 +405,33 @@ def _defect_row(type: str, exc: Exception, wall: float, mono: float, token: str 
     return (wall, mono, "defect", token, order_id, trade_id, payload_text(payload))
 
 
+def carried(rows: list[LedgerRow]) -> list[LedgerRow]:
+    """``rows``, each row with a key SQLite and MessagePack cannot carry (a string with a lone surrogate,
+    which a JSON escape in an exchange message gives; an int beyond 63 bits; another type) replaced by a
+    ``defect`` row with the keys escaped and the original payload's text: what a writer retries a refused
+    batch with (only then: no cost per row) rather than dying with every row of the batch."""
+    out = []
+    for row in rows:
+        try:
+            for key in row[3:6]:
+                if isinstance(key, str):
+                    key.encode()
+                elif key is not None and (not isinstance(key, int) or not -(2**63) <= key < 2**63):
+                    raise TypeError(f"a key column cannot hold a {key.__class__.__name__}")
+        except (TypeError, ValueError) as exc:
+            log.error("ledger row %s has a key that cannot be stored (%s); writing a defect", row[2], exc)
+            keys = [
+                k.encode("utf-8", "backslashreplace").decode() if isinstance(k, str) else NO_KEY
+                for k in row[3:6]
+            ]
+            text = row_text(row[6])
+            payload = {"what": "unencodable ledger row", "event_type": row[2], "error": str(exc),
+                       "payload": text if isinstance(text, str) else text.decode()}  # fmt: skip
+            row = (row[0], row[1], "defect", *keys, payload_text(payload))  # type: ignore[assignment]
+        out.append(row)
+    return out
+
+
 def decode_payload(text: str | bytes | bytearray) -> dict[str, Any]:
     """Parse a stored payload (floats come back as ``Decimal``).
 

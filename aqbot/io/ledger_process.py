@@ -24,7 +24,7 @@ import trio
 import aqbot
 from aqbot.errors import LedgerError
 from aqbot.io import ledger_child
-from aqbot.io.ledger_events import LedgerItem, LedgerRow
+from aqbot.io.ledger_events import LedgerItem, LedgerRow, carried
 from aqbot.io.ledger_writer import (
     BATCH_INTERVAL,
     BATCH_MAX,
@@ -171,10 +171,16 @@ class _ProcessBackend:
         """The batch's frame (:func:`~aqbot.io.ledger_child.batch_frame`): the writer keeps it, not the rows.
 
         Raises:
-            LedgerChildError: a row MessagePack cannot carry (a producer's bug; not retried).
+            LedgerChildError: a row MessagePack cannot carry, but for its keys (a producer's bug; not
+                retried). A row whose key it cannot carry (a lone surrogate) goes as a defect row
+                (:func:`~aqbot.io.ledger_events.carried`).
         """
         try:
             return ledger_child.batch_frame(first_seq, rows)
+        except (TypeError, ValueError, OverflowError):
+            pass  # a key MessagePack cannot carry (a lone surrogate): a defect row in its place
+        try:
+            return ledger_child.batch_frame(first_seq, carried(rows))
         except (TypeError, ValueError, OverflowError) as exc:  # a producer's bug; nothing was sent
             raise LedgerChildError(f"ledger writer process: {type(exc).__name__}: {exc}") from exc
 

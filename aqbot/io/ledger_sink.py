@@ -335,6 +335,10 @@ class LedgerSink:
                                 await send.send(chunk)
                                 chunk = None
                                 break
+                            except (trio.BrokenResourceError, trio.ClosedResourceError):  # writer gone
+                                # The rest stays in the buffer (the chunk goes back in `finally`).
+                                buffer.extendleft(reversed(rows[start + CHUNK_ROWS :]))
+                                raise
                         chunk = None
                     if self._closing:
                         return

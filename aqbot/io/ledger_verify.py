@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from collections.abc import Sequence
+from typing import Any
 
 import attrs
 
@@ -120,6 +122,24 @@ def _check_gaps(conn: sqlite3.Connection, problems: list[str]) -> None:
     ).fetchall()
     if orphans:
         problems.append(f"gaps rows without their gap.open event: {', '.join(str(r[0]) for r in orphans)}")
+
+
+def first_other_row(conn: sqlite3.Connection, rows: Sequence[Sequence[Any]]) -> int | None:
+    """The first ``seq`` of ``rows`` (numbered, in order, payload encoded: a batch retried after its COMMIT
+    landed, whose rows the store skips) under which the ledger holds another row (times, type or payload
+    differ: another writer numbered the same seqs), or None when each is the row stored."""
+    have = {
+        r[0]: r[1:]
+        for r in conn.execute(
+            "SELECT seq, wall_time, mono_time, type, payload FROM events WHERE seq BETWEEN ? AND ?",
+            (rows[0][0], rows[-1][0]),
+        )
+    }
+    for seq, wall, mono, type_, *_keys, payload in rows:
+        text = payload if isinstance(payload, str) else bytes(payload).decode()
+        if have.get(seq) != (wall, mono, type_, text):
+            return int(seq)
+    return None
 
 
 def verify_connection(conn: sqlite3.Connection) -> VerifyReport:

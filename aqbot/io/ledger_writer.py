@@ -38,8 +38,8 @@ from typing import Any, Generic, Protocol, TypeVar
 import attrs
 import trio
 
-from aqbot.io.ledger import LedgerStore, number_rows
-from aqbot.io.ledger_child import WRITE_ERRORS
+from aqbot.io.ledger import LedgerStore
+from aqbot.io.ledger_child import WRITE_ERRORS, append_rows
 from aqbot.io.ledger_events import LedgerItem, LedgerRow, event_row
 
 log = logging.getLogger(__name__)
@@ -259,7 +259,7 @@ class _ThreadBackend:
     async def write(self, batch: tuple[int, list[LedgerRow]]) -> int:
         store = self.store
         first_seq, rows = batch
-        return await self.offload(lambda: store.append_encoded(number_rows(first_seq, rows)))
+        return await self.offload(lambda: append_rows(store, first_seq, rows))
 
     async def aclose(self) -> None:
         try:
@@ -422,6 +422,9 @@ async def serve_batches(
                 await writer.write(handle, batch_max)
             finally:
                 with trio.move_on_after(shutdown_grace, shield=True) as scope:
+                    # A producer cancelled with us (the pump) hands over its last rows when it runs: let it
+                    # run first, or the channel closes under it when nothing is pending here.
+                    await trio.lowlevel.checkpoint()
                     _drain_nowait(handle, receive_channel)
                     # A cancelled producer may still hand over its last events.
                     while handle._pending or writer.held is not None:

@@ -1,7 +1,8 @@
 """The process writer's batch frames (``ledger_child.batch_frame``/``read_batch``) and row numbering
 (``ledger.number_rows``) against what they replace: numbered rows (``(seq,) + row`` per row, on the event
-loop) sent as a :mod:`marshal` dump. Same rows reach the store, same values, same types; a row MessagePack
-cannot carry is refused before anything is sent; the child's stdin pipe is enlarged where Linux allows it.
+loop) sent as a :mod:`marshal` dump. Same rows reach the store, same values, same types; a key MessagePack
+cannot carry becomes a defect row, any other row it cannot carry is refused before anything is sent; the
+child's stdin pipe is enlarged where Linux allows it.
 """
 
 from __future__ import annotations
@@ -102,23 +103,30 @@ def test_the_store_holds_the_same_rows_either_way(tmp_path: Path) -> None:
     "bad",
     ["\ud800", 2**70, object()],  # a lone surrogate, an int beyond 64 bits, an object
 )
-def test_a_row_messagepack_cannot_carry_is_refused_before_anything_is_sent(tmp_path: Path, bad: Any) -> None:
+def test_a_key_messagepack_cannot_carry_becomes_a_defect_row(tmp_path: Path, bad: Any) -> None:
     good = [new_row("fill.applied", {"i": 1}, mono_time=1.0)]
-    row = (0.0, 0.0, "fill.applied", bad, NO_KEY, NO_KEY, bytearray(b"{}"))
+    row = (0.0, 0.0, "fill.applied", bad, NO_KEY, NO_KEY, bytearray(b'{"x":1}'))
+    not_a_payload = (0.0, 0.0, "fill.applied", NO_KEY, NO_KEY, NO_KEY, object())
 
     async def main() -> None:
         with trio.fail_after(30):
             backend = await _ProcessBackend.open(tmp_path / "l.db", "NORMAL")
             try:
-                with pytest.raises(LedgerChildError, match="ledger writer process: "):
-                    await backend.write(backend.encode(1, [*good, row]))
-                assert await backend.write(backend.encode(1, good)) == 1  # the pipe is still in step
+                assert await backend.write(backend.encode(1, [*good, row, *good])) == 3
+                with pytest.raises(LedgerChildError, match="ledger writer process: "):  # a producer's bug
+                    backend.encode(4, [*good, not_a_payload])  # type: ignore[list-item]
+                assert await backend.write(backend.encode(4, good)) == 4  # nothing was sent
             finally:
                 await backend.aclose()
 
     trio.run(main)
     with LedgerStore.open(tmp_path / "l.db") as store:
-        assert [e.seq for e in store.iter_events()] == [1]
+        events = list(store.iter_events())
+    assert [(e.seq, e.type) for e in events] == [(1, "fill.applied"), (2, "defect"), (3, "fill.applied"),
+                                                 (4, "fill.applied")]  # fmt: skip
+    assert events[1].payload["event_type"] == "fill.applied"
+    assert events[1].payload["payload"] == '{"x":1}'
+    assert events[1].token == ("\\ud800" if bad == "\ud800" else None)
 
 
 @pytest.mark.skipif(not hasattr(__import__("fcntl"), "F_SETPIPE_SZ"), reason="Linux only")
