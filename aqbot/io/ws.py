@@ -290,9 +290,9 @@ class _Reader(Generic[T]):
             silent = False
             with trio.CancelScope(deadline=math.inf if checked else self._deadline(last_frame)) as scope:
                 if checked:
-                    # After the asset check that ended a batch: a deadline set in an entered scope fires at
-                    # the next wait, so a frame already queued is taken first even if a limit passed during
-                    # the check (on entry, a deadline already passed cancels at once).
+                    # After an asset check (``verify_quiet`` may take long): a deadline set in an entered
+                    # scope fires at the next wait, so a frame already queued is taken first even if a limit
+                    # passed during the check (on entry, a deadline already passed cancels at once).
                     scope.deadline = self._deadline(last_frame)
                 while not silent:
                     last_frame, silent = self._batch(await self.ws.get_message())
@@ -305,6 +305,7 @@ class _Reader(Generic[T]):
             if waited - last_frame >= stale_after - _SLACK:
                 raise StaleConnection(f"no frame for {stale_after:g}s")
             await self._check_assets(waited)
+            checked = True  # the frames queued during a slow check are read before the limits are judged
 
     def _batch(self, raw: str | bytes) -> tuple[float, bool]:
         """Handle ``raw`` and the frames already queued behind it, at most :data:`BATCH_MAX` in all.
