@@ -430,12 +430,6 @@ def test_seconds_shortcut_is_unchanged(text: str) -> None:
     assert outcome(scalars.to_unix_s) == outcome(_old_to_unix_s)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the Decimal memo bounds its entries, not their size: a long accepted numeric string "
-    "(1.000...0, 100k digits, adjusted exponent 0) is memoised whole, so the memo can hold ~8192 frames' "
-    "worth of text and Decimals (GBs with 1 MiB frames)",
-)
 def test_the_decimal_memo_stays_small_under_long_numeric_strings() -> None:
     """Frames whose price is a 100 000-digit decimal still decode as the reference does, but the memo's
     size stays bounded independently of the input (a few dozen characters per entry at most)."""
