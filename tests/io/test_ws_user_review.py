@@ -1,0 +1,117 @@
+"""Adversarial user-channel frames through the whole hot path (reader, :class:`UserFeed`, hub, core): frames
+the wire layer accepts but whose content is absurd must not take the bot down.
+
+Rules: no sockets (a scripted connection), MockClock, a ``fail_after`` guard each.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from decimal import Decimal
+
+import attrs
+import pytest
+import trio
+import trio.testing
+from test_ws_user import ready_core
+
+from aqbot.core.events import PlacementAnswer
+from aqbot.core.types import MarketSpec, Side
+from aqbot.io import edge
+from aqbot.io.hub import Hub
+from aqbot.io.ws import ChannelSpec, ChannelTiming, run_channel
+from aqbot.io.ws_user import UserFeed
+
+YES, NO = "1" * 20, "2" * 20
+ME = edge.Identity("key-1", "0xabc")
+
+
+def trade(trade_id: str, order_id: str, side: str, amount: str, price: str, status: str = "MATCHED") -> str:
+    """A trade in which aqbot's order ``order_id`` is the only maker, for ``amount`` shares."""
+    maker = {
+        "order_id": order_id,
+        "owner": ME.api_key,
+        "maker_address": ME.maker_address,
+        "matched_amount": amount,
+        "price": price,
+        "asset_id": YES,
+        "side": side,
+    }
+    return json.dumps(
+        {
+            "event_type": "trade",
+            "type": "TRADE",
+            "id": trade_id,
+            "taker_order_id": "0xother",
+            "market": "0xcid",
+            "asset_id": YES,
+            "side": "SELL" if side == "BUY" else "BUY",
+            "size": amount,
+            "price": price,
+            "status": status,
+            "match_time": "1700000000",
+            "trader_side": "MAKER",
+            "maker_orders": [maker],
+        }
+    )
+
+
+@attrs.define
+class Frames:
+    """A connection that hands over ``frames`` one per ``get_message``, then waits forever."""
+
+    frames: list[str]
+    done: trio.Event = attrs.Factory(trio.Event)
+
+    async def send_message(self, message: str) -> None:
+        await trio.lowlevel.checkpoint()
+
+    async def get_message(self) -> str:
+        if not self.frames:
+            self.done.set()
+            await trio.sleep_forever()
+        await trio.lowlevel.checkpoint()
+        return self.frames.pop(0)
+
+
+def place(hub: Hub, order_id: str, side: Side, price: str, size: str, now: float) -> None:
+    result = hub.core.place(order_id, YES, side, Decimal(price), Decimal(size), now)
+    assert result.ok
+    hub.apply(result.outcome)
+    hub.apply(hub.core.on_placement_answer(PlacementAnswer(order_id, True, order_id, "live"), now))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: an over-fill of 1e20 shares then a fill of a live SELL for 1e17 (wire-valid frames) make "
+    "PnlBook._part quantize a >= 1e16 figure to 1e-12: decimal.InvalidOperation escapes the core, UserFeed "
+    "and the reader (run_channel lets it through): the bot crashes",
+)
+async def test_absurd_fill_amounts_do_not_crash_the_reader(autojump_clock: trio.testing.MockClock) -> None:
+    """aqbot holds 10 YES (a CONFIRMED fill) with a SELL of 10 resting and a BUY of 10 resting. The exchange
+    then reports the BUY filled for 1e20 shares and the SELL for 1e17. The frames are wire-valid, so they
+    are recorded and applied (the core halts on the breach); the reader carries on."""
+    hub = Hub(ready_core(MarketSpec("0xcid", YES, NO, Decimal("0.01")), ME))
+    feed = UserFeed(hub, ME)
+    place(hub, "0xb0", Side.BUY, "0.50", "10", 1.0)
+    held = trade("t0", "0xb0", "BUY", "10", "0.50", "CONFIRMED")
+    feed.deliver("user", 0, 1.0, held, edge.user_frame_events(held, ME))
+    place(hub, "0xs1", Side.SELL, "0.60", "10", 2.0)
+    place(hub, "0xb1", Side.BUY, "0.50", "10", 2.0)
+    conn = Frames([trade("t1", "0xb1", "BUY", "1e20", "0.50"), trade("t2", "0xs1", "SELL", "1e17", "0.60")])
+
+    @asynccontextmanager
+    async def connect() -> AsyncIterator[Frames]:
+        yield conn
+
+    spec = ChannelSpec("user", connect, "{}", edge.user_frame_decoder(ME), ChannelTiming())
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(run_channel, spec, feed, random.Random(1))
+            await conn.done.wait()
+            nursery.cancel_scope.cancel()
+    assert spec.stats.frames == 2
+    assert hub.core.tracker.exposure.tokens[YES].held == 10 + Decimal("1e20") - Decimal("1e17")
