@@ -13,7 +13,6 @@ from contextlib import asynccontextmanager
 from decimal import Decimal
 
 import attrs
-import pytest
 import trio
 import trio.testing
 from test_ws_user import ready_core
@@ -84,12 +83,6 @@ def place(hub: Hub, order_id: str, side: Side, price: str, size: str, now: float
     hub.apply(hub.core.on_placement_answer(PlacementAnswer(order_id, True, order_id, "live"), now))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an over-fill of 1e20 shares then a fill of a live SELL for 1e17 (wire-valid frames) make "
-    "PnlBook._part quantize a >= 1e16 figure to 1e-12: decimal.InvalidOperation escapes the core, UserFeed "
-    "and the reader (run_channel lets it through): the bot crashes",
-)
 async def test_absurd_fill_amounts_do_not_crash_the_reader(autojump_clock: trio.testing.MockClock) -> None:
     """aqbot holds 10 YES (a CONFIRMED fill) with a SELL of 10 resting and a BUY of 10 resting. The exchange
     then reports the BUY filled for 1e20 shares and the SELL for 1e17. The frames are wire-valid, so they
