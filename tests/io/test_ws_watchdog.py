@@ -26,7 +26,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aqbot.errors import WireError
+from aqbot.io import edge
 from aqbot.io.ws import ChannelSpec, ChannelTiming, _Reader, run_channel
+from aqbot.wire import decode_market_frame
 
 Frames = list[tuple[float, str]]
 
@@ -317,3 +319,45 @@ async def test_a_slow_verify_after_the_deadline_is_not_cut_short(
         assert [now for _, now, _ in log.delivered][4:9] == [85.0] * 5
     else:
         assert log.gaps == [(85.0, "stale: no frame for 30s")]
+
+
+def mirrored_change(yes: str, no: str, at_ms: int) -> str:
+    """A ``price_change`` of the unified book: the YES entry, then the mirrored NO one (PROTOCOL 4.2)."""
+    entry = '{{"asset_id":"{}","price":"0.5","size":"{}","side":"{}"}}'
+    changes = ",".join([entry.format(yes, at_ms % 7 + 1, "BUY"), entry.format(no, at_ms % 7 + 1, "SELL")])
+    return f'{{"event_type":"price_change","market":"0xm","price_changes":[{changes}],"timestamp":"{at_ms}"}}'
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: the silence watchdog credits a price_change only to its first entry's asset "
+    "(edge.market_asset_of), so a token whose changes always come second in the unified book's "
+    "price_change (the NO side of YES/NO changes) is declared silent: verify_quiet every asset_silence "
+    "and a reconnect whenever that REST check fails or races the book",
+)
+async def test_both_tokens_of_a_price_change_count_as_data(autojump_clock: trio.testing.MockClock) -> None:
+    """The exchange reports the unified book with one ``price_change`` for both tokens, YES first, every
+    second for 200 s: neither token is ever silent, so ``verify_quiet`` is never asked."""
+    conn = Scripted.new()
+    frames = [(float(t), mirrored_change("Y", "N", 1000 * t)) for t in range(1, 200)]
+    asked: list[tuple[str, float]] = []
+
+    async def verify(asset: str) -> bool:
+        await trio.lowlevel.checkpoint()
+        asked.append((asset, trio.current_time()))
+        return True
+
+    log = Log(autojump_clock)
+    timing = ChannelTiming(asset_silence=60.0, ping_interval=1000.0, reconnect_on_decode_error=True)
+    spec: ChannelSpec[Any] = ChannelSpec(
+        "market", conn.connect(), "{}", decode_market_frame, timing,
+        asset_of=edge.market_asset_of, assets=frozenset({"Y", "N"}), verify_quiet=verify,
+    )  # fmt: skip
+    with trio.fail_after(1000):
+        async with trio.open_nursery() as inner:
+            inner.start_soon(conn.play, frames)
+            await run_until_gap(spec, log, 200)
+            inner.cancel_scope.cancel()
+    assert log.gaps == []
+    assert len(log.delivered) == len(frames)
+    assert asked == []
