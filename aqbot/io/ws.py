@@ -150,7 +150,8 @@ class ChannelSpec(Generic[T]):
         subscribe: the first frame (for the user channel it holds credentials: never logged).
         decode: raw frame -> events; raises :class:`WireError` only.
         timing: keepalive and reconnect timing.
-        asset_of: the asset id an event is about, for the per-asset watchdog (market channel).
+        asset_of: the asset id an event is about, for the per-asset watchdog (market channel); a tuple of
+            ids when it is about several (a ``price_change`` of both tokens).
         assets: the asset ids the per-asset watchdog expects data for.
         verify_quiet: asked about an asset silent for ``asset_silence``: True when the market is merely
             quiet (e.g. its REST book matches the local one), False to reconnect (a silent freeze).
@@ -161,7 +162,7 @@ class ChannelSpec(Generic[T]):
     subscribe: str = attrs.field(repr=False)
     decode: Callable[[str], Sequence[T]]
     timing: ChannelTiming = ChannelTiming()
-    asset_of: Callable[[T], str | None] | None = None
+    asset_of: Callable[[T], str | tuple[str, ...] | None] | None = None
     assets: frozenset[str] = frozenset()
     verify_quiet: Callable[[str], Awaitable[bool]] | None = None
     stats: ChannelStats = attrs.Factory(ChannelStats)
@@ -370,10 +371,15 @@ class _Reader(Generic[T]):
     def _note_assets(self, events: Sequence[T], now: float) -> None:
         if self.spec.asset_of is None:
             return
+        seen = self.asset_seen
         for event in events:
             asset = self.spec.asset_of(event)
-            if asset is not None and asset in self.asset_seen:
-                self.asset_seen[asset] = now
+            if type(asset) is tuple:
+                for one in asset:
+                    if one in seen:
+                        seen[one] = now
+            elif asset is not None and asset in seen:
+                seen[asset] = now
 
     def _any_silent(self, now: float) -> bool:
         """A watched asset has had no data for ``asset_silence`` (what :meth:`_check_assets` acts on)."""

@@ -328,13 +328,6 @@ def mirrored_change(yes: str, no: str, at_ms: int) -> str:
     return f'{{"event_type":"price_change","market":"0xm","price_changes":[{changes}],"timestamp":"{at_ms}"}}'
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the silence watchdog credits a price_change only to its first entry's asset "
-    "(edge.market_asset_of), so a token whose changes always come second in the unified book's "
-    "price_change (the NO side of YES/NO changes) is declared silent: verify_quiet every asset_silence "
-    "and a reconnect whenever that REST check fails or races the book",
-)
 async def test_both_tokens_of_a_price_change_count_as_data(autojump_clock: trio.testing.MockClock) -> None:
     """The exchange reports the unified book with one ``price_change`` for both tokens, YES first, every
     second for 200 s: neither token is ever silent, so ``verify_quiet`` is never asked."""
