@@ -108,3 +108,57 @@ async def test_absurd_fill_amounts_do_not_crash_the_reader(autojump_clock: trio.
             nursery.cancel_scope.cancel()
     assert spec.stats.frames == 2
     assert hub.core.tracker.exposure.tokens[YES].held == 10 + Decimal("1e20") - Decimal("1e17")
+
+
+def order_update(order_id: str, matched: str) -> str:
+    return json.dumps(
+        {
+            "event_type": "order",
+            "type": "UPDATE",
+            "id": order_id.upper(),
+            "market": "0xcid",
+            "asset_id": YES,
+            "side": "BUY",
+            "price": "0.50",
+            "original_size": "10.00",
+            "size_matched": matched,
+            "status": "LIVE",
+            "timestamp": "1700000000000",
+        }
+    )
+
+
+async def test_each_frame_is_in_the_ledger_before_its_facts(autojump_clock: trio.testing.MockClock) -> None:
+    """Through the reader: every frame's raw row is recorded before any fact its events cause (the replay
+    evidence comes first), for a trade, an order update in another case and exponent ("10.00", "0X.."), an
+    array of both, and a malformed frame between them (a counted decode error and a point gap, no row)."""
+    hub = Hub(ready_core(MarketSpec("0xcid", YES, NO, Decimal("0.01")), ME))
+    feed = UserFeed(hub, ME)
+    for order_id in ("0xb0", "0xb1"):
+        place(hub, order_id, Side.BUY, "0.50", "10", 1.0)
+    hub.sink._buffer.clear()
+    frames = [
+        trade("t0", "0xb0", "BUY", "4", "0.50"),
+        order_update("0xb0", "6"),
+        trade("t1", "0xb1", "BUY", "2", "0.50")[:-3],
+        f"[{trade('t1', '0xb1', 'BUY', '2', '0.50')},{order_update('0xb1', '3.0')}]",
+    ]
+    conn = Frames(list(frames))
+
+    @asynccontextmanager
+    async def connect() -> AsyncIterator[Frames]:
+        yield conn
+
+    spec = ChannelSpec("user", connect, "{}", edge.user_frame_decoder(ME), ChannelTiming())
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(run_channel, spec, feed, random.Random(1))
+            await conn.done.wait()
+            nursery.cancel_scope.cancel()
+    rows = list(hub.sink._buffer)
+    raw = [i for i, row in enumerate(rows) if row[2] == "ws.user.raw"]
+    assert [rows[i][6]["text"] for i in raw] == [frames[0], frames[1], frames[3]]
+    fills = [i for i, row in enumerate(rows) if row[2] == "fill.applied"]
+    assert raw[0] < fills[0] < raw[1] < fills[1] < raw[2] < fills[2] < fills[3]
+    assert spec.stats.decode_errors == 1
+    assert hub.core.tracker.exposure.tokens[YES].held == 9
