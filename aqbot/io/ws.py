@@ -168,11 +168,16 @@ class ChannelSpec(Generic[T]):
     stats: ChannelStats = attrs.Factory(ChannelStats)
 
 
+_BACKOFF_DOUBLINGS = 1000
+"""Most doublings of the reconnect backoff: ``2.0 ** 1024`` raises OverflowError, and a night-long outage
+counts over a thousand failures in a row (past the bound the product is the cap, or inf then the cap)."""
+
+
 def backoff_delays(timing: ChannelTiming, rng: random.Random) -> Callable[[int], float]:
     """Delay before reconnect attempt ``k`` (1-based): ``initial * 2**(k-1)`` capped, times U(0.5, 1)."""
 
     def delay(k: int) -> float:
-        base = min(timing.backoff_max, timing.backoff_initial * 2.0 ** (k - 1))
+        base = min(timing.backoff_max, timing.backoff_initial * 2.0 ** min(k - 1, _BACKOFF_DOUBLINGS))
         jitter: float = rng.uniform(0.5, 1.0)
         return base * jitter
 

@@ -412,11 +412,6 @@ async def test_refused_connections_back_off_exponentially(autojump_clock: trio.t
     assert all(k == "gap" for k, _, _ in rec.log)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: backoff_delays computes 2.0 ** (k - 1) before capping it: from the 1025th failure in a "
-    "row (a ~7-9 h outage at the 30 s cap) OverflowError escapes run_channel and the bot crashes",
-)
 async def test_a_long_outage_keeps_retrying_at_the_capped_backoff(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
