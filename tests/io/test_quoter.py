@@ -286,12 +286,6 @@ def test_sell_backoff_pauses_a_token_doubling_and_resets_on_acceptance() -> None
     assert not backoff.blocked("111", 35.0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: hold * 2 ** (streak - 1) converts an int past a double's range from the 1025th refusal "
-    "in a row (SellBackoff: ~34 h of balance refusals at 120 s; TimedHalt: days of 503s at 300 s): "
-    "OverflowError escapes the quoter",
-)
 async def test_doubling_holds_survive_a_thousand_refusals_in_a_row(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
