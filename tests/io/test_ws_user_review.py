@@ -15,6 +15,8 @@ from decimal import Decimal
 import attrs
 import trio
 import trio.testing
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_ws_user import ready_core
 
 from aqbot.core.events import PlacementAnswer
@@ -162,3 +164,99 @@ async def test_each_frame_is_in_the_ledger_before_its_facts(autojump_clock: trio
     assert raw[0] < fills[0] < raw[1] < fills[1] < raw[2] < fills[2] < fills[3]
     assert spec.stats.decode_errors == 1
     assert hub.core.tracker.exposure.tokens[YES].held == 9
+
+
+AMOUNTS = [
+    "10",
+    "4",
+    "0",
+    "-0",
+    "-5",
+    "0.000001",
+    "1e-40",
+    "1e17",
+    "1e20",
+    "1e40",
+    "-1e40",
+    "1." + "0" * 50 + "1",
+]
+PRICES = ["0.5", "0.6", "0", "-0.5", "1", "1.5", "1e40", "1e-40"]
+ORDER_IDS = ["0xb0", "0xs1", "0xb1", "0xB1", "0xunknown"]
+TOKENS = [YES, NO, "zzz"]
+SIDES = ["BUY", "SELL"]
+
+
+@st.composite
+def maker_entry(draw: st.DrawFn) -> dict[str, str]:
+    entry = {
+        "order_id": draw(st.sampled_from(ORDER_IDS)),
+        "owner": draw(st.sampled_from([ME.api_key, "other"])),
+        "maker_address": draw(st.sampled_from([ME.maker_address.upper(), "0xdef"])),
+        "matched_amount": draw(st.sampled_from(AMOUNTS)),
+        "price": draw(st.sampled_from(PRICES)),
+        "asset_id": draw(st.sampled_from(TOKENS)),
+    }
+    if draw(st.booleans()):
+        entry["side"] = draw(st.sampled_from(SIDES))
+    return entry
+
+
+@st.composite
+def user_message(draw: st.DrawFn) -> dict[str, object]:
+    common = {
+        "market": "0xcid",
+        "asset_id": draw(st.sampled_from(TOKENS)),
+        "side": draw(st.sampled_from(SIDES)),
+    }
+    if draw(st.booleans()):
+        return {
+            "event_type": "trade",
+            "id": draw(st.sampled_from(["t0", "t1", "t2"])),
+            "taker_order_id": draw(st.sampled_from(ORDER_IDS)),
+            **common,
+            "size": draw(st.sampled_from(AMOUNTS)),
+            "price": draw(st.sampled_from(PRICES)),
+            "status": draw(st.sampled_from(["MATCHED", "MINED", "CONFIRMED", "RETRYING", "FAILED"])),
+            "match_time": draw(st.sampled_from(["1700000000", "0", "99999999999999"])),
+            "trader_side": draw(st.sampled_from(["MAKER", "TAKER"])),
+            "maker_orders": draw(st.lists(maker_entry(), max_size=3)),
+        }
+    return {
+        "event_type": "order",
+        "type": draw(st.sampled_from(["PLACEMENT", "UPDATE", "CANCELLATION"])),
+        "id": draw(st.sampled_from(ORDER_IDS)),
+        **common,
+        "price": draw(st.sampled_from(PRICES)),
+        "original_size": draw(st.sampled_from(AMOUNTS)),
+        "size_matched": draw(st.sampled_from([*AMOUNTS, ""])),
+        "status": draw(
+            st.sampled_from(["LIVE", "MATCHED", "CANCELED", "CANCELED_x", "INVALID", "UNMATCHED"])
+        ),
+        "order_type": draw(st.sampled_from(["GTC", "FOK", "GTD", ""])),
+        "timestamp": "1700000000000",
+    }
+
+
+@settings(max_examples=60)
+@given(st.lists(st.lists(user_message(), min_size=1, max_size=2), min_size=1, max_size=25))
+def test_no_wire_valid_frame_sequence_crashes_the_user_path(frames: list[list[dict[str, object]]]) -> None:
+    """Random frames the wire layer accepts (absurd amounts and prices, negative sizes, unknown ids and
+    tokens, ids in another case, reordered statuses) applied to a core holding 10 YES with a SELL and a
+    BUY resting: every frame is recorded and applied, none raises (the pair in the test above, and the
+    replay of the ledger after a restart, would otherwise crash the bot again and again)."""
+
+    async def main() -> None:
+        hub = Hub(ready_core(MarketSpec("0xcid", YES, NO, Decimal("0.01")), ME))
+        feed = UserFeed(hub, ME)
+        place(hub, "0xb0", Side.BUY, "0.50", "10", 1.0)
+        held = trade("t9", "0xb0", "BUY", "10", "0.50", "CONFIRMED")
+        feed.deliver("user", 0, 1.0, held, edge.user_frame_events(held, ME))
+        place(hub, "0xs1", Side.SELL, "0.60", "10", 2.0)
+        place(hub, "0xb1", Side.BUY, "0.50", "10", 2.0)
+        decode = edge.user_frame_decoder(ME)
+        for seq, messages in enumerate(frames, 1):
+            raw = json.dumps(messages[0] if len(messages) == 1 else messages)
+            feed.deliver("user", seq, 2.0 + seq, raw, decode(raw))
+        assert feed.events_applied == 1 + sum(map(len, frames))
+
+    trio.run(main, clock=trio.testing.MockClock())
