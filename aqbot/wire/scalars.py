@@ -55,8 +55,8 @@ def to_decimal(v: object) -> Decimal:
 
 cached_decimal = cast(Callable[[object], Decimal | None], _DEC_CACHE.get)
 """The memo's lookup: the Decimal :func:`to_decimal` returned for a string, or ``None`` (not converted
-yet, or not a string). A hot caller may try it before calling :func:`to_decimal` (the memo is cleared,
-never replaced, so this stays bound to it)."""
+yet, longer than ``_DEC_KEY_MAX``, or not a string). A hot caller may try it before calling
+:func:`to_decimal` (the memo is cleared, never replaced, so this stays bound to it)."""
 decimal_memo: Mapping[str, Decimal] = _DEC_CACHE
 """The memo itself, read-only: ``v in decimal_memo`` (no call) says :func:`to_decimal` has accepted ``v``."""
 
