@@ -23,7 +23,8 @@ cancel scope's deadline is set when the reader starts waiting under it and is no
 (moving it cost ~3 us a frame); frames only push the real limits later, so when it fires the reader checks
 the real conditions (the last frame's time, each asset's last data) and waits again under the limits as
 they stand. Staleness and silence are declared at exactly the same times as with a deadline moved per
-frame, and ``verify_quiet`` never runs inside the scope.
+frame, and ``verify_quiet`` never runs inside the scope; after an asset check, the frames queued while
+it ran are read before the limits are judged again (so a slow ``verify_quiet`` is never a stale link).
 
 Gaps. Every disconnect, stale connection and decode failure calls ``listener.gap(channel, reason, now)``;
 the next successful subscribe calls ``listener.connected(channel, now)``, which ends the gap. A decode
