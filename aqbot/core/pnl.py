@@ -52,11 +52,17 @@ DAY_SECONDS = 86_400
 # Shares of a cost basis taken out by a partial close are rounded to this (pUSD), so every figure keeps
 # a bounded number of decimals and sums stay exact in Decimal's 28 digits.
 QUANTUM = Decimal("1e-12")
+_QUANTIZABLE = 16  # the adjusted exponent from which a figure cannot be quantized to QUANTUM in 28 digits
 
 
 def _part(cost: Decimal, qty: Decimal, position: Decimal) -> Decimal:
-    """``cost * qty / position``, the basis of ``qty`` of ``position`` shares, rounded to :data:`QUANTUM`."""
-    return (cost * qty / position).quantize(QUANTUM)
+    """``cost * qty / position``, the basis of ``qty`` of ``position`` shares, rounded to :data:`QUANTUM`.
+    From 1e16 pUSD on, Decimal's 28 digits hold no 1e-12 place (``quantize`` would raise InvalidOperation:
+    an absurd over-fill reported by the exchange must not crash the bot): the quotient is kept as it is."""
+    part = cost * qty / position
+    if part.adjusted() >= _QUANTIZABLE:
+        return part
+    return part.quantize(QUANTUM)
 
 
 _FILL_FACTS = (FillApplied, FillReversed)

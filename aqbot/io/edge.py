@@ -105,12 +105,18 @@ def market_book_events(events: Sequence[object]) -> list[BookEvent]:
     return out
 
 
-def market_asset_of(event: object) -> str | None:
-    """The asset a market event is about (for the per-asset silence watchdog); ``None`` if several/none."""
+def market_asset_of(event: object) -> str | tuple[str, ...] | None:
+    """The asset a market event is about (for the per-asset silence watchdog): a tuple of them for a
+    ``price_change`` that covers several (the unified book's YES and NO entries), ``None`` if none."""
     if isinstance(event, BookSummary | TickSizeChange):
         return event.asset_id
     if isinstance(event, PriceChangeEvent) and event.price_changes:
-        return event.price_changes[0].asset_id
+        changes = event.price_changes
+        first = changes[0].asset_id
+        for change in changes:
+            if change.asset_id != first:
+                return tuple(dict.fromkeys(ch.asset_id for ch in changes))
+        return first
     return None
 
 

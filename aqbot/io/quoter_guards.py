@@ -29,6 +29,12 @@ ERROR_WINDOW = 20
 ERROR_MIN_SAMPLES = 10
 
 
+def _doubled(hold: float, hold_max: float, streak: int) -> float:
+    """``hold`` doubled per repeat of a streak, capped at ``hold_max`` (the exponent is bounded: ``hold *
+    2 ** 1024`` raises OverflowError, and a refusal that never stops makes that long a streak in days)."""
+    return min(hold_max, hold * 2.0 ** min(streak - 1, 1000))
+
+
 @attrs.define
 class TimedHalt:
     """A runtime halt latched by :meth:`trip` and cleared by :func:`run_timed_halts` after its hold."""
@@ -41,7 +47,7 @@ class TimedHalt:
 
     def trip(self, hub: Hub, detail: str) -> None:
         self.streak += 1
-        self.until = trio.current_time() + min(self.hold_max, self.hold * 2 ** (self.streak - 1))
+        self.until = trio.current_time() + _doubled(self.hold, self.hold_max, self.streak)
         hub.set_halt(self.reason, detail)
 
     def reset(self) -> None:
@@ -125,7 +131,7 @@ class SellBackoff:
 
     def refused(self, token: str, now: float) -> None:
         streak = self.streak[token] = self.streak.get(token, 0) + 1
-        self.until[token] = now + min(self.hold_max, self.hold * 2 ** (streak - 1))
+        self.until[token] = now + _doubled(self.hold, self.hold_max, streak)
         log.info("SELLs of %s paused %.0f s: balance refused", token[:12], self.until[token] - now)
 
     def accepted(self, token: str) -> None:

@@ -23,7 +23,8 @@ cancel scope's deadline is set when the reader starts waiting under it and is no
 (moving it cost ~3 us a frame); frames only push the real limits later, so when it fires the reader checks
 the real conditions (the last frame's time, each asset's last data) and waits again under the limits as
 they stand. Staleness and silence are declared at exactly the same times as with a deadline moved per
-frame, and ``verify_quiet`` never runs inside the scope.
+frame, and ``verify_quiet`` never runs inside the scope; after an asset check, the frames queued while
+it ran are read before the limits are judged again (so a slow ``verify_quiet`` is never a stale link).
 
 Gaps. Every disconnect, stale connection and decode failure calls ``listener.gap(channel, reason, now)``;
 the next successful subscribe calls ``listener.connected(channel, now)``, which ends the gap. A decode
@@ -150,7 +151,8 @@ class ChannelSpec(Generic[T]):
         subscribe: the first frame (for the user channel it holds credentials: never logged).
         decode: raw frame -> events; raises :class:`WireError` only.
         timing: keepalive and reconnect timing.
-        asset_of: the asset id an event is about, for the per-asset watchdog (market channel).
+        asset_of: the asset id an event is about, for the per-asset watchdog (market channel); a tuple of
+            ids when it is about several (a ``price_change`` of both tokens).
         assets: the asset ids the per-asset watchdog expects data for.
         verify_quiet: asked about an asset silent for ``asset_silence``: True when the market is merely
             quiet (e.g. its REST book matches the local one), False to reconnect (a silent freeze).
@@ -161,17 +163,22 @@ class ChannelSpec(Generic[T]):
     subscribe: str = attrs.field(repr=False)
     decode: Callable[[str], Sequence[T]]
     timing: ChannelTiming = ChannelTiming()
-    asset_of: Callable[[T], str | None] | None = None
+    asset_of: Callable[[T], str | tuple[str, ...] | None] | None = None
     assets: frozenset[str] = frozenset()
     verify_quiet: Callable[[str], Awaitable[bool]] | None = None
     stats: ChannelStats = attrs.Factory(ChannelStats)
+
+
+_BACKOFF_DOUBLINGS = 1000
+"""Most doublings of the reconnect backoff: ``2.0 ** 1024`` raises OverflowError, and a night-long outage
+counts over a thousand failures in a row (past the bound the product is the cap, or inf then the cap)."""
 
 
 def backoff_delays(timing: ChannelTiming, rng: random.Random) -> Callable[[int], float]:
     """Delay before reconnect attempt ``k`` (1-based): ``initial * 2**(k-1)`` capped, times U(0.5, 1)."""
 
     def delay(k: int) -> float:
-        base = min(timing.backoff_max, timing.backoff_initial * 2.0 ** (k - 1))
+        base = min(timing.backoff_max, timing.backoff_initial * 2.0 ** min(k - 1, _BACKOFF_DOUBLINGS))
         jitter: float = rng.uniform(0.5, 1.0)
         return base * jitter
 
@@ -290,9 +297,9 @@ class _Reader(Generic[T]):
             silent = False
             with trio.CancelScope(deadline=math.inf if checked else self._deadline(last_frame)) as scope:
                 if checked:
-                    # After the asset check that ended a batch: a deadline set in an entered scope fires at
-                    # the next wait, so a frame already queued is taken first even if a limit passed during
-                    # the check (on entry, a deadline already passed cancels at once).
+                    # After an asset check (``verify_quiet`` may take long): a deadline set in an entered
+                    # scope fires at the next wait, so a frame already queued is taken first even if a limit
+                    # passed during the check (on entry, a deadline already passed cancels at once).
                     scope.deadline = self._deadline(last_frame)
                 while not silent:
                     last_frame, silent = self._batch(await self.ws.get_message())
@@ -305,6 +312,7 @@ class _Reader(Generic[T]):
             if waited - last_frame >= stale_after - _SLACK:
                 raise StaleConnection(f"no frame for {stale_after:g}s")
             await self._check_assets(waited)
+            checked = True  # the frames queued during a slow check are read before the limits are judged
 
     def _batch(self, raw: str | bytes) -> tuple[float, bool]:
         """Handle ``raw`` and the frames already queued behind it, at most :data:`BATCH_MAX` in all.
@@ -369,10 +377,15 @@ class _Reader(Generic[T]):
     def _note_assets(self, events: Sequence[T], now: float) -> None:
         if self.spec.asset_of is None:
             return
+        seen = self.asset_seen
         for event in events:
             asset = self.spec.asset_of(event)
-            if asset is not None and asset in self.asset_seen:
-                self.asset_seen[asset] = now
+            if type(asset) is tuple:
+                for one in asset:
+                    if one in seen:
+                        seen[one] = now
+            elif asset is not None and asset in seen:
+                seen[asset] = now
 
     def _any_silent(self, now: float) -> bool:
         """A watched asset has had no data for ``asset_silence`` (what :meth:`_check_assets` acts on)."""

@@ -27,6 +27,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 _DEC_CACHE: dict[str, Decimal] = {}
 _DEC_CACHE_MAX = 8192
+_DEC_KEY_MAX = 64
+"""Longest string memoised: the exponent bound does not bound the digits (``"1." + "0" * 10**6`` is
+accepted), so without it the memo could hold ``_DEC_CACHE_MAX`` frames' worth of text and Decimals."""
 
 
 def to_decimal(v: object) -> Decimal:
@@ -39,6 +42,8 @@ def to_decimal(v: object) -> Decimal:
         if d is not None:
             return d
         d = _checked(v)
+        if len(v) > _DEC_KEY_MAX:
+            return d
         if len(_DEC_CACHE) >= _DEC_CACHE_MAX:
             _DEC_CACHE.clear()
         _DEC_CACHE[v] = d
@@ -50,8 +55,8 @@ def to_decimal(v: object) -> Decimal:
 
 cached_decimal = cast(Callable[[object], Decimal | None], _DEC_CACHE.get)
 """The memo's lookup: the Decimal :func:`to_decimal` returned for a string, or ``None`` (not converted
-yet, or not a string). A hot caller may try it before calling :func:`to_decimal` (the memo is cleared,
-never replaced, so this stays bound to it)."""
+yet, longer than ``_DEC_KEY_MAX``, or not a string). A hot caller may try it before calling
+:func:`to_decimal` (the memo is cleared, never replaced, so this stays bound to it)."""
 decimal_memo: Mapping[str, Decimal] = _DEC_CACHE
 """The memo itself, read-only: ``v in decimal_memo`` (no call) says :func:`to_decimal` has accepted ``v``."""
 

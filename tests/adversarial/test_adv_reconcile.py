@@ -412,3 +412,29 @@ def test_stale_rest_row_after_a_ws_cancellation_does_not_halt_for_ever() -> None
     reconcile(core, 30.0)
     assert worst(core) == ZERO
     assert core.can_quote(YES, 30.0).allowed
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: one trade with an absurd match_time (the wire accepts up to year 5138: '99999999999') "
+    "raises newest_match for good; once the pruned ids are forgotten it is the forgotten_match bound, and "
+    "every later REST trade of an order lost in a crash 'matched before' it: never adopted, its fill never "
+    "counted (B2 back), and the bound is kept in the snapshot",
+)
+def test_an_absurd_match_time_does_not_hide_a_lost_orders_fills() -> None:
+    """As the test above, but the BUY's trade carries a garbage match_time (a far future, which the wire
+    layer accepts: "99999999999"): the lost order's fill at a real time must still count once the pruned
+    ids are forgotten."""
+    core = ready()
+    b = buy(core, 1, now=1.0)
+    core.on_trade_event(maker_trade("tb", [(b, "10")], S.CONFIRMED, match_time=99_999_999_999.0), 1.0)
+    core.on_order_event(order_ev(b, "10", "MATCHED"), 1.0)
+    t = 2.0 + CONFIG.prune_after + 1
+    reconcile(core, t)  # prunes the BUY (terminal, its fill CONFIRMED)
+    assert core.order(b) is None
+    t += CONFIG.prune_horizon + 1
+    reconcile(core, t)
+    assert not core.tracker.pruned
+    lost = maker_trade("tl", [(oid(7), "4")], S.CONFIRMED, match_time=MATCHED_AT + 2)
+    reconcile(core, t + 1, trades=(lost,))
+    assert core.token_exposure(YES).held == D(14)

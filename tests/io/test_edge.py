@@ -160,7 +160,7 @@ def test_market_frame_to_book_events() -> None:
         LevelChange(NO, Side.SELL, D("0.59"), D(3), None, None),
         CoreTick(NO, D("0.001")),
     ]
-    assert [edge.market_asset_of(e) for e in frame] == [YES, YES, NO]
+    assert [edge.market_asset_of(e) for e in frame] == [YES, (YES, NO), NO]
 
 
 def test_snapshot_keeps_every_open_order_row() -> None:

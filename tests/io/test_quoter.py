@@ -286,6 +286,21 @@ def test_sell_backoff_pauses_a_token_doubling_and_resets_on_acceptance() -> None
     assert not backoff.blocked("111", 35.0)
 
 
+async def test_doubling_holds_survive_a_thousand_refusals_in_a_row(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """A token whose SELLs are always refused for balance (an allowance never set) and an exchange that keeps
+    answering 503: the pauses stay at their caps, however long the streak."""
+    backoff = SellBackoff(hold=5.0, hold_max=120.0)
+    guard = ExchangeGuard()
+    hub = context(FakePoster()).hub
+    for k in range(1100):
+        backoff.refused("111", 120.0 * k)
+        guard.refused(hub, "503")
+    assert backoff.until["111"] == 120.0 * 1099 + 120.0
+    assert guard.until == trio.current_time() + 300.0
+
+
 @attrs.define
 class BalanceRefusingPoster:
     """Refuses every SELL leg for balance, as the exchange does before a bought share is credited."""

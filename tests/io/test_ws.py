@@ -6,6 +6,7 @@ has a ``fail_after`` guard; the server side decides when to close.
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -409,6 +410,33 @@ async def test_refused_connections_back_off_exponentially(autojump_clock: trio.t
         expected.append(expected[-1] + delay(k))
     assert attempts == pytest.approx(expected, abs=1e-9)
     assert all(k == "gap" for k, _, _ in rec.log)
+
+
+async def test_a_long_outage_keeps_retrying_at_the_capped_backoff(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """1100 refused connections in a row (a night-long outage): each is a gap, the delays stay at the cap
+    (``backoff_max`` times the seeded jitter) and the reader keeps trying."""
+    attempts: list[float] = []
+    enough = trio.Event()
+
+    @asynccontextmanager
+    async def refuse() -> AsyncIterator[WsConnection]:
+        attempts.append(trio.current_time())
+        if len(attempts) == 1100:
+            enough.set()
+        raise OSError("connection refused")
+        yield  # pragma: no cover
+
+    rec = Recorder()
+    with trio.fail_after(10**6):
+        async with trio.open_nursery() as inner:
+            inner.start_soon(run_channel, spec(refuse), rec, random.Random(9))
+            await enough.wait()
+            inner.cancel_scope.cancel()
+    assert [k for k, _, _ in rec.log] == ["gap"] * len(attempts)
+    waits = [b - a for a, b in itertools.pairwise(attempts[1000:])]
+    assert all(15.0 <= w <= 30.0 for w in waits)
 
 
 @pytest.mark.parametrize("quiet", [True, False])

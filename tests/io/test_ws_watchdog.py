@@ -26,7 +26,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aqbot.errors import WireError
+from aqbot.io import edge
 from aqbot.io.ws import ChannelSpec, ChannelTiming, _Reader, run_channel
+from aqbot.wire import decode_market_frame
 
 Frames = list[tuple[float, str]]
 
@@ -282,3 +284,73 @@ def test_the_silence_check_equals_the_minimum_over_the_assets(steps: list[tuple[
         if expected:  # _check_assets: the silent asset is verified quiet, its watchdog restarts
             silent = min(reader.asset_seen, key=lambda a: reader.asset_seen[a])
             reader.asset_seen[silent] = now
+
+
+@pytest.mark.parametrize("more", [True, False])
+async def test_a_slow_verify_after_the_deadline_is_not_cut_short(
+    autojump_clock: trio.testing.MockClock, more: bool
+) -> None:
+    """B has data at 1, 21, 41, 51, then every 5 s from 61; A none. A's 60 s limit passes at t = 60 while
+    the reader waits (the scope's deadline path, not a batch): ``verify_quiet`` runs 25 s and says quiet. The
+    frames queued meanwhile (61..81) are handled when it returns (85) and the stream never looks stale, as
+    when the same check follows a batch (the test above). Without them (no frame after 51), the stream is
+    stale when the check returns, 34 s after its last frame."""
+    conn = Scripted.new()
+    times = (1, 21, 41, 51, *(range(61, 200, 5) if more else ()))
+    frames = [(float(t), '{"asset_id":"B"}') for t in times]
+    asked: list[tuple[str, float, float]] = []
+
+    async def verify(asset: str) -> bool:
+        started = trio.current_time()
+        await trio.sleep(25.0)
+        asked.append((asset, started, trio.current_time()))
+        return True
+
+    log = Log(autojump_clock)
+    spec = market(conn, ChannelTiming(asset_silence=60.0, ping_interval=1000.0), verify_quiet=verify)
+    with trio.fail_after(1000):
+        async with trio.open_nursery() as inner:
+            inner.start_soon(conn.play, frames)
+            await run_until_gap(spec, log, 150)
+            inner.cancel_scope.cancel()
+    assert asked[0] == ("A", 60.0, 85.0)
+    if more:
+        assert log.gaps == []
+        assert [now for _, now, _ in log.delivered][4:9] == [85.0] * 5
+    else:
+        assert log.gaps == [(85.0, "stale: no frame for 30s")]
+
+
+def mirrored_change(yes: str, no: str, at_ms: int) -> str:
+    """A ``price_change`` of the unified book: the YES entry, then the mirrored NO one (PROTOCOL 4.2)."""
+    entry = '{{"asset_id":"{}","price":"0.5","size":"{}","side":"{}"}}'
+    changes = ",".join([entry.format(yes, at_ms % 7 + 1, "BUY"), entry.format(no, at_ms % 7 + 1, "SELL")])
+    return f'{{"event_type":"price_change","market":"0xm","price_changes":[{changes}],"timestamp":"{at_ms}"}}'
+
+
+async def test_both_tokens_of_a_price_change_count_as_data(autojump_clock: trio.testing.MockClock) -> None:
+    """The exchange reports the unified book with one ``price_change`` for both tokens, YES first, every
+    second for 200 s: neither token is ever silent, so ``verify_quiet`` is never asked."""
+    conn = Scripted.new()
+    frames = [(float(t), mirrored_change("Y", "N", 1000 * t)) for t in range(1, 200)]
+    asked: list[tuple[str, float]] = []
+
+    async def verify(asset: str) -> bool:
+        await trio.lowlevel.checkpoint()
+        asked.append((asset, trio.current_time()))
+        return True
+
+    log = Log(autojump_clock)
+    timing = ChannelTiming(asset_silence=60.0, ping_interval=1000.0, reconnect_on_decode_error=True)
+    spec: ChannelSpec[Any] = ChannelSpec(
+        "market", conn.connect(), "{}", decode_market_frame, timing,
+        asset_of=edge.market_asset_of, assets=frozenset({"Y", "N"}), verify_quiet=verify,
+    )  # fmt: skip
+    with trio.fail_after(1000):
+        async with trio.open_nursery() as inner:
+            inner.start_soon(conn.play, frames)
+            await run_until_gap(spec, log, 200)
+            inner.cancel_scope.cancel()
+    assert log.gaps == []
+    assert len(log.delivered) == len(frames)
+    assert asked == []

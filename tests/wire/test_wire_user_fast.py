@@ -428,3 +428,16 @@ def test_seconds_shortcut_is_unchanged(text: str) -> None:
     # The memo (filled by the calls above) only ever holds what the functions return.
     assert scalars.cached_unix_s(text) in (None, outcome(_old_to_unix_s)[1])
     assert outcome(scalars.to_unix_s) == outcome(_old_to_unix_s)
+
+
+def test_the_decimal_memo_stays_small_under_long_numeric_strings() -> None:
+    """Frames whose price is a 100 000-digit decimal still decode as the reference does, but the memo's
+    size stays bounded independently of the input (a few dozen characters per entry at most)."""
+    scalars._DEC_CACHE.clear()
+    decode = edge.user_frame_decoder(SAMPLE_ME)
+    for i in range(20):
+        price = "1." + "0" * 100_000 + str(i)
+        text = ORDER_EVENT.replace('"price":"0.5"', f'"price":"{price}"')
+        assert decode(text)[0].price == Decimal(price)
+        assert decode_user_fast(text) is not None
+    assert sum(map(len, scalars._DEC_CACHE)) <= 64 * scalars._DEC_CACHE_MAX
