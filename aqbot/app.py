@@ -166,21 +166,43 @@ async def run_bot(
                     run_ledger_writer, store_factory, recv,
                     on_failure=hub.writer_failed, on_recovered=hub.writer_recovered, offload=offload,
                 )  # fmt: skip
-            writer = await infra.start(start_writer)
-            await infra.start(hub.sink.run_pump, send)
+            # The writer and the pump are shielded from a cancellation of the bot (a forced stop): they must
+            # still take the rows the `finally` below records. Their deadline is set on the way out.
+            ledger_scopes = (trio.CancelScope(shield=True), trio.CancelScope(shield=True))
             try:
-                await _run_tree(
-                    params, connectors, hub, clob, data, rng, metrics, writer, task_status,
-                    watermark=replayed.watermark,
-                )  # fmt: skip
+                writer = await infra.start(_run_shielded, ledger_scopes[0], start_writer)
+                await infra.start(_run_shielded, ledger_scopes[1], functools.partial(hub.sink.run_pump, send))
+                try:
+                    await _run_tree(
+                        params, connectors, hub, clob, data, rng, metrics, writer, task_status,
+                        watermark=replayed.watermark,
+                    )  # fmt: skip
+                finally:
+                    with trio.move_on_after(params.timers.shutdown_grace, shield=True):
+                        await _last_resort_cancel(hub, clob, params.dry_run)
+                    hub.sink.record([snapshot_event(hub.core, trio.current_time())])
+                    still_open = len(hub.core.open_orders())
+                    hub.record("shutdown", {"open_orders": still_open})
+                    hub.alert("shutdown", f"aqbot stopped; {still_open} order(s) not known to be terminal")
             finally:
-                with trio.move_on_after(params.timers.shutdown_grace, shield=True):
-                    await _last_resort_cancel(hub, clob, params.dry_run)
-                hub.sink.record([snapshot_event(hub.core, trio.current_time())])
-                still_open = len(hub.core.open_orders())
-                hub.record("shutdown", {"open_orders": still_open})
-                hub.alert("shutdown", f"aqbot stopped; {still_open} order(s) not known to be terminal")
+                # The pump hands everything over and returns, then the writer writes it and returns; a stop
+                # that cannot finish in time is cancelled (the pump and the writer log what they lose).
                 hub.sink.close()
+                deadline = trio.current_time() + params.timers.shutdown_grace
+                for scope in ledger_scopes:
+                    scope.deadline = deadline
+
+
+async def _run_shielded(
+    scope: trio.CancelScope,
+    run: Callable[..., Any],
+    *,
+    task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """``await run(task_status=task_status)`` inside ``scope`` (a shielded scope whose deadline the caller
+    sets when the bot stops)."""
+    with scope:
+        await run(task_status=task_status)
 
 
 def _observe_latency(metrics: AqbotMetrics, method: str, endpoint: str, seconds: float) -> None:
@@ -196,6 +218,7 @@ async def _last_resort_cancel(hub: Hub, clob: ClobApi, dry_run: bool) -> None:
     ids = [o.order_id for o in hub.core.open_orders()]
     if dry_run or not ids:
         return
+    hub.record("command.cancel", {"order_ids": ids})
     try:
         answer = await clob.cancel_orders(ids)
     except AqbotError as exc:

@@ -9,7 +9,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TypeVar
 
-import pytest
 import trio
 import trio.testing
 
@@ -28,10 +27,6 @@ async def inline(fn: Callable[[], T]) -> T:
     return fn()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a forced stop drops the rows of run_bot's finally (last-resort DELETE, snapshot, shutdown)",
-)
 async def test_forced_stop_still_records_the_last_resort_cancels_and_the_shutdown_row(
     autojump_clock: trio.testing.MockClock, tmp_path: Path
 ) -> None:
