@@ -68,9 +68,6 @@ class _Seen(logging.Handler):
             self.event.set()
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: a fatal answer from a restarted ledger child crashes the writer, so the bot"
-)
 async def test_a_fatal_answer_on_reopening_is_a_failure_retried_not_a_crash(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
