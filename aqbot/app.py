@@ -154,6 +154,7 @@ async def run_bot(
             RestTransport(data_http, limiter, None, random.Random(rng.random()), data_api=True,
                           on_latency=latency)
         )  # fmt: skip
+        stack.callback(_log_unwritten, hub)  # when the writer and the pump are done, whatever ended them
         async with trio.open_nursery() as infra:
             if params.ledger_writer == "process":
                 start_writer = functools.partial(
@@ -191,6 +192,12 @@ async def run_bot(
                 deadline = trio.current_time() + params.timers.shutdown_grace
                 for scope in ledger_scopes:
                     scope.deadline = deadline
+
+
+def _log_unwritten(hub: Hub) -> None:
+    """Name the rows left in the sink once the ledger writer is gone (it died, or ran out of time)."""
+    if hub.sink.buffered:
+        log.error("ledger: %d row(s) never reached the ledger writer; lost", hub.sink.buffered)
 
 
 async def _run_shielded(

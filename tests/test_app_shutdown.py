@@ -71,7 +71,6 @@ async def test_forced_stop_still_records_the_last_resort_cancels_and_the_shutdow
     assert live <= sent[-1]  # the last-resort DELETE is in the ledger, not only at the exchange
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: rows recorded after the writer died are lost without a log")
 async def test_a_crashed_ledger_writer_stops_the_bot_but_its_orders_are_still_cancelled(
     autojump_clock: trio.testing.MockClock,
     tmp_path: Path,
