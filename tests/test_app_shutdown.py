@@ -110,3 +110,31 @@ async def test_a_crashed_ledger_writer_stops_the_bot_but_its_orders_are_still_ca
     assert unwritten >= 3
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert any(f"{unwritten} row(s) never reached the ledger writer" in e for e in errors), errors
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: a forced stop waits cleanup_grace for cancels nobody sends")
+async def test_forced_stop_sends_the_last_resort_cancels_without_waiting_for_confirmations(
+    autojump_clock: trio.testing.MockClock, tmp_path: Path
+) -> None:
+    """On a forced stop the canceller and the user channel stop with the quoters: no cancel is sent and
+    none confirmed, so the markets' cleanup must not wait ``cleanup_grace`` for confirmations (orders
+    resting meanwhile) before the last-resort ``DELETE``."""
+    ledger = tmp_path / "ledger.sqlite3"
+    with trio.fail_after(300):
+        async with trio.open_nursery() as nursery:
+            sim = await nursery.start(run_inprocess_simulator, SimConfig(seed=3, markets=1))
+            params = params_for_sim(sim, ledger, max_position=Decimal(30), ledger_synchronous="NORMAL")
+            assert params.quoter.cleanup_grace >= 1.0
+            owner = params.creds.api_key
+            bot = functools.partial(run_bot, params, ExchangeConnectors.simulator(sim), offload=inline)
+            async with trio.open_nursery() as bot_nursery:
+                handle = await bot_nursery.start(bot)
+                seen = handle.hub.version
+                while not any(o.state is OrderState.LIVE for o in handle.hub.core.open_orders()):
+                    seen = await handle.hub.wait_changed(seen)
+                assert not any(o.post_in_flight for o in handle.hub.core.open_orders())
+                stopped = trio.current_time()
+                bot_nursery.cancel_scope.cancel()
+            assert sim.engine.open_orders(owner) == []
+            assert trio.current_time() - stopped < 1.0  # virtual time: the sim answers within milliseconds
+            nursery.cancel_scope.cancel()
