@@ -112,7 +112,6 @@ async def test_a_crashed_ledger_writer_stops_the_bot_but_its_orders_are_still_ca
     assert any(f"{unwritten} row(s) never reached the ledger writer" in e for e in errors), errors
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a forced stop waits cleanup_grace for cancels nobody sends")
 async def test_forced_stop_sends_the_last_resort_cancels_without_waiting_for_confirmations(
     autojump_clock: trio.testing.MockClock, tmp_path: Path
 ) -> None:
