@@ -124,6 +124,22 @@ def _child_error(kind: str, name: str, message: str) -> Exception:
     return LedgerError(f"ledger writer process: {name}: {message}")
 
 
+def _parse_answer(body: bytes | bytearray) -> int | Exception | str:
+    """A child's answer: the last stored ``seq`` (``ok``), the exception its error stands for
+    (:func:`_child_error`), or what is wrong with an answer this process cannot read (a child of other
+    code: the code on disk upgraded since the bot started)."""
+    try:
+        answer = marshal.loads(body)
+    except (ValueError, EOFError, TypeError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    if isinstance(answer, tuple) and len(answer) == 2 and answer[0] == "ok" and type(answer[1]) is int:
+        return int(answer[1])
+    is_error = isinstance(answer, tuple) and len(answer) == 3 and answer[0] in ("retry", "fatal")
+    if is_error and all(isinstance(part, str) for part in answer):
+        return _child_error(*answer)
+    return f"{answer!r:.200}"
+
+
 class _ProcessBackend:
     """A child process (``python -m aqbot.io.ledger_child``) that owns the store; see
     :func:`run_ledger_process_writer`. ``in_sync`` is False while a batch is on its way or unanswered
@@ -229,13 +245,16 @@ class _ProcessBackend:
                 if not chunk:
                     raise self._dead("it exited")
                 buffer += chunk
-            answer = marshal.loads(buffer[header_size:need])
+            answer = _parse_answer(buffer[header_size:need])
             del buffer[:need]
+            if isinstance(answer, int):
+                self.in_sync = True
+                return answer
+            if isinstance(answer, str):  # the child is not one this process can talk to: kill it
+                self.in_sync = False
+                raise LedgerError(f"ledger writer process {self.process.pid}: unreadable answer ({answer})")
             self.in_sync = True
-            if answer[0] == "ok":
-                last: int = answer[1]
-                return last
-            raise _child_error(*answer)
+            raise answer
         raise self._hung()
 
     def _dead(self, what: str) -> LedgerError:

@@ -79,18 +79,13 @@ class _Seen(logging.Handler):
             self.event.set()
 
 
-UNREADABLE = pytest.mark.xfail(
-    strict=True, reason="BUG: an unreadable answer from a ledger child crashes the writer"
-)
-
-
 @pytest.mark.parametrize(
     ("child", "logged"),
     [
         pytest.param(FATAL_CHILD, "a ledger child of other code", id="fatal"),
-        pytest.param(NOT_MARSHAL, "unreadable answer", id="not-marshal", marks=UNREADABLE),
-        pytest.param(NOT_AN_ANSWER, "unreadable answer", id="not-an-answer", marks=UNREADABLE),
-        pytest.param(NOT_A_TUPLE, "unreadable answer", id="not-a-tuple", marks=UNREADABLE),
+        pytest.param(NOT_MARSHAL, "unreadable answer", id="not-marshal"),
+        pytest.param(NOT_AN_ANSWER, "unreadable answer", id="not-an-answer"),
+        pytest.param(NOT_A_TUPLE, "unreadable answer", id="not-a-tuple"),
     ],
 )
 async def test_a_fatal_answer_on_reopening_is_a_failure_retried_not_a_crash(
