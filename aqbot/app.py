@@ -2,6 +2,7 @@
 
 ```
 main(params, connectors)                       signals: 1st SIGINT/SIGTERM = graceful, 2nd = cancel root
+                                               (during startup, the 1st cancels root)
 └─ run_bot                                     opens the httpx2 clients, the ledger, replays it into the core
    ├─ ledger writer + pump                     outlive the bot nursery: everything is flushed at exit
    └─ bot nursery                              finally: shielded, bounded cancel (by id) + snapshot + flush
@@ -366,12 +367,12 @@ async def _wait_orders_settled(hub: Hub) -> None:
 
 
 async def main(params: BotParams, connectors: ExchangeConnectors, **kw: Any) -> None:
-    """Run the bot with signal handling: first SIGINT/SIGTERM = graceful shutdown, second = force."""
+    """Run the bot with signal handling: first SIGINT/SIGTERM = graceful shutdown, second = force. A signal
+    during startup (before the bot quotes) stops it at once, through the same forced path."""
     async with trio.open_nursery() as root:
-        handle: BotHandle = await root.start(
-            functools.partial(_run_then_cancel, params, connectors, root, **kw)
-        )
-        root.start_soon(_watch_signals, handle, root.cancel_scope)
+        started: list[BotHandle] = []  # the handle, once the bot is up
+        await root.start(_watch_signals, started, root.cancel_scope)
+        started.append(await root.start(functools.partial(_run_then_cancel, params, connectors, root, **kw)))
 
 
 async def _run_then_cancel(params: BotParams, connectors: ExchangeConnectors, root: trio.Nursery,
@@ -381,9 +382,20 @@ async def _run_then_cancel(params: BotParams, connectors: ExchangeConnectors, ro
     root.cancel_scope.cancel()
 
 
-async def _watch_signals(handle: BotHandle, root: trio.CancelScope) -> None:
+async def _watch_signals(
+    started: list[BotHandle],
+    root: trio.CancelScope,
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        task_status.started()
         async for signum in signals:
+            if not started:
+                log.warning("signal %s during startup: stopping", signum)
+                root.cancel()
+                return
+            handle = started[0]
             if handle.shutdown_requested.is_set():
                 log.error("second signal %s: forcing exit", signum)
                 root.cancel()
