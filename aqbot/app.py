@@ -2,6 +2,7 @@
 
 ```
 main(params, connectors)                       signals: 1st SIGINT/SIGTERM = graceful, 2nd = cancel root
+                                               (during startup, the 1st cancels root)
 └─ run_bot                                     opens the httpx2 clients, the ledger, replays it into the core
    ├─ ledger writer + pump                     outlive the bot nursery: everything is flushed at exit
    └─ bot nursery                              finally: shielded, bounded cancel (by id) + snapshot + flush
@@ -154,6 +155,7 @@ async def run_bot(
             RestTransport(data_http, limiter, None, random.Random(rng.random()), data_api=True,
                           on_latency=latency)
         )  # fmt: skip
+        stack.callback(_log_unwritten, hub)  # when the writer and the pump are done, whatever ended them
         async with trio.open_nursery() as infra:
             if params.ledger_writer == "process":
                 start_writer = functools.partial(
@@ -166,21 +168,49 @@ async def run_bot(
                     run_ledger_writer, store_factory, recv,
                     on_failure=hub.writer_failed, on_recovered=hub.writer_recovered, offload=offload,
                 )  # fmt: skip
-            writer = await infra.start(start_writer)
-            await infra.start(hub.sink.run_pump, send)
+            # The writer and the pump are shielded from a cancellation of the bot (a forced stop): they must
+            # still take the rows the `finally` below records. Their deadline is set on the way out.
+            ledger_scopes = (trio.CancelScope(shield=True), trio.CancelScope(shield=True))
             try:
-                await _run_tree(
-                    params, connectors, hub, clob, data, rng, metrics, writer, task_status,
-                    watermark=replayed.watermark,
-                )  # fmt: skip
+                writer = await infra.start(_run_shielded, ledger_scopes[0], start_writer)
+                await infra.start(_run_shielded, ledger_scopes[1], functools.partial(hub.sink.run_pump, send))
+                try:
+                    await _run_tree(
+                        params, connectors, hub, clob, data, rng, metrics, writer, task_status,
+                        watermark=replayed.watermark,
+                    )  # fmt: skip
+                finally:
+                    with trio.move_on_after(params.timers.shutdown_grace, shield=True):
+                        await _last_resort_cancel(hub, clob, params.dry_run)
+                    hub.sink.record([snapshot_event(hub.core, trio.current_time())])
+                    still_open = len(hub.core.open_orders())
+                    hub.record("shutdown", {"open_orders": still_open})
+                    hub.alert("shutdown", f"aqbot stopped; {still_open} order(s) not known to be terminal")
             finally:
-                with trio.move_on_after(params.timers.shutdown_grace, shield=True):
-                    await _last_resort_cancel(hub, clob, params.dry_run)
-                hub.sink.record([snapshot_event(hub.core, trio.current_time())])
-                still_open = len(hub.core.open_orders())
-                hub.record("shutdown", {"open_orders": still_open})
-                hub.alert("shutdown", f"aqbot stopped; {still_open} order(s) not known to be terminal")
+                # The pump hands everything over and returns, then the writer writes it and returns; a stop
+                # that cannot finish in time is cancelled (the pump and the writer log what they lose).
                 hub.sink.close()
+                deadline = trio.current_time() + params.timers.shutdown_grace
+                for scope in ledger_scopes:
+                    scope.deadline = deadline
+
+
+def _log_unwritten(hub: Hub) -> None:
+    """Name the rows left in the sink once the ledger writer is gone (it died, or ran out of time)."""
+    if hub.sink.buffered:
+        log.error("ledger: %d row(s) never reached the ledger writer; lost", hub.sink.buffered)
+
+
+async def _run_shielded(
+    scope: trio.CancelScope,
+    run: Callable[..., Any],
+    *,
+    task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """``await run(task_status=task_status)`` inside ``scope`` (a shielded scope whose deadline the caller
+    sets when the bot stops)."""
+    with scope:
+        await run(task_status=task_status)
 
 
 def _observe_latency(metrics: AqbotMetrics, method: str, endpoint: str, seconds: float) -> None:
@@ -196,6 +226,7 @@ async def _last_resort_cancel(hub: Hub, clob: ClobApi, dry_run: bool) -> None:
     ids = [o.order_id for o in hub.core.open_orders()]
     if dry_run or not ids:
         return
+    hub.record("command.cancel", {"order_ids": ids})
     try:
         answer = await clob.cancel_orders(ids)
     except AqbotError as exc:
@@ -336,12 +367,12 @@ async def _wait_orders_settled(hub: Hub) -> None:
 
 
 async def main(params: BotParams, connectors: ExchangeConnectors, **kw: Any) -> None:
-    """Run the bot with signal handling: first SIGINT/SIGTERM = graceful shutdown, second = force."""
+    """Run the bot with signal handling: first SIGINT/SIGTERM = graceful shutdown, second = force. A signal
+    during startup (before the bot quotes) stops it at once, through the same forced path."""
     async with trio.open_nursery() as root:
-        handle: BotHandle = await root.start(
-            functools.partial(_run_then_cancel, params, connectors, root, **kw)
-        )
-        root.start_soon(_watch_signals, handle, root.cancel_scope)
+        started: list[BotHandle] = []  # the handle, once the bot is up
+        await root.start(_watch_signals, started, root.cancel_scope)
+        started.append(await root.start(functools.partial(_run_then_cancel, params, connectors, root, **kw)))
 
 
 async def _run_then_cancel(params: BotParams, connectors: ExchangeConnectors, root: trio.Nursery,
@@ -351,9 +382,20 @@ async def _run_then_cancel(params: BotParams, connectors: ExchangeConnectors, ro
     root.cancel_scope.cancel()
 
 
-async def _watch_signals(handle: BotHandle, root: trio.CancelScope) -> None:
+async def _watch_signals(
+    started: list[BotHandle],
+    root: trio.CancelScope,
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        task_status.started()
         async for signum in signals:
+            if not started:
+                log.warning("signal %s during startup: stopping", signum)
+                root.cancel()
+                return
+            handle = started[0]
             if handle.shutdown_requested.is_set():
                 log.error("second signal %s: forcing exit", signum)
                 root.cancel()

@@ -61,3 +61,33 @@ async def test_bot_with_the_process_writer_quotes_and_stops_cleanly(tmp_path: Pa
     assert types[0] == "startup"
     assert "command.place" in types
     assert types[-1] == "shutdown"  # the last row recorded is durable: the writer drained at exit
+
+
+@pytest.mark.e2e
+async def test_a_forced_stop_with_the_process_writer_still_writes_the_shutdown_row(tmp_path: Path) -> None:
+    """Cancelled from outside (a second Ctrl-C): the orders are cancelled at the exchange, the child writer
+    takes the last rows (the last-resort DELETE, snapshot, shutdown) before it is stopped, and is reaped."""
+    path = tmp_path / "ledger.sqlite3"
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            sim = await nursery.start(run_loopback_simulator, SimConfig(seed=4, markets=1, tick_ms=50))
+            params = attrs.evolve(
+                params_for_sim(sim, path, max_position=Decimal(30)), ledger_writer="process"
+            )
+            bot = functools.partial(run_bot, params, ExchangeConnectors.simulator(sim))
+            async with trio.open_nursery() as bot_nursery:
+                handle = await bot_nursery.start(bot)
+                core = handle.hub.core
+                seen = handle.hub.version
+                while not any(o.state is OrderState.LIVE for o in core.open_orders()):
+                    seen = await handle.hub.wait_changed(seen)
+                bot_nursery.cancel_scope.cancel()
+            assert sim.engine.open_orders(params.creds.api_key) == []
+            nursery.cancel_scope.cancel()
+    assert ledger_children() == []
+    with LedgerStore.open(path) as store:
+        report = store.verify()
+        assert report.ok, report.problems
+        types = [e.type for e in store.iter_events()]
+    assert types[-2:] == ["snapshot", "shutdown"]
+    assert "command.cancel" in types

@@ -90,6 +90,9 @@ class Hub:
     version: int = 0
     ledger_failing: bool = False
     writer_failing: bool = False
+    # Set when the canceller stops (a forced stop ends it with the quoters): no cancel is sent any more,
+    # so nobody waits for a confirmation (the markets' cleanup; run_bot's last-resort DELETE follows).
+    cancels_stopped: bool = False
     _changed: trio.Event | None = None  # made by the first waiter, set and dropped by the next change
 
     @staticmethod
@@ -163,6 +166,14 @@ class Hub:
             self.sink.record_row(new_row(type_, payload, mono_time=trio.current_time(), **keys))
         else:
             self.sink.record_row(make_row(type_, payload, trio.current_time()))
+
+    def stop_cancelling(self) -> None:
+        """The canceller has stopped: set ``cancels_stopped`` and wake every :meth:`wait_changed`."""
+        self.cancels_stopped = True
+        self.version += 1
+        changed, self._changed = self._changed, None
+        if changed is not None:
+            changed.set()
 
     async def wait_changed(self, seen: int) -> int:
         """Wait until an outcome with facts or commands was applied after version ``seen``."""
@@ -255,8 +266,16 @@ async def run_canceller(
     425 restart, 503 trading disabled) is retried for every order still open, after a pause that doubles
     from :data:`CANCEL_RETRY` up to :data:`CANCEL_RETRY_MAX` while failures continue; an
     ``ExchangeUnavailable`` is also reported through ``on_unavailable`` (the exchange guard's halt).
+    When it stops it calls :meth:`Hub.stop_cancelling`, so that nothing waits for its cancels.
     """
     task_status.started()
+    try:
+        await _cancel_forever(hub, api, on_unavailable)
+    finally:
+        hub.stop_cancelling()
+
+
+async def _cancel_forever(hub: Hub, api: CancelSender, on_unavailable: Callable[[str], None]) -> NoReturn:
     pause = CANCEL_RETRY
     while True:
         await hub.cancels.wait_nonempty()

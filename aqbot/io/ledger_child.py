@@ -12,7 +12,8 @@ MessagePack, not :mod:`marshal`: the parent encodes a batch of 2048 rows (1.4 MB
 on the event loop. An answer's body is a :mod:`marshal` dump (parent and child run the same interpreter,
 ``sys.executable``): ``("ok", last_seq)``,
 ``("retry", error class, message)`` for a write error the parent retries (:data:`WRITE_ERRORS`, as the
-thread writer does), or ``("fatal", error class, message)`` for anything else (a bug: the child exits).
+thread writer does), or ``("fatal", error class, message)`` for anything else (a bug: the child exits; the
+parent counts it a failed write too, and retries with a new child).
 
 **Shared buffer.** With a third argument, the file descriptor of a shared memory file the parent made
 (Linux ``memfd_create``, inherited), a batch's body may instead be in that buffer: the header then has

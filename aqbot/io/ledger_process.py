@@ -102,21 +102,42 @@ else:
 
 
 class LedgerChildError(RuntimeError):
-    """The ledger writer's child process hit an error that is not a write error (a bug); not retried."""
+    """A batch the child cannot be sent (a row MessagePack cannot carry: a producer's bug); not retried."""
 
 
 def _child_error(kind: str, name: str, message: str) -> Exception:
     """The exception a child's ``retry`` or ``fatal`` answer stands for: a ``sqlite3`` error or a
     :class:`LedgerError` of the same class and message (what the thread writer would raise), else a
-    :class:`LedgerError` naming the class (an ``OSError``)."""
+    :class:`LedgerError` naming the class (an ``OSError``).
+
+    A ``fatal`` answer (an error that is no write error; the child has exited) is a :class:`LedgerError`
+    too, a failed write: the child may run other code than this process (upgraded on disk since the bot
+    started), so the writer latches LEDGER_FAILURE and retries with a new child rather than crashing the
+    bot (which would stop tracking its orders)."""
     if kind != "retry":
-        return LedgerChildError(f"ledger writer process: {name}: {message}")
+        return LedgerError(f"ledger writer process: fatal {name}: {message}")
     cls = getattr(sqlite3, name, None)
     if isinstance(cls, type) and issubclass(cls, sqlite3.Error):
         return cls(message)
     if name == "LedgerError":
         return LedgerError(message)
     return LedgerError(f"ledger writer process: {name}: {message}")
+
+
+def _parse_answer(body: bytes | bytearray) -> int | Exception | str:
+    """A child's answer: the last stored ``seq`` (``ok``), the exception its error stands for
+    (:func:`_child_error`), or what is wrong with an answer this process cannot read (a child of other
+    code: the code on disk upgraded since the bot started)."""
+    try:
+        answer = marshal.loads(body)
+    except (ValueError, EOFError, TypeError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    if isinstance(answer, tuple) and len(answer) == 2 and answer[0] == "ok" and type(answer[1]) is int:
+        return int(answer[1])
+    is_error = isinstance(answer, tuple) and len(answer) == 3 and answer[0] in ("retry", "fatal")
+    if is_error and all(isinstance(part, str) for part in answer):
+        return _child_error(*answer)
+    return f"{answer!r:.200}"
 
 
 class _ProcessBackend:
@@ -224,13 +245,16 @@ class _ProcessBackend:
                 if not chunk:
                     raise self._dead("it exited")
                 buffer += chunk
-            answer = marshal.loads(buffer[header_size:need])
+            answer = _parse_answer(buffer[header_size:need])
             del buffer[:need]
+            if isinstance(answer, int):
+                self.in_sync = True
+                return answer
+            if isinstance(answer, str):  # the child is not one this process can talk to: kill it
+                self.in_sync = False
+                raise LedgerError(f"ledger writer process {self.process.pid}: unreadable answer ({answer})")
             self.in_sync = True
-            if answer[0] == "ok":
-                last: int = answer[1]
-                return last
-            raise _child_error(*answer)
+            raise answer
         raise self._hung()
 
     def _dead(self, what: str) -> LedgerError:
@@ -285,9 +309,9 @@ async def run_ledger_process_writer(
     no ``memfd_create``: none) when it fits, else over its stdin, and the writer awaits the child's
     answer (the last stored ``seq``, or the write error). A child that dies, breaks the pipe or does not
     answer within :data:`CHILD_ANSWER_TIMEOUT` is a failed write (a :class:`LedgerError`): it is killed,
-    and the retry starts a new one (idempotent: the store skips numbers it holds). An error in the child
-    that is not a write error (a bug) is raised as :class:`LedgerChildError`, as the thread writer would
-    raise it.
+    and the retry starts a new one (idempotent: the store skips numbers it holds). So is an error in the
+    child that is not a write error (its ``fatal`` answer: a bug, or a child of other code): the writer
+    latches LEDGER_FAILURE and retries until a child works (:func:`_child_error`).
 
     Raises:
         LedgerError: the child cannot be started or cannot open the store (nothing was started).

@@ -6,7 +6,9 @@ closes (any halt, an unresolved gap, a pending reconciliation). The scope's ``fi
 deadline-bound* cleanup: it asks the core to cancel the market's orders (the core's own sweep has usually
 done so already) and waits, up to ``cleanup_grace`` seconds, until every one of them is confirmed
 terminal by the exchange. Orders still unconfirmed then (or UNKNOWN) keep their reservations: the
-reconciler resolves them. A cancelled scope never releases anything by itself.
+reconciler resolves them. A cancelled scope never releases anything by itself. Once the canceller has
+stopped (``Hub.cancels_stopped``: a forced stop ends it with the quoters) the cleanup does not wait at all:
+no cancel would be sent nor confirmed, and run_bot's last-resort ``DELETE`` comes next.
 
 One quoting iteration (:func:`quote_once`):
 
@@ -356,6 +358,8 @@ async def cleanup_market(ctx: QuoteContext, spec: MarketSpec, reason: str) -> bo
     hub.apply(hub.core.request_cancel(pending, trio.current_time(), reason))
     seen = hub.version
     while _unsettled(ctx, spec):
+        if hub.cancels_stopped:  # a forced stop: nothing is sent nor confirmed any more
+            return False
         seen = await hub.wait_changed(seen)
     return True
 

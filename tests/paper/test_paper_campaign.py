@@ -61,8 +61,9 @@ def test_limits_hold_across_crashes(tmp_path: Path) -> None:
     summary = _paper(options, tmp_path / "run")
     _assert_holds(summary, options)
     rows = ledger_rows(tmp_path / "run" / "ledger.sqlite3")
-    # Only the last quoting bot and the final dry-run bot stopped cleanly; the crashed ones never did.
-    assert [r[2] for r in rows].count("shutdown") == 2
+    # Every incarnation records its shutdown row: the crashed ones are forced stops (their last-resort DELETE
+    # lost in the REST blackout), the last quoting bot and the final dry-run bot stopped cleanly.
+    assert [r[2] for r in rows].count("shutdown") == 4
     places = [r[1] for r in rows if r[2] == "command.place"]
     first, second = options.crash_times()
     for lo, hi in ((0, first), (first, second), (second, 400)):
