@@ -4,34 +4,19 @@ real clock): the bot quotes, shuts down cleanly, the child writer is gone and th
 from __future__ import annotations
 
 import functools
-import os
 from decimal import Decimal
 from pathlib import Path
 
 import attrs
 import pytest
 import trio
+from child_procs import ledger_children
 
 from aqbot.app import ExchangeConnectors, run_bot
 from aqbot.core.lifecycle import OrderState
 from aqbot.io.ledger import LedgerStore
 from aqbot.run import params_for_sim
 from aqbot.sim.runner import SimConfig, run_loopback_simulator
-
-
-def ledger_children() -> list[int]:
-    """Pids of this process's ``aqbot.io.ledger_child`` children that have not been reaped."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid() and b"aqbot.io.ledger_child" in cmdline:
-                found.append(int(entry))
-    return found
 
 
 @pytest.mark.e2e

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import trio
+from child_procs import ledger_children
 
 from aqbot.io import ledger_process
 from aqbot.io.ledger import LedgerStore
@@ -46,21 +47,6 @@ def other_code(root: Path, child: str) -> str:
     (root / "aqbot" / "io" / "__init__.py").write_text("")
     (root / "aqbot" / "io" / "ledger_child.py").write_text(child)
     return str(root)
-
-
-def ledger_children() -> list[int]:
-    """Pids of this process's ``aqbot.io.ledger_child`` children that have not been reaped."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid() and b"aqbot.io.ledger_child" in cmdline:
-                found.append(int(entry))
-    return found
 
 
 def rows(start: int, count: int) -> list[LedgerRow]:

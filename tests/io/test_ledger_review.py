@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import pytest
 import trio
 import trio.testing
+from child_procs import ledger_children
 
 from aqbot.core import facts as cf
 from aqbot.core.config import CoreConfig
@@ -52,20 +53,6 @@ def never_fails(exc: Exception) -> None:
 
 
 needs_memfd = pytest.mark.skipif(not hasattr(os, "memfd_create"), reason="no memfd_create: pipe only")
-
-
-def ledger_children() -> list[int]:
-    """Pids of this process's unreaped ``aqbot.io.ledger_child`` children (as test_ledger_writer_process)."""
-    found = []
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid() and b"aqbot.io.ledger_child" in cmdline:
-            found.append(int(entry))
-    return found
 
 
 def shared_memory_files() -> list[str]:

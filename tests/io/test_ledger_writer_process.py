@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 import trio
+from child_procs import ledger_children
 
 from aqbot.errors import LedgerError
 from aqbot.io import ledger_child
@@ -68,23 +69,6 @@ def stored(path: Path) -> list[LedgerEvent]:
         report = store.verify()
         assert report.ok, report.problems
         return list(store.iter_events())
-
-
-def ledger_children() -> list[int]:
-    """Pids of this process's ``aqbot.io.ledger_child`` children that have not been reaped."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == os.getpid() and b"aqbot.io.ledger_child" in cmdline:
-            found.append(int(entry))
-    return found
 
 
 async def until(condition: Callable[[], bool], wake: Callable[[], Awaitable[None]]) -> None:
