@@ -19,6 +19,7 @@ from typing import Any
 import attrs
 import trio
 import trio.testing
+from scripted_ws import Frames
 
 from aqbot.core.config import CoreConfig
 from aqbot.core.engine import Core
@@ -112,24 +113,6 @@ def test_the_fused_decode_feeds_the_same_state_and_rows() -> None:
         types = [row[1] for row in rows]  # type: ignore[index]
         assert applied == len(frames) == types.count("ws.user.raw")
         assert types.count("fill.applied") >= 12  # every round filled aqbot's order
-
-
-@attrs.define
-class Frames:
-    """A connection that hands over ``frames`` one per ``get_message``, then waits forever."""
-
-    frames: list[str]
-    done: trio.Event = attrs.Factory(trio.Event)
-
-    async def send_message(self, message: str) -> None:
-        await trio.lowlevel.checkpoint()
-
-    async def get_message(self) -> str:
-        if not self.frames:
-            self.done.set()
-            await trio.sleep_forever()
-        await trio.lowlevel.checkpoint()
-        return self.frames.pop(0)
 
 
 @attrs.define

@@ -12,11 +12,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
 
-import attrs
 import trio
 import trio.testing
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scripted_ws import Frames
 from test_ws_user import ready_core
 
 from aqbot.core.events import PlacementAnswer
@@ -58,24 +58,6 @@ def trade(trade_id: str, order_id: str, side: str, amount: str, price: str, stat
             "maker_orders": [maker],
         }
     )
-
-
-@attrs.define
-class Frames:
-    """A connection that hands over ``frames`` one per ``get_message``, then waits forever."""
-
-    frames: list[str]
-    done: trio.Event = attrs.Factory(trio.Event)
-
-    async def send_message(self, message: str) -> None:
-        await trio.lowlevel.checkpoint()
-
-    async def get_message(self) -> str:
-        if not self.frames:
-            self.done.set()
-            await trio.sleep_forever()
-        await trio.lowlevel.checkpoint()
-        return self.frames.pop(0)
 
 
 def place(hub: Hub, order_id: str, side: Side, price: str, size: str, now: float) -> None:
